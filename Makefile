@@ -1,0 +1,46 @@
+# Renkei. `make demo` sets up and runs the main job; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# Metaflow needs a user name and treats root as none: give it one unless the caller did.
+export METAFLOW_USER ?= $(or $(USER),renkei)
+ifeq ($(METAFLOW_USER),root)
+  override METAFLOW_USER := renkei
+endif
+
+.PHONY: setup demo test test-fast lint format bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+demo: setup  ## ingest a generated batch (2% bad rows) and list datasets
+	$(PY) flows/ingest_flow.py run --bad-fraction 0.02
+	$(BIN)/renkei datasets
+	@echo
+	@echo "Quarantine reasons: $(BIN)/renkei quarantine <version>   Audit: $(BIN)/renkei audit verify"
+
+test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, reliability)
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q tests/unit tests/reliability
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup  ## benchmarks beside their baselines; results in bench/results/
+	$(PY) bench/bench_ingest.py
+
+clean:
+	rm -rf data .metaflow bench/results

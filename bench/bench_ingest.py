@@ -1,0 +1,78 @@
+"""Ingest benchmark: validate + split 1M generated rows, beside reading them from Parquet.
+
+Baseline: ``pandas.read_parquet`` of the same rows. Goal: ratio <= 1.0.
+Also: the same for CSV text (every value a string to coerce) beside ``read_csv``.
+
+    python bench/bench_ingest.py [--rows 1000000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import best_of, write_table  # noqa: E402
+from shared.config import load_project  # noqa: E402
+from shared.contracts import build_contracts  # noqa: E402
+from shared.generator import TYPED_KINDS, generate_orders  # noqa: E402
+from shared.validation import split_valid  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    cfg = load_project(Path(__file__).resolve().parents[1] / "config" / "project.yaml")
+    contracts = build_contracts(cfg, datetime(2026, 11, 1))
+    print(f"generating {args.rows:,} orders with 2% bad rows ...", flush=True)
+    batch = generate_orders(args.rows, seed=1, bad_fraction=0.02, bad_kinds=TYPED_KINDS)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        pq = Path(tmp) / "orders.parquet"
+        # a typed export stores timestamps as timestamps
+        typed = batch.orders.assign(created_at=pd.to_datetime(batch.orders["created_at"]))
+        typed.to_parquet(pq, index=False)
+        t_read, df = best_of(lambda: pd.read_parquet(pq), args.repeat)
+        t_split, result = best_of(lambda: split_valid(df, contracts), args.repeat)
+        assert result.rows_valid + result.rows_quarantined == args.rows
+        rows.append(
+            [
+                "Parquet (typed)",
+                f"{t_read:.3f}",
+                f"{t_split:.3f}",
+                f"{t_split / t_read:.2f}",
+                f"{result.rows_quarantined:,}",
+            ]
+        )
+        print(f"parquet: read {t_read:.3f}s, validate+split {t_split:.3f}s", flush=True)
+        csv = Path(tmp) / "orders.csv"
+        batch.orders.to_csv(csv, index=False)
+        t_read, df = best_of(lambda: pd.read_csv(csv, dtype=str), args.repeat)
+        t_split, result = best_of(lambda: split_valid(df, contracts), args.repeat)
+        rows.append(
+            [
+                "CSV (text)",
+                f"{t_read:.3f}",
+                f"{t_split:.3f}",
+                f"{t_split / t_read:.2f}",
+                f"{result.rows_quarantined:,}",
+            ]
+        )
+    write_table(
+        "ingest",
+        f"Ingest: validate + split {args.rows:,} rows vs reading them (best of {args.repeat})",
+        rows,
+        ["input", "read s (baseline)", "validate+split s", "ratio", "quarantined"],
+    )
+
+
+if __name__ == "__main__":
+    main()

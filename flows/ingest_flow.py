@@ -1,0 +1,112 @@
+"""Collect, Validate, Data repository: ingest one raw batch into a versioned dataset."""
+
+from metaflow import Config, FlowSpec, Parameter, card, current, step
+
+import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
+from shared.config import DEFAULT_PROJECT_PATH, project_from_flow
+from shared.flowkit import RenkeiFlowError, ingest_card
+from shared.ingest import generate_raw, land_raw, validate_batch
+from shared.ledger import Ledger
+from shared.settings import ledger_url
+from shared.validation import RawInputError
+
+
+class IngestFlow(FlowSpec):
+    """Ingest a raw batch: validate it, quarantine bad rows with reasons, version the rest.
+
+    Steps:
+      start    - land the raw input (a CSV/Parquet path, an s3:// URI, or a generated batch)
+                 byte for byte under the data root, and record the run in the ledger
+      validate - lazy Pandera validation; split valid and quarantined rows; store both as
+                 Parquet; record dataset, report and quarantine in the ledger; card
+      end      - fail if the valid fraction is under the configured minimum, else finish
+    """
+
+    project = Config(
+        "project",
+        default=DEFAULT_PROJECT_PATH,
+        parser="shared.config.parse_project",
+        help="Project settings YAML (default config/project.yaml).",
+    )
+    source = Parameter(
+        "source",
+        default="",
+        help="Raw batch: a .csv or .parquet path or s3:// URI. Empty: the built-in generator.",
+    )
+    rows = Parameter("rows", default=0, type=int, help="Generator rows (0: from config).")
+    seed = Parameter("seed", default=-1, type=int, help="Generator seed (-1: from config).")
+    bad_fraction = Parameter(
+        "bad-fraction", default=-1.0, type=float, help="Generator bad rows (-1: from config)."
+    )
+    drift = Parameter("drift", default=0.0, type=float, help="Generator drift, 0 to 1.")
+
+    @step
+    def start(self):
+        """Record the run and land the raw batch byte for byte."""
+        cfg = project_from_flow(self.project)
+        self.ledger_url = ledger_url(cfg)
+        ledger = Ledger.open(self.ledger_url)
+        self.run_pathspec = ledger.start_run(
+            current.flow_name,
+            current.run_id,
+            current.username,
+            getattr(current, "branch_name", None),
+        )
+        root, g = cfg.storage.data_root, cfg.generator
+        try:
+            src, self.labels_uri = self.source, None
+            if not src:
+                src, self.labels_uri = generate_raw(
+                    cfg,
+                    root,
+                    self.rows or g.rows,
+                    g.seed if self.seed < 0 else self.seed,
+                    g.bad_fraction if self.bad_fraction < 0 else self.bad_fraction,
+                    self.drift,
+                )
+            self.raw = land_raw(src, root)
+        except RawInputError as e:
+            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
+            raise RenkeiFlowError(str(e)) from None
+        self.next(self.validate)
+
+    @card(type="blank")
+    @step
+    def validate(self):
+        """Validate with the Pandera contract, split, store and record both halves."""
+        cfg = project_from_flow(self.project)
+        ledger = Ledger.open(self.ledger_url)
+        try:
+            self.outcome, split = validate_batch(self.raw, cfg, cfg.storage.data_root)
+        except RawInputError as e:
+            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
+            raise RenkeiFlowError(str(e)) from None
+        self.record = ledger.record_ingest(
+            self.outcome, split.reasons, current.username, self.run_pathspec
+        )
+        current.card.extend(ingest_card(self.outcome))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        """Fail below the minimum valid fraction (after recording), else finish the run."""
+        o, ledger = self.outcome, Ledger.open(self.ledger_url)
+        if not o.passed:
+            msg = (
+                f"{o.raw.source}: only {o.valid_fraction:.1%} of {o.rows_in:,} rows are valid, "
+                f"under the minimum {o.min_valid_fraction:.1%}; report and quarantine recorded "
+                f"(renkei quarantine {o.dataset_version})"
+            )
+            ledger.finish_run(self.run_pathspec, "failed", error=msg)
+            raise RenkeiFlowError(msg)
+        ledger.finish_run(self.run_pathspec, "succeeded", dataset_version=o.dataset_version)
+        print(
+            f"dataset {o.dataset_version}: {o.rows_in:,} rows in, {o.rows_valid:,} valid, "
+            f"{o.rows_quarantined:,} quarantined ({'new version' if self.record.dataset_created else 'same data as an existing version'})\n"
+            f"  dataset    {o.dataset_uri}\n  quarantine {o.quarantine_uri}\n"
+            f"  raw copy   {o.raw.uri}\n  ledger     {Ledger.open(self.ledger_url).url}"
+        )
+
+
+if __name__ == "__main__":
+    IngestFlow()

@@ -1,0 +1,261 @@
+"""Typed, validated project settings (config/project.yaml and config/roles.yaml).
+
+Flows read the YAML through Metaflow ``Config`` with :func:`parse_project` /
+:func:`parse_roles` as parser; the CLI and tests call :func:`load_project` /
+:func:`load_roles`. Any problem raises :class:`ConfigError` naming file, field and problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_PROJECT_PATH = "config/project.yaml"
+DEFAULT_ROLES_PATH = "config/roles.yaml"
+
+ML_LENS_ROLES: tuple[str, ...] = (
+    "Business Analyst",
+    "Domain Expert",
+    "Data Analyst",
+    "Data Scientist",
+    "Data Engineer",
+    "ML Engineer",
+    "MLOps Engineer",
+    "AI/ML Architect",
+    "Data Architect",
+    "Model Risk Manager",
+    "ML Operator",
+    "IT Auditor",
+    "Product Manager",
+    "Architect",
+    "Software Engineer",
+    "DevOps Engineer",
+    "System Admin",
+    "Operator",
+)
+PHASES: tuple[str, ...] = (
+    "Learning",
+    "Prototyping",
+    "Experimenting",
+    "Building",
+    "Deploying",
+    "Scaling",
+)
+LIFECYCLE_STAGES: tuple[str, ...] = (
+    "Collect",
+    "Validate",
+    "Features",
+    "Train",
+    "Model test",
+    "Release",
+    "Deploy",
+    "Operate",
+    "Monitor",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or invalid; the message says where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureSpec(_Strict):
+    type: Literal["float", "int", "bool", "category", "str"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _check_domain(self) -> FeatureSpec:
+        if self.type == "category" and not self.values:
+            raise ValueError("a category feature needs a non-empty 'values' list")
+        if self.type != "category" and self.values is not None:
+            raise ValueError("'values' is only allowed for category features")
+        if self.type in ("bool", "category", "str") and (
+            self.min is not None or self.max is not None
+        ):
+            raise ValueError(f"'min'/'max' are not allowed for {self.type} features")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class RangeSpec(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+
+class ValidationSettings(_Strict):
+    min_valid_fraction: float = Field(0.9, ge=0.0, le=1.0)
+    future_tolerance_minutes: float = Field(10.0, ge=0.0)
+
+
+class StorageSettings(_Strict):
+    data_root: str = "data"
+    ledger_url: str = "sqlite:///data/ledger.db"
+
+
+class GeneratorSettings(_Strict):
+    rows: int = Field(20000, gt=0)
+    seed: int = 7
+    bad_fraction: float = Field(0.02, ge=0.0, le=1.0)
+    start: str = "2026-10-01T00:00:00"
+    days: int = Field(28, gt=0)
+
+
+class ProjectConfig(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
+    task: Literal["regression", "binary"]
+    target: str
+    target_range: RangeSpec = RangeSpec()
+    id_column: str
+    timestamp_column: str
+    features: dict[str, FeatureSpec] = Field(min_length=1)
+    validation: ValidationSettings = ValidationSettings()
+    storage: StorageSettings = StorageSettings()
+    generator: GeneratorSettings = GeneratorSettings()
+
+    @model_validator(mode="after")
+    def _check_columns(self) -> ProjectConfig:
+        special = {self.target, self.id_column, self.timestamp_column}
+        if len(special) != 3:
+            raise ValueError("target, id_column and timestamp_column must be different columns")
+        clash = special.intersection(self.features)
+        if clash:
+            raise ValueError(f"{sorted(clash)} cannot be both a feature and target/id/timestamp")
+        return self
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Columns every raw batch must carry (the target is optional: it may come later)."""
+        return [self.id_column, self.timestamp_column, *self.features]
+
+    def config_hash(self) -> str:
+        """Stable hash of the effective settings (recorded with every model version)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class RaciEntry(_Strict):
+    R: list[str] = []
+    A: list[str] = []
+    C: list[str] = []
+    I: list[str] = []  # noqa: E741
+
+
+class ApprovalPolicy(_Strict):
+    required_roles: list[str] = Field(min_length=1)
+
+
+class RolesConfig(_Strict):
+    phase: Literal["Learning", "Prototyping", "Experimenting", "Building", "Deploying", "Scaling"]
+    members: dict[str, list[str]]
+    raci: dict[str, RaciEntry]
+    approval: ApprovalPolicy
+
+    @model_validator(mode="after")
+    def _check_roles(self) -> RolesConfig:
+        known = set(ML_LENS_ROLES)
+        for role in self.members:
+            if role not in known:
+                raise ValueError(f"unknown role {role!r} in members (known: ML Lens roles)")
+        for stage, entry in self.raci.items():
+            if stage not in LIFECYCLE_STAGES:
+                raise ValueError(f"unknown lifecycle stage {stage!r} in raci")
+            for letter in ("R", "A", "C", "I"):
+                for role in getattr(entry, letter):
+                    if role not in known:
+                        raise ValueError(f"unknown role {role!r} in raci.{stage}.{letter}")
+        for role in self.approval.required_roles:
+            if role not in known:
+                raise ValueError(f"unknown role {role!r} in approval.required_roles")
+        return self
+
+    def roles_of(self, user: str) -> list[str]:
+        """The roles a user holds."""
+        return [role for role, people in self.members.items() if user in people]
+
+
+def _format_validation_error(source: str, err: ValidationError) -> str:
+    problems = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        problems.append(f"field '{field}': {msg}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def _parse(text: str, model: type[BaseModel], source: str) -> Any:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(source, e)) from None
+
+
+def _load(path: str | Path, model: type[BaseModel]) -> Any:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config file: {e}") from None
+    return _parse(text, model, str(p))
+
+
+def load_project(path: str | Path = DEFAULT_PROJECT_PATH) -> ProjectConfig:
+    """Read and validate a project config file."""
+    return _load(path, ProjectConfig)
+
+
+def load_roles(path: str | Path = DEFAULT_ROLES_PATH) -> RolesConfig:
+    """Read and validate a roles config file."""
+    return _load(path, RolesConfig)
+
+
+def _cli_config_source(name: str, default: str) -> str:
+    """Best guess of the file a Metaflow ``--config NAME PATH`` option pointed at."""
+    argv = sys.argv
+    for i, arg in enumerate(argv[:-2]):
+        if arg == "--config" and argv[i + 1] == name:
+            return argv[i + 2]
+    return default
+
+
+def parse_project(text: str) -> dict[str, Any]:
+    """Metaflow ``Config`` parser: validates config/project.yaml, returns plain data."""
+    source = _cli_config_source("project", DEFAULT_PROJECT_PATH)
+    return _parse(text, ProjectConfig, source).model_dump(mode="json")
+
+
+def parse_roles(text: str) -> dict[str, Any]:
+    """Metaflow ``Config`` parser: validates config/roles.yaml, returns plain data."""
+    source = _cli_config_source("roles", DEFAULT_ROLES_PATH)
+    return _parse(text, RolesConfig, source).model_dump(mode="json")
+
+
+def project_from_flow(value: Any) -> ProjectConfig:
+    """Turn a Metaflow ``ConfigValue`` (already validated at parse time) into the model."""
+    data = value.to_dict() if hasattr(value, "to_dict") else dict(value)
+    return ProjectConfig.model_validate(data)
+
+
+def roles_from_flow(value: Any) -> RolesConfig:
+    """Turn a Metaflow ``ConfigValue`` into :class:`RolesConfig`."""
+    data = value.to_dict() if hasattr(value, "to_dict") else dict(value)
+    return RolesConfig.model_validate(data)

@@ -1,0 +1,105 @@
+"""Ledger tables (SQLAlchemy 2.0 ORM). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class FlowRun(Base):
+    __tablename__ = "flow_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pathspec: Mapped[str] = mapped_column(String(255), unique=True)
+    flow: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[str] = mapped_column(String(100))
+    user: Mapped[str] = mapped_column(String(100))
+    branch: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rows_in: Mapped[int] = mapped_column(Integer)
+    rows_valid: Mapped[int] = mapped_column(Integer)
+    rows_quarantined: Mapped[int] = mapped_column(Integer)
+    location: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    raw_uri: Mapped[str] = mapped_column(Text)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    schema_version: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    flow_run: Mapped[str | None] = mapped_column(String(255))
+
+
+class ValidationReport(Base):
+    __tablename__ = "validation_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_version: Mapped[str] = mapped_column(ForeignKey("datasets.version"))
+    flow_run: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(Text)
+    raw_uri: Mapped[str] = mapped_column(Text)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    rows_in: Mapped[int] = mapped_column(Integer)
+    rows_valid: Mapped[int] = mapped_column(Integer)
+    rows_quarantined: Mapped[int] = mapped_column(Integer)
+    valid_fraction: Mapped[float] = mapped_column(Float)
+    min_valid_fraction: Mapped[float] = mapped_column(Float)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    quarantine_uri: Mapped[str] = mapped_column(Text)
+    check_counts: Mapped[list] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Quarantine(Base):
+    __tablename__ = "quarantines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("validation_reports.id"))
+    dataset_version: Mapped[str] = mapped_column(String(64))
+    row_number: Mapped[int] = mapped_column(Integer)
+    column_name: Mapped[str] = mapped_column(String(100))
+    check_name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_quarantines_dataset_version", "dataset_version"),)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(255))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """One row: the newest audit entry, so that deleting the tail is detectable too."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,435 @@
+"""The ledger API. SQLite by default, any SQLAlchemy URL (PostgreSQL via psycopg) otherwise.
+
+Every write happens in one transaction that also appends to the audit chain; the chain's
+head row is locked first (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on
+PostgreSQL), so concurrent writers serialise and the chain stays linear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from shared.ledger.models import (
+    AuditEntry,
+    AuditHead,
+    Dataset,
+    FlowRun,
+    Quarantine,
+    ValidationReport,
+)
+
+GENESIS = "0" * 64
+
+
+class LedgerError(RuntimeError):
+    """The ledger cannot be reached or holds no such record."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    version: str
+    rows_in: int
+    rows_valid: int
+    rows_quarantined: int
+    location: str
+    source: str
+    raw_uri: str
+    created_by: str
+    created_at: datetime
+    flow_run: str | None
+
+
+@dataclass(frozen=True)
+class IngestRecord:
+    """What recording one ingest did: whether the dataset was new, and the report id."""
+
+    dataset_version: str
+    dataset_created: bool
+    report_id: int
+
+
+@dataclass(frozen=True)
+class QuarantineSummary:
+    dataset_version: str
+    rows_quarantined: int
+    by_check: list[dict[str, Any]]  # column, check, rows, examples
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    ok: bool
+    entries: int
+    problems: list[str]
+
+
+def _entry_hash(prev: str, ts: str, actor: str, action: str, subject: str, details: str) -> str:
+    payload = json.dumps([prev, ts, actor, action, subject, details], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _make_engine(url: str) -> Engine:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA busy_timeout=60000")
+            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if u.get_backend_name() == "postgresql" and u.get_driver_name() in ("psycopg2", ""):
+        u = u.set(drivername="postgresql+psycopg")
+    return create_engine(u, pool_pre_ping=True)
+
+
+class Ledger:
+    """Records lineage and who did what. Open with :meth:`open` (migrates to the newest schema)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, migrate: bool = True) -> Ledger:
+        try:
+            engine = _make_engine(url)
+        except Exception as e:  # bad URL, missing driver
+            raise LedgerError(f"cannot open ledger {url!r}: {e}") from None
+        ledger = cls(engine)
+        if migrate:
+            ledger.migrate()
+        return ledger
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (safe to call concurrently)."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(resources.files("shared.ledger") / "migrations"))
+        try:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7262001)"))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except Exception as e:
+            raise LedgerError(f"cannot migrate ledger {self.url}: {e}") from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing -----------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[tuple[Session, Any]]:
+        """A write transaction holding the audit chain's head; yields (session, audit)."""
+        with Session(self.engine) as s, s.begin():
+            head = s.execute(
+                select(AuditHead).where(AuditHead.id == 1).with_for_update()
+            ).scalar_one()
+
+            def audit(actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
+                ts = utcnow().isoformat()
+                body = json.dumps(details, sort_keys=True, default=str)
+                h = _entry_hash(head.last_hash, ts, actor, action, subject, body)
+                s.add(
+                    AuditEntry(
+                        id=head.last_id + 1,
+                        ts=ts,
+                        actor=actor,
+                        action=action,
+                        subject=subject,
+                        details=body,
+                        prev_hash=head.last_hash,
+                        hash=h,
+                    )
+                )
+                head.last_id += 1
+                head.last_hash = h
+                s.flush()
+
+            yield s, audit
+
+    def audit(self, actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
+        """Append one event to the audit chain."""
+        with self._write() as (_, audit):
+            audit(actor, action, subject, details)
+
+    def start_run(
+        self, flow: str, run_id: str, user: str, branch: str | None = None, **details: Any
+    ) -> str:
+        """Record a flow run as running; returns its pathspec. Idempotent per pathspec."""
+        pathspec = f"{flow}/{run_id}"
+        with self._write() as (s, audit):
+            existing = s.execute(select(FlowRun).where(FlowRun.pathspec == pathspec)).scalar()
+            if existing is None:
+                s.add(
+                    FlowRun(
+                        pathspec=pathspec,
+                        flow=flow,
+                        run_id=str(run_id),
+                        user=user,
+                        branch=branch,
+                        status="running",
+                        started_at=utcnow(),
+                        details=details,
+                    )
+                )
+                audit(user, "run.start", pathspec, {"branch": branch, **details})
+        return pathspec
+
+    def finish_run(self, pathspec: str, status: str, **details: Any) -> None:
+        """Mark a flow run succeeded or failed."""
+        with self._write() as (s, audit):
+            run = s.execute(select(FlowRun).where(FlowRun.pathspec == pathspec)).scalar()
+            if run is None:
+                raise LedgerError(f"no flow run {pathspec!r} in the ledger")
+            run.status = status
+            run.ended_at = utcnow()
+            run.details = {**(run.details or {}), **details}
+            audit(run.user, f"run.{status}", pathspec, details)
+
+    def record_ingest(
+        self,
+        outcome: Any,
+        reasons: pd.DataFrame,
+        actor: str,
+        flow_run: str | None = None,
+    ) -> IngestRecord:
+        """Record a dataset version (once), its validation report and quarantine reasons."""
+        now = utcnow()
+        with self._write() as (s, audit):
+            created = s.get(Dataset, outcome.dataset_version) is None
+            if created:
+                s.add(
+                    Dataset(
+                        version=outcome.dataset_version,
+                        rows_in=outcome.rows_in,
+                        rows_valid=outcome.rows_valid,
+                        rows_quarantined=outcome.rows_quarantined,
+                        location=outcome.dataset_uri,
+                        source=outcome.raw.source,
+                        raw_uri=outcome.raw.uri,
+                        raw_sha256=outcome.raw.sha256,
+                        schema_version=outcome.schema_version,
+                        created_by=actor,
+                        created_at=now,
+                        flow_run=flow_run,
+                    )
+                )
+                s.flush()
+            report = ValidationReport(
+                dataset_version=outcome.dataset_version,
+                flow_run=flow_run,
+                source=outcome.raw.source,
+                raw_uri=outcome.raw.uri,
+                raw_sha256=outcome.raw.sha256,
+                rows_in=outcome.rows_in,
+                rows_valid=outcome.rows_valid,
+                rows_quarantined=outcome.rows_quarantined,
+                valid_fraction=outcome.valid_fraction,
+                min_valid_fraction=outcome.min_valid_fraction,
+                passed=outcome.passed,
+                quarantine_uri=outcome.quarantine_uri,
+                check_counts=[vars(c) for c in outcome.check_counts],
+                created_by=actor,
+                created_at=now,
+            )
+            s.add(report)
+            s.flush()
+            if len(reasons):
+                s.execute(
+                    insert(Quarantine),
+                    [
+                        {
+                            "report_id": report.id,
+                            "dataset_version": outcome.dataset_version,
+                            "row_number": int(r),
+                            "column_name": c,
+                            "check_name": k,
+                            "value": v,
+                        }
+                        for r, c, k, v in zip(
+                            reasons["row"].tolist(),
+                            reasons["column"].tolist(),
+                            reasons["check"].tolist(),
+                            reasons["value"].tolist(),
+                            strict=True,
+                        )
+                    ],
+                )
+            audit(
+                actor,
+                "dataset.ingest",
+                outcome.dataset_version,
+                {
+                    "new_version": created,
+                    "report_id": report.id,
+                    "rows_in": outcome.rows_in,
+                    "rows_valid": outcome.rows_valid,
+                    "rows_quarantined": outcome.rows_quarantined,
+                    "passed": outcome.passed,
+                    "raw_sha256": outcome.raw.sha256,
+                    "flow_run": flow_run,
+                },
+            )
+            return IngestRecord(outcome.dataset_version, created, report.id)
+
+    # -- reading -----------------------------------------------------------------------
+    def datasets(self) -> list[DatasetRecord]:
+        """All dataset versions, newest first."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(Dataset).order_by(Dataset.created_at.desc())).scalars()
+            return [
+                DatasetRecord(
+                    d.version,
+                    d.rows_in,
+                    d.rows_valid,
+                    d.rows_quarantined,
+                    d.location,
+                    d.source,
+                    d.raw_uri,
+                    d.created_by,
+                    d.created_at,
+                    d.flow_run,
+                )
+                for d in rows
+            ]
+
+    def flow_runs(self) -> list[dict[str, Any]]:
+        with Session(self.engine) as s:
+            rows = s.execute(select(FlowRun).order_by(FlowRun.id)).scalars()
+            return [
+                {
+                    "pathspec": r.pathspec,
+                    "user": r.user,
+                    "branch": r.branch,
+                    "status": r.status,
+                    "started_at": r.started_at,
+                    "ended_at": r.ended_at,
+                }
+                for r in rows
+            ]
+
+    def reports(self, dataset_version: str | None = None) -> list[dict[str, Any]]:
+        with Session(self.engine) as s:
+            q = select(ValidationReport).order_by(ValidationReport.id)
+            if dataset_version:
+                q = q.where(ValidationReport.dataset_version == dataset_version)
+            return [
+                {
+                    "id": r.id,
+                    "dataset_version": r.dataset_version,
+                    "flow_run": r.flow_run,
+                    "rows_in": r.rows_in,
+                    "rows_valid": r.rows_valid,
+                    "rows_quarantined": r.rows_quarantined,
+                    "passed": r.passed,
+                    "quarantine_uri": r.quarantine_uri,
+                }
+                for r in s.execute(q).scalars()
+            ]
+
+    def quarantine(self, version: str, examples: int = 3) -> QuarantineSummary:
+        """Quarantine reasons of a dataset version's newest report, grouped by check."""
+        with Session(self.engine) as s:
+            report = s.execute(
+                select(ValidationReport)
+                .where(ValidationReport.dataset_version == version)
+                .order_by(ValidationReport.id.desc())
+                .limit(1)
+            ).scalar()
+            if report is None:
+                raise LedgerError(f"no dataset version {version!r} in the ledger")
+            groups = s.execute(
+                select(
+                    Quarantine.column_name,
+                    Quarantine.check_name,
+                    func.count(func.distinct(Quarantine.row_number)),
+                )
+                .where(Quarantine.report_id == report.id)
+                .group_by(Quarantine.column_name, Quarantine.check_name)
+                .order_by(func.count(func.distinct(Quarantine.row_number)).desc())
+            ).all()
+            by_check = []
+            for col, check, n in groups:
+                ex = s.execute(
+                    select(Quarantine.row_number, Quarantine.value)
+                    .where(
+                        Quarantine.report_id == report.id,
+                        Quarantine.column_name == col,
+                        Quarantine.check_name == check,
+                    )
+                    .order_by(Quarantine.row_number)
+                    .limit(examples)
+                ).all()
+                by_check.append(
+                    {
+                        "column": col,
+                        "check": check,
+                        "rows": int(n),
+                        "examples": [{"row": r, "value": v} for r, v in ex],
+                    }
+                )
+            return QuarantineSummary(version, report.rows_quarantined, by_check)
+
+    def audit_entries(self) -> list[AuditEntry]:
+        with Session(self.engine) as s:
+            rows = list(s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
+            s.expunge_all()
+            return rows
+
+    def verify_audit(self) -> AuditVerification:
+        """Recompute the chain: any edited, inserted or deleted entry is reported."""
+        problems: list[str] = []
+        with Session(self.engine) as s:
+            head = s.get(AuditHead, 1)
+            prev = GENESIS
+            expected_id = 1
+            count = 0
+            for e in s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars():
+                count += 1
+                if e.id != expected_id:
+                    problems.append(f"entry {expected_id} is missing (next is {e.id})")
+                    expected_id = e.id
+                if e.prev_hash != prev:
+                    problems.append(f"entry {e.id}: does not follow the entry before it")
+                h = _entry_hash(e.prev_hash, e.ts, e.actor, e.action, e.subject, e.details)
+                if h != e.hash:
+                    problems.append(f"entry {e.id}: content does not match its hash (edited)")
+                prev = e.hash
+                expected_id += 1
+            if head is not None and (head.last_id != expected_id - 1 or head.last_hash != prev):
+                problems.append(
+                    f"chain ends at entry {expected_id - 1} but the head records entry "
+                    f"{head.last_id} (entries deleted at the end?)"
+                )
+        return AuditVerification(not problems, count, problems)

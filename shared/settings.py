@@ -1,0 +1,32 @@
+"""Run-time settings that may come from the environment. The one place env vars are read.
+
+Flows and the CLI call these at their edges and pass plain values into the library.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+
+from shared.config import ProjectConfig
+
+LEDGER_URL_ENV = "RENKEI_LEDGER_URL"
+
+
+def ledger_url(cfg: ProjectConfig, environ: Mapping[str, str] | None = None) -> str:
+    """``RENKEI_LEDGER_URL`` when set, else ``storage.ledger_url`` from the project config."""
+    env = os.environ if environ is None else environ
+    return env.get(LEDGER_URL_ENV) or cfg.storage.ledger_url
+
+
+def current_user(environ: Mapping[str, str] | None = None) -> str:
+    """Who is acting: METAFLOW_USER, USER, or the login name."""
+    env = os.environ if environ is None else environ
+    for key in ("METAFLOW_USER", "USER", "USERNAME"):
+        if env.get(key):
+            return env[key]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

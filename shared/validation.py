@@ -1,0 +1,273 @@
+"""Split a raw batch into valid rows and quarantined rows, each with its reasons.
+
+The checks come from the Pandera contract (:mod:`shared.contracts`); this module evaluates
+them column by column, vectorised, and records for every failing row the column, the check
+and the value as it came. Nothing is lost: ``rows_in == rows_valid + rows_quarantined``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+from pandera.config import ValidationDepth, config_context
+from pandera.typing import Series
+
+from shared.contracts import ColumnSpec, Contracts
+
+_TRUE = {"true", "1", "yes", "y", "t", "1.0"}
+_FALSE = {"false", "0", "no", "n", "f", "0.0"}
+_TS_MIN, _TS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-04-11")
+
+
+class RawInputError(ValueError):
+    """A file-level problem with a raw batch; the message is one line naming file and problem."""
+
+
+class QuarantineReasons(pa.DataFrameModel):
+    """One failed check of one raw row (long format: a row may fail several checks)."""
+
+    row: Series[int] = pa.Field(ge=0)
+    column: Series[str]
+    check: Series[str]
+    value: Series[str] = pa.Field(nullable=True)
+
+
+@dataclass(frozen=True)
+class CheckCount:
+    """How many rows failed one check of one column."""
+
+    column: str
+    check: str
+    rows: int
+
+
+@dataclass
+class SplitResult:
+    """Outcome of validating one raw batch."""
+
+    valid: pd.DataFrame
+    quarantined: pd.DataFrame  # raw rows as they came (text) + _row + _reasons (list)
+    reasons: pd.DataFrame  # QuarantineReasons
+    rows_in: int
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def rows_valid(self) -> int:
+        return len(self.valid)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return len(self.quarantined)
+
+    @property
+    def valid_fraction(self) -> float:
+        return self.rows_valid / self.rows_in if self.rows_in else 0.0
+
+    def check_counts(self) -> list[CheckCount]:
+        """Rows failing each (column, check), most frequent first."""
+        if self.reasons.empty:
+            return []
+        counts = (
+            self.reasons.groupby(["column", "check"])["row"].nunique().sort_values(ascending=False)
+        )
+        return [CheckCount(c, k, int(n)) for (c, k), n in counts.items()]
+
+
+def _is_blank(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
+        return np.zeros(len(s), dtype=bool)
+    return s.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+
+
+def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.ndarray, str]:
+    """Typed values (NaN where unusable), null mask, bad-type mask and the type check name."""
+    null = s.isna().to_numpy()
+    if spec.type in ("float", "int"):
+        if pd.api.types.is_bool_dtype(s):
+            x = pd.Series(np.full(len(s), np.nan), index=s.index)
+            bad = ~null
+        elif pd.api.types.is_numeric_dtype(s):
+            x = s.astype("float64")
+            bad = np.zeros(len(s), dtype=bool)
+        else:
+            blank = _is_blank(s)
+            null = null | blank
+            x = pd.to_numeric(s.where(~blank), errors="coerce").astype("float64")
+            bad = x.isna().to_numpy() & ~null
+        check = "dtype('float64')"
+        if spec.type == "int":
+            frac = x.notna().to_numpy() & np.isfinite(x.to_numpy()) & (x.to_numpy() % 1 != 0)
+            bad = bad | frac
+            check = "dtype('int64')"
+        x = x.where(~bad)
+        return x, null, bad, check
+    if spec.type == "bool":
+        if pd.api.types.is_bool_dtype(s):
+            return (
+                s.astype("boolean").astype(object).where(~null),
+                null,
+                np.zeros(len(s), bool),
+                "dtype('bool')",
+            )
+        text = s.astype("string").str.strip().str.lower()
+        blank = text.eq("").fillna(False).to_numpy(dtype=bool)
+        null = null | blank
+        is_true = text.isin(_TRUE).fillna(False).to_numpy(dtype=bool)
+        is_false = text.isin(_FALSE).fillna(False).to_numpy(dtype=bool)
+        bad = ~null & ~is_true & ~is_false
+        x = pd.Series(np.where(is_true, True, np.where(is_false, False, None)), index=s.index)
+        return x, null, bad, "dtype('bool')"
+    if spec.type == "timestamp":
+        if pd.api.types.is_datetime64_any_dtype(s):
+            x = s.dt.tz_convert("UTC").dt.tz_localize(None) if s.dt.tz is not None else s
+            return x, null, np.zeros(len(s), bool), "dtype('datetime64[ns]')"
+        blank = _is_blank(s)
+        null = null | blank
+        x = pd.to_datetime(
+            s.where(~blank).astype("string"), errors="coerce", utc=True, format="ISO8601"
+        )
+        x = x.dt.tz_localize(None)
+        # years a nanosecond timestamp cannot hold (e.g. "-1" read as year -1) are wrong types
+        oob = (x.notna() & ((x < _TS_MIN) | (x > _TS_MAX))).to_numpy(dtype=bool)
+        x = x.where(~oob).astype("datetime64[ns]")
+        bad = (x.isna().to_numpy() & ~null) | oob
+        return x, null, bad, "dtype('datetime64[ns]')"
+    # str / category: keep the text as it came, checks decide on empties
+    x = s.astype("string").str.strip()
+    return x, null, np.zeros(len(s), bool), "dtype('str')"
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("string").fillna("<null>").astype(str)
+
+
+def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
+    """Validate a raw batch lazily (every check on every row) and split it.
+
+    Raises :class:`RawInputError` only for file-level problems (a required column missing);
+    every row-level problem becomes a quarantine reason.
+    """
+    specs = [s for s in contracts.columns if s.required or s.name in raw.columns]
+    missing = [s.name for s in specs if s.name not in raw.columns]
+    if missing:
+        raise RawInputError(f"missing required column(s): {', '.join(missing)}")
+    raw = raw.reset_index(drop=True)
+    n = len(raw)
+    schema = contracts.raw.to_schema()
+    typed: dict[str, pd.Series] = {}
+    fail_rows: list[np.ndarray] = []
+    fail_meta: list[tuple[str, str]] = []
+
+    def record(col: str, check: str, mask_or_rows: np.ndarray) -> None:
+        rows = np.flatnonzero(mask_or_rows) if mask_or_rows.dtype == bool else mask_or_rows
+        if len(rows):
+            fail_rows.append(rows)
+            fail_meta.append((col, check))
+
+    for spec in specs:
+        s = raw[spec.name]
+        x, null, bad, type_check = _coerce(s, spec)
+        if spec.required:
+            record(spec.name, "not_nullable", null)
+        record(spec.name, type_check, bad)
+        usable = ~null & ~bad
+        if spec.type in ("float", "int"):
+            inf = usable & np.isinf(x.to_numpy(dtype="float64", na_value=np.nan))
+            record(spec.name, "finite", inf)
+            usable = usable & ~inf
+        if spec.unique:
+            dup = usable & x.duplicated(keep="first").to_numpy()
+            record(spec.name, "unique", dup)
+        column = schema.columns[spec.name]
+        if column.checks and usable.any():
+            sub = pd.DataFrame({spec.name: x[usable]})
+            if spec.type in ("float", "int"):
+                sub[spec.name] = sub[spec.name].astype("float64")
+            for check in column.checks:
+                out = check(sub, spec.name).check_output
+                out = out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out)
+                if not out.all():
+                    record(spec.name, check.name, sub.index.to_numpy()[~out])
+        typed[spec.name] = x
+
+    if fail_rows:
+        sizes = [len(r) for r in fail_rows]
+        rows = np.concatenate(fail_rows)
+        cols = np.repeat([m[0] for m in fail_meta], sizes)
+        checks = np.repeat([m[1] for m in fail_meta], sizes)
+        values = np.empty(len(rows), dtype=object)
+        start = 0
+        for (col, _), r in zip(fail_meta, fail_rows, strict=True):
+            values[start : start + len(r)] = _text(raw[col].iloc[r]).to_numpy()
+            start += len(r)
+        reasons = pd.DataFrame({"row": rows, "column": cols, "check": checks, "value": values})
+        reasons = reasons.sort_values(["row", "column", "check"], kind="stable").reset_index(
+            drop=True
+        )
+    else:
+        reasons = pd.DataFrame(
+            {"row": pd.Series([], dtype="int64"), "column": [], "check": [], "value": []}
+        )
+    reasons = reasons.astype({"row": "int64", "column": str, "check": str, "value": str})
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        reasons = QuarantineReasons.validate(reasons)
+
+    bad_mask = np.zeros(n, dtype=bool)
+    if len(reasons):
+        bad_mask[reasons["row"].to_numpy()] = True
+    valid = _typed_frame(typed, specs, ~bad_mask)
+    # the data-level checks just ran (the contract's own Check objects, above); here the
+    # validated contract's schema level (columns, dtypes, strictness) is asserted
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        valid = contracts.validated.validate(valid, inplace=True)
+    quarantined = _quarantine_frame(raw, reasons, bad_mask)
+    extra = [c for c in raw.columns if c not in {s.name for s in contracts.columns}]
+    return SplitResult(valid, quarantined, reasons, n, extra)
+
+
+def _typed_frame(
+    typed: dict[str, pd.Series], specs: list[ColumnSpec], keep: np.ndarray
+) -> pd.DataFrame:
+    out: dict[str, pd.Series] = {}
+    for spec in specs:
+        x = typed[spec.name][keep]
+        if spec.type == "int":
+            x = x.astype("int64")
+        elif spec.type == "float":
+            x = x.astype("float64")
+        elif spec.type == "bool":
+            x = x.astype("boolean") if not spec.required else x.astype(bool)
+        elif spec.type == "timestamp":
+            x = x.astype("datetime64[ns]")
+        else:
+            x = x.astype(str)
+        out[spec.name] = x.reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def _quarantine_frame(raw: pd.DataFrame, reasons: pd.DataFrame, bad: np.ndarray) -> pd.DataFrame:
+    """Bad rows as they came (text), their raw row number and a list of reasons each."""
+    rows = np.flatnonzero(bad)
+    q = raw.iloc[rows].reset_index(drop=True)
+    for col in q.columns:
+        q[col] = q[col].astype("string").astype(object).where(q[col].notna(), None)
+    q.insert(0, "_row", rows.astype("int64"))
+    # reasons are sorted by row: one list<struct{column, check, value}> per quarantined row
+    offsets = np.searchsorted(reasons["row"].to_numpy(), rows, side="left")
+    offsets = np.append(offsets, len(reasons)).astype("int32")
+    struct = pa_arrow.StructArray.from_arrays(
+        [
+            pa_arrow.array(reasons["column"].to_numpy(dtype=object), pa_arrow.string()),
+            pa_arrow.array(reasons["check"].to_numpy(dtype=object), pa_arrow.string()),
+            pa_arrow.array(reasons["value"].to_numpy(dtype=object), pa_arrow.string()),
+        ],
+        names=["column", "check", "value"],
+    )
+    q["_reasons"] = pd.arrays.ArrowExtensionArray(
+        pa_arrow.ListArray.from_arrays(pa_arrow.array(offsets), struct)
+    )
+    return q

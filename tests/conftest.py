@@ -1,0 +1,169 @@
+"""Shared fixtures: an isolated project config per test and a real PostgreSQL server.
+
+Tests that need PostgreSQL (or, later, Chromium) skip with the reason when it is absent,
+unless RENKEI_REQUIRE_SERVICES=1 (set by .ci/run), which turns every such skip into a failure.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+REQUIRE_SERVICES = os.environ.get("RENKEI_REQUIRE_SERVICES") == "1"
+# Metaflow refuses to run as root without a user name (CI and sessions run as root)
+os.environ.setdefault("METAFLOW_USER", "renkei-test")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip (or, under RENKEI_REQUIRE_SERVICES=1, fail) when a service is missing."""
+    if condition:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_project(tmp: Path, **overrides: object) -> Path:
+    """A copy of config/project.yaml whose data root and ledger live under ``tmp``."""
+    data = yaml.safe_load((REPO / "config" / "project.yaml").read_text())
+    data["storage"] = {
+        "data_root": str(tmp / "data"),
+        "ledger_url": f"sqlite:///{tmp / 'ledger.db'}",
+    }
+    for key, value in overrides.items():
+        section, _, field = key.partition("__")
+        if field:
+            data.setdefault(section, {})[field] = value
+        else:
+            data[key] = value
+    path = tmp / "project.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def project_path(tmp_path: Path) -> Path:
+    return write_project(tmp_path)
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server on 127.0.0.1 (free port), stopped by pid at the end."""
+    bindir = _pg_bin()
+    need(
+        bindir is not None, "PostgreSQL server binaries not installed (apt-get install postgresql)"
+    )
+    assert bindir is not None
+    # not under pytest's tmp dir: that is private to root, and the server runs as postgres
+    root = Path(tempfile.mkdtemp(prefix="renkei-pg-"))
+    os.chmod(root, 0o755)
+    datadir, sockdir = root / "data", root / "sock"
+    sockdir.mkdir()
+    user = None
+    if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+        user = "postgres"
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            need(False, "no 'postgres' system user to run the server as")
+        shutil.chown(root, user)
+        shutil.chown(sockdir, user)
+    init = subprocess.run(
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ],
+        capture_output=True,
+        text=True,
+        user=user,
+    )
+    if init.returncode != 0:
+        pytest.fail(f"initdb failed: {init.stderr.strip()}")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(bindir / "postgres"),
+            "-D",
+            str(datadir),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(sockdir),
+            "-c",
+            "fsync=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        user=user,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        r = subprocess.run(
+            [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+        )
+        if r.returncode == 0:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("PostgreSQL did not start within 30 s")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        proc.terminate()  # SIGTERM: smart shutdown of this server only
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_pg_url(postgres_url: str) -> Iterator[str]:
+    """A new, empty database on the session's server for one test."""
+    import psycopg
+
+    name = f"t{os.getpid()}_{time.time_ns()}"
+    base = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each ledger test runs on SQLite and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return request.getfixturevalue("fresh_pg_url")
