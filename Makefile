@@ -19,11 +19,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-demo: setup  ## ingest a generated batch (2% bad rows) and list datasets
+demo: setup  ## ingest a generated batch (2% bad rows), train the candidates, compare them
 	$(PY) flows/ingest_flow.py run --bad-fraction 0.02
 	$(BIN)/renkei datasets
+	$(PY) flows/train_flow.py run
 	@echo
-	@echo "Quarantine reasons: $(BIN)/renkei quarantine <version>   Audit: $(BIN)/renkei audit verify"
+	$(BIN)/renkei models
+	@echo
+	@echo "Next: $(BIN)/renkei lineage <version>, $(BIN)/renkei quarantine <dataset>, $(BIN)/renkei audit verify"
 
 test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, reliability)
 	$(BIN)/pytest -q
@@ -41,6 +44,7 @@ format: setup
 
 bench: setup  ## benchmarks beside their baselines; results in bench/results/
 	$(PY) bench/bench_ingest.py
+	$(PY) bench/bench_train.py
 
 clean:
 	rm -rf data .metaflow bench/results

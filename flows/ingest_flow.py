@@ -84,6 +84,14 @@ class IngestFlow(FlowSpec):
         self.record = ledger.record_ingest(
             self.outcome, split.reasons, current.username, self.run_pathspec
         )
+        if self.labels_uri:  # the generator also delivers the true times (delayed labels)
+            ledger.record_labels(
+                self.labels_uri,
+                self.outcome.rows_in,
+                "generator",
+                current.username,
+                self.outcome.dataset_version,
+            )
         current.card.extend(ingest_card(self.outcome))
         self.next(self.end)
 

@@ -12,6 +12,7 @@ import click
 
 from shared.config import DEFAULT_PROJECT_PATH, ConfigError, load_project
 from shared.ledger import Ledger, LedgerError
+from shared.reports import comparison_table, text_table
 from shared.settings import ledger_url
 
 
@@ -25,17 +26,6 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, datetime):
         return obj.isoformat()
     return obj
-
-
-def _table(rows: list[list[Any]], headers: list[str]) -> str:
-    cells = [[str(c) for c in r] for r in rows]
-    widths = [
-        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
-    ]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(out)
 
 
 class Ctx:
@@ -66,7 +56,7 @@ class Ctx:
 )
 @click.pass_context
 def cli(ctx: click.Context, config_path: str, ledger: str | None) -> None:
-    """Renkei: datasets, quarantines and the audit chain, read from the ledger.
+    """Renkei: datasets, quarantines, models, lineage and the audit chain, from the ledger.
 
     Run from the repository root (where config/ lives), or pass --config.
     """
@@ -86,7 +76,7 @@ def datasets(obj: Ctx, as_json: bool) -> None:
         click.echo("No datasets yet. Ingest one: python flows/ingest_flow.py run")
         return
     click.echo(
-        _table(
+        text_table(
             [
                 [
                     d.version,
@@ -122,7 +112,7 @@ def quarantine(obj: Ctx, version: str, as_json: bool, examples: int) -> None:
     if not summary.by_check:
         return
     click.echo(
-        _table(
+        text_table(
             [
                 [
                     g["column"],
@@ -135,6 +125,84 @@ def quarantine(obj: Ctx, version: str, as_json: bool, examples: int) -> None:
             ["column", "check", "rows", "examples"],
         )
     )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def models(obj: Ctx, as_json: bool) -> None:
+    """List model versions: family, status, metrics vs the baseline, data, who and when."""
+    rows = obj.ledger().models()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [{"version": m.version, **_jsonable(m)} for m in rows], indent=2, default=str
+            )
+        )
+        return
+    click.echo(comparison_table(rows))
+    if rows:
+        click.echo()
+        click.echo(
+            text_table(
+                [
+                    [
+                        m.version,
+                        ", ".join(m.datasets),
+                        m.trained_by,
+                        f"{m.created_at:%Y-%m-%d %H:%M}",
+                    ]
+                    for m in rows
+                ],
+                ["version", "trained on", "by", "when"],
+            )
+        )
+
+
+@cli.command()
+@click.argument("version")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def lineage(obj: Ctx, version: str, as_json: bool) -> None:
+    """Trace model VERSION back to its code, config, run and raw data."""
+    try:
+        lin = obj.ledger().lineage(version)
+    except LedgerError as e:
+        raise click.ClickException(str(e)) from None
+    m = lin.model
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "version": m.version,
+                    "family": m.family,
+                    "status": m.status,
+                    "git_commit": m.git_commit,
+                    "git_dirty": m.git_dirty,
+                    "config_hash": m.config_hash,
+                    "flow_run": m.flow_run,
+                    "task": m.task_pathspec,
+                    "artifact_uri": m.artifact_uri,
+                    "trained_by": m.trained_by,
+                    "datasets": lin.datasets,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    dirty = " (uncommitted changes)" if m.git_dirty else ""
+    click.echo(f"{m.version} {m.family} [{m.status}] trained by {m.trained_by}")
+    click.echo(f"  code      {m.git_commit or 'unknown'}{dirty}")
+    click.echo(f"  config    {m.config_hash}")
+    click.echo(f"  run       {m.flow_run}  (task {m.task_pathspec})")
+    click.echo(f"  artifact  {m.artifact_uri}")
+    for d in lin.datasets:
+        click.echo(
+            f"  dataset   {d['version']}: {d['rows_valid']:,} valid of {d['rows_in']:,}, "
+            f"{d['rows_quarantined']:,} quarantined"
+        )
+        click.echo(f"    raw     {d['raw_source']}  (kept at {d['raw_uri']})")
 
 
 @cli.group()
@@ -170,7 +238,9 @@ def audit_log(obj: Ctx, as_json: bool, limit: int) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(_table([list(r.values()) for r in rows], ["id", "ts", "actor", "action", "subject"]))
+    click.echo(
+        text_table([list(r.values()) for r in rows], ["id", "ts", "actor", "action", "subject"])
+    )
 
 
 def main() -> None:

@@ -99,6 +99,49 @@ class ValidationSettings(_Strict):
     future_tolerance_minutes: float = Field(10.0, ge=0.0)
 
 
+class BaselineSettings(_Strict):
+    rule: Literal["eta", "mean", "base_rate", "threshold"] = "eta"
+    params: dict[str, float | str] = {}
+
+
+class SplitSettings(_Strict):
+    validation: float = Field(0.15, gt=0.0, lt=0.5)
+    holdout: float = Field(0.15, gt=0.0, lt=0.5)
+
+
+class XGBoostSettings(_Strict):
+    n_estimators: int = Field(600, gt=0)
+    max_depth: int = Field(6, gt=0)
+    learning_rate: float = Field(0.06, gt=0)
+    early_stopping_rounds: int = Field(30, gt=0)
+
+
+class TorchMLPSettings(_Strict):
+    hidden: list[int] = Field(default_factory=lambda: [64, 32], min_length=1)
+    epochs: int = Field(80, gt=0)
+    batch_size: int = Field(256, gt=0)
+    learning_rate: float = Field(0.003, gt=0)
+    patience: int = Field(8, gt=0)
+
+
+class TrainingSettings(_Strict):
+    families: list[Literal["baseline", "xgboost", "torch_mlp"]] = Field(
+        default_factory=lambda: ["baseline", "xgboost", "torch_mlp"], min_length=1
+    )
+    split: SplitSettings = SplitSettings()
+    seed: int = 42
+    key_metric: Literal["mae", "rmse", "p90_abs_error", "roc_auc", "log_loss"] = "mae"
+    slices: list[str] = []
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    xgboost: XGBoostSettings = XGBoostSettings()
+    torch_mlp: TorchMLPSettings = TorchMLPSettings()
+
+
+class GateSettings(_Strict):
+    min_improvement: float = Field(0.05, ge=0.0, lt=1.0)
+    max_slice_regression: float = Field(0.0, ge=0.0)
+
+
 class StorageSettings(_Strict):
     data_root: str = "data"
     ledger_url: str = "sqlite:///data/ledger.db"
@@ -121,6 +164,9 @@ class ProjectConfig(_Strict):
     timestamp_column: str
     features: dict[str, FeatureSpec] = Field(min_length=1)
     validation: ValidationSettings = ValidationSettings()
+    baseline: BaselineSettings = BaselineSettings()
+    training: TrainingSettings = TrainingSettings()
+    gates: GateSettings = GateSettings()
     storage: StorageSettings = StorageSettings()
     generator: GeneratorSettings = GeneratorSettings()
 
@@ -132,7 +178,26 @@ class ProjectConfig(_Strict):
         clash = special.intersection(self.features)
         if clash:
             raise ValueError(f"{sorted(clash)} cannot be both a feature and target/id/timestamp")
+        for name in self.training.slices:
+            if name not in self.features:
+                raise ValueError(f"training.slices names {name!r}, which is not a feature")
+        regression_metrics = {"mae", "rmse", "p90_abs_error"}
+        if (self.task == "regression") != (self.training.key_metric in regression_metrics):
+            raise ValueError(
+                f"training.key_metric {self.training.key_metric!r} does not fit task {self.task!r}"
+            )
+        rules = {"regression": {"eta", "mean"}, "binary": {"base_rate", "threshold"}}
+        if self.baseline.rule not in rules[self.task]:
+            raise ValueError(
+                f"baseline.rule {self.baseline.rule!r} does not fit task {self.task!r} "
+                f"(use one of {sorted(rules[self.task])})"
+            )
         return self
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether a larger key metric is better (ROC AUC) or worse (errors, log loss)."""
+        return self.training.key_metric == "roc_auc"
 
     @property
     def required_columns(self) -> list[str]:

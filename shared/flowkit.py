@@ -46,3 +46,42 @@ def ingest_card(outcome: Any) -> list[Any]:
     else:
         parts.append(Markdown("No row was quarantined."))
     return parts
+
+
+def training_card(candidates: list[Any], comparison: Any, cfg: Any) -> list[Any]:
+    """Card components for a training run: metric chart by family and slice, gate table."""
+    from metaflow.cards import Markdown, Table, VegaChart
+
+    m = cfg.training.key_metric
+    parts: list[Any] = [Markdown(f"# Training: {m} on the holdout, by family and slice")]
+    parts.append(
+        VegaChart(
+            {
+                "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+                "data": {"values": comparison.to_dict(orient="records")},
+                "mark": "bar",
+                "encoding": {
+                    "x": {"field": "family", "type": "nominal", "title": None},
+                    "y": {"field": "value", "type": "quantitative", "title": m},
+                    "color": {"field": "family", "type": "nominal"},
+                    "column": {"field": "slice", "type": "nominal", "title": "slice"},
+                },
+                "width": 60,
+            }
+        )
+    )
+    parts.append(Markdown("## Gates"))
+    rows = []
+    for c in candidates:
+        for g in c.gates:
+            rows.append([c.family, g.name, "pass" if g.passed else "FAIL", g.detail])
+    parts.append(
+        Table(rows or [["-", "-", "-", "no gates"]], headers=["family", "gate", "result", "detail"])
+    )
+    parts.append(
+        Table(
+            [[c.family, c.status, *(f"{v:.4g}" for v in c.metrics.values())] for c in candidates],
+            headers=["family", "status", *candidates[0].metrics.keys()],
+        )
+    )
+    return parts

@@ -30,3 +30,12 @@ def current_user(environ: Mapping[str, str] | None = None) -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+FAULT_ENV = "RENKEI_INJECT_FAULT"
+
+
+def injected_fault(environ: Mapping[str, str] | None = None) -> str | None:
+    """A step name at which a flow should fail on purpose (reliability tests of resume)."""
+    env = os.environ if environ is None else environ
+    return env.get(FAULT_ENV) or None

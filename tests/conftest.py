@@ -41,19 +41,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_project(tmp: Path, **overrides: object) -> Path:
-    """A copy of config/project.yaml whose data root and ledger live under ``tmp``."""
-    data = yaml.safe_load((REPO / "config" / "project.yaml").read_text())
+FAST_TRAINING = {
+    "training__xgboost__n_estimators": 150,
+    "training__torch_mlp__epochs": 20,
+    "training__torch_mlp__patience": 4,
+}
+
+
+def write_project(tmp: Path, base: dict | None = None, **overrides: object) -> Path:
+    """A copy of config/project.yaml (or ``base``) with data root and ledger under ``tmp``.
+
+    Overrides use ``section__field`` keys, nested as deep as needed.
+    """
+    data = base or yaml.safe_load((REPO / "config" / "project.yaml").read_text())
     data["storage"] = {
         "data_root": str(tmp / "data"),
         "ledger_url": f"sqlite:///{tmp / 'ledger.db'}",
     }
     for key, value in overrides.items():
-        section, _, field = key.partition("__")
-        if field:
-            data.setdefault(section, {})[field] = value
-        else:
-            data[key] = value
+        *path, field = key.split("__")
+        node = data
+        for part in path:
+            node = node.setdefault(part, {})
+        node[field] = value
     path = tmp / "project.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

@@ -4,16 +4,26 @@ from shared.ledger.store import (
     AuditVerification,
     DatasetRecord,
     IngestRecord,
+    LabelBatchRecord,
     Ledger,
     LedgerError,
+    Lineage,
+    ModelRegistration,
+    ModelVersionRecord,
     QuarantineSummary,
+    parse_version,
 )
 
 __all__ = [
     "AuditVerification",
     "DatasetRecord",
     "IngestRecord",
+    "LabelBatchRecord",
     "Ledger",
     "LedgerError",
+    "Lineage",
+    "ModelRegistration",
+    "ModelVersionRecord",
     "QuarantineSummary",
+    "parse_version",
 ]

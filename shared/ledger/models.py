@@ -103,3 +103,45 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LabelBatch(Base):
+    """Delayed labels (true target values) that arrived as one file."""
+
+    __tablename__ = "label_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uri: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    dataset_version: Mapped[str | None] = mapped_column(String(64))
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_key: Mapped[str] = mapped_column(String(255))
+    family: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20))
+    key_metric: Mapped[str] = mapped_column(String(30))
+    metrics: Mapped[dict] = mapped_column(JSON)
+    slice_metrics: Mapped[dict] = mapped_column(JSON)
+    gate_results: Mapped[list] = mapped_column(JSON)
+    baseline_metrics: Mapped[dict] = mapped_column(JSON)
+    artifact_uri: Mapped[str] = mapped_column(Text)
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    git_dirty: Mapped[bool | None] = mapped_column(Boolean)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    flow_run: Mapped[str] = mapped_column(String(255))
+    task_pathspec: Mapped[str | None] = mapped_column(String(255))
+    trained_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resources: Mapped[dict] = mapped_column(JSON)
+    __table_args__ = (Index("ux_model_versions_run_family", "run_key", "family", unique=True),)
+
+
+class ModelDataset(Base):
+    __tablename__ = "model_datasets"
+    model_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    dataset_version: Mapped[str] = mapped_column(ForeignKey("datasets.version"), primary_key=True)

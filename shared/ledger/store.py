@@ -29,6 +29,9 @@ from shared.ledger.models import (
     AuditHead,
     Dataset,
     FlowRun,
+    LabelBatch,
+    ModelDataset,
+    ModelVersion,
     Quarantine,
     ValidationReport,
 )
@@ -79,6 +82,79 @@ class AuditVerification:
     ok: bool
     entries: int
     problems: list[str]
+
+
+@dataclass(frozen=True)
+class LabelBatchRecord:
+    id: int
+    uri: str
+    rows: int
+    source: str
+    dataset_version: str | None
+    recorded_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelRegistration:
+    """What the train flow registers for one candidate family."""
+
+    family: str
+    status: str  # baseline | candidate | passed | rejected
+    key_metric: str
+    metrics: dict[str, float]
+    slice_metrics: dict[str, dict[str, float]]
+    gate_results: list[dict[str, Any]]
+    baseline_metrics: dict[str, float]
+    artifact_uri: str
+    resources: dict[str, Any]
+    task_pathspec: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    id: int
+    family: str
+    status: str
+    key_metric: str
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    slice_metrics: dict[str, dict[str, float]]
+    gate_results: list[dict[str, Any]]
+    artifact_uri: str
+    datasets: list[str]
+    git_commit: str | None
+    git_dirty: bool | None
+    config_hash: str
+    flow_run: str
+    task_pathspec: str | None
+    trained_by: str
+    created_at: datetime
+    resources: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return f"v{self.id}"
+
+    @property
+    def failing_gates(self) -> list[str]:
+        return [g["name"] for g in self.gate_results if not g["passed"]]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A model version back to its code, config, run and raw data."""
+
+    model: ModelVersionRecord
+    datasets: list[dict[str, Any]]  # version, rows, raw source/uri/sha, quarantine counts
+    flow_run: dict[str, Any] | None
+
+
+def parse_version(version: str | int) -> int:
+    text = str(version).strip().lower().removeprefix("v")
+    if not text.isdigit():
+        raise LedgerError(f"not a model version: {version!r} (expected e.g. v3)")
+    return int(text)
 
 
 def _entry_hash(prev: str, ts: str, actor: str, action: str, subject: str, details: str) -> str:
@@ -400,6 +476,164 @@ class Ledger:
                     }
                 )
             return QuarantineSummary(version, report.rows_quarantined, by_check)
+
+    def record_labels(
+        self, uri: str, rows: int, source: str, actor: str, dataset_version: str | None = None
+    ) -> int:
+        """Record a batch of delayed labels stored at ``uri``."""
+        with self._write() as (s, audit):
+            batch = LabelBatch(
+                uri=uri,
+                rows=rows,
+                source=source,
+                dataset_version=dataset_version,
+                recorded_by=actor,
+                created_at=utcnow(),
+            )
+            s.add(batch)
+            s.flush()
+            audit(actor, "labels.record", uri, {"rows": rows, "dataset_version": dataset_version})
+            return batch.id
+
+    def label_batches(self) -> list[LabelBatchRecord]:
+        with Session(self.engine) as s:
+            return [
+                LabelBatchRecord(
+                    b.id, b.uri, b.rows, b.source, b.dataset_version, b.recorded_by, b.created_at
+                )
+                for b in s.execute(select(LabelBatch).order_by(LabelBatch.id)).scalars()
+            ]
+
+    def dataset(self, version: str) -> DatasetRecord:
+        for d in self.datasets():
+            if d.version == version:
+                return d
+        raise LedgerError(f"no dataset version {version!r} in the ledger")
+
+    def register_models(
+        self,
+        run_key: str,
+        flow_run: str,
+        registrations: list[ModelRegistration],
+        datasets: list[str],
+        actor: str,
+        git_commit: str | None,
+        git_dirty: bool | None,
+        config_hash: str,
+    ) -> list[ModelVersionRecord]:
+        """Record every trained family of one training run, once (idempotent per run key).
+
+        ``run_key`` is the original run's pathspec, so a resumed run that re-executes the
+        registering step finds the versions already there instead of adding new ones.
+        """
+        with self._write() as (s, audit):
+            existing = (
+                s.execute(select(ModelVersion.id).where(ModelVersion.run_key == run_key))
+                .scalars()
+                .all()
+            )
+            if not existing:
+                if sum(r.status == "candidate" for r in registrations) > 1:
+                    raise LedgerError("at most one candidate may be registered per training run")
+                now = utcnow()
+                for r in registrations:
+                    mv = ModelVersion(
+                        run_key=run_key,
+                        family=r.family,
+                        status=r.status,
+                        key_metric=r.key_metric,
+                        metrics=r.metrics,
+                        slice_metrics=r.slice_metrics,
+                        gate_results=r.gate_results,
+                        baseline_metrics=r.baseline_metrics,
+                        artifact_uri=r.artifact_uri,
+                        git_commit=git_commit,
+                        git_dirty=git_dirty,
+                        config_hash=config_hash,
+                        flow_run=flow_run,
+                        task_pathspec=r.task_pathspec,
+                        trained_by=actor,
+                        created_at=now,
+                        resources=r.resources,
+                    )
+                    s.add(mv)
+                    s.flush()
+                    for d in datasets:
+                        s.add(ModelDataset(model_id=mv.id, dataset_version=d))
+                    audit(
+                        actor,
+                        "model.register",
+                        f"v{mv.id}",
+                        {
+                            "family": r.family,
+                            "status": r.status,
+                            "run": flow_run,
+                            "datasets": datasets,
+                            "failing_gates": [g["name"] for g in r.gate_results if not g["passed"]],
+                        },
+                    )
+                    existing.append(mv.id)
+        return [m for m in self.models() if m.id in set(existing)]
+
+    def models(self) -> list[ModelVersionRecord]:
+        """Every model version, newest first."""
+        with Session(self.engine) as s:
+            links: dict[int, list[str]] = {}
+            for mid, dv in s.execute(select(ModelDataset.model_id, ModelDataset.dataset_version)):
+                links.setdefault(mid, []).append(dv)
+            return [
+                ModelVersionRecord(
+                    m.id,
+                    m.family,
+                    m.status,
+                    m.key_metric,
+                    m.metrics,
+                    m.baseline_metrics,
+                    m.slice_metrics,
+                    m.gate_results,
+                    m.artifact_uri,
+                    sorted(links.get(m.id, [])),
+                    m.git_commit,
+                    m.git_dirty,
+                    m.config_hash,
+                    m.flow_run,
+                    m.task_pathspec,
+                    m.trained_by,
+                    m.created_at,
+                    m.resources,
+                )
+                for m in s.execute(select(ModelVersion).order_by(ModelVersion.id.desc())).scalars()
+            ]
+
+    def model(self, version: str | int) -> ModelVersionRecord:
+        mid = parse_version(version)
+        for m in self.models():
+            if m.id == mid:
+                return m
+        raise LedgerError(f"no model version v{mid} in the ledger")
+
+    def lineage(self, version: str | int) -> Lineage:
+        """The model version, the datasets it was trained on back to their raw sources."""
+        m = self.model(version)
+        datasets = []
+        for dv in m.datasets:
+            d = self.dataset(dv)
+            reports = self.reports(dv)
+            datasets.append(
+                {
+                    "version": d.version,
+                    "rows_in": d.rows_in,
+                    "rows_valid": d.rows_valid,
+                    "rows_quarantined": d.rows_quarantined,
+                    "location": d.location,
+                    "raw_source": d.source,
+                    "raw_uri": d.raw_uri,
+                    "ingest_run": d.flow_run,
+                    "validation_reports": len(reports),
+                }
+            )
+        run = next((r for r in self.flow_runs() if r["pathspec"] == m.flow_run), None)
+        return Lineage(m, datasets, run)
 
     def audit_entries(self) -> list[AuditEntry]:
         with Session(self.engine) as s:

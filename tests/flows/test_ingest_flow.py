@@ -2,48 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from metaflow import Runner
 
 from shared.config import load_project
 from shared.generator import generate_orders
 from shared.ledger import Ledger
-from tests.conftest import REPO, write_project
+from tests.conftest import write_project
+from tests.flows.helpers import INGEST, cli_run, run_flow
 
 pytestmark = pytest.mark.slow
-FLOW = str(REPO / "flows" / "ingest_flow.py")
-
-
-def flow_env(tmp: Path) -> dict[str, str]:
-    return {
-        "METAFLOW_USER": "mina",
-        "METAFLOW_DEFAULT_METADATA": "local",
-        "METAFLOW_DEFAULT_DATASTORE": "local",
-        "RENKEI_LEDGER_URL": "",
-    }
-
-
-def run_flow(tmp: Path, project: Path, **params):
-    with Runner(
-        FLOW,
-        show_output=False,
-        env=flow_env(tmp),
-        cwd=str(REPO),
-        config=[("project", str(project))],
-    ) as r:
-        result = r.run(**params)
-        return result.run, result.status, result.stdout, result.stderr
 
 
 def test_ingest_run_records_dataset_and_lineage(tmp_path: Path) -> None:
     project = write_project(tmp_path)
-    run, status, stdout, _ = run_flow(tmp_path, project, rows=3000, bad_fraction=0.02)
+    run, status, stdout, _ = run_flow(
+        INGEST, project, env={"METAFLOW_USER": "mina"}, rows=3000, bad_fraction=0.02
+    )
     assert status == "successful", stdout
     cfg = load_project(project)
     ledger = Ledger.open(cfg.storage.ledger_url)
@@ -60,7 +37,7 @@ def test_ingest_run_records_dataset_and_lineage(tmp_path: Path) -> None:
     assert outcome.dataset_version == ds.version
     assert f"dataset {ds.version}" in stdout
     # same data again: same version, no duplicate dataset
-    _, status, stdout, _ = run_flow(tmp_path, project, source=ds.source)
+    _, status, stdout, _ = run_flow(INGEST, project, source=ds.source)
     assert status == "successful"
     assert "same data as an existing version" in stdout
     assert len(ledger.datasets()) == 1 and len(ledger.reports()) == 2
@@ -68,7 +45,7 @@ def test_ingest_run_records_dataset_and_lineage(tmp_path: Path) -> None:
 
 def test_low_valid_fraction_fails_after_recording(tmp_path: Path) -> None:
     project = write_project(tmp_path, validation__min_valid_fraction=0.95)
-    _, status, stdout, stderr = run_flow(tmp_path, project, rows=500, bad_fraction=0.2)
+    _, status, stdout, stderr = run_flow(INGEST, project, rows=500, bad_fraction=0.2)
     assert status == "failed"
     assert "under the minimum 95.0%" in stdout + stderr
     ledger = Ledger.open(load_project(project).storage.ledger_url)
@@ -78,22 +55,10 @@ def test_low_valid_fraction_fails_after_recording(tmp_path: Path) -> None:
     assert ledger.flow_runs()[0]["status"] == "failed"
 
 
-def _cli_run(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **flow_env(tmp)}
-    return subprocess.run(
-        [sys.executable, FLOW, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-    )
-
-
 def test_missing_file_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
     project = write_project(tmp_path)
     missing = tmp_path / "nope.csv"
-    p = _cli_run(tmp_path, "--config", "project", str(project), "run", "--source", str(missing))
+    p = cli_run(INGEST, "--config", "project", str(project), "run", "--source", str(missing))
     out = p.stdout + p.stderr
     assert p.returncode != 0
     assert f"{missing}: file not found" in out
@@ -105,7 +70,7 @@ def test_missing_file_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
 
 def test_bad_config_fails_at_once_naming_file_and_field(tmp_path: Path) -> None:
     project = write_project(tmp_path, task="ranking")
-    p = _cli_run(tmp_path, "--config", "project", str(project), "run")
+    p = cli_run(INGEST, "--config", "project", str(project), "run")
     assert p.returncode != 0
     assert f"{project}: field 'task'" in p.stdout + p.stderr
 
@@ -114,14 +79,14 @@ def test_parquet_source(tmp_path: Path) -> None:
     project = write_project(tmp_path)
     src = tmp_path / "orders.parquet"
     generate_orders(400, seed=3).orders.to_parquet(src)
-    _, status, _, _ = run_flow(tmp_path, project, source=str(src))
+    _, status, _, _ = run_flow(INGEST, project, source=str(src))
     assert status == "successful"
     [ds] = Ledger.open(load_project(project).storage.ledger_url).datasets()
     assert ds.rows_valid == 400
 
 
 def test_code_package_contains_shared(tmp_path: Path) -> None:
-    p = _cli_run(tmp_path, "package", "list")
+    p = cli_run(INGEST, "package", "list")
     assert p.returncode == 0, p.stderr
     listed = p.stdout + p.stderr
     assert "shared/__init__.py" in listed and "shared/ledger/store.py" in listed

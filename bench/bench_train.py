@@ -1,0 +1,95 @@
+"""Training benchmark: the cost of orchestration.
+
+Wall time of `ingest_flow run` + `train_flow run` on N generated rows (Metaflow, local),
+beside a plain script doing the same three fits (baseline, XGBoost, PyTorch MLP) in one
+process on the same rows. Prints both and the ratio.
+
+    python bench/bench_train.py [--rows 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import write_table  # noqa: E402
+from shared.config import load_project  # noqa: E402
+from shared.generator import generate_orders  # noqa: E402
+from shared.training import assemble, split_by_time, train_candidate  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rows", type=int, default=50_000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg_data = yaml.safe_load((REPO / "config" / "project.yaml").read_text())
+        cfg_data["storage"] = {"data_root": f"{tmp}/data", "ledger_url": f"sqlite:///{tmp}/l.db"}
+        project = Path(tmp) / "project.yaml"
+        project.write_text(yaml.safe_dump(cfg_data))
+        env = {**os.environ, "METAFLOW_USER": os.environ.get("METAFLOW_USER", "bench")}
+        t0 = time.perf_counter()
+        for flow, extra in (
+            ("ingest_flow.py", ["--rows", str(args.rows), "--bad-fraction", "0"]),
+            ("train_flow.py", []),
+        ):
+            print(f"running {flow} ...", flush=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(REPO / "flows" / flow),
+                    "--config",
+                    "project",
+                    str(project),
+                    "run",
+                    *extra,
+                ],
+                check=True,
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+        t_flow = time.perf_counter() - t0
+
+        print("running the plain script ...", flush=True)
+        cfg = load_project(project)
+        t0 = time.perf_counter()
+        g = generate_orders(
+            args.rows, seed=cfg.generator.seed, start=cfg.generator.start, days=cfg.generator.days
+        )
+        rows = g.orders.assign(created_at=pd.to_datetime(g.orders["created_at"]))
+        split = split_by_time(assemble([rows], [g.labels], cfg), cfg)
+        fits = {f: train_candidate(f, split, cfg) for f in cfg.training.families}
+        t_plain = time.perf_counter() - t0
+    write_table(
+        "train",
+        f"Training: flows (ingest + train) vs a plain script, {args.rows:,} rows",
+        [
+            ["Metaflow ingest + train (local)", f"{t_flow:.1f}"],
+            ["plain script: same data, same three fits", f"{t_plain:.1f}"],
+            ["ratio (cost of orchestration)", f"{t_flow / t_plain:.2f}"],
+        ]
+        + [
+            [
+                f"  {f} holdout {cfg.training.key_metric} (script)",
+                f"{c.metrics[cfg.training.key_metric]:.3f}",
+            ]
+            for f, c in fits.items()
+        ],
+        ["what", "seconds / value"],
+    )
+
+
+if __name__ == "__main__":
+    main()

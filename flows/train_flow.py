@@ -1,0 +1,122 @@
+"""Features, Train, Model test: candidates against the Software 1.0 baseline, gated, registered."""
+
+from metaflow import Config, FlowSpec, Parameter, card, current, resources, step
+
+import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
+from shared.config import DEFAULT_PROJECT_PATH, project_from_flow
+from shared.flowkit import RenkeiFlowError, training_card
+from shared.ledger import Ledger
+from shared.provenance import code_version
+from shared.reports import comparison_table
+from shared.settings import injected_fault, ledger_url
+from shared.training import (
+    TrainingError,
+    apply_gates,
+    comparison_frame,
+    load_training_input,
+    registration,
+    save_artifacts,
+    split_by_time,
+    train_candidate,
+)
+
+
+class TrainFlow(FlowSpec):
+    """Train candidate families against the rule-based baseline; gate and register them.
+
+    Steps:
+      start   - pick dataset versions from the ledger (default: the newest), join their
+                labels, split by time into train / validation / holdout
+      train   - foreach family in config (baseline, xgboost, torch_mlp): fit, score on the
+                holdout and its slices, save the artifact in an open format (GPU when present)
+      compare - join: run the gates, register every family in the ledger (the best passing
+                one as `candidate`), card with the comparison chart and gate table
+      end     - print the comparison table and finish the run
+    """
+
+    project = Config(
+        "project",
+        default=DEFAULT_PROJECT_PATH,
+        parser="shared.config.parse_project",
+        help="Project settings YAML (default config/project.yaml).",
+    )
+    datasets = Parameter(
+        "datasets", default="", help="Comma-separated dataset versions (default: the newest)."
+    )
+
+    @step
+    def start(self):
+        """Record the run, load the chosen datasets with labels and split them by time."""
+        cfg = project_from_flow(self.project)
+        self.ledger_url = ledger_url(cfg)
+        ledger = Ledger.open(self.ledger_url)
+        self.run_pathspec = ledger.start_run(current.flow_name, current.run_id, current.username)
+        self.code = code_version()
+        try:
+            chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]
+            self.training_input = load_training_input(ledger, cfg, chosen)
+            self.split = split_by_time(self.training_input.rows, cfg)
+        except TrainingError as e:
+            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
+            raise RenkeiFlowError(str(e)) from None
+        self.dataset_versions = self.training_input.dataset_versions
+        self.families = list(cfg.training.families)
+        print(f"training on {self.dataset_versions}: {self.split.sizes}")
+        self.next(self.train, foreach="families")
+
+    @resources(gpu=1, cpu=4, memory=16000)
+    @step
+    def train(self):
+        """Fit one family, score it on the holdout and store its artifact."""
+        cfg = project_from_flow(self.project)
+        self.candidate = train_candidate(self.input, self.split, cfg)
+        run_key = f"{current.flow_name}/{current.origin_run_id or current.run_id}"
+        self.candidate.artifact_uri = save_artifacts(self.candidate, cfg.storage.data_root, run_key)
+        self.candidate_task = current.pathspec
+        print(f"{self.input}: {self.candidate.metrics} on {self.candidate.fit.device}")
+        self.next(self.compare)
+
+    @card(type="blank")
+    @step
+    def compare(self, inputs):
+        """Gate every candidate against the baseline and register all of them."""
+        cfg = project_from_flow(self.project)
+        self.merge_artifacts(
+            inputs, include=["ledger_url", "run_pathspec", "code", "dataset_versions"]
+        )
+        tasks = {i.candidate.family: i.candidate_task for i in inputs}
+        self.candidates = apply_gates([i.candidate for i in inputs], cfg)
+        base = next(c for c in self.candidates if c.family == "baseline")
+        ledger = Ledger.open(self.ledger_url)
+        self.registered = ledger.register_models(
+            f"{current.flow_name}/{current.origin_run_id or current.run_id}",
+            self.run_pathspec,
+            [registration(c, base, cfg, tasks[c.family]) for c in self.candidates],
+            self.dataset_versions,
+            current.username,
+            self.code.commit,
+            self.code.dirty,
+            cfg.config_hash(),
+        )
+        if injected_fault() == "compare":
+            raise RenkeiFlowError("fault injected after registration (RENKEI_INJECT_FAULT)")
+        current.card.extend(
+            training_card(self.candidates, comparison_frame(self.candidates, cfg), cfg)
+        )
+        self.next(self.end)
+
+    @step
+    def end(self):
+        """Print the comparison and finish the run."""
+        Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        print(comparison_table(self.registered))
+        chosen = [m for m in self.registered if m.status == "candidate"]
+        print(
+            f"registered {chosen[0].version} ({chosen[0].family}) as candidate"
+            if chosen
+            else "no family passed every gate: nothing registered as candidate"
+        )
+
+
+if __name__ == "__main__":
+    TrainFlow()

@@ -1,0 +1,298 @@
+"""Features -> Train -> Model test: data assembly, time split, candidates, gates, selection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from shared import storage
+from shared.config import ProjectConfig
+from shared.metrics import evaluate, slice_metrics
+from shared.models import FitReport, new_model
+
+
+class TrainingError(ValueError):
+    """Training cannot start or finish; the message says why."""
+
+
+class ComparisonRow(pa.DataFrameModel):
+    """One candidate's holdout metric overall or on one slice (the card's chart data)."""
+
+    family: Series[str]
+    slice: Series[str]
+    metric: Series[str]
+    value: Series[float] = pa.Field(nullable=True)
+
+
+@dataclass(frozen=True)
+class TrainingSplit:
+    """Rows by time: the oldest for training, then validation, the newest as holdout."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    holdout: pd.DataFrame
+    target: str
+
+    def y(self, part: str) -> np.ndarray:
+        return getattr(self, part)[self.target].to_numpy(dtype=float)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "holdout": len(self.holdout),
+        }
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    passed: bool
+    value: float
+    threshold: float
+    detail: str
+
+
+@dataclass
+class Candidate:
+    """One trained family: holdout metrics, slices, fit report, artifact files."""
+
+    family: str
+    metrics: dict[str, float]
+    slices: dict[str, dict[str, float]]
+    fit: FitReport
+    files: dict[str, bytes] = field(repr=False)
+    gates: list[GateResult] = field(default_factory=list)
+    status: str = "trained"
+    artifact_uri: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    @property
+    def failing_gates(self) -> list[str]:
+        return [g.name for g in self.gates if not g.passed]
+
+
+def assemble(
+    datasets: list[pd.DataFrame], labels: list[pd.DataFrame], cfg: ProjectConfig
+) -> pd.DataFrame:
+    """Validated rows of the chosen dataset versions with their labels joined by id.
+
+    A label inside the dataset (the target column) wins; otherwise the newest label batch
+    that holds the id. Rows without any label are left out (counted by the caller).
+    """
+    if not datasets:
+        raise TrainingError("no dataset versions to train on: run the ingest flow first")
+    rows = pd.concat(datasets, ignore_index=True).drop_duplicates(cfg.id_column, keep="last")
+    target = cfg.target
+    if labels:
+        lab = pd.concat(labels, ignore_index=True).drop_duplicates(cfg.id_column, keep="last")
+        lab = lab[[cfg.id_column, target]].rename(columns={target: "_label"})
+        rows = rows.merge(lab, on=cfg.id_column, how="left")
+        if target in rows:
+            rows[target] = rows[target].where(rows[target].notna(), rows["_label"])
+        else:
+            rows[target] = rows["_label"]
+        rows = rows.drop(columns="_label")
+    if target not in rows:
+        raise TrainingError(
+            f"no labels: the datasets have no {target!r} column and no label batch was recorded"
+        )
+    rows = rows[rows[target].notna()].reset_index(drop=True)
+    if cfg.task == "binary":
+        rows[target] = rows[target].astype(bool).astype(float)
+    return rows
+
+
+def split_by_time(rows: pd.DataFrame, cfg: ProjectConfig) -> TrainingSplit:
+    s = cfg.training.split
+    rows = rows.sort_values(cfg.timestamp_column, kind="stable").reset_index(drop=True)
+    n = len(rows)
+    n_hold, n_val = int(n * s.holdout), int(n * s.validation)
+    n_train = n - n_hold - n_val
+    if min(n_train, n_val, n_hold) < 20:
+        raise TrainingError(
+            f"only {n} labelled rows: too few to split into train/validation/holdout "
+            "(need at least 20 in each); ingest more data"
+        )
+    return TrainingSplit(
+        rows.iloc[:n_train].reset_index(drop=True),
+        rows.iloc[n_train : n_train + n_val].reset_index(drop=True),
+        rows.iloc[n_train + n_val :].reset_index(drop=True),
+        cfg.target,
+    )
+
+
+def train_candidate(family: str, split: TrainingSplit, cfg: ProjectConfig) -> Candidate:
+    """Fit one family on train (early stopping on validation) and score it on the holdout."""
+    model = new_model(family, cfg)
+    seed = cfg.training.seed
+    if family == "baseline":
+        report = model.fit(split.train, split.y("train"))
+    else:
+        report = model.fit(
+            split.train, split.y("train"), split.validation, split.y("validation"), seed
+        )
+    return score_candidate(family, model, report, split, cfg)
+
+
+def score_candidate(
+    family: str, model: Any, report: FitReport, split: TrainingSplit, cfg: ProjectConfig
+) -> Candidate:
+    p = model.predict(split.holdout)
+    y = split.y("holdout")
+    t = cfg.training
+    return Candidate(
+        family,
+        evaluate(cfg.task, y, p, t.threshold),
+        slice_metrics(cfg.task, split.holdout, y, p, t.slices, t.threshold),
+        report,
+        model.to_files(),
+    )
+
+
+# -- gates: each a small check of a candidate against the baseline -------------------------
+def _worse_by(cand: float, base: float, higher_is_better: bool) -> float:
+    """How much worse ``cand`` is than ``base``, as a fraction of ``base`` (negative: better)."""
+    if base == 0 or np.isnan(base) or np.isnan(cand):
+        return 0.0 if cand == base else float("inf")
+    return (base - cand) / abs(base) if higher_is_better else (cand - base) / abs(base)
+
+
+def gate_beats_baseline(c: Candidate, base: Candidate, cfg: ProjectConfig) -> GateResult:
+    m = cfg.training.key_metric
+    improvement = -_worse_by(c.metrics[m], base.metrics[m], cfg.higher_is_better)
+    need = cfg.gates.min_improvement
+    return GateResult(
+        "beats_baseline",
+        improvement >= need,
+        improvement,
+        need,
+        f"{m} {c.metrics[m]:.4g} vs baseline {base.metrics[m]:.4g}: "
+        f"{improvement:+.1%} (needs >= {need:+.1%})",
+    )
+
+
+def gate_slices_not_worse(c: Candidate, base: Candidate, cfg: ProjectConfig) -> GateResult:
+    m = cfg.training.key_metric
+    limit = cfg.gates.max_slice_regression
+    worst, worst_slice = -float("inf"), "-"
+    for name, values in c.slices.items():
+        if name in base.slices:
+            w = _worse_by(values[m], base.slices[name][m], cfg.higher_is_better)
+            if w > worst:
+                worst, worst_slice = w, name
+    if worst == -float("inf"):
+        worst = 0.0
+    return GateResult(
+        "slices_not_worse",
+        worst <= limit,
+        worst,
+        limit,
+        f"worst slice {worst_slice}: {worst:+.1%} vs baseline (limit {limit:+.1%})",
+    )
+
+
+GATES = [gate_beats_baseline, gate_slices_not_worse]
+
+
+def apply_gates(candidates: list[Candidate], cfg: ProjectConfig) -> list[Candidate]:
+    """Run every gate on every model candidate and decide each one's status.
+
+    ``baseline``: the reference; ``rejected``: failed a gate; ``candidate``: the best that
+    passed (by the key metric); ``passed``: passed but not the best.
+    """
+    base = next((c for c in candidates if c.family == "baseline"), None)
+    if base is None:
+        raise TrainingError("the baseline family must be trained: gates compare against it")
+    base.status = "baseline"
+    models = [c for c in candidates if c.family != "baseline"]
+    for c in models:
+        c.gates = [gate(c, base, cfg) for gate in GATES]
+        c.status = "passed" if c.passed else "rejected"
+    passing = [c for c in models if c.passed]
+    if passing:
+        m = cfg.training.key_metric
+        best = (max if cfg.higher_is_better else min)(passing, key=lambda c: c.metrics[m])
+        best.status = "candidate"
+    return candidates
+
+
+def comparison_frame(candidates: list[Candidate], cfg: ProjectConfig) -> pd.DataFrame:
+    """Long table of the key metric per family, overall and per slice (the card's chart)."""
+    m = cfg.training.key_metric
+    rows = []
+    for c in candidates:
+        rows.append({"family": c.family, "slice": "all", "metric": m, "value": c.metrics[m]})
+        for name, values in c.slices.items():
+            rows.append({"family": c.family, "slice": name, "metric": m, "value": values[m]})
+    return ComparisonRow.validate(pd.DataFrame(rows))
+
+
+def save_artifacts(c: Candidate, root: str, run_key: str) -> str:
+    """Write a candidate's files under ``<data_root>/models/<run>/<family>/``; return the dir."""
+    prefix = storage.join(root, "models", run_key.replace("/", "-"), c.family)
+    for name, data in c.files.items():
+        storage.write_bytes(storage.join(prefix, name), data)
+    return prefix
+
+
+def load_artifacts(prefix: str, names: list[str]) -> dict[str, bytes]:
+    return {n: storage.read_bytes(storage.join(prefix, n)) for n in names}
+
+
+@dataclass(frozen=True)
+class TrainingInput:
+    """The dataset versions chosen, their labelled rows and how many rows had no label."""
+
+    dataset_versions: list[str]
+    rows: pd.DataFrame
+    unlabelled: int
+
+
+def load_training_input(ledger: Any, cfg: ProjectConfig, versions: list[str]) -> TrainingInput:
+    """Read the chosen dataset versions (default: the newest) and join their labels."""
+    known = ledger.datasets()
+    if not known:
+        raise TrainingError("the ledger has no datasets: run python flows/ingest_flow.py run first")
+    if not versions:
+        versions = [known[0].version]
+    by_version = {d.version: d for d in known}
+    missing = [v for v in versions if v not in by_version]
+    if missing:
+        raise TrainingError(f"unknown dataset version(s): {', '.join(missing)}")
+    frames = [storage.read_parquet(by_version[v].location) for v in versions]
+    labels = [storage.read_parquet(b.uri) for b in ledger.label_batches()]
+    total = sum(len(f) for f in frames)
+    rows = assemble(frames, labels, cfg)
+    return TrainingInput(versions, rows, total - len(rows))
+
+
+def registration(c: Candidate, base: Candidate, cfg: ProjectConfig, task: str | None) -> Any:
+    """The ledger record of one trained family."""
+    from shared.ledger import ModelRegistration
+
+    return ModelRegistration(
+        family=c.family,
+        status=c.status,
+        key_metric=cfg.training.key_metric,
+        metrics=c.metrics,
+        slice_metrics=c.slices,
+        gate_results=[vars(g) for g in c.gates],
+        baseline_metrics=base.metrics,
+        artifact_uri=c.artifact_uri or "",
+        resources={
+            "device": c.fit.device,
+            "fit_seconds": round(c.fit.seconds, 3),
+            "iterations": c.fit.iterations,
+        },
+        task_pathspec=task,
+    )

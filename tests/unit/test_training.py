@@ -1,0 +1,163 @@
+"""Each family trains and predicts; artifacts round-trip; gates pass and fail as configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shared.config import ProjectConfig, load_project
+from shared.generator import generate_orders
+from shared.models import Baseline, load_model
+from shared.training import (
+    TrainingError,
+    apply_gates,
+    assemble,
+    comparison_frame,
+    split_by_time,
+    train_candidate,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+BASE_CFG = load_project(REPO / "config" / "project.yaml")
+
+
+def fast(cfg: ProjectConfig, **changes) -> ProjectConfig:
+    data = cfg.model_dump()
+    data["training"]["xgboost"].update(n_estimators=150)
+    data["training"]["torch_mlp"].update(epochs=20, patience=4)
+    for key, value in changes.items():
+        section, field = key.split("__")
+        data[section][field] = value
+    return ProjectConfig.model_validate(data)
+
+
+def typed_rows(n: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    g = generate_orders(n, seed=seed)
+    rows = g.orders.assign(created_at=pd.to_datetime(g.orders["created_at"]))
+    return rows, g.labels
+
+
+@pytest.fixture(scope="module")
+def split():
+    rows, labels = typed_rows(4000)
+    return split_by_time(assemble([rows], [labels], BASE_CFG), BASE_CFG)
+
+
+def test_split_is_by_time(split) -> None:
+    assert split.train["created_at"].max() <= split.validation["created_at"].min()
+    assert split.validation["created_at"].max() <= split.holdout["created_at"].min()
+    assert sum(split.sizes.values()) == 4000 and split.sizes["holdout"] == 600
+
+
+@pytest.mark.parametrize("family", ["baseline", "xgboost", "torch_mlp"])
+def test_each_family_trains_predicts_and_round_trips(family: str, split) -> None:
+    cfg = fast(BASE_CFG)
+    c = train_candidate(family, split, cfg)
+    assert set(c.metrics) == {"mae", "rmse", "p90_abs_error"}
+    assert 0 < c.metrics["mae"] < 15
+    assert {"zone=center", "rain=True", "rain=False"} <= set(c.slices)
+    assert "meta.json" in c.files
+    assert not any(name.endswith((".pkl", ".pickle")) for name in c.files)
+    model = load_model(c.files, cfg)
+    p = model.predict(split.holdout)
+    assert p.shape == (len(split.holdout),) and np.isfinite(p).all()
+    again = load_model(c.files, cfg).predict(split.holdout)
+    np.testing.assert_allclose(p, again, rtol=1e-6)
+
+
+def test_models_beat_the_baseline_and_gates_pick_one_candidate(split) -> None:
+    cfg = fast(BASE_CFG)
+    cands = apply_gates([train_candidate(f, split, cfg) for f in cfg.training.families], cfg)
+    status = {c.family: c.status for c in cands}
+    assert status["baseline"] == "baseline"
+    assert list(status.values()).count("candidate") == 1
+    best = next(c for c in cands if c.status == "candidate")
+    base = next(c for c in cands if c.family == "baseline")
+    assert best.metrics["mae"] <= (1 - cfg.gates.min_improvement) * base.metrics["mae"]
+    frame = comparison_frame(cands, cfg)
+    assert set(frame["family"]) == {"baseline", "xgboost", "torch_mlp"}
+    assert "all" in set(frame["slice"])
+
+
+def test_gates_fail_as_configured(split) -> None:
+    cfg = fast(BASE_CFG, gates__min_improvement=0.95)
+    cands = apply_gates([train_candidate(f, split, cfg) for f in ("baseline", "xgboost")], cfg)
+    xgb = next(c for c in cands if c.family == "xgboost")
+    assert xgb.status == "rejected" and xgb.failing_gates == ["beats_baseline"]
+    assert not any(c.status == "candidate" for c in cands)
+
+
+def test_slice_gate_catches_a_slice_that_got_worse(split) -> None:
+    cfg = fast(BASE_CFG)
+    cands = apply_gates([train_candidate(f, split, cfg) for f in ("baseline", "xgboost")], cfg)
+    base, xgb = cands
+    # pretend the model got much worse on one zone
+    xgb.slices["zone=north"]["mae"] = base.slices["zone=north"]["mae"] * 1.5
+    apply_gates(cands, cfg)
+    assert xgb.status == "rejected" and "slices_not_worse" in xgb.failing_gates
+
+
+def test_gates_need_the_baseline(split) -> None:
+    cfg = fast(BASE_CFG)
+    with pytest.raises(TrainingError, match="baseline"):
+        apply_gates([train_candidate("xgboost", split, cfg)], cfg)
+
+
+def test_too_little_data_is_a_clear_error() -> None:
+    rows, labels = typed_rows(60)
+    with pytest.raises(TrainingError, match="too few"):
+        split_by_time(assemble([rows], [labels], BASE_CFG), BASE_CFG)
+
+
+def test_labels_inside_the_dataset_win_and_unlabelled_rows_are_left_out() -> None:
+    rows, labels = typed_rows(100)
+    rows = rows.assign(delivery_minutes=np.nan)
+    rows.loc[0, "delivery_minutes"] = 99.0
+    labels = labels.iloc[:80]
+    out = assemble([rows], [labels], BASE_CFG)
+    assert len(out) == 80
+    assert out.loc[out["order_id"] == rows.loc[0, "order_id"], "delivery_minutes"].item() == 99.0
+
+
+def test_baseline_rule_by_hand() -> None:
+    b = Baseline(BASE_CFG)
+    row = pd.DataFrame(
+        {"prep_minutes": [10.0], "distance_km": [17.0], "rain": [True], "courier_load": [5]}
+    )
+    p = BASE_CFG.baseline.params
+    expected = (
+        10
+        + 17 / p["speed_kmh"] * 60
+        + p["handling_minutes"]
+        + p["rain_minutes"]
+        + 5 * p["load_minutes_per_order"]
+    )
+    assert b.predict(row)[0] == pytest.approx(expected)
+
+
+def binary_config() -> ProjectConfig:
+    data = BASE_CFG.model_dump()
+    data.update(task="binary", target="late", target_range={"min": None, "max": None})
+    data["baseline"] = {"rule": "threshold", "params": {"feature": "distance_km", "above": 4.0}}
+    data["training"].update(key_metric="roc_auc", slices=["rain"])
+    data["training"]["xgboost"].update(n_estimators=100)
+    data["training"]["torch_mlp"].update(epochs=15, patience=4)
+    data["gates"].update(min_improvement=0.05)
+    return ProjectConfig.model_validate(data)
+
+
+def test_binary_task_end_to_end_from_config() -> None:
+    cfg = binary_config()
+    rows, labels = typed_rows(4000, seed=3)
+    rows = rows.assign(late=(labels["delivery_minutes"] > 30).to_numpy())
+    split = split_by_time(assemble([rows], [], cfg), cfg)
+    cands = apply_gates([train_candidate(f, split, cfg) for f in cfg.training.families], cfg)
+    for c in cands:
+        assert set(c.metrics) == {"roc_auc", "log_loss", "precision", "recall"}
+        assert 0.5 <= c.metrics["roc_auc"] <= 1.0
+    best = next(c for c in cands if c.status == "candidate")
+    base = next(c for c in cands if c.family == "baseline")
+    assert best.metrics["roc_auc"] > base.metrics["roc_auc"] * 1.05
