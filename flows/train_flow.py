@@ -3,10 +3,17 @@
 from metaflow import Config, FlowSpec, Parameter, card, current, resources, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.config import DEFAULT_PROJECT_PATH, project_from_flow
+from shared.config import (
+    DEFAULT_PROJECT_PATH,
+    DEFAULT_RULES_PATH,
+    project_from_flow,
+    rules_from_flow,
+)
 from shared.flowkit import RenkeiFlowError, training_card
+from shared.guard import Envelope
 from shared.ledger import Ledger
 from shared.provenance import code_version
+from shared.release import champion_metrics
 from shared.reports import comparison_table
 from shared.settings import injected_fault, ledger_url
 from shared.training import (
@@ -26,10 +33,12 @@ class TrainFlow(FlowSpec):
 
     Steps:
       start   - pick dataset versions from the ledger (default: the newest), join their
-                labels, split by time into train / validation / holdout
+                labels, split by time into train / validation / holdout; learn the training
+                envelope; score the production version (the champion) on the holdout
       train   - foreach family in config (baseline, xgboost, torch_mlp): fit, score on the
                 holdout and its slices, save the artifact in an open format (GPU when present)
-      compare - join: run the gates, register every family in the ledger (the best passing
+      compare - join: run the gates (beats baseline, no worse slice, beats champion, guard
+                rate under the limit), register every family in the ledger (the best passing
                 one as `candidate`), card with the comparison chart and gate table
       end     - print the comparison table and finish the run
     """
@@ -39,6 +48,12 @@ class TrainFlow(FlowSpec):
         default=DEFAULT_PROJECT_PATH,
         parser="shared.config.parse_project",
         help="Project settings YAML (default config/project.yaml).",
+    )
+    rules = Config(
+        "rules",
+        default=DEFAULT_RULES_PATH,
+        parser="shared.config.parse_rules",
+        help="Guard rules YAML (default config/rules.yaml): the guard-rate gate uses them.",
     )
     datasets = Parameter(
         "datasets", default="", help="Comma-separated dataset versions (default: the newest)."
@@ -56,6 +71,8 @@ class TrainFlow(FlowSpec):
             chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]
             self.training_input = load_training_input(ledger, cfg, chosen)
             self.split = split_by_time(self.training_input.rows, cfg)
+            self.envelope = Envelope.learn(self.split.train, cfg)
+            self.champion = champion_metrics(ledger, self.split.holdout, cfg)
         except TrainingError as e:
             ledger.finish_run(self.run_pathspec, "failed", error=str(e))
             raise RenkeiFlowError(str(e)) from None
@@ -69,7 +86,8 @@ class TrainFlow(FlowSpec):
     def train(self):
         """Fit one family, score it on the holdout and store its artifact."""
         cfg = project_from_flow(self.project)
-        self.candidate = train_candidate(self.input, self.split, cfg)
+        rules = rules_from_flow(self.rules)
+        self.candidate = train_candidate(self.input, self.split, cfg, rules, self.envelope)
         run_key = f"{current.flow_name}/{current.origin_run_id or current.run_id}"
         self.candidate.artifact_uri = save_artifacts(self.candidate, cfg.storage.data_root, run_key)
         self.candidate_task = current.pathspec

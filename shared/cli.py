@@ -10,7 +10,18 @@ from typing import Any
 
 import click
 
-from shared.config import DEFAULT_PROJECT_PATH, ConfigError, load_project
+from shared.config import (
+    DEFAULT_PROJECT_PATH,
+    DEFAULT_ROLES_PATH,
+    DEFAULT_RULES_PATH,
+    ConfigError,
+    ProjectConfig,
+    RolesConfig,
+    RulesConfig,
+    load_project,
+    load_roles,
+    load_rules,
+)
 from shared.ledger import Ledger, LedgerError
 from shared.reports import comparison_table, text_table
 from shared.settings import ledger_url
@@ -29,9 +40,29 @@ def _jsonable(obj: Any) -> Any:
 
 
 class Ctx:
-    def __init__(self, config_path: str, ledger: str | None) -> None:
+    def __init__(self, config_path: str, ledger: str | None, roles: str, rules: str) -> None:
         self.config_path = config_path
         self.ledger_override = ledger
+        self.roles_path = roles
+        self.rules_path = rules
+
+    def project(self) -> ProjectConfig:
+        try:
+            return load_project(self.config_path)
+        except ConfigError as e:
+            raise click.ClickException(str(e)) from None
+
+    def roles(self) -> RolesConfig:
+        try:
+            return load_roles(self.roles_path)
+        except ConfigError as e:
+            raise click.ClickException(str(e)) from None
+
+    def rules(self) -> RulesConfig:
+        try:
+            return load_rules(self.rules_path)
+        except ConfigError as e:
+            raise click.ClickException(str(e)) from None
 
     def ledger(self) -> Ledger:
         try:
@@ -54,13 +85,15 @@ class Ctx:
     default=None,
     help="Ledger SQLAlchemy URL; overrides RENKEI_LEDGER_URL and the config.",
 )
+@click.option("--roles", default=DEFAULT_ROLES_PATH, show_default=True, help="Roles YAML.")
+@click.option("--rules", default=DEFAULT_RULES_PATH, show_default=True, help="Guard rules YAML.")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str, ledger: str | None) -> None:
+def cli(ctx: click.Context, config_path: str, ledger: str | None, roles: str, rules: str) -> None:
     """Renkei: datasets, quarantines, models, lineage and the audit chain, from the ledger.
 
     Run from the repository root (where config/ lives), or pass --config.
     """
-    ctx.obj = Ctx(config_path, ledger)
+    ctx.obj = Ctx(config_path, ledger, roles, rules)
 
 
 @cli.command()
@@ -203,6 +236,157 @@ def lineage(obj: Ctx, version: str, as_json: bool) -> None:
             f"{d['rows_quarantined']:,} quarantined"
         )
         click.echo(f"    raw     {d['raw_source']}  (kept at {d['raw_uri']})")
+
+
+def _refusal(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from shared.release import ReleaseRefused
+
+    try:
+        return fn(*args, **kwargs)
+    except (ReleaseRefused, LedgerError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _review(
+    obj: Ctx, version: str, user: str, comment: str, role: str | None, decision: str
+) -> None:
+    from shared.release import approval_status, review
+
+    ledger = obj.ledger()
+    roles = obj.roles()
+    rec = _refusal(review, ledger, roles, version, user, comment, decision, role)
+    verb = "approved" if decision == "approve" else "rejected"
+    click.echo(f"{user} {verb} {rec.version} as {rec.role}: {rec.comment}")
+    status = approval_status(ledger, roles, rec.version)
+    if status.rejections:
+        click.echo(f"{rec.version} is rejected in review and cannot go to production")
+    elif status.missing:
+        click.echo(f"{rec.version} still needs: {', '.join(status.missing)}")
+    else:
+        click.echo(f"{rec.version} has every approval production needs")
+
+
+@cli.command()
+@click.argument("version")
+@click.option("--as", "user", required=True, help="Who approves (must hold a required role).")
+@click.option("--comment", required=True, help="Why (recorded in the audit chain).")
+@click.option(
+    "--role", default=None, help="Which of your roles approves (default: the first open one)."
+)
+@click.pass_obj
+def approve(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
+    """Approve model VERSION for production (policy: config/roles.yaml approval)."""
+    _review(obj, version, user, comment, role, "approve")
+
+
+@cli.command()
+@click.argument("version")
+@click.option("--as", "user", required=True, help="Who rejects (must hold a required role).")
+@click.option("--comment", required=True, help="Why (recorded in the audit chain).")
+@click.option("--role", default=None, help="Which of your roles rejects.")
+@click.pass_obj
+def reject(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
+    """Reject model VERSION: it cannot be promoted to production."""
+    _review(obj, version, user, comment, role, "reject")
+
+
+@cli.command()
+@click.argument("version")
+@click.option(
+    "--to",
+    "alias",
+    type=click.Choice(["staging", "production"]),
+    default="production",
+    show_default=True,
+)
+@click.option(
+    "--as", "user", required=True, help="Who promotes (Release/Deploy R or A in roles.yaml)."
+)
+@click.option("--reason", default="", help="Why (recorded in the alias history).")
+@click.pass_obj
+def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
+    """Move ALIAS to model VERSION, wrapped in the current guard rules."""
+    from shared.provenance import code_version
+    from shared.release import promote as do_promote
+
+    move = _refusal(
+        do_promote,
+        obj.ledger(),
+        obj.roles(),
+        obj.project(),
+        obj.rules(),
+        version,
+        alias,
+        user,
+        reason,
+        code_version().commit,
+    )
+    dep = obj.ledger().deployment(move.deployment_id)
+    was = f" (was {move.previous_version})" if move.previous_version else ""
+    click.echo(f"{alias} now serves {move.version}{was} with rules {dep.rules_version}")
+    click.echo(f"  bundle {dep.bundle_uri}")
+
+
+@cli.command()
+@click.option("--as", "user", required=True, help="Who rolls back (Release/Deploy R or A).")
+@click.option(
+    "--alias", type=click.Choice(["staging", "production"]), default="production", show_default=True
+)
+@click.option("--reason", default="", help="Why (recorded in the alias history).")
+@click.pass_obj
+def rollback(obj: Ctx, user: str, alias: str, reason: str) -> None:
+    """Move ALIAS back to the version it served before."""
+    from shared.release import rollback as do_rollback
+
+    move = _refusal(do_rollback, obj.ledger(), obj.roles(), user, alias, reason)
+    click.echo(f"{alias} rolled back to {move.version} (was {move.previous_version})")
+
+
+@cli.command()
+@click.option("--alias", default=None, help="Only this alias.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def history(obj: Ctx, alias: str | None, as_json: bool) -> None:
+    """Which version each alias served when, who moved it and why (append-only)."""
+    moves = obj.ledger().alias_history(alias)
+    if as_json:
+        click.echo(json.dumps(_jsonable(moves), indent=2))
+        return
+    if not moves:
+        click.echo("No promotions yet: renkei promote VERSION --to production --as USER")
+        return
+    click.echo(
+        text_table(
+            [
+                [
+                    f"{m.at:%Y-%m-%d %H:%M:%S}",
+                    m.alias,
+                    m.action,
+                    m.previous_version or "-",
+                    m.version,
+                    m.actor,
+                    m.reason,
+                ]
+                for m in moves
+            ],
+            ["when", "alias", "action", "from", "to", "by", "why"],
+        )
+    )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--alias", default="production", show_default=True)
+@click.pass_obj
+def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
+    """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn)."""
+    import uvicorn
+
+    from shared.service import create_app
+
+    url = obj.ledger_override or ledger_url(obj.project())
+    uvicorn.run(create_app(url, alias), host=host, port=port, log_level="info")
 
 
 @cli.group()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 DEFAULT_PROJECT_PATH = "config/project.yaml"
 DEFAULT_ROLES_PATH = "config/roles.yaml"
+DEFAULT_RULES_PATH = "config/rules.yaml"
 
 ML_LENS_ROLES: tuple[str, ...] = (
     "Business Analyst",
@@ -139,6 +140,7 @@ class TrainingSettings(_Strict):
 
 class GateSettings(_Strict):
     min_improvement: float = Field(0.05, ge=0.0, lt=1.0)
+    min_improvement_over_champion: float = Field(0.0, ge=-1.0, lt=1.0)
     max_slice_regression: float = Field(0.0, ge=0.0)
 
 
@@ -250,6 +252,67 @@ class RolesConfig(_Strict):
         return [role for role, people in self.members.items() if user in people]
 
 
+class InputRule(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    kind: Literal["range", "allowed", "expression", "envelope"]
+    action: Literal["reject", "fallback"] = "fallback"
+    column: str | None = None
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = None
+    expr: str | None = None
+    margin: float = Field(0.5, ge=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> InputRule:
+        need = {"range": ("column",), "allowed": ("column", "values"), "expression": ("expr",)}
+        for f in need.get(self.kind, ()):
+            if getattr(self, f) is None:
+                raise ValueError(f"rule {self.name!r} ({self.kind}) needs '{f}'")
+        if self.kind == "range" and self.min is None and self.max is None:
+            raise ValueError(f"rule {self.name!r} (range) needs 'min' or 'max'")
+        return self
+
+
+class OutputRule(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    kind: Literal["floor", "cap", "round"]
+    expr: str | None = None
+    value: float | None = None
+    decimals: int = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> OutputRule:
+        if self.kind == "floor" and self.expr is None:
+            raise ValueError(f"rule {self.name!r} (floor) needs 'expr'")
+        if self.kind == "cap" and self.value is None:
+            raise ValueError(f"rule {self.name!r} (cap) needs 'value'")
+        return self
+
+
+class GuardLimits(_Strict):
+    max_intervention_rate: float = Field(0.15, ge=0.0, le=1.0)
+
+
+class RulesConfig(_Strict):
+    version: int = 1
+    input: list[InputRule] = []
+    output: list[OutputRule] = []
+    limits: GuardLimits = GuardLimits()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RulesConfig:
+        names = [r.name for r in self.input] + [r.name for r in self.output]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"rule names must be unique: {dup}")
+        return self
+
+    def rules_hash(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 def _format_validation_error(source: str, err: ValidationError) -> str:
     problems = []
     for e in err.errors():
@@ -293,6 +356,11 @@ def load_roles(path: str | Path = DEFAULT_ROLES_PATH) -> RolesConfig:
     return _load(path, RolesConfig)
 
 
+def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> RulesConfig:
+    """Read and validate a guard rules file."""
+    return _load(path, RulesConfig)
+
+
 def _cli_config_source(name: str, default: str) -> str:
     """Best guess of the file a Metaflow ``--config NAME PATH`` option pointed at."""
     argv = sys.argv
@@ -312,6 +380,17 @@ def parse_roles(text: str) -> dict[str, Any]:
     """Metaflow ``Config`` parser: validates config/roles.yaml, returns plain data."""
     source = _cli_config_source("roles", DEFAULT_ROLES_PATH)
     return _parse(text, RolesConfig, source).model_dump(mode="json")
+
+
+def parse_rules(text: str) -> dict[str, Any]:
+    """Metaflow ``Config`` parser: validates config/rules.yaml, returns plain data."""
+    source = _cli_config_source("rules", DEFAULT_RULES_PATH)
+    return _parse(text, RulesConfig, source).model_dump(mode="json")
+
+
+def rules_from_flow(value: Any) -> RulesConfig:
+    data = value.to_dict() if hasattr(value, "to_dict") else dict(value)
+    return RulesConfig.model_validate(data)
 
 
 def project_from_flow(value: Any) -> ProjectConfig:

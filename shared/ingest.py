@@ -95,13 +95,23 @@ def generate_raw(
     seed: int,
     bad_fraction: float,
     drift: float = 0.0,
+    start: str | None = None,
+    days: int | None = None,
+    prefix: str = "orders",
 ) -> tuple[str, str]:
     """Write a generated batch as a CSV export plus its delayed labels; return both paths."""
     g = cfg.generator
     batch = generate_orders(
-        rows, seed, bad_fraction=bad_fraction, drift=drift, start=g.start, days=g.days
+        rows,
+        seed,
+        bad_fraction=bad_fraction,
+        drift=drift,
+        start=start or g.start,
+        days=days or g.days,
+        id_prefix=f"{prefix[0]}{seed}",
     )
-    name = f"orders-seed{seed}-rows{rows}-bad{bad_fraction:g}-drift{drift:g}"
+    stamp = (start or g.start)[:10]
+    name = f"{prefix}-{stamp}-seed{seed}-rows{rows}-bad{bad_fraction:g}-drift{drift:g}"
     src = storage.join(data_root, "incoming", f"{name}.csv")
     labels = storage.join(data_root, "incoming", f"{name}.labels.parquet")
     storage.write_bytes(src, batch.orders.to_csv(index=False).encode())

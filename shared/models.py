@@ -344,6 +344,13 @@ def _check_feature_list(meta: dict[str, Any], cfg: ProjectConfig) -> None:
         )
 
 
+# the files each family writes (besides envelope.json, which training adds)
+ARTIFACT_FILES: dict[str, list[str]] = {
+    "baseline": [META],
+    "xgboost": ["model.json", META],
+    "torch_mlp": ["state_dict.pt", META],
+}
+
 FAMILIES: dict[str, Any] = {"baseline": Baseline, "xgboost": XGBoostModel, "torch_mlp": TorchMLP}
 
 

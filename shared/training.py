@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,9 +12,10 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from shared import storage
-from shared.config import ProjectConfig
+from shared.config import ProjectConfig, RulesConfig
+from shared.guard import Envelope, GuardedModel, decision_counts, intervention_rate
 from shared.metrics import evaluate, slice_metrics
-from shared.models import FitReport, new_model
+from shared.models import Baseline, FitReport, new_model
 
 
 class TrainingError(ValueError):
@@ -71,6 +73,7 @@ class Candidate:
     gates: list[GateResult] = field(default_factory=list)
     status: str = "trained"
     artifact_uri: str | None = None
+    guard: dict[str, Any] = field(default_factory=dict)  # holdout decisions under the rules
 
     @property
     def passed(self) -> bool:
@@ -131,8 +134,18 @@ def split_by_time(rows: pd.DataFrame, cfg: ProjectConfig) -> TrainingSplit:
     )
 
 
-def train_candidate(family: str, split: TrainingSplit, cfg: ProjectConfig) -> Candidate:
-    """Fit one family on train (early stopping on validation) and score it on the holdout."""
+def train_candidate(
+    family: str,
+    split: TrainingSplit,
+    cfg: ProjectConfig,
+    rules: RulesConfig | None = None,
+    envelope: Envelope | None = None,
+) -> Candidate:
+    """Fit one family on train (early stopping on validation) and score it on the holdout.
+
+    With ``rules`` and ``envelope``, also runs the guarded model over the holdout and keeps
+    its decision counts (for the guard-rate gate) and the envelope (for the bundle).
+    """
     model = new_model(family, cfg)
     seed = cfg.training.seed
     if family == "baseline":
@@ -141,7 +154,15 @@ def train_candidate(family: str, split: TrainingSplit, cfg: ProjectConfig) -> Ca
         report = model.fit(
             split.train, split.y("train"), split.validation, split.y("validation"), seed
         )
-    return score_candidate(family, model, report, split, cfg)
+    c = score_candidate(family, model, report, split, cfg)
+    if rules is not None and envelope is not None:
+        baseline = Baseline(cfg)
+        baseline.fit(split.train, split.y("train"))
+        guarded = GuardedModel(model, baseline, cfg, rules, envelope, family, rules.rules_hash())
+        out = guarded.predict(split.holdout)
+        c.guard = {"intervention_rate": intervention_rate(out), "decisions": decision_counts(out)}
+        c.files["envelope.json"] = json.dumps(envelope.to_dict(), indent=2).encode()
+    return c
 
 
 def score_candidate(
@@ -167,7 +188,18 @@ def _worse_by(cand: float, base: float, higher_is_better: bool) -> float:
     return (base - cand) / abs(base) if higher_is_better else (cand - base) / abs(base)
 
 
-def gate_beats_baseline(c: Candidate, base: Candidate, cfg: ProjectConfig) -> GateResult:
+@dataclass(frozen=True)
+class GateContext:
+    """What gates compare a candidate with."""
+
+    cfg: ProjectConfig
+    baseline: Candidate
+    champion: tuple[str, dict[str, float]] | None = None  # production version and metrics
+    rules: RulesConfig | None = None
+
+
+def gate_beats_baseline(c: Candidate, ctx: GateContext) -> GateResult:
+    cfg, base = ctx.cfg, ctx.baseline
     m = cfg.training.key_metric
     improvement = -_worse_by(c.metrics[m], base.metrics[m], cfg.higher_is_better)
     need = cfg.gates.min_improvement
@@ -181,7 +213,8 @@ def gate_beats_baseline(c: Candidate, base: Candidate, cfg: ProjectConfig) -> Ga
     )
 
 
-def gate_slices_not_worse(c: Candidate, base: Candidate, cfg: ProjectConfig) -> GateResult:
+def gate_slices_not_worse(c: Candidate, ctx: GateContext) -> GateResult:
+    cfg, base = ctx.cfg, ctx.baseline
     m = cfg.training.key_metric
     limit = cfg.gates.max_slice_regression
     worst, worst_slice = -float("inf"), "-"
@@ -201,10 +234,49 @@ def gate_slices_not_worse(c: Candidate, base: Candidate, cfg: ProjectConfig) -> 
     )
 
 
-GATES = [gate_beats_baseline, gate_slices_not_worse]
+def gate_beats_champion(c: Candidate, ctx: GateContext) -> GateResult:
+    """Challenger vs champion: beat the production version on the same holdout."""
+    cfg = ctx.cfg
+    m = cfg.training.key_metric
+    if ctx.champion is None:
+        return GateResult("beats_champion", True, 0.0, 0.0, "no production version yet")
+    version, metrics = ctx.champion
+    improvement = -_worse_by(c.metrics[m], metrics[m], cfg.higher_is_better)
+    need = cfg.gates.min_improvement_over_champion
+    return GateResult(
+        "beats_champion",
+        improvement >= need,
+        improvement,
+        need,
+        f"{m} {c.metrics[m]:.4g} vs production {version} {metrics[m]:.4g}: "
+        f"{improvement:+.1%} (needs >= {need:+.1%})",
+    )
 
 
-def apply_gates(candidates: list[Candidate], cfg: ProjectConfig) -> list[Candidate]:
+def gate_guard_rate(c: Candidate, ctx: GateContext) -> GateResult:
+    """The guard may step in on only so many holdout rows."""
+    if ctx.rules is None or "intervention_rate" not in c.guard:
+        return GateResult("guard_rate", True, 0.0, 1.0, "no guard rules given")
+    rate = float(c.guard["intervention_rate"])
+    limit = ctx.rules.limits.max_intervention_rate
+    return GateResult(
+        "guard_rate",
+        rate <= limit,
+        rate,
+        limit,
+        f"guard stepped in on {rate:.1%} of holdout rows (limit {limit:.1%}): {c.guard['decisions']}",
+    )
+
+
+GATES = [gate_beats_baseline, gate_slices_not_worse, gate_beats_champion, gate_guard_rate]
+
+
+def apply_gates(
+    candidates: list[Candidate],
+    cfg: ProjectConfig,
+    champion: tuple[str, dict[str, float]] | None = None,
+    rules: RulesConfig | None = None,
+) -> list[Candidate]:
     """Run every gate on every model candidate and decide each one's status.
 
     ``baseline``: the reference; ``rejected``: failed a gate; ``candidate``: the best that
@@ -215,8 +287,9 @@ def apply_gates(candidates: list[Candidate], cfg: ProjectConfig) -> list[Candida
         raise TrainingError("the baseline family must be trained: gates compare against it")
     base.status = "baseline"
     models = [c for c in candidates if c.family != "baseline"]
+    ctx = GateContext(cfg, base, champion, rules)
     for c in models:
-        c.gates = [gate(c, base, cfg) for gate in GATES]
+        c.gates = [gate(c, ctx) for gate in GATES]
         c.status = "passed" if c.passed else "rejected"
     passing = [c for c in models if c.passed]
     if passing:
@@ -293,6 +366,7 @@ def registration(c: Candidate, base: Candidate, cfg: ProjectConfig, task: str | 
             "device": c.fit.device,
             "fit_seconds": round(c.fit.seconds, 3),
             "iterations": c.fit.iterations,
+            "guard": c.guard,
         },
         task_pathspec=task,
     )

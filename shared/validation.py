@@ -145,18 +145,21 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("string").fillna("<null>").astype(str)
 
 
-def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
-    """Validate a raw batch lazily (every check on every row) and split it.
+@dataclass
+class RowChecks:
+    """Typed columns (NaN where unusable) and one reason per failed check of a row."""
 
-    Raises :class:`RawInputError` only for file-level problems (a required column missing);
-    every row-level problem becomes a quarantine reason.
+    typed: dict[str, pd.Series]
+    reasons: pd.DataFrame  # QuarantineReasons, sorted by row
+
+
+def check_rows(
+    raw: pd.DataFrame, contracts: Contracts, specs: list[ColumnSpec], *, unique: bool = True
+) -> RowChecks:
+    """Coerce and check ``specs`` columns of ``raw`` (RangeIndex, columns present), vectorised.
+
+    Never raises for bad values: every problem becomes a reason (column, check, value).
     """
-    specs = [s for s in contracts.columns if s.required or s.name in raw.columns]
-    missing = [s.name for s in specs if s.name not in raw.columns]
-    if missing:
-        raise RawInputError(f"missing required column(s): {', '.join(missing)}")
-    raw = raw.reset_index(drop=True)
-    n = len(raw)
     schema = contracts.raw.to_schema()
     typed: dict[str, pd.Series] = {}
     fail_rows: list[np.ndarray] = []
@@ -179,7 +182,7 @@ def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
             inf = usable & np.isinf(x.to_numpy(dtype="float64", na_value=np.nan))
             record(spec.name, "finite", inf)
             usable = usable & ~inf
-        if spec.unique:
+        if spec.unique and unique:
             dup = usable & x.duplicated(keep="first").to_numpy()
             record(spec.name, "unique", dup)
         column = schema.columns[spec.name]
@@ -192,7 +195,7 @@ def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
                 out = out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out)
                 if not out.all():
                     record(spec.name, check.name, sub.index.to_numpy()[~out])
-        typed[spec.name] = x
+        typed[spec.name] = x.where(usable) if spec.type in ("float", "int") else x
 
     if fail_rows:
         sizes = [len(r) for r in fail_rows]
@@ -215,6 +218,23 @@ def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
     reasons = reasons.astype({"row": "int64", "column": str, "check": str, "value": str})
     with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
         reasons = QuarantineReasons.validate(reasons)
+    return RowChecks(typed, reasons)
+
+
+def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
+    """Validate a raw batch lazily (every check on every row) and split it.
+
+    Raises :class:`RawInputError` only for file-level problems (a required column missing);
+    every row-level problem becomes a quarantine reason.
+    """
+    specs = [s for s in contracts.columns if s.required or s.name in raw.columns]
+    missing = [s.name for s in specs if s.name not in raw.columns]
+    if missing:
+        raise RawInputError(f"missing required column(s): {', '.join(missing)}")
+    raw = raw.reset_index(drop=True)
+    n = len(raw)
+    checked = check_rows(raw, contracts, specs)
+    typed, reasons = checked.typed, checked.reasons
 
     bad_mask = np.zeros(n, dtype=bool)
     if len(reasons):

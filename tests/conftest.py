@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch._dynamo  # noqa: F401  (import before Metaflow's Runner, in-process, loads its
+import xgboost  # noqa: F401  vendored typing_extensions, which breaks these imports later)
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,8 +1,11 @@
 """The ledger: one store for datasets, runs, models, approvals and the audit chain."""
 
 from shared.ledger.store import (
+    AliasMoveRecord,
+    ApprovalRecord,
     AuditVerification,
     DatasetRecord,
+    DeploymentRecord,
     IngestRecord,
     LabelBatchRecord,
     Ledger,
@@ -11,10 +14,15 @@ from shared.ledger.store import (
     ModelRegistration,
     ModelVersionRecord,
     QuarantineSummary,
+    ScoringBatchRecord,
     parse_version,
 )
 
 __all__ = [
+    "AliasMoveRecord",
+    "ApprovalRecord",
+    "DeploymentRecord",
+    "ScoringBatchRecord",
     "AuditVerification",
     "DatasetRecord",
     "IngestRecord",

@@ -145,3 +145,69 @@ class ModelDataset(Base):
     __tablename__ = "model_datasets"
     model_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
     dataset_version: Mapped[str] = mapped_column(ForeignKey("datasets.version"), primary_key=True)
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(20))  # approve | reject
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Deployment(Base):
+    """The two halves joined: a rules release (commit + hash) around a model version."""
+
+    __tablename__ = "deployments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    alias: Mapped[str] = mapped_column(String(50))
+    rules_hash: Mapped[str] = mapped_column(String(64))
+    rules_version: Mapped[str] = mapped_column(String(100))
+    code_commit: Mapped[str | None] = mapped_column(String(64))
+    bundle_uri: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Alias(Base):
+    __tablename__ = "aliases"
+    alias: Mapped[str] = mapped_column(String(50), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AliasMove(Base):
+    """Append-only history of alias moves: who moved what, when, why, from which version."""
+
+    __tablename__ = "alias_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alias: Mapped[str] = mapped_column(String(50))
+    model_id: Mapped[int] = mapped_column(Integer)
+    previous_model_id: Mapped[int | None] = mapped_column(Integer)
+    deployment_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))  # promote | rollback
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScoringBatch(Base):
+    __tablename__ = "scoring_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_run: Mapped[str | None] = mapped_column(String(255))
+    input_source: Mapped[str] = mapped_column(Text)
+    input_uri: Mapped[str] = mapped_column(Text)
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    model_id: Mapped[int] = mapped_column(Integer)
+    rules_version: Mapped[str] = mapped_column(String(100))
+    output_uri: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(Integer)
+    decisions: Mapped[dict] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -25,6 +25,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from shared.ledger.models import (
+    Alias,
+    AliasMove,
+    Approval,
     AuditEntry,
     AuditHead,
     Dataset,
@@ -33,8 +36,10 @@ from shared.ledger.models import (
     ModelDataset,
     ModelVersion,
     Quarantine,
+    ScoringBatch,
     ValidationReport,
 )
+from shared.ledger.models import Deployment as DeploymentRow
 
 GENESIS = "0" * 64
 
@@ -148,6 +153,60 @@ class Lineage:
     model: ModelVersionRecord
     datasets: list[dict[str, Any]]  # version, rows, raw source/uri/sha, quarantine counts
     flow_run: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    id: int
+    version: str
+    actor: str
+    role: str
+    decision: str
+    comment: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    id: int
+    version: str
+    alias: str
+    rules_hash: str
+    rules_version: str
+    code_commit: str | None
+    bundle_uri: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AliasMoveRecord:
+    id: int
+    alias: str
+    version: str
+    previous_version: str | None
+    deployment_id: int
+    action: str
+    actor: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ScoringBatchRecord:
+    id: int
+    flow_run: str | None
+    input_source: str
+    input_uri: str
+    input_sha256: str
+    deployment_id: int
+    version: str
+    rules_version: str
+    output_uri: str
+    rows: int
+    decisions: dict[str, int]
+    created_by: str
+    created_at: datetime
 
 
 def parse_version(version: str | int) -> int:
@@ -634,6 +693,248 @@ class Ledger:
             )
         run = next((r for r in self.flow_runs() if r["pathspec"] == m.flow_run), None)
         return Lineage(m, datasets, run)
+
+    # -- release ---------------------------------------------------------------------------
+    def add_approval(
+        self, version: str | int, actor: str, role: str, decision: str, comment: str
+    ) -> ApprovalRecord:
+        """Record an approval or rejection (policy checks live in shared.release)."""
+        mid = parse_version(version)
+        with self._write() as (s, audit):
+            a = Approval(
+                model_id=mid,
+                actor=actor,
+                role=role,
+                decision=decision,
+                comment=comment,
+                created_at=utcnow(),
+            )
+            s.add(a)
+            s.flush()
+            audit(actor, f"model.{decision}", f"v{mid}", {"role": role, "comment": comment})
+            return ApprovalRecord(a.id, f"v{mid}", actor, role, decision, comment, a.created_at)
+
+    def approvals(self, version: str | int | None = None) -> list[ApprovalRecord]:
+        with Session(self.engine) as s:
+            q = select(Approval).order_by(Approval.id)
+            if version is not None:
+                q = q.where(Approval.model_id == parse_version(version))
+            return [
+                ApprovalRecord(
+                    a.id, f"v{a.model_id}", a.actor, a.role, a.decision, a.comment, a.created_at
+                )
+                for a in s.execute(q).scalars()
+            ]
+
+    @staticmethod
+    def _deployment(d: DeploymentRow) -> DeploymentRecord:
+        return DeploymentRecord(
+            d.id,
+            f"v{d.model_id}",
+            d.alias,
+            d.rules_hash,
+            d.rules_version,
+            d.code_commit,
+            d.bundle_uri,
+            d.created_by,
+            d.created_at,
+        )
+
+    def move_alias(
+        self,
+        alias: str,
+        version: str | int,
+        actor: str,
+        reason: str,
+        action: str,
+        deployment: dict[str, Any] | None = None,
+        check: Any = None,
+    ) -> AliasMoveRecord:
+        """Point ``alias`` at ``version``, appending to its history, in one locked transaction.
+
+        ``deployment``: a new deployment record to create (rules + bundle); without it the
+        newest deployment of that version under this alias is reused (rollback).
+        ``check(current_version_or_None)`` may raise to refuse, seeing the alias as it is
+        inside the lock, so racing moves cannot both pass on a stale view.
+        """
+        mid = parse_version(version)
+        with self._write() as (s, audit):
+            current = s.get(Alias, alias)
+            previous = current.model_id if current else None
+            if check is not None:
+                check(None if previous is None else f"v{previous}")
+            now = utcnow()
+            if deployment is not None:
+                dep = DeploymentRow(model_id=mid, alias=alias, created_at=now, **deployment)
+                s.add(dep)
+                s.flush()
+            else:
+                dep = s.execute(
+                    select(DeploymentRow)
+                    .where(DeploymentRow.model_id == mid, DeploymentRow.alias == alias)
+                    .order_by(DeploymentRow.id.desc())
+                    .limit(1)
+                ).scalar()
+                if dep is None:
+                    raise LedgerError(f"v{mid} was never deployed as {alias!r}")
+            if current is None:
+                s.add(Alias(alias=alias, model_id=mid, deployment_id=dep.id, updated_at=now))
+            else:
+                current.model_id, current.deployment_id, current.updated_at = mid, dep.id, now
+            move = AliasMove(
+                alias=alias,
+                model_id=mid,
+                previous_model_id=previous,
+                deployment_id=dep.id,
+                action=action,
+                actor=actor,
+                reason=reason,
+                at=now,
+            )
+            s.add(move)
+            s.flush()
+            audit(
+                actor,
+                f"alias.{action}",
+                alias,
+                {
+                    "version": f"v{mid}",
+                    "previous": None if previous is None else f"v{previous}",
+                    "deployment": dep.id,
+                    "rules_version": dep.rules_version,
+                    "reason": reason,
+                },
+            )
+            return AliasMoveRecord(
+                move.id,
+                alias,
+                f"v{mid}",
+                None if previous is None else f"v{previous}",
+                dep.id,
+                action,
+                actor,
+                reason,
+                now,
+            )
+
+    def alias(self, alias: str) -> DeploymentRecord | None:
+        """The deployment an alias points at now, or None."""
+        with Session(self.engine) as s:
+            a = s.get(Alias, alias)
+            if a is None:
+                return None
+            return self._deployment(s.get(DeploymentRow, a.deployment_id))
+
+    def alias_history(self, alias: str | None = None) -> list[AliasMoveRecord]:
+        with Session(self.engine) as s:
+            q = select(AliasMove).order_by(AliasMove.id)
+            if alias:
+                q = q.where(AliasMove.alias == alias)
+            return [
+                AliasMoveRecord(
+                    m.id,
+                    m.alias,
+                    f"v{m.model_id}",
+                    None if m.previous_model_id is None else f"v{m.previous_model_id}",
+                    m.deployment_id,
+                    m.action,
+                    m.actor,
+                    m.reason,
+                    m.at,
+                )
+                for m in s.execute(q).scalars()
+            ]
+
+    def alias_at(self, alias: str, when: datetime) -> str | None:
+        """Which version ``alias`` pointed at on ``when`` (from the append-only history)."""
+        version = None
+        for m in self.alias_history(alias):
+            at = m.at if m.at.tzinfo else m.at.replace(tzinfo=UTC)
+            if at <= (when if when.tzinfo else when.replace(tzinfo=UTC)):
+                version = m.version
+        return version
+
+    def deployments(self) -> list[DeploymentRecord]:
+        with Session(self.engine) as s:
+            rows = s.execute(select(DeploymentRow).order_by(DeploymentRow.id)).scalars()
+            return [self._deployment(d) for d in rows]
+
+    def deployment(self, deployment_id: int) -> DeploymentRecord:
+        with Session(self.engine) as s:
+            d = s.get(DeploymentRow, deployment_id)
+            if d is None:
+                raise LedgerError(f"no deployment {deployment_id}")
+            return self._deployment(d)
+
+    def record_scoring_batch(
+        self,
+        flow_run: str | None,
+        input_source: str,
+        input_uri: str,
+        input_sha256: str,
+        deployment_id: int,
+        output_uri: str,
+        rows: int,
+        decisions: dict[str, int],
+        actor: str,
+    ) -> ScoringBatchRecord:
+        with self._write() as (s, audit):
+            dep = s.get(DeploymentRow, deployment_id)
+            if dep is None:
+                raise LedgerError(f"no deployment {deployment_id}")
+            b = ScoringBatch(
+                flow_run=flow_run,
+                input_source=input_source,
+                input_uri=input_uri,
+                input_sha256=input_sha256,
+                deployment_id=deployment_id,
+                model_id=dep.model_id,
+                rules_version=dep.rules_version,
+                output_uri=output_uri,
+                rows=rows,
+                decisions=decisions,
+                created_by=actor,
+                created_at=utcnow(),
+            )
+            s.add(b)
+            s.flush()
+            audit(
+                actor,
+                "scoring.batch",
+                f"batch-{b.id}",
+                {"version": f"v{dep.model_id}", "rows": rows, "decisions": decisions},
+            )
+            return self._batch(b)
+
+    @staticmethod
+    def _batch(b: ScoringBatch) -> ScoringBatchRecord:
+        return ScoringBatchRecord(
+            b.id,
+            b.flow_run,
+            b.input_source,
+            b.input_uri,
+            b.input_sha256,
+            b.deployment_id,
+            f"v{b.model_id}",
+            b.rules_version,
+            b.output_uri,
+            b.rows,
+            b.decisions,
+            b.created_by,
+            b.created_at,
+        )
+
+    def scoring_batches(self) -> list[ScoringBatchRecord]:
+        with Session(self.engine) as s:
+            rows = s.execute(select(ScoringBatch).order_by(ScoringBatch.id)).scalars()
+            return [self._batch(b) for b in rows]
+
+    def scoring_batch(self, batch_id: int) -> ScoringBatchRecord:
+        with Session(self.engine) as s:
+            b = s.get(ScoringBatch, batch_id)
+            if b is None:
+                raise LedgerError(f"no scoring batch {batch_id}")
+            return self._batch(b)
 
     def audit_entries(self) -> list[AuditEntry]:
         with Session(self.engine) as s:

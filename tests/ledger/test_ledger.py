@@ -28,8 +28,14 @@ def _ingest(tmp: Path, seed: int, bad: float = 0.05):
 def test_migrations_are_idempotent(ledger_url: str) -> None:
     Ledger.open(ledger_url)
     ledger = Ledger.open(ledger_url)  # second open: already at head
+    from importlib import resources
+
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(resources.files("shared.ledger") / "migrations")).get_current_head()
     with ledger.engine.connect() as c:
-        assert c.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert c.execute(text("select version_num from alembic_version")).scalar() == head
+    assert head == "0003"
 
 
 def test_ingest_is_recorded_once_per_version(ledger_url: str, tmp_path: Path) -> None:

@@ -1,0 +1,129 @@
+"""Operate: batch scoring with the production bundle (guarded model), partition by partition."""
+
+from metaflow import Config, FlowSpec, Parameter, current, step
+
+import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
+from shared import storage
+from shared.config import DEFAULT_PROJECT_PATH, project_from_flow
+from shared.flowkit import RenkeiFlowError
+from shared.ingest import generate_raw, land_raw, read_raw
+from shared.ledger import Ledger
+from shared.scoring import combine, fresh_batch_start, partitions, score_partition
+from shared.settings import ledger_url
+from shared.validation import RawInputError
+
+
+class ScoreFlow(FlowSpec):
+    """Score a raw batch with the production guarded model and record its lineage.
+
+    Steps:
+      start - find the production deployment (model version + rules), land the input byte
+              for byte, read it (file-level problems end the run with one line), partition it
+      score - foreach partition: the guard validates every row like ingest, the model or the
+              baseline answers, output rules correct; Parquet with decision and reasons
+      join  - one output file; a scoring-batch record with lineage and decision counts
+      end   - print the decision counts and where the output is
+    """
+
+    project = Config(
+        "project",
+        default=DEFAULT_PROJECT_PATH,
+        parser="shared.config.parse_project",
+        help="Project settings YAML (default config/project.yaml).",
+    )
+    source = Parameter(
+        "source", default="", help="Input .csv/.parquet path or s3:// URI (empty: generate)."
+    )
+    rows = Parameter("rows", default=5000, type=int, help="Generated rows (no --source).")
+    seed = Parameter("seed", default=101, type=int, help="Generator seed (no --source).")
+    drift = Parameter("drift", default=0.0, type=float, help="Generator drift, 0 to 1.")
+    bad_fraction = Parameter("bad-fraction", default=0.02, type=float, help="Generated bad rows.")
+    partition_rows = Parameter(
+        "partition-rows", default=2000, type=int, help="Rows per scoring task (foreach)."
+    )
+    alias = Parameter("alias", default="production", help="Which alias to score with.")
+
+    @step
+    def start(self):
+        """Find the deployment, land and read the input, cut it into partitions."""
+        cfg = project_from_flow(self.project)
+        self.ledger_url = ledger_url(cfg)
+        ledger = Ledger.open(self.ledger_url)
+        self.run_pathspec = ledger.start_run(current.flow_name, current.run_id, current.username)
+        self.deployment = ledger.alias(self.alias)
+        try:
+            if self.deployment is None:
+                raise RawInputError(
+                    f"no model serves '{self.alias}': promote one first "
+                    "(renkei promote VERSION --to production --as USER)"
+                )
+            src = (
+                self.source
+                or generate_raw(
+                    cfg,
+                    cfg.storage.data_root,
+                    self.rows,
+                    self.seed,
+                    self.bad_fraction,
+                    self.drift,
+                    start=fresh_batch_start(),
+                    days=1,
+                    prefix="score",
+                )[0]
+            )
+            self.raw = land_raw(src, cfg.storage.data_root)
+            self.frame = read_raw(
+                storage.read_bytes(self.raw.uri), self.raw.source, self.raw.format
+            )
+        except RawInputError as e:
+            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
+            raise RenkeiFlowError(str(e)) from None
+        self.out_prefix = storage.join(cfg.storage.data_root, "scores", current.run_id)
+        self.parts = partitions(len(self.frame), self.partition_rows)
+        self.next(self.score, foreach="parts")
+
+    @step
+    def score(self):
+        """Guarded answers for one partition."""
+        from shared.bundle import load_bundle
+
+        guarded = load_bundle(storage.read_bytes(self.deployment.bundle_uri))
+        self.scored = score_partition(
+            guarded, self.frame, self.input, self.out_prefix, self.run_pathspec
+        )
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        """Combine the partitions and record the scoring batch with its lineage."""
+        self.merge_artifacts(
+            inputs, include=["ledger_url", "run_pathspec", "deployment", "raw", "out_prefix"]
+        )
+        out_uri = storage.join(self.out_prefix, "predictions.parquet")
+        rows, counts = combine([i.scored for i in inputs], out_uri)
+        self.batch = Ledger.open(self.ledger_url).record_scoring_batch(
+            self.run_pathspec,
+            self.raw.source,
+            self.raw.uri,
+            self.raw.sha256,
+            self.deployment.id,
+            out_uri,
+            rows,
+            counts,
+            current.username,
+        )
+        self.next(self.end)
+
+    @step
+    def end(self):
+        """Print the decision counts."""
+        Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        b = self.batch
+        mix = ", ".join(f"{d} {n:,}" for d, n in b.decisions.items())
+        print(f"scoring batch {b.id}: {b.rows:,} rows with {b.version} and rules {b.rules_version}")
+        print(f"  decisions: {mix}")
+        print(f"  output {b.output_uri}")
+
+
+if __name__ == "__main__":
+    ScoreFlow()

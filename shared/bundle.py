@@ -1,0 +1,112 @@
+"""The deployable bundle: model (open format) + baseline + rules + contract + envelope.
+
+One zip file, loadable without Metaflow and without unpickling code: JSON everywhere, and
+the PyTorch state dict loaded with ``weights_only=True``. Every file's sha256 is in the
+manifest and checked on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.config import ProjectConfig, RulesConfig
+from shared.guard import Envelope, GuardedModel
+from shared.models import load_model
+
+FORMAT = "renkei-bundle/1"
+
+
+class BundleError(ValueError):
+    """A bundle is unreadable, incomplete or altered."""
+
+
+@dataclass(frozen=True)
+class BundleManifest:
+    format: str
+    model_version: str
+    family: str
+    rules_version: str  # "<git commit or unknown>+<rules hash>"
+    rules_hash: str
+    created_at: str
+    files: dict[str, str]  # path in the zip -> sha256
+
+
+def rules_version(rules: RulesConfig, commit: str | None) -> str:
+    return f"{(commit or 'unknown')[:12]}+{rules.rules_hash()}"
+
+
+def build_bundle(
+    model_files: dict[str, bytes],
+    baseline_files: dict[str, bytes],
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    envelope: Envelope,
+    model_version: str,
+    family: str,
+    commit: str | None,
+) -> bytes:
+    """Pack everything a guarded model needs into one zip (bytes)."""
+    files: dict[str, bytes] = {f"model/{k}": v for k, v in model_files.items()}
+    files.update({f"baseline/{k}": v for k, v in baseline_files.items()})
+    files["project.json"] = json.dumps(cfg.model_dump(mode="json"), indent=2).encode()
+    files["rules.json"] = json.dumps(rules.model_dump(mode="json"), indent=2).encode()
+    files["envelope.json"] = json.dumps(envelope.to_dict(), indent=2).encode()
+    manifest = BundleManifest(
+        FORMAT,
+        model_version,
+        family,
+        rules_version(rules, commit),
+        rules.rules_hash(),
+        datetime.now(UTC).isoformat(),
+        {k: hashlib.sha256(v).hexdigest() for k, v in sorted(files.items())},
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("manifest.json", json.dumps(vars(manifest), indent=2))
+        for name, data in sorted(files.items()):
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def read_bundle(data: bytes) -> tuple[BundleManifest, dict[str, bytes]]:
+    """The manifest and the files of a bundle, every hash checked."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            manifest = BundleManifest(**json.loads(z.read("manifest.json")))
+            files = {name: z.read(name) for name in manifest.files}
+    except (zipfile.BadZipFile, KeyError, TypeError, json.JSONDecodeError) as e:
+        raise BundleError(f"not a readable Renkei bundle: {e}") from None
+    if manifest.format != FORMAT:
+        raise BundleError(f"unknown bundle format {manifest.format!r} (expected {FORMAT})")
+    for name, digest in manifest.files.items():
+        if hashlib.sha256(files[name]).hexdigest() != digest:
+            raise BundleError(f"bundle file {name} does not match its hash (altered)")
+    return manifest, files
+
+
+def load_bundle(data: bytes) -> GuardedModel:
+    """A ready :class:`GuardedModel` from bundle bytes."""
+    manifest, files = read_bundle(data)
+    cfg = ProjectConfig.model_validate(json.loads(files["project.json"]))
+    rules = RulesConfig.model_validate(json.loads(files["rules.json"]))
+    envelope = Envelope.from_dict(json.loads(files["envelope.json"]))
+
+    def part(prefix: str) -> dict[str, bytes]:
+        return {k[len(prefix) :]: v for k, v in files.items() if k.startswith(prefix)}
+
+    model = load_model(part("model/"), cfg)
+    baseline = load_model(part("baseline/"), cfg)
+    return GuardedModel(
+        model, baseline, cfg, rules, envelope, manifest.model_version, manifest.rules_version
+    )
+
+
+def describe(data: bytes) -> dict[str, Any]:
+    manifest, _ = read_bundle(data)
+    return vars(manifest)

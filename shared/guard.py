@@ -1,0 +1,292 @@
+"""The guard: Software 1.0 rules around a Software 2.0 model.
+
+:class:`GuardedModel` = a model version + rules (config/rules.yaml) + the data contract +
+the envelope of the training data. For every row it returns a prediction, a decision
+(``model``, ``corrected``, ``fallback``, ``rejected``), the reason codes of the rules that
+fired, and the model and rules versions. Vectorised; it never raises on bad rows, and the
+output invariants (finite answers within floor and cap, none for rejected rows) always hold.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from shared.config import ProjectConfig, RulesConfig
+from shared.contracts import Contracts, build_contracts
+from shared.validation import check_rows
+
+DECISIONS = ("model", "corrected", "fallback", "rejected")
+
+
+class GuardedPredictions(pa.DataFrameModel):
+    """One guarded answer per input row."""
+
+    row_id: Series[str]
+    prediction: Series[float] = pa.Field(nullable=True)
+    decision: Series[str] = pa.Field(isin=list(DECISIONS))
+    reasons: Series[str]
+    model_version: Series[str]
+    rules_version: Series[str]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Where the training data lived: numeric quantiles and IQR, categories seen."""
+
+    numeric: dict[str, dict[str, float]]
+    categories: dict[str, list[str]]
+
+    @classmethod
+    def learn(cls, rows: pd.DataFrame, cfg: ProjectConfig, q: float = 0.001) -> Envelope:
+        numeric, categories = {}, {}
+        for name, spec in cfg.features.items():
+            if spec.type in ("float", "int"):
+                x = rows[name].astype(float)
+                q25, q75 = x.quantile([0.25, 0.75])
+                numeric[name] = {
+                    "low": float(x.quantile(q)),
+                    "high": float(x.quantile(1 - q)),
+                    "iqr": float(q75 - q25),
+                }
+            elif spec.type in ("category", "str"):
+                categories[name] = sorted(rows[name].astype(str).unique().tolist())
+        return cls(numeric, categories)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"numeric": self.numeric, "categories": self.categories}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Envelope:
+        return cls(data["numeric"], data["categories"])
+
+
+_RANK = {d: k for k, d in enumerate(DECISIONS)}
+
+
+class _Rows:
+    """Per-row decision (as a rank: rejected > fallback > corrected > model) and reasons."""
+
+    def __init__(self, n: int) -> None:
+        self.rank = np.zeros(n, dtype=np.int8)
+        self.reasons: list[list[str]] = [[] for _ in range(n)]
+
+    def fire(self, mask: np.ndarray, code: str, decision: str | None = None) -> None:
+        for i in np.flatnonzero(mask):
+            self.reasons[i].append(code)
+        if decision is not None:
+            self.rank[mask] = np.maximum(self.rank[mask], _RANK[decision])
+
+    def is_(self, decision: str) -> np.ndarray:
+        return self.rank == _RANK[decision]
+
+    @property
+    def decision(self) -> np.ndarray:
+        return np.asarray(DECISIONS, dtype=object)[self.rank]
+
+
+class GuardedModel:
+    """A model version wrapped in the project's rules. See the module docstring."""
+
+    def __init__(
+        self,
+        model: Any,
+        baseline: Any,
+        cfg: ProjectConfig,
+        rules: RulesConfig,
+        envelope: Envelope,
+        model_version: str,
+        rules_version: str,
+    ) -> None:
+        self.model = model
+        self.baseline = baseline
+        self.cfg = cfg
+        self.rules = rules
+        self.envelope = envelope
+        self.model_version = model_version
+        self.rules_version = rules_version
+        self._contracts: Contracts | None = None
+        self._contracts_at = 0.0
+
+    # contracts anchor "not in the future" at a time: refresh them once a minute
+    def _current_contracts(self) -> Contracts:
+        if self._contracts is None or time.monotonic() - self._contracts_at > 60:
+            self._contracts = build_contracts(self.cfg)
+            self._contracts_at = time.monotonic()
+        return self._contracts
+
+    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Guarded answers, one per row of ``rows`` (any dtypes, missing columns allowed)."""
+        raw = pd.DataFrame(rows).reset_index(drop=True)
+        n = len(raw)
+        cfg = self.cfg
+        contracts = self._current_contracts()
+        state = _Rows(n)
+        # 1. the data contract: rows that break it are rejected
+        specs = [
+            s
+            for s in contracts.columns
+            if s.name in cfg.features or (s.name == cfg.timestamp_column and s.name in raw)
+        ]
+        for s in specs:
+            if s.name not in raw:
+                raw[s.name] = None
+        checked = check_rows(raw, contracts, specs, unique=False)
+        if len(checked.reasons):
+            rr = checked.reasons
+            for r, c, k in zip(
+                rr["row"].tolist(), rr["column"].tolist(), rr["check"].tolist(), strict=True
+            ):
+                state.reasons[r].append(f"schema:{c}:{k}")
+            bad = np.zeros(n, dtype=bool)
+            bad[rr["row"].to_numpy()] = True
+            state.fire(bad, "", "rejected")
+        frame = self._typed_frame(checked.typed, n)
+        alive = ~state.is_("rejected")
+        # 2. input rules
+        for rule in self.rules.input:
+            fails = self._input_rule(rule, frame) & alive
+            state.fire(fails, rule.name, "rejected" if rule.action == "reject" else "fallback")
+            alive = ~state.is_("rejected")
+        # 3. the model answers what is left; the baseline answers fallbacks
+        pred = np.full(n, np.nan)
+        use_model = state.is_("model")
+        if use_model.any():
+            try:
+                out = np.asarray(self.model.predict(frame[use_model]), dtype=float)
+                pred[use_model] = out
+            except Exception:  # the model failing is a fallback, never an outage
+                state.fire(use_model, "model_error", "fallback")
+            broken = use_model & ~np.isfinite(pred)
+            state.fire(broken & state.is_("model"), "model_non_finite", "fallback")
+        use_base = state.is_("fallback")
+        if use_base.any():
+            try:
+                pred[use_base] = np.asarray(self.baseline.predict(frame[use_base]), dtype=float)
+            except Exception:
+                pred[use_base] = np.nan
+            failed = use_base & ~np.isfinite(pred)
+            state.fire(failed, "fallback_failed", "rejected")
+        answered = ~state.is_("rejected")
+        pred[~answered] = np.nan
+        # 4. output rules
+        pred = self._output_rules(pred, frame, answered, state)
+        ids = (
+            raw[cfg.id_column].astype("string").fillna("").to_numpy()
+            if cfg.id_column in raw
+            else None
+        )
+        row_id = ids if ids is not None else np.arange(n).astype(str)
+        out = pd.DataFrame(
+            {
+                "row_id": pd.Series(row_id, dtype=str),
+                "prediction": pred.astype(float),
+                "decision": state.decision.astype(str),
+                "reasons": ["; ".join(c for c in r if c) for r in state.reasons],
+                "model_version": self.model_version,
+                "rules_version": self.rules_version,
+            }
+        )
+        return out.astype(
+            {
+                "row_id": str,
+                "decision": str,
+                "reasons": str,
+                "model_version": str,
+                "rules_version": str,
+            }
+        )
+
+    def _typed_frame(self, typed: dict[str, pd.Series], n: int) -> pd.DataFrame:
+        """Typed features with harmless stand-ins where a value was unusable (rejected rows)."""
+        cols = {}
+        for name, spec in self.cfg.features.items():
+            s = typed[name]
+            if spec.type in ("float", "int"):
+                cols[name] = s.astype(float).fillna(0.0).to_numpy()
+            elif spec.type == "bool":
+                cols[name] = s.astype(object).where(s.notna(), False).astype(bool).to_numpy()
+            else:
+                cols[name] = s.astype(object).where(s.notna(), "").astype(str).to_numpy()
+        return pd.DataFrame(cols, index=range(n))
+
+    def _input_rule(self, rule: Any, frame: pd.DataFrame) -> np.ndarray:
+        n = len(frame)
+        try:
+            if rule.kind == "range":
+                x = frame[rule.column].astype(float).to_numpy()
+                lo = -np.inf if rule.min is None else rule.min
+                hi = np.inf if rule.max is None else rule.max
+                return (x < lo) | (x > hi)
+            if rule.kind == "allowed":
+                return ~frame[rule.column].astype(str).isin(rule.values).to_numpy()
+            if rule.kind == "expression":
+                ok = frame.eval(rule.expr)
+                return ~np.asarray(ok, dtype=bool)
+            fails = np.zeros(n, dtype=bool)
+            for name, e in self.envelope.numeric.items():
+                x = frame[name].astype(float).to_numpy()
+                pad = rule.margin * e["iqr"]
+                fails |= (x < e["low"] - pad) | (x > e["high"] + pad)
+            for name, seen in self.envelope.categories.items():
+                fails |= ~frame[name].astype(str).isin(seen).to_numpy()
+            return fails
+        except Exception:  # a rule that cannot be evaluated sends every row to fallback
+            return np.ones(n, dtype=bool)
+
+    def _output_rules(
+        self, pred: np.ndarray, frame: pd.DataFrame, answered: np.ndarray, state: _Rows
+    ) -> np.ndarray:
+        pred = pred.copy()
+        if self.cfg.task == "binary":
+            clipped = answered & ((pred < 0) | (pred > 1))
+            pred[answered] = np.clip(pred[answered], 0.0, 1.0)
+            state.fire(clipped, "probability_clipped", "corrected")
+            return pred
+        floor = np.full(len(pred), -np.inf)
+        cap = np.full(len(pred), np.inf)
+        decimals = None
+        for rule in self.rules.output:
+            if rule.kind == "floor":
+                try:
+                    f = np.asarray(frame.eval(rule.expr), dtype=float)
+                except Exception:
+                    f = np.full(len(pred), -np.inf)
+                f = np.where(np.isfinite(f), f, -np.inf)
+                low = answered & (pred < f)
+                pred[low] = f[low]
+                floor = np.maximum(floor, f)
+                state.fire(low, rule.name, "corrected")
+            elif rule.kind == "cap":
+                high = answered & (pred > rule.value)
+                pred[high] = rule.value
+                cap = np.minimum(cap, rule.value)
+                state.fire(high, rule.name, "corrected")
+            else:
+                decimals = rule.decimals
+        if decimals is not None:
+            scale = 10.0**decimals
+            rounded = np.round(pred, decimals)
+            # rounding never breaks the floor or the cap
+            rounded = np.where(rounded < floor, np.ceil(floor * scale) / scale, rounded)
+            rounded = np.where(rounded > cap, np.floor(cap * scale) / scale, rounded)
+            pred = np.where(answered, rounded, np.nan)
+        return pred
+
+
+def intervention_rate(predictions: pd.DataFrame) -> float:
+    """Share of rows the model did not answer as is (corrected, fallback or rejected)."""
+    if len(predictions) == 0:
+        return 0.0
+    return float((predictions["decision"] != "model").mean())
+
+
+def decision_counts(predictions: pd.DataFrame) -> dict[str, int]:
+    counts = predictions["decision"].value_counts()
+    return {d: int(counts.get(d, 0)) for d in DECISIONS}

@@ -1,0 +1,285 @@
+"""Release: approvals by the right roles, four eyes, promotion and rollback of aliases.
+
+The rules are enforced here, not in the CLI or the app, so every way in is held to them:
+- an approver must hold a role the approval policy (config/roles.yaml) requires;
+- nobody approves or rejects a version they trained or registered (four eyes);
+- every approval and rejection carries a comment and lands in the audit chain;
+- only a version registered as ``candidate`` (every gate passed) can be promoted;
+- production needs an approval from every required role and no rejection;
+- promoting and rolling back need a role Responsible or Accountable for Release or Deploy.
+Each refusal names the rule that refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared import storage
+from shared.bundle import build_bundle, load_bundle, rules_version
+from shared.config import ProjectConfig, RolesConfig, RulesConfig
+from shared.guard import Envelope, GuardedModel
+from shared.ledger import (
+    AliasMoveRecord,
+    ApprovalRecord,
+    DeploymentRecord,
+    Ledger,
+    LedgerError,
+    ModelVersionRecord,
+)
+from shared.models import ARTIFACT_FILES
+from shared.training import load_artifacts
+
+ALIASES = ("staging", "production")
+RELEASE_STAGES = ("Release", "Deploy")
+
+
+class ReleaseRefused(PermissionError):
+    """A release action was refused; ``rule`` names the rule that refused it."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        self.rule = rule
+        super().__init__(f"refused by rule '{rule}': {message}")
+
+
+@dataclass(frozen=True)
+class ApprovalStatus:
+    version: str
+    required: list[str]
+    approved: dict[str, str]  # role -> who approved
+    rejections: list[ApprovalRecord]
+
+    @property
+    def missing(self) -> list[str]:
+        return [r for r in self.required if r not in self.approved]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.rejections
+
+
+def _model(ledger: Ledger, version: str) -> ModelVersionRecord:
+    try:
+        return ledger.model(version)
+    except LedgerError as e:
+        raise ReleaseRefused("unknown_version", str(e)) from None
+
+
+def approval_status(ledger: Ledger, roles: RolesConfig, version: str) -> ApprovalStatus:
+    m = _model(ledger, version)
+    approved: dict[str, str] = {}
+    rejections = []
+    for a in ledger.approvals(m.version):
+        if a.decision == "approve":
+            approved.setdefault(a.role, a.actor)
+        else:
+            rejections.append(a)
+    return ApprovalStatus(m.version, list(roles.approval.required_roles), approved, rejections)
+
+
+def eligible_roles(roles: RolesConfig, user: str) -> list[str]:
+    """The required approval roles ``user`` holds."""
+    held = set(roles.roles_of(user))
+    return [r for r in roles.approval.required_roles if r in held]
+
+
+def review(
+    ledger: Ledger,
+    roles: RolesConfig,
+    version: str,
+    user: str,
+    comment: str,
+    decision: str = "approve",
+    role: str | None = None,
+) -> ApprovalRecord:
+    """Approve or reject ``version`` as ``user`` (in ``role``, or the first eligible one)."""
+    if decision not in ("approve", "reject"):
+        raise ValueError("decision must be 'approve' or 'reject'")
+    m = _model(ledger, version)
+    if not comment or not comment.strip():
+        raise ReleaseRefused("comment_required", "an approval or rejection needs a comment")
+    if m.status != "candidate":
+        failing = ", ".join(m.failing_gates) or "none"
+        raise ReleaseRefused(
+            "failed_gate" if m.status == "rejected" else "not_a_candidate",
+            f"{m.version} is '{m.status}', not a candidate (failed gates: {failing})",
+        )
+    mine = eligible_roles(roles, user)
+    if role is not None:
+        if role not in roles.approval.required_roles:
+            raise ReleaseRefused("missing_role", f"the approval policy does not ask for {role!r}")
+        if role not in mine:
+            raise ReleaseRefused("missing_role", f"{user} does not hold the role {role!r}")
+        mine = [role]
+    if not mine:
+        raise ReleaseRefused(
+            "missing_role",
+            f"{user} holds none of the roles that approve a release "
+            f"({', '.join(roles.approval.required_roles)})",
+        )
+    if user == m.trained_by:
+        raise ReleaseRefused(
+            "four_eyes", f"{user} trained and registered {m.version} and cannot review it"
+        )
+    status = approval_status(ledger, roles, m.version)
+    open_roles = [r for r in mine if r not in status.approved]
+    if decision == "approve" and not open_roles:
+        raise ReleaseRefused(
+            "already_approved", f"{m.version} is already approved for {', '.join(mine)}"
+        )
+    return ledger.add_approval(m.version, user, (open_roles or mine)[0], decision, comment.strip())
+
+
+def can_release(roles: RolesConfig, user: str) -> bool:
+    held = set(roles.roles_of(user))
+    for stage in RELEASE_STAGES:
+        entry = roles.raci.get(stage)
+        if entry and held.intersection(entry.R + entry.A):
+            return True
+    return False
+
+
+def _release_roles(roles: RolesConfig) -> str:
+    names = []
+    for stage in RELEASE_STAGES:
+        entry = roles.raci.get(stage)
+        if entry:
+            names += entry.R + entry.A
+    return ", ".join(sorted(set(names)))
+
+
+def promote(
+    ledger: Ledger,
+    roles: RolesConfig,
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    version: str,
+    alias: str,
+    user: str,
+    reason: str,
+    commit: str | None,
+) -> AliasMoveRecord:
+    """Move ``alias`` to ``version`` behind the current rules, building its bundle."""
+    if alias not in ALIASES:
+        raise ReleaseRefused("unknown_alias", f"alias must be one of {ALIASES}")
+    m = _model(ledger, version)
+    if not can_release(roles, user):
+        raise ReleaseRefused(
+            "missing_role", f"{user} may not promote: needs one of {_release_roles(roles)}"
+        )
+    if m.status != "candidate":
+        failing = ", ".join(m.failing_gates) or "none"
+        raise ReleaseRefused(
+            "failed_gate",
+            f"{m.version} is '{m.status}', not a candidate that passed every gate "
+            f"(failed gates: {failing})",
+        )
+    if alias == "production":
+        status = approval_status(ledger, roles, m.version)
+        if status.rejections:
+            who = ", ".join(f"{r.actor} ({r.role})" for r in status.rejections)
+            raise ReleaseRefused("rejected_in_review", f"{m.version} was rejected by {who}")
+        if status.missing:
+            raise ReleaseRefused(
+                "missing_approvals",
+                f"{m.version} still needs approval from: {', '.join(status.missing)}",
+            )
+    bundle = bundle_for(ledger, cfg, rules, m, commit)
+    uri = storage.join(cfg.storage.data_root, "bundles", f"{m.version}-{rules.rules_hash()}.zip")
+    storage.write_bytes(uri, bundle)
+
+    def check(current: str | None) -> None:
+        if current == m.version:
+            raise ReleaseRefused("already_there", f"{alias} already serves {m.version}")
+
+    return ledger.move_alias(
+        alias,
+        m.version,
+        user,
+        reason or f"promote {m.version} to {alias}",
+        "promote",
+        deployment={
+            "rules_hash": rules.rules_hash(),
+            "rules_version": rules_version(rules, commit),
+            "code_commit": commit,
+            "bundle_uri": uri,
+            "created_by": user,
+        },
+        check=check,
+    )
+
+
+def rollback(
+    ledger: Ledger, roles: RolesConfig, user: str, alias: str = "production", reason: str = ""
+) -> AliasMoveRecord:
+    """Move ``alias`` back to the version it served before the current one."""
+    if not can_release(roles, user):
+        raise ReleaseRefused(
+            "missing_role", f"{user} may not roll back: needs one of {_release_roles(roles)}"
+        )
+    target: list[str] = []
+
+    def check(current: str | None) -> None:
+        stack: list[str] = []
+        for move in ledger.alias_history(alias):
+            if move.action == "promote":
+                stack.append(move.version)
+            elif stack:
+                stack.pop()
+        if len(stack) < 2:
+            raise ReleaseRefused("nothing_to_roll_back", f"{alias} has no earlier version")
+        target.append(stack[-2])
+
+    # find the target first (outside the lock) to know which deployment to reuse
+    check(None)
+    return ledger.move_alias(
+        alias, target[-1], user, reason or f"roll back {alias}", "rollback", check=None
+    )
+
+
+def bundle_for(
+    ledger: Ledger,
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    m: ModelVersionRecord,
+    commit: str | None,
+) -> bytes:
+    """Build the bundle of a registered version with its run's baseline and envelope."""
+    import json
+
+    base = next(
+        (x for x in ledger.models() if x.flow_run == m.flow_run and x.family == "baseline"), None
+    )
+    if base is None:
+        raise ReleaseRefused("no_baseline", f"the run that trained {m.version} has no baseline")
+    model_files = load_artifacts(m.artifact_uri, ARTIFACT_FILES[m.family])
+    base_files = load_artifacts(base.artifact_uri, ARTIFACT_FILES["baseline"])
+    envelope = Envelope.from_dict(
+        json.loads(load_artifacts(m.artifact_uri, ["envelope.json"])["envelope.json"])
+    )
+    return build_bundle(model_files, base_files, cfg, rules, envelope, m.version, m.family, commit)
+
+
+def load_alias(
+    ledger: Ledger, alias: str = "production"
+) -> tuple[DeploymentRecord, GuardedModel] | None:
+    """The deployment behind ``alias`` and its guarded model, or None if nothing is there."""
+    dep = ledger.alias(alias)
+    if dep is None:
+        return None
+    return dep, load_bundle(storage.read_bytes(dep.bundle_uri))
+
+
+def champion_metrics(
+    ledger: Ledger, holdout: Any, cfg: ProjectConfig
+) -> tuple[str, dict[str, float]] | None:
+    """The production model's metrics on a holdout (the champion a challenger must beat)."""
+    from shared.metrics import evaluate
+
+    found = load_alias(ledger)
+    if found is None:
+        return None
+    dep, guarded = found
+    p = guarded.model.predict(holdout)
+    y = holdout[cfg.target].to_numpy(dtype=float)
+    return dep.version, evaluate(cfg.task, y, p, cfg.training.threshold)
