@@ -19,14 +19,24 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-demo: setup  ## ingest a generated batch (2% bad rows), train the candidates, compare them
+demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch
 	$(PY) flows/ingest_flow.py run --bad-fraction 0.02
 	$(BIN)/renkei datasets
 	$(PY) flows/train_flow.py run
 	@echo
 	$(BIN)/renkei models
 	@echo
-	@echo "Next: $(BIN)/renkei lineage <version>, $(BIN)/renkei quarantine <dataset>, $(BIN)/renkei audit verify"
+	@# the demo members of config/roles.yaml: kenji (Domain Expert) and yui (Model Risk
+	@# Manager) approve, sora (MLOps Engineer) promotes; nobody reviews their own model
+	V=$$($(BIN)/renkei models --latest-candidate) && \
+	  $(BIN)/renkei approve $$V --as kenji --comment "ETA error well under the rule's on every zone" && \
+	  $(BIN)/renkei approve $$V --as yui --comment "guard interventions within limits" && \
+	  $(BIN)/renkei promote $$V --to production --as sora --reason "demo release"
+	$(PY) flows/score_flow.py run --rows 5000 --drift 0.5 --bad-fraction 0.03
+	@echo
+	$(BIN)/renkei history
+	@echo
+	@echo "Next: $(BIN)/renkei serve (HTTP /predict), $(BIN)/renkei lineage <version>, $(BIN)/renkei audit verify"
 
 test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, reliability)
 	$(BIN)/pytest -q
@@ -45,6 +55,7 @@ format: setup
 bench: setup  ## benchmarks beside their baselines; results in bench/results/
 	$(PY) bench/bench_ingest.py
 	$(PY) bench/bench_train.py
+	$(PY) bench/bench_guard.py
 
 clean:
 	rm -rf data .metaflow bench/results

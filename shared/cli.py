@@ -162,10 +162,17 @@ def quarantine(obj: Ctx, version: str, as_json: bool, examples: int) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--latest-candidate", is_flag=True, help="Print only the newest candidate's version.")
 @click.pass_obj
-def models(obj: Ctx, as_json: bool) -> None:
+def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
     """List model versions: family, status, metrics vs the baseline, data, who and when."""
     rows = obj.ledger().models()
+    if latest_candidate:
+        found = [m for m in rows if m.status == "candidate"]
+        if not found:
+            raise click.ClickException("no candidate registered: train one first")
+        click.echo(found[0].version)
+        return
     if as_json:
         click.echo(
             json.dumps(
@@ -387,6 +394,44 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
 
     url = obj.ledger_override or ledger_url(obj.project())
     uvicorn.run(create_app(url, alias), host=host, port=port, log_level="info")
+
+
+@cli.command()
+@click.option("--port", default=8501, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.pass_obj
+def app(obj: Ctx, port: int, host: str) -> None:
+    """Open the Streamlit app (lineage, approvals, roles, guard, audit) for business users."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+    if not home.exists():
+        raise click.ClickException(f"{home} not found: run renkei app from a Renkei checkout")
+    env = {
+        **os.environ,
+        "RENKEI_CONFIG": obj.config_path,
+        "RENKEI_ROLES": obj.roles_path,
+        "RENKEI_RULES": obj.rules_path,
+    }
+    if obj.ledger_override:
+        env["RENKEI_LEDGER_URL"] = obj.ledger_override
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(home),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    raise SystemExit(subprocess.call(cmd, env=env))
 
 
 @cli.group()

@@ -144,6 +144,11 @@ class GateSettings(_Strict):
     max_slice_regression: float = Field(0.0, ge=0.0)
 
 
+class AppSettings(_Strict):
+    dev_mode: bool = False  # true: pick who you are in the sidebar (demo); false: read-only
+    # without an OIDC login (st.user)
+
+
 class StorageSettings(_Strict):
     data_root: str = "data"
     ledger_url: str = "sqlite:///data/ledger.db"
@@ -171,6 +176,7 @@ class ProjectConfig(_Strict):
     gates: GateSettings = GateSettings()
     storage: StorageSettings = StorageSettings()
     generator: GeneratorSettings = GeneratorSettings()
+    app: AppSettings = AppSettings()
 
     @model_validator(mode="after")
     def _check_columns(self) -> ProjectConfig:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -57,6 +58,11 @@ class Contracts:
     validated: type[pa.DataFrameModel]
     columns: tuple[ColumnSpec, ...]
     now: datetime
+
+    @cached_property
+    def raw_schema(self) -> pa.DataFrameSchema:
+        """The raw model as a schema (built once: Pandera rebuilds it on every call)."""
+        return self.raw.to_schema()
 
 
 def column_specs(cfg: ProjectConfig) -> tuple[ColumnSpec, ...]:

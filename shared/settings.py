@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from shared.config import ProjectConfig
 
@@ -39,3 +40,22 @@ def injected_fault(environ: Mapping[str, str] | None = None) -> str | None:
     """A step name at which a flow should fail on purpose (reliability tests of resume)."""
     env = os.environ if environ is None else environ
     return env.get(FAULT_ENV) or None
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    project: str
+    roles: str
+    rules: str
+
+
+def app_paths(environ: Mapping[str, str] | None = None) -> AppPaths:
+    """Config files the app reads: RENKEI_CONFIG, RENKEI_ROLES, RENKEI_RULES or defaults."""
+    from shared.config import DEFAULT_PROJECT_PATH, DEFAULT_ROLES_PATH, DEFAULT_RULES_PATH
+
+    env = os.environ if environ is None else environ
+    return AppPaths(
+        env.get("RENKEI_CONFIG") or DEFAULT_PROJECT_PATH,
+        env.get("RENKEI_ROLES") or DEFAULT_ROLES_PATH,
+        env.get("RENKEI_RULES") or DEFAULT_RULES_PATH,
+    )

@@ -100,7 +100,11 @@ def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.n
             bad = x.isna().to_numpy() & ~null
         check = "dtype('float64')"
         if spec.type == "int":
-            frac = x.notna().to_numpy() & np.isfinite(x.to_numpy()) & (x.to_numpy() % 1 != 0)
+            v = x.to_numpy(dtype="float64", na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                frac = np.isfinite(v) & (
+                    np.mod(v, 1.0, where=np.isfinite(v), out=np.zeros_like(v)) != 0
+                )
             bad = bad | frac
             check = "dtype('int64')"
         x = x.where(~bad)
@@ -141,6 +145,23 @@ def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.n
     return x, null, np.zeros(len(s), bool), "dtype('str')"
 
 
+def _run_check(check: pa.Check, sub: pd.DataFrame, column: str) -> np.ndarray:
+    """Pass mask of one contract check. Pandera's built-in checks are evaluated directly
+    from their name and statistics (same semantics, without per-call overhead); any other
+    check goes through Pandera itself."""
+    s, stats = sub[column], check.statistics
+    if check.name == "greater_than_or_equal_to":
+        return (s >= stats["min_value"]).to_numpy(dtype=bool)
+    if check.name == "less_than_or_equal_to":
+        return (s <= stats["max_value"]).to_numpy(dtype=bool)
+    if check.name == "isin":
+        return s.isin(stats["allowed_values"]).to_numpy(dtype=bool)
+    if check.name == "str_length" and stats.get("max_value") is None:
+        return (s.str.len() >= (stats.get("min_value") or 0)).to_numpy(dtype=bool)
+    out = check(sub, column).check_output
+    return out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out, dtype=bool)
+
+
 def _text(values: pd.Series) -> pd.Series:
     return values.astype("string").fillna("<null>").astype(str)
 
@@ -160,7 +181,7 @@ def check_rows(
 
     Never raises for bad values: every problem becomes a reason (column, check, value).
     """
-    schema = contracts.raw.to_schema()
+    schema = contracts.raw_schema
     typed: dict[str, pd.Series] = {}
     fail_rows: list[np.ndarray] = []
     fail_meta: list[tuple[str, str]] = []
@@ -191,8 +212,7 @@ def check_rows(
             if spec.type in ("float", "int"):
                 sub[spec.name] = sub[spec.name].astype("float64")
             for check in column.checks:
-                out = check(sub, spec.name).check_output
-                out = out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out)
+                out = _run_check(check, sub, spec.name)
                 if not out.all():
                     record(spec.name, check.name, sub.index.to_numpy()[~out])
         typed[spec.name] = x.where(usable) if spec.type in ("float", "int") else x
@@ -216,8 +236,6 @@ def check_rows(
             {"row": pd.Series([], dtype="int64"), "column": [], "check": [], "value": []}
         )
     reasons = reasons.astype({"row": "int64", "column": str, "check": str, "value": str})
-    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
-        reasons = QuarantineReasons.validate(reasons)
     return RowChecks(typed, reasons)
 
 
@@ -234,7 +252,9 @@ def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
     raw = raw.reset_index(drop=True)
     n = len(raw)
     checked = check_rows(raw, contracts, specs)
-    typed, reasons = checked.typed, checked.reasons
+    typed = checked.typed
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        reasons = QuarantineReasons.validate(checked.reasons)
 
     bad_mask = np.zeros(n, dtype=bool)
     if len(reasons):

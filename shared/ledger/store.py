@@ -936,6 +936,20 @@ class Ledger:
                 raise LedgerError(f"no scoring batch {batch_id}")
             return self._batch(b)
 
+    def batch_lineage(self, batch_id: int) -> dict[str, Any]:
+        """A scoring batch back to its input, the deployment (rules + model), the model's
+        training run and datasets, and their raw sources."""
+        b = self.scoring_batch(batch_id)
+        dep = self.deployment(b.deployment_id)
+        lin = self.lineage(b.version)
+        return {
+            "batch": b,
+            "deployment": dep,
+            "model": lin.model,
+            "training_run": lin.flow_run,
+            "datasets": lin.datasets,
+        }
+
     def audit_entries(self) -> list[AuditEntry]:
         with Session(self.engine) as s:
             rows = list(s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())

@@ -1,0 +1,50 @@
+import pandas as pd
+import streamlit as st
+from common import configs, ledger
+
+from shared.appdata import guard_activity
+from shared.release import load_alias
+
+cfg, _, _ = configs()
+lg = ledger()
+st.title("Guard activity")
+st.caption("How often the Software 1.0 rules stepped in around the model, and why.")
+over_time, top, examples = guard_activity(lg)
+if over_time.empty:
+    st.info("No scoring batches yet: `python flows/score_flow.py run` after a promotion.")
+else:
+    st.subheader("Decisions per scoring batch")
+    st.bar_chart(over_time.set_index("batch")[["model", "corrected", "fallback", "rejected"]])
+    st.subheader("Top reasons (newest batches)")
+    st.bar_chart(top.set_index("reason"), horizontal=True)
+    st.subheader("Examples of corrected and fallback rows")
+    st.dataframe(examples, hide_index=True, width="stretch")
+st.subheader("What if?")
+found = load_alias(lg)
+if found is None:
+    st.info("Promote a model to production to try it here.")
+    st.stop()
+dep, guarded = found
+with st.form("whatif"):
+    row = {}
+    cols = st.columns(3)
+    for i, (name, spec) in enumerate(cfg.features.items()):
+        c = cols[i % 3]
+        if spec.type == "category":
+            row[name] = c.selectbox(name, spec.values or [])
+        elif spec.type == "bool":
+            row[name] = c.checkbox(name)
+        elif spec.type == "int":
+            row[name] = c.number_input(name, value=int(spec.min or 0), step=1)
+        else:
+            row[name] = c.number_input(name, value=float(spec.min or 0) + 1.0)
+    go = st.form_submit_button("Ask the guarded model", type="primary")
+if go:
+    row[cfg.timestamp_column] = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
+    out = guarded.predict(pd.DataFrame([row])).iloc[0]
+    st.metric(
+        f"{cfg.target} ({dep.version})",
+        "no answer" if pd.isna(out["prediction"]) else f"{out['prediction']:.1f}",
+    )
+    st.write(f"Decision: **{out['decision']}**")
+    st.write("Rules that fired: " + (out["reasons"] or "none"))

@@ -1,0 +1,111 @@
+import pandas as pd
+import streamlit as st
+from common import configs, current_user, ledger
+
+from shared.appdata import models_frame
+from shared.release import (
+    ReleaseRefused,
+    approval_status,
+    can_release,
+    eligible_roles,
+    review,
+    rollback,
+)
+
+cfg, roles, _ = configs()
+lg = ledger()
+user = current_user()
+st.title("Models and approvals")
+frame = models_frame(lg, limit=500)
+if frame.empty:
+    st.info("No model versions yet: `python flows/train_flow.py run` after an ingest.")
+    st.stop()
+status = st.multiselect(
+    "Status",
+    sorted(frame["status"].unique()),
+    key="status_filter",
+    default=[s for s in ("candidate", "passed", "rejected") if s in set(frame["status"])],
+)
+shown = frame[frame["status"].isin(status)] if status else frame
+st.dataframe(
+    shown,
+    hide_index=True,
+    width="stretch",
+    column_config={"vs_baseline": st.column_config.NumberColumn(format="percent")},
+)
+versions = list(shown["version"]) or list(frame["version"])
+version = st.selectbox("Model version", versions, key="model_version")
+m = lg.model(version)
+prod = lg.alias("production")
+km = m.key_metric
+cols = st.columns(3)
+cols[0].metric(km, f"{m.metrics.get(km, float('nan')):.3f}")
+cols[1].metric("baseline", f"{m.baseline_metrics.get(km, float('nan')):.3f}")
+if prod is not None:
+    champ = lg.model(prod.version)
+    cols[2].metric(f"production {prod.version}", f"{champ.metrics.get(km, float('nan')):.3f}")
+st.subheader("Gates")
+if m.gate_results:
+    st.dataframe(
+        pd.DataFrame(m.gate_results)[["name", "passed", "detail"]], hide_index=True, width="stretch"
+    )
+else:
+    st.write("The baseline is the reference: no gates.")
+if m.slice_metrics:
+    st.subheader(f"{km} by slice")
+    st.bar_chart(pd.DataFrame({s: v[km] for s, v in m.slice_metrics.items()}, index=[km]).T)
+st.subheader("Review")
+st.write(f"Trained by **{m.trained_by}** · status **{m.status}**")
+if m.status == "candidate":
+    s = approval_status(lg, roles, version)
+    st.write(
+        f"Approvals: {', '.join(f'{r} ({a})' for r, a in s.approved.items()) or 'none'} · "
+        f"missing: {', '.join(s.missing) or 'none'}"
+    )
+    if user is None:
+        st.info("Sign in to approve or reject.")
+    else:
+        mine = eligible_roles(roles, user)
+        st.caption(
+            f"You are {user}: {', '.join(roles.roles_of(user)) or 'no role'}. "
+            f"Approving roles you hold: {', '.join(mine) or 'none'}."
+        )
+        with st.form("review"):
+            comment = st.text_area("Comment (required)", key="review_comment")
+            a, r = st.columns(2)
+            approve = a.form_submit_button("Approve", type="primary")
+            reject = r.form_submit_button("Reject")
+        if approve or reject:
+            try:
+                rec = review(lg, roles, version, user, comment, "approve" if approve else "reject")
+                st.success(f"{rec.actor} {rec.decision}d {rec.version} as {rec.role}.")
+            except ReleaseRefused as e:
+                st.error(str(e))
+st.subheader("Production history")
+hist = lg.alias_history("production")
+if hist:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "when": h.at,
+                    "action": h.action,
+                    "from": h.previous_version,
+                    "to": h.version,
+                    "by": h.actor,
+                    "why": h.reason,
+                }
+                for h in hist
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    if user and can_release(roles, user) and st.button("Roll back production"):
+        try:
+            move = rollback(lg, roles, user, "production", "rolled back from the app")
+            st.success(f"production is back on {move.version}")
+        except ReleaseRefused as e:
+            st.error(str(e))
+else:
+    st.write("Nothing has been promoted yet.")

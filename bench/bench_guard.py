@@ -1,0 +1,213 @@
+"""Guard benchmarks, each beside its baseline.
+
+1. Guarded vs raw model prediction on 100k rows (goal: ratio <= 1.10).
+2. In-process single-row guarded prediction: p50 / p99 (beside the raw model's).
+3. HTTP /predict p50 / p99 over a fixed number of requests on loopback, beside a bare
+   FastAPI endpoint calling the raw model (both served by uvicorn in their own process).
+
+    python bench/bench_guard.py [--rows 100000] [--requests 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import best_of, write_table  # noqa: E402
+from shared.bundle import build_bundle, load_bundle  # noqa: E402
+from shared.config import load_project, load_rules  # noqa: E402
+from shared.generator import generate_orders  # noqa: E402
+from shared.guard import Envelope  # noqa: E402
+from shared.models import Baseline  # noqa: E402
+from shared.training import assemble, split_by_time, train_candidate  # noqa: E402
+
+BARE_APP = """
+import sys, pandas as pd
+from fastapi import FastAPI, Body
+from shared.bundle import load_bundle
+g = load_bundle(open(sys.argv[1], "rb").read())
+app = FastAPI()
+@app.post("/predict")
+def predict(payload: dict = Body(...)):
+    return {"prediction": float(g.model.predict(pd.DataFrame([payload]))[0])}
+"""
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    a = np.asarray(samples) * 1000
+    return float(np.percentile(a, 50)), float(np.percentile(a, 99))
+
+
+def serve(cmd: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
+    import httpx
+
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1, trust_env=False)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def http_latency(port: int, body: dict, n: int) -> tuple[float, float]:
+    import httpx
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as c:
+        for _ in range(20):
+            c.post("/predict", json=body)
+        samples = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            r = c.post("/predict", json=body)
+            samples.append(time.perf_counter() - t0)
+            assert r.status_code == 200
+    return percentiles(samples)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--requests", type=int, default=500)
+    args = ap.parse_args()
+    cfg, rules = (
+        load_project(REPO / "config" / "project.yaml"),
+        load_rules(REPO / "config" / "rules.yaml"),
+    )
+    print("training a model to guard ...", flush=True)
+    g = generate_orders(20_000, seed=3)
+    rows = g.orders.assign(created_at=pd.to_datetime(g.orders["created_at"]))
+    split = split_by_time(assemble([rows], [g.labels], cfg), cfg)
+    env = Envelope.learn(split.train, cfg)
+    base = Baseline(cfg)
+    base.fit(split.train, split.y("train"))
+    xgb = train_candidate("xgboost", split, cfg)
+    bundle = build_bundle(xgb.files, base.to_files(), cfg, rules, env, "v1", "xgboost", None)
+    guarded = load_bundle(bundle)
+    batch = generate_orders(args.rows, seed=9, start="2026-11-01", days=7).orders
+    batch = batch.assign(created_at=pd.to_datetime(batch["created_at"]))
+    t_raw, _ = best_of(lambda: guarded.model.predict(batch), 3)
+    t_guard, out = best_of(lambda: guarded.predict(batch), 3)
+    result = [
+        [f"raw model, {args.rows:,} rows (baseline)", f"{t_raw * 1000:.0f} ms", ""],
+        [
+            f"guarded model, {args.rows:,} rows",
+            f"{t_guard * 1000:.0f} ms",
+            f"ratio {t_guard / t_raw:.2f}",
+        ],
+    ]
+    one = batch.iloc[[0]]
+    for label, fn in (("raw model", guarded.model.predict), ("guarded model", guarded.predict)):
+        for _ in range(20):
+            fn(one)
+        samples = []
+        for _ in range(500):
+            t0 = time.perf_counter()
+            fn(one)
+            samples.append(time.perf_counter() - t0)
+        p50, p99 = percentiles(samples)
+        result.append([f"single row in-process, {label}", f"p50 {p50:.2f} ms", f"p99 {p99:.2f} ms"])
+
+    with tempfile.TemporaryDirectory() as tmp:
+        from shared import storage
+        from shared.ledger import Ledger
+        from tests.conftest import free_port
+
+        bpath = Path(tmp) / "bundle.zip"
+        bpath.write_bytes(bundle)
+        url = f"sqlite:///{tmp}/l.db"
+        ledger = Ledger.open(url)
+        # a ledger whose production alias points at the bundle (as a promotion would leave it)
+        ledger.register_models(
+            "bench/1", "bench/1", [_reg(xgb, cfg)], [], "bench", None, None, cfg.config_hash()
+        )
+        ledger.move_alias(
+            "production",
+            "v1",
+            "bench",
+            "bench",
+            "promote",
+            deployment={
+                "rules_hash": rules.rules_hash(),
+                "rules_version": "bench",
+                "code_commit": None,
+                "bundle_uri": str(bpath),
+                "created_by": "bench",
+            },
+        )
+        assert storage.exists(str(bpath))
+        body = {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in one.iloc[0].to_dict().items()
+        }
+        body = {k: (v.item() if hasattr(v, "item") else v) for k, v in body.items()}
+        penv = {**os.environ, "RENKEI_LEDGER_URL": url}
+        p1, p2 = free_port(), free_port()
+        app_file = Path(tmp) / "bare_app.py"
+        app_file.write_text(BARE_APP)
+        guarded_srv = serve(
+            [sys.executable, "-m", "shared.cli", "--ledger", url, "serve", "--port", str(p1)],
+            p1,
+            penv,
+        )
+        bare_srv = serve(
+            [
+                sys.executable,
+                "-c",
+                f"import sys; sys.argv=['x', {str(bpath)!r}]; sys.path.insert(0, {tmp!r}); "
+                f"import uvicorn, bare_app; uvicorn.run(bare_app.app, host='127.0.0.1', port={p2}, log_level='warning')",
+            ],
+            p2,
+            penv,
+        )
+        try:
+            b50, b99 = http_latency(p2, body, args.requests)
+            g50, g99 = http_latency(p1, body, args.requests)
+        finally:
+            for s in (guarded_srv, bare_srv):
+                s.terminate()
+                s.wait(10)
+        result.append(
+            [
+                f"HTTP bare FastAPI + raw model, {args.requests} requests (baseline)",
+                f"p50 {b50:.2f} ms",
+                f"p99 {b99:.2f} ms",
+            ]
+        )
+        result.append(
+            [
+                f"HTTP renkei serve /predict, {args.requests} requests",
+                f"p50 {g50:.2f} ms",
+                f"p99 {g99:.2f} ms (p50 ratio {g50 / b50:.2f})",
+            ]
+        )
+    write_table("guard", "Guard: guarded vs raw model", result, ["what", "time", "vs / tail"])
+    print("decisions on the 100k rows:", out["decision"].value_counts().to_dict())
+
+
+def _reg(c, cfg):
+    from shared.ledger import ModelRegistration
+
+    return ModelRegistration(
+        "xgboost", "candidate", cfg.training.key_metric, c.metrics, c.slices, [], c.metrics, "", {}
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""App fixtures: an empty ledger and a populated one (trained, approved, promoted, scored)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared import storage
+from shared.generator import generate_orders
+from shared.ingest import land_raw, read_raw
+from shared.release import load_alias, promote, review
+from shared.scoring import combine, fresh_batch_start, partitions, score_partition
+from tests.builders import build
+from tests.conftest import REPO, write_project
+
+APP = str(REPO / "app" / "Home.py")
+PAGES = ["overview", "lineage", "models", "roles", "guard", "audit"]
+
+
+def populate(tmp: Path):
+    """Two training runs; the first approved, promoted and used for a scoring batch."""
+    t = build(tmp, f"sqlite:///{tmp / 'ledger.db'}", runs=2)
+    v1, _ = t.candidates
+    review(t.ledger, t.roles, v1, "kenji", "zones fine", "approve")
+    review(t.ledger, t.roles, v1, "yui", "risk ok", "approve")
+    promote(t.ledger, t.roles, t.cfg, t.rules, v1, "production", "sora", "first", "abc")
+    dep, guarded = load_alias(t.ledger)
+    g = generate_orders(
+        600, seed=5, bad_fraction=0.1, drift=0.5, start=fresh_batch_start(), days=1, id_prefix="s"
+    )
+    src = tmp / "batch.csv"
+    g.orders.to_csv(src, index=False)
+    raw = land_raw(str(src), t.cfg.storage.data_root)
+    frame = read_raw(storage.read_bytes(raw.uri), raw.source, raw.format)
+    prefix = storage.join(t.cfg.storage.data_root, "scores", "test")
+    parts = [
+        score_partition(guarded, frame, p, prefix, "ScoreFlow/test")
+        for p in partitions(len(frame), 300)
+    ]
+    out = storage.join(prefix, "predictions.parquet")
+    rows, counts = combine(parts, out)
+    t.ledger.record_scoring_batch(
+        "ScoreFlow/test", raw.source, raw.uri, raw.sha256, dep.id, out, rows, counts, "ren"
+    )
+    return t
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch):
+    """Point the app at a project config through the environment, as `renkei app` does."""
+
+    def use(project: Path) -> None:
+        monkeypatch.setenv("RENKEI_CONFIG", str(project))
+        monkeypatch.setenv("RENKEI_LEDGER_URL", "")
+        import streamlit as st
+
+        st.cache_resource.clear()
+
+    return use
+
+
+@pytest.fixture
+def empty_project(tmp_path: Path) -> Path:
+    return write_project(tmp_path)
+
+
+@pytest.fixture
+def populated(tmp_path: Path):
+    return populate(tmp_path)

@@ -1,0 +1,96 @@
+"""Every page in Streamlit's AppTest, on an empty and a populated ledger; approvals via the page."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from shared.release import approval_status
+from tests.app.conftest import APP, PAGES
+
+
+def open_page(page: str, user: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"views/{page}.py")
+        at.run()
+    if user is not None:
+        at.sidebar.selectbox(key="acting_as").set_value(user).run()
+        assert f"You are {user}" in " ".join(c.value for c in at.caption)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_on_an_empty_ledger_shows_a_helpful_state(page, app_env, empty_project) -> None:
+    app_env(empty_project)
+    at = open_page(page)
+    text = " ".join(str(x.value) for x in [*at.info, *at.markdown, *at.success, *at.caption])
+    expected = {
+        "overview": "Nothing is in production yet",
+        "lineage": "No lineage yet",
+        "models": "No model versions yet",
+        "roles": "Nothing recorded yet",
+        "guard": "No scoring batches yet",
+        "audit": "The audit chain is empty",
+    }[page]
+    assert expected in text
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_on_a_populated_ledger(page, app_env, populated) -> None:
+    app_env(populated.project_path)
+    at = open_page(page)
+    v1, v2 = populated.candidates
+    if page == "overview":
+        assert [m.value for m in at.metric][:2] == [
+            v1,
+            populated.ledger.alias("production").rules_version,
+        ]
+        assert any("Batch 1: 600 rows" in m.value for m in at.markdown)
+    elif page == "lineage":
+        assert at.selectbox[0].options  # nodes to pick
+        assert any("Comes from" in m.value for m in at.markdown)
+    elif page == "models":
+        assert len(at.dataframe) >= 1
+        assert at.selectbox(key="model_version").value == v2  # newest first
+    elif page == "roles":
+        at.button[0].click().run()
+        assert any("Message to the product manager" in s.value for s in at.subheader)
+        assert any("# From the ML team" in m.value for m in at.markdown)
+    elif page == "guard":
+        assert any("Decisions per scoring batch" in s.value for s in at.subheader)
+        at.button[0].click().run()  # the what-if form
+        assert any("Decision:" in m.value for m in at.markdown)
+    elif page == "audit":
+        assert "Audit chain verified" in at.success[0].value
+
+
+def _approve_on_page(app_env, populated, user: str, version: str) -> AppTest:
+    app_env(populated.project_path)
+    at = open_page("models", user=user)
+    at.multiselect(key="status_filter").set_value(["candidate", "passed", "rejected"]).run()
+    at.selectbox(key="model_version").set_value(version).run()
+    at.text_area(key="review_comment").input("checked on the page")
+    at.button[0].click().run()  # Approve
+    assert not at.exception
+    return at
+
+
+def test_approval_on_the_page_refused_without_role_and_for_the_trainer(app_env, populated) -> None:
+    _, v2 = populated.candidates
+    at = _approve_on_page(app_env, populated, "emi", v2)  # Product Manager: no approving role
+    assert "missing_role" in at.error[0].value
+    at = _approve_on_page(app_env, populated, "mina", v2)  # trained it
+    assert at.error
+    assert approval_status(populated.ledger, populated.roles, v2).approved == {}
+
+
+def test_approval_on_the_page_accepted_for_an_eligible_user(app_env, populated) -> None:
+    _, v2 = populated.candidates
+    at = _approve_on_page(app_env, populated, "kenji", v2)
+    assert "kenji approved" in at.success[0].value
+    assert approval_status(populated.ledger, populated.roles, v2).approved == {
+        "Domain Expert": "kenji"
+    }

@@ -1,0 +1,152 @@
+"""The app in a real headless Chromium (Debian's), driven by Playwright: every page, one approval."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.release import approval_status
+from tests.app.conftest import PAGES, populate
+from tests.conftest import REPO, free_port, need
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def start_app(project: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "RENKEI_CONFIG": str(project), "RENKEI_LEDGER_URL": ""}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "app" / "Home.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if (
+                httpx.get(
+                    f"http://127.0.0.1:{port}/_stcore/health", timeout=1, trust_env=False
+                ).status_code
+                == 200
+            ):
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.3)
+    proc.kill()
+    pytest.fail("streamlit did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wait_rendered(page, title: str) -> None:
+    page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
+    # Streamlit shows a running indicator while the script runs; wait until it is gone
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+    )
+
+
+def choose(page, label: str, option: str) -> None:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+TITLES = {
+    "overview": "Overview",
+    "lineage": "Lineage",
+    "models": "Models and approvals",
+    "roles": "Roles and ownership",
+    "guard": "Guard activity",
+    "audit": "Audit",
+}
+
+
+def test_every_page_in_a_real_browser_and_one_approval(tmp_path: Path) -> None:
+    need(Path(CHROMIUM).exists(), "Debian chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    t = populate(tmp_path)
+    _, v2 = t.candidates
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    port = free_port()
+    proc = start_app(t.project_path, port)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for name in PAGES:
+                path = "" if name == "overview" else name
+                page.goto(f"http://127.0.0.1:{port}/{path}")
+                wait_rendered(page, TITLES[name])
+                if name == "lineage":  # the graph is drawn in the browser: wait for it
+                    page.locator('[data-testid="stGraphVizChart"] svg').first.wait_for(
+                        timeout=30_000
+                    )
+                assert page.locator('[data-testid="stException"]').count() == 0, name
+                page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+            # one approval as an eligible user (kenji, Domain Expert, did not train it)
+            page.goto(f"http://127.0.0.1:{port}/models")
+            wait_rendered(page, "Models and approvals")
+            choose(page, "Acting as", "kenji")
+            wait_rendered(page, "Models and approvals")
+            choose(page, "Model version", v2)
+            wait_rendered(page, "Models and approvals")
+            page.get_by_label("Comment (required)").fill("checked in the browser")
+            page.get_by_role("button", name="Approve").click()
+            page.get_by_text(f"kenji approved {v2} as Domain Expert").wait_for(timeout=30_000)
+            page.screenshot(path=str(shots / "approval.png"), full_page=True)
+            browser.close()
+    finally:
+        stop(proc)
+    assert approval_status(t.ledger, t.roles, v2).approved == {"Domain Expert": "kenji"}
+    assert sorted(p.name for p in shots.iterdir()) == sorted(
+        [*(f"{n}.png" for n in PAGES), "approval.png"]
+    )
+    keep = REPO / "test-output" / "screenshots"  # for people to look at (git-ignored)
+    keep.mkdir(parents=True, exist_ok=True)
+    for p in shots.iterdir():
+        shutil.copy(p, keep / p.name)

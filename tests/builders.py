@@ -1,0 +1,87 @@
+"""Build a ledger with real datasets and trained, registered models, without running flows.
+
+Uses the same library calls the flows make (ingest, train, gate, register), on small data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from shared import storage
+from shared.config import (
+    ProjectConfig,
+    RolesConfig,
+    RulesConfig,
+    load_project,
+    load_roles,
+    load_rules,
+)
+from shared.guard import Envelope
+from shared.ingest import generate_raw, land_raw, validate_batch
+from shared.ledger import Ledger
+from shared.training import (
+    apply_gates,
+    load_training_input,
+    registration,
+    save_artifacts,
+    split_by_time,
+    train_candidate,
+)
+from tests.conftest import FAST_TRAINING, REPO, write_project
+
+
+@dataclass
+class Trained:
+    project_path: Path
+    cfg: ProjectConfig
+    roles: RolesConfig
+    rules: RulesConfig
+    ledger: Ledger
+    candidates: list[str]  # one candidate version per training run, oldest first
+
+
+def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "mina") -> Trained:
+    overrides = {**FAST_TRAINING, "training__families": ["baseline", "xgboost"]}
+    project_path = write_project(tmp, **overrides)
+    data = yaml.safe_load(project_path.read_text())
+    data["storage"]["ledger_url"] = url
+    project_path.write_text(yaml.safe_dump(data))
+    cfg = load_project(project_path)
+    rules = load_rules(REPO / "config" / "rules.yaml")
+    roles = load_roles(REPO / "config" / "roles.yaml")
+    ledger = Ledger.open(url)
+    root = cfg.storage.data_root
+    candidates = []
+    for i in range(runs):
+        src, labels = generate_raw(cfg, root, rows, seed=10 + i, bad_fraction=0.01)
+        outcome, split = validate_batch(land_raw(src, root), cfg, root, datetime(2026, 11, 1))
+        ledger.record_ingest(outcome, split.reasons, "taro", f"IngestFlow/t{i}")
+        ledger.record_labels(labels, outcome.rows_in, "generator", "taro", outcome.dataset_version)
+        inp = load_training_input(ledger, cfg, [outcome.dataset_version])
+        sp = split_by_time(inp.rows, cfg)
+        env = Envelope.learn(sp.train, cfg)
+        cands = [train_candidate(f, sp, cfg, rules, env) for f in cfg.training.families]
+        apply_gates(cands, cfg, None, rules)
+        run_key = f"TrainFlow/t{i}"
+        for c in cands:
+            c.artifact_uri = save_artifacts(c, root, run_key)
+        base = next(c for c in cands if c.family == "baseline")
+        ledger.start_run("TrainFlow", f"t{i}", trainer)
+        regs = ledger.register_models(
+            run_key,
+            run_key,
+            [registration(c, base, cfg, None) for c in cands],
+            [outcome.dataset_version],
+            trainer,
+            "0" * 40,
+            False,
+            cfg.config_hash(),
+        )
+        ledger.finish_run(run_key, "succeeded")
+        candidates += [m.version for m in regs if m.status == "candidate"]
+    assert storage.exists(root)
+    return Trained(project_path, cfg, roles, rules, ledger, candidates)

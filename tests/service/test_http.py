@@ -1,0 +1,120 @@
+"""The scoring service as a real process on 127.0.0.1: answers, 422s, hot version switch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.release import promote, review
+from tests.builders import build
+from tests.conftest import REPO, free_port
+
+pytestmark = pytest.mark.slow
+
+ROW = {
+    "order_id": "api-1",
+    "distance_km": 3.2,
+    "prep_minutes": 12.0,
+    "hour": 12,
+    "weekday": 2,
+    "courier_load": 5,
+    "rain": True,
+    "cuisine": "pizza",
+    "zone": "north",
+    "basket_size": 3,
+}
+
+
+def _approve_and_promote(t, v: str) -> None:
+    review(t.ledger, t.roles, v, "kenji", "ok", "approve")
+    review(t.ledger, t.roles, v, "yui", "ok", "approve")
+    promote(t.ledger, t.roles, t.cfg, t.rules, v, "production", "sora", "test", "abc")
+
+
+def test_service_answers_refuses_bad_requests_and_picks_up_promotions(tmp_path: Path) -> None:
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=2)
+    v1, v2 = t.candidates
+    _approve_and_promote(t, v1)
+    port = free_port()
+    env = {**os.environ, "RENKEI_LEDGER_URL": ""}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "--config",
+            str(t.project_path),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=10, trust_env=False) as c:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    if c.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.time() > deadline or proc.poll() is not None:
+                    out = proc.stdout.read().decode() if proc.poll() is not None else ""
+                    pytest.fail(f"service did not start: {out}")
+                time.sleep(0.3)
+            assert c.get("/health").json() == {
+                "status": "ok",
+                "alias": "production",
+                "model_version": v1,
+            }
+            assert c.get("/version").json()["rules_version"].startswith("abc+")
+            one = c.post("/predict", json=ROW)
+            assert one.status_code == 200
+            ans = one.json()["predictions"][0]
+            assert ans["decision"] == "model" and 10 < ans["prediction"] < 80
+            assert ans["model_version"] == v1 and ans["row_id"] == "api-1" and ans["reasons"] == []
+            many = c.post(
+                "/predict", json=[ROW, {**ROW, "distance_km": 55.0}, {**ROW, "basket_size": 55}]
+            ).json()
+            assert [p["decision"] for p in many["predictions"]] == ["model", "rejected", "fallback"]
+            assert many["predictions"][1]["prediction"] is None
+            assert "distance_in_service_area" in many["predictions"][1]["reasons"]
+            bad = c.post("/predict", json={**ROW, "distance_km": "far"})
+            assert bad.status_code == 422
+            [err] = bad.json()["detail"]
+            assert err["loc"] == ["body", "distance_km"] and "number" in err["msg"]
+            missing = c.post("/predict", json=[ROW, {k: v for k, v in ROW.items() if k != "hour"}])
+            assert missing.status_code == 422
+            assert missing.json()["detail"][0]["loc"] == ["body", 1, "hour"]
+            assert (
+                c.post(
+                    "/predict", content=b"not json", headers={"content-type": "application/json"}
+                ).status_code
+                == 422
+            )
+            # promotion is picked up without a restart
+            _approve_and_promote(t, v2)
+            deadline = time.time() + 10
+            while c.get("/version").json()["model_version"] != v2:
+                assert time.time() < deadline, "service did not switch to the new version"
+                time.sleep(0.2)
+            assert c.post("/predict", json=ROW).json()["predictions"][0]["model_version"] == v2
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

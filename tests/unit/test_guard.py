@@ -1,0 +1,205 @@
+"""The guard: each rule kind, fallbacks, invariants on any input, the bundle round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.bundle import BundleError, build_bundle, load_bundle
+from shared.config import RulesConfig, load_project, load_rules
+from shared.generator import generate_orders
+from shared.guard import Envelope, GuardedModel, GuardedPredictions
+from shared.models import Baseline
+from shared.training import assemble, split_by_time, train_candidate
+from tests.unit.test_training import fast
+
+REPO = Path(__file__).resolve().parents[2]
+CFG = fast(load_project(REPO / "config" / "project.yaml"))
+RULES = load_rules(REPO / "config" / "rules.yaml")
+
+
+class ConstantModel:
+    """A model that always answers the same number (to make output rules fire on purpose)."""
+
+    family = "constant"
+    device = "cpu"
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        return np.full(len(rows), self.value)
+
+
+class BrokenModel(ConstantModel):
+    def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        raise RuntimeError("model server on fire")
+
+
+@pytest.fixture(scope="module")
+def world():
+    g = generate_orders(3000, seed=4)
+    rows = g.orders.assign(created_at=pd.to_datetime(g.orders["created_at"]))
+    split = split_by_time(assemble([rows], [g.labels], CFG), CFG)
+    env = Envelope.learn(split.train, CFG)
+    base = Baseline(CFG)
+    base.fit(split.train, split.y("train"))
+    xgb = train_candidate("xgboost", split, CFG)
+    return split, env, base, xgb
+
+
+def guarded(model, world, rules: RulesConfig = RULES) -> GuardedModel:
+    _, env, base, _ = world
+    return GuardedModel(model, base, CFG, rules, env, "v7", "test+rules")
+
+
+def one_row(**changes) -> pd.DataFrame:
+    row = generate_orders(1, seed=1).orders.iloc[0].to_dict()
+    row.update(
+        distance_km=3.0, prep_minutes=12.0, hour=12, basket_size=3, zone="center", cuisine="pizza"
+    )
+    row.update(changes)
+    return pd.DataFrame([row])
+
+
+def test_a_normal_row_is_answered_by_the_model(world) -> None:
+    out = guarded(ConstantModel(40.0), world).predict(one_row())
+    GuardedPredictions.validate(out)
+    assert out.loc[0, "decision"] == "model" and out.loc[0, "prediction"] == 40.0
+    assert out.loc[0, "reasons"] == "" and out.loc[0, "model_version"] == "v7"
+
+
+@pytest.mark.parametrize(
+    ("changes", "decision", "reason"),
+    [
+        ({"distance_km": 45.0}, "rejected", "distance_in_service_area"),  # range, reject
+        ({"basket_size": 50}, "fallback", "basket_plausible"),  # range, fallback
+        ({"prep_minutes": 95.0}, "fallback", "prep_not_stalled"),  # expression
+        ({"courier_load": 39}, "fallback", "within_training_envelope"),  # envelope (numeric)
+        ({"zone": "moon"}, "rejected", "schema:zone:isin"),  # the data contract
+        ({"distance_km": "far"}, "rejected", "schema:distance_km:dtype('float64')"),
+        ({"hour": None}, "rejected", "schema:hour:not_nullable"),
+    ],
+)
+def test_input_rules(world, changes, decision, reason) -> None:
+    out = guarded(ConstantModel(40.0), world).predict(one_row(**changes))
+    assert out.loc[0, "decision"] == decision
+    assert reason in out.loc[0, "reasons"].split("; ")
+    if decision == "rejected":
+        assert np.isnan(out.loc[0, "prediction"])
+    else:
+        assert np.isfinite(out.loc[0, "prediction"])
+
+
+def test_allowed_rule_and_unseen_category_in_envelope(world) -> None:
+    rules = RulesConfig.model_validate(
+        {
+            "input": [
+                {
+                    "name": "no_desserts",
+                    "kind": "allowed",
+                    "column": "cuisine",
+                    "values": ["pizza"],
+                    "action": "fallback",
+                },
+            ]
+        }
+    )
+    out = guarded(ConstantModel(40.0), world, rules).predict(
+        pd.concat([one_row(), one_row(cuisine="dessert")], ignore_index=True)
+    )
+    assert list(out["decision"]) == ["model", "fallback"]
+    assert out.loc[1, "reasons"] == "no_desserts"
+
+
+def test_output_floor_cap_and_round(world) -> None:
+    # 3 km + 12 min prep: floor = 12 + 3/45*60 = 16.0
+    low = guarded(ConstantModel(5.0), world).predict(one_row())
+    assert low.loc[0, "decision"] == "corrected" and low.loc[0, "prediction"] == 16.0
+    assert low.loc[0, "reasons"] == "faster_than_physically_possible"
+    high = guarded(ConstantModel(500.0), world).predict(one_row())
+    assert high.loc[0, "decision"] == "corrected" and high.loc[0, "prediction"] == 150.0
+    assert high.loc[0, "reasons"] == "sla_cap"
+    rounded = guarded(ConstantModel(33.333), world).predict(one_row())
+    assert rounded.loc[0, "prediction"] == 33.3 and rounded.loc[0, "decision"] == "model"
+
+
+def test_model_failure_falls_back_to_the_baseline(world) -> None:
+    _, _, base, _ = world
+    rows = one_row()
+    out = guarded(BrokenModel(0), world).predict(rows)
+    assert out.loc[0, "decision"] == "fallback" and out.loc[0, "reasons"] == "model_error"
+    assert out.loc[0, "prediction"] == pytest.approx(round(base.predict(rows)[0], 1))
+    nan = guarded(ConstantModel(np.nan), world).predict(rows)
+    assert nan.loc[0, "decision"] == "fallback" and "model_non_finite" in nan.loc[0, "reasons"]
+
+
+def test_missing_columns_reject_every_row_without_raising(world) -> None:
+    out = guarded(ConstantModel(40.0), world).predict(one_row().drop(columns=["zone", "rain"]))
+    assert out.loc[0, "decision"] == "rejected"
+    assert "schema:zone:not_nullable" in out.loc[0, "reasons"]
+
+
+def test_bundle_round_trip_gives_identical_predictions(world) -> None:
+    split, env, base, xgb = world
+    data = build_bundle(xgb.files, base.to_files(), CFG, RULES, env, "v7", "xgboost", "abc")
+    g1 = load_bundle(data)
+    direct = GuardedModel(g1.model, base, CFG, RULES, env, "v7", g1.rules_version)
+    a = g1.predict(split.holdout)
+    b = load_bundle(data).predict(split.holdout)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, direct.predict(split.holdout))
+    assert (a["decision"] == "model").mean() > 0.9
+    tampered = data.replace(b'"sla_cap"', b'"sla_caq"')
+    with pytest.raises(BundleError):
+        load_bundle(tampered if tampered != data else data[:100])
+
+
+anything = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**15), max_value=10**15),
+    st.text(max_size=6),
+    st.booleans(),
+    st.sampled_from(["pizza", "center", "2026-10-02T10:00:00", "nan", "", "1e400"]),
+)
+COLUMNS = list(generate_orders(1, seed=1).orders.columns)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    n=st.integers(min_value=0, max_value=30),
+    edits=st.lists(st.tuples(st.integers(0, 29), st.sampled_from(COLUMNS), anything), max_size=30),
+    dropped=st.lists(st.sampled_from(COLUMNS), unique=True, max_size=3),
+    model_value=st.sampled_from([40.0, -5.0, 1e9, np.nan]),
+)
+def test_any_frame_gets_one_decision_per_row_and_invariants_hold(
+    world, n, edits, dropped, model_value
+) -> None:
+    base = generate_orders(max(n, 1), seed=2).orders.head(n).astype(object)
+    for row, col, value in edits:
+        if row < n:
+            base.iat[row, base.columns.get_loc(col)] = value
+    frame = base.drop(columns=dropped)
+    out = guarded(ConstantModel(model_value), world).predict(frame)
+    GuardedPredictions.validate(out)
+    assert len(out) == n
+    answered = out["decision"] != "rejected"
+    p = out["prediction"]
+    assert np.isfinite(p[answered]).all() and p[~answered].isna().all()
+    assert (p[answered] <= 150.0).all()
+    # the floor: never faster than physically possible (where the inputs are usable)
+    ok = out.index[answered]
+    if len(ok):
+        typed = frame.loc[ok, ["prep_minutes", "distance_km"]].apply(pd.to_numeric, errors="coerce")
+        floor = typed["prep_minutes"] + typed["distance_km"] / 45 * 60
+        assert (p[ok] >= floor.clip(upper=150.0) - 0.05).all()
