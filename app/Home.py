@@ -13,6 +13,9 @@ pages = [
     st.Page("views/models.py", title="Models and approvals", icon=":material/fact_check:"),
     st.Page("views/roles.py", title="Roles and ownership", icon=":material/groups:"),
     st.Page("views/guard.py", title="Guard activity", icon=":material/shield:"),
+    st.Page("views/operator.py", title="Operator feedback", icon=":material/rate_review:"),
+    st.Page("views/monitoring.py", title="Monitoring", icon=":material/monitoring:"),
+    st.Page("views/costs.py", title="Costs", icon=":material/payments:"),
     st.Page("views/audit.py", title="Audit", icon=":material/receipt_long:"),
 ]
 st.navigation(pages).run()

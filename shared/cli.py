@@ -397,6 +397,119 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
 
 
 @cli.command()
+@click.argument("path")
+@click.option("--as", "user", default=None, help="Who delivers the labels (default: you).")
+@click.pass_obj
+def feedback(obj: Ctx, path: str, user: str | None) -> None:
+    """Record delayed labels from PATH (CSV/Parquet with the id and target columns)."""
+    from shared.feedback import apply_feedback, read_labels
+    from shared.settings import current_user
+    from shared.validation import RawInputError
+
+    cfg = obj.project()
+    try:
+        out = apply_feedback(obj.ledger(), cfg, read_labels(path), path, user or current_user())
+    except RawInputError as e:
+        raise click.ClickException(str(e)) from None
+    b = out.batch
+    click.echo(
+        f"{b.rows:,} labels from {path}: {b.accepted:,} accepted, {b.late:,} late (kept), "
+        f"{b.duplicates:,} duplicates, {b.unknown:,} unknown ids, {b.invalid:,} invalid"
+    )
+    for status, ids in out.examples.items():
+        click.echo(f"  {status}: e.g. {', '.join(ids)}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--last", default=5, show_default=True, help="How many runs to show.")
+@click.pass_obj
+def monitoring(obj: Ctx, as_json: bool, last: int) -> None:
+    """Monitoring runs: each check's value, threshold and verdict, and the retrain decision."""
+    reports = obj.ledger().monitoring_reports()[-last:]
+    if as_json:
+        click.echo(json.dumps(_jsonable(reports), indent=2))
+        return
+    if not reports:
+        click.echo("No monitoring runs yet: python flows/monitor_flow.py run")
+        return
+    for r in reports:
+        decision = f"RETRAIN ({'; '.join(r.reasons)})" if r.retrain else "no retraining"
+        run = f", retraining run {r.retrain_run}" if r.retrain_run else ""
+        click.echo(
+            f"report {r.id} on {r.version}, batches {r.batches}, {r.rows:,} rows, labels {r.label_coverage:.0%}: {decision}{run}"
+        )
+        click.echo(
+            text_table(
+                [
+                    [
+                        c["name"],
+                        c["verdict"],
+                        "-" if c["value"] is None else f"{c['value']:.3f}",
+                        f"{c['threshold']:g}",
+                    ]
+                    for c in r.checks
+                ],
+                ["check", "verdict", "value", "threshold"],
+            )
+        )
+        click.echo()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--costs", "costs_path", default="config/costs.yaml", show_default=True)
+@click.pass_obj
+def costs(obj: Ctx, as_json: bool, costs_path: str) -> None:
+    """Fixed, variable and benefit per model version and for the project; break-even."""
+    from shared.config import load_costs
+    from shared.costs import economics
+
+    try:
+        econ = economics(obj.ledger(), load_costs(costs_path))
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "currency": econ.currency,
+                    "fixed": econ.fixed,
+                    "variable": econ.variable,
+                    "benefit": econ.benefit,
+                    "net": econ.net,
+                    "break_even_at_models": econ.break_even_at,
+                    "per_model": [{**_jsonable(m), "benefit": m.benefit} for m in econ.per_model],
+                },
+                indent=2,
+            )
+        )
+        return
+    c = econ.currency
+    click.echo(
+        text_table(
+            [
+                [
+                    m.version,
+                    m.family,
+                    m.status,
+                    f"{m.variable_cost:,.2f}",
+                    f"{m.monthly_benefit:,.0f}",
+                    f"{m.benefit:,.0f}",
+                ]
+                for m in econ.per_model
+            ],
+            ["version", "family", "status", f"variable {c}", f"benefit/month {c}", f"benefit {c}"],
+        )
+    )
+    be = f"after {econ.break_even_at} model(s)" if econ.break_even_at else "not yet"
+    click.echo(
+        f"\nproject: fixed {econ.fixed:,.0f} + variable {econ.variable:,.2f} vs benefit "
+        f"{econ.benefit:,.0f} {c} (net {econ.net:,.0f}); break-even {be}"
+    )
+
+
+@cli.command()
 @click.option("--port", default=8501, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.pass_obj

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 DEFAULT_PROJECT_PATH = "config/project.yaml"
 DEFAULT_ROLES_PATH = "config/roles.yaml"
 DEFAULT_RULES_PATH = "config/rules.yaml"
+DEFAULT_COSTS_PATH = "config/costs.yaml"
 
 ML_LENS_ROLES: tuple[str, ...] = (
     "Business Analyst",
@@ -144,6 +145,18 @@ class GateSettings(_Strict):
     max_slice_regression: float = Field(0.0, ge=0.0)
 
 
+class MonitoringSettings(_Strict):
+    window_batches: int = Field(3, gt=0)
+    psi_alert: float = Field(0.2, gt=0)
+    ks_pvalue: float = Field(0.001, gt=0, lt=1)
+    min_drifted_features: int = Field(2, gt=0)
+    prediction_psi_alert: float = Field(0.2, gt=0)
+    max_metric_decay: float = Field(0.25, gt=0)
+    min_label_coverage: float = Field(0.2, ge=0, le=1)
+    max_guard_rate_increase: float = Field(0.10, ge=0, le=1)
+    late_feedback_days: float = Field(14, gt=0)
+
+
 class AppSettings(_Strict):
     dev_mode: bool = False  # true: pick who you are in the sidebar (demo); false: read-only
     # without an OIDC login (st.user)
@@ -176,6 +189,7 @@ class ProjectConfig(_Strict):
     gates: GateSettings = GateSettings()
     storage: StorageSettings = StorageSettings()
     generator: GeneratorSettings = GeneratorSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     app: AppSettings = AppSettings()
 
     @model_validator(mode="after")
@@ -319,6 +333,28 @@ class RulesConfig(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+class BenefitSettings(_Strict):
+    value_per_minute_saved: float = Field(0.0, ge=0)
+    orders_per_month: float = Field(0.0, ge=0)
+    value_per_true_positive: float = Field(0.0, ge=0)
+    cost_per_false_positive: float = Field(0.0, ge=0)
+
+
+class CostsConfig(_Strict):
+    currency: str = "USD"
+    fixed_monthly: dict[str, float] = {}
+    prices_per_hour: dict[str, float] = Field(default_factory=lambda: {"cpu": 0.4, "gpu": 1.2})
+    benefit: BenefitSettings = BenefitSettings()
+    months_per_model: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _prices(self) -> CostsConfig:
+        for k in ("cpu", "gpu"):
+            if k not in self.prices_per_hour:
+                raise ValueError(f"prices_per_hour needs '{k}'")
+        return self
+
+
 def _format_validation_error(source: str, err: ValidationError) -> str:
     problems = []
     for e in err.errors():
@@ -365,6 +401,11 @@ def load_roles(path: str | Path = DEFAULT_ROLES_PATH) -> RolesConfig:
 def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> RulesConfig:
     """Read and validate a guard rules file."""
     return _load(path, RulesConfig)
+
+
+def load_costs(path: str | Path = DEFAULT_COSTS_PATH) -> CostsConfig:
+    """Read and validate the costs and benefit model."""
+    return _load(path, CostsConfig)
 
 
 def _cli_config_source(name: str, default: str) -> str:

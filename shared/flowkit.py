@@ -85,3 +85,33 @@ def training_card(candidates: list[Any], comparison: Any, cfg: Any) -> list[Any]
         )
     )
     return parts
+
+
+def monitoring_card(result: Any, report: Any) -> list[Any]:
+    """Card components for a monitoring run: each check, its value, threshold and verdict."""
+    from metaflow.cards import Markdown, Table
+
+    head = "RETRAIN" if report.retrain else "no retraining needed"
+    parts: list[Any] = [
+        Markdown(f"# Monitoring {result.version}: {head}"),
+        Markdown(
+            f"Batches {result.batches}, {result.rows:,} rows, label coverage "
+            f"{result.label_coverage:.0%}"
+        ),
+        Table(
+            [
+                [
+                    c.name,
+                    c.verdict,
+                    "-" if c.value is None else f"{c.value:.3f}",
+                    f"{c.threshold:g}",
+                    c.detail,
+                ]
+                for c in result.checks
+            ],
+            headers=["check", "verdict", "value", "threshold", "detail"],
+        ),
+    ]
+    if report.reasons:
+        parts.append(Markdown("**Why retrain:** " + "; ".join(report.reasons)))
+    return parts

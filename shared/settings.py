@@ -59,3 +59,9 @@ def app_paths(environ: Mapping[str, str] | None = None) -> AppPaths:
         env.get("RENKEI_ROLES") or DEFAULT_ROLES_PATH,
         env.get("RENKEI_RULES") or DEFAULT_RULES_PATH,
     )
+
+
+def costs_path(environ: Mapping[str, str] | None = None) -> str:
+    """The costs YAML the app reads: RENKEI_COSTS or config/costs.yaml."""
+    env = os.environ if environ is None else environ
+    return env.get("RENKEI_COSTS") or "config/costs.yaml"

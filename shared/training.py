@@ -13,6 +13,7 @@ from pandera.typing import Series
 
 from shared import storage
 from shared.config import ProjectConfig, RulesConfig
+from shared.drift import reference_profile
 from shared.guard import Envelope, GuardedModel, decision_counts, intervention_rate
 from shared.metrics import evaluate, slice_metrics
 from shared.models import Baseline, FitReport, new_model
@@ -162,6 +163,9 @@ def train_candidate(
         out = guarded.predict(split.holdout)
         c.guard = {"intervention_rate": intervention_rate(out), "decisions": decision_counts(out)}
         c.files["envelope.json"] = json.dumps(envelope.to_dict(), indent=2).encode()
+        # the drift reference: training distributions and the holdout's predictions, once
+        profile = reference_profile(split.train, cfg, model.predict(split.holdout))
+        c.files["reference.json"] = json.dumps(profile.to_dict()).encode()
     return c
 
 

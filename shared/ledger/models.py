@@ -211,3 +211,53 @@ class ScoringBatch(Base):
     decisions: Mapped[dict] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FeedbackBatch(Base):
+    """One arrival of delayed labels (a file, or one operator's entry), with what happened."""
+
+    __tablename__ = "feedback_batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(Integer)
+    accepted: Mapped[int] = mapped_column(Integer)
+    late: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    unknown: Mapped[int] = mapped_column(Integer)
+    invalid: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Feedback(Base):
+    """One true value for one scored row. Every arrival is kept, with its status."""
+
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    feedback_batch_id: Mapped[int] = mapped_column(ForeignKey("feedback_batches.id"))
+    row_id: Mapped[str] = mapped_column(String(255))
+    value: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(
+        String(20)
+    )  # accepted | late | duplicate | unknown | invalid
+    scoring_batch_id: Mapped[int | None] = mapped_column(Integer)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_feedback_row_id", "row_id"),)
+
+
+class MonitoringReport(Base):
+    __tablename__ = "monitoring_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_run: Mapped[str | None] = mapped_column(String(255))
+    model_id: Mapped[int] = mapped_column(Integer)
+    batches: Mapped[list] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(Integer)
+    label_coverage: Mapped[float] = mapped_column(Float)
+    checks: Mapped[list] = mapped_column(JSON)
+    retrain: Mapped[bool] = mapped_column(Boolean)
+    reasons: Mapped[list] = mapped_column(JSON)
+    retrain_run: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

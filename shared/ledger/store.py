@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,10 +32,13 @@ from shared.ledger.models import (
     AuditEntry,
     AuditHead,
     Dataset,
+    Feedback,
+    FeedbackBatch,
     FlowRun,
     LabelBatch,
     ModelDataset,
     ModelVersion,
+    MonitoringReport,
     Quarantine,
     ScoringBatch,
     ValidationReport,
@@ -206,6 +210,35 @@ class ScoringBatchRecord:
     rows: int
     decisions: dict[str, int]
     created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackBatchRecord:
+    id: int
+    source: str
+    rows: int
+    accepted: int
+    late: int
+    duplicates: int
+    unknown: int
+    invalid: int
+    actor: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MonitoringRecord:
+    id: int
+    flow_run: str | None
+    version: str
+    batches: list[int]
+    rows: int
+    label_coverage: float
+    checks: list[dict[str, Any]]
+    retrain: bool
+    reasons: list[str]
+    retrain_run: str | None
     created_at: datetime
 
 
@@ -564,10 +597,36 @@ class Ledger:
             ]
 
     def dataset(self, version: str) -> DatasetRecord:
-        for d in self.datasets():
-            if d.version == version:
-                return d
-        raise LedgerError(f"no dataset version {version!r} in the ledger")
+        with Session(self.engine) as s:
+            d = s.get(Dataset, version)
+            if d is None:
+                raise LedgerError(f"no dataset version {version!r} in the ledger")
+            return DatasetRecord(
+                d.version,
+                d.rows_in,
+                d.rows_valid,
+                d.rows_quarantined,
+                d.location,
+                d.source,
+                d.raw_uri,
+                d.created_by,
+                d.created_at,
+                d.flow_run,
+            )
+
+    def flow_run(self, pathspec: str) -> dict[str, Any] | None:
+        with Session(self.engine) as s:
+            r = s.execute(select(FlowRun).where(FlowRun.pathspec == pathspec)).scalar()
+            if r is None:
+                return None
+            return {
+                "pathspec": r.pathspec,
+                "user": r.user,
+                "branch": r.branch,
+                "status": r.status,
+                "started_at": r.started_at,
+                "ended_at": r.ended_at,
+            }
 
     def register_models(
         self,
@@ -634,42 +693,56 @@ class Ledger:
                     existing.append(mv.id)
         return [m for m in self.models() if m.id in set(existing)]
 
-    def models(self) -> list[ModelVersionRecord]:
-        """Every model version, newest first."""
+    @staticmethod
+    def _model_record(m: ModelVersion, datasets: list[str]) -> ModelVersionRecord:
+        return ModelVersionRecord(
+            m.id,
+            m.family,
+            m.status,
+            m.key_metric,
+            m.metrics,
+            m.baseline_metrics,
+            m.slice_metrics,
+            m.gate_results,
+            m.artifact_uri,
+            sorted(datasets),
+            m.git_commit,
+            m.git_dirty,
+            m.config_hash,
+            m.flow_run,
+            m.task_pathspec,
+            m.trained_by,
+            m.created_at,
+            m.resources,
+        )
+
+    def models(self, limit: int | None = None) -> list[ModelVersionRecord]:
+        """Model versions, newest first (the newest ``limit`` when given)."""
         with Session(self.engine) as s:
+            q = select(ModelVersion).order_by(ModelVersion.id.desc())
+            if limit:
+                q = q.limit(limit)
+            rows = list(s.execute(q).scalars())
             links: dict[int, list[str]] = {}
-            for mid, dv in s.execute(select(ModelDataset.model_id, ModelDataset.dataset_version)):
-                links.setdefault(mid, []).append(dv)
-            return [
-                ModelVersionRecord(
-                    m.id,
-                    m.family,
-                    m.status,
-                    m.key_metric,
-                    m.metrics,
-                    m.baseline_metrics,
-                    m.slice_metrics,
-                    m.gate_results,
-                    m.artifact_uri,
-                    sorted(links.get(m.id, [])),
-                    m.git_commit,
-                    m.git_dirty,
-                    m.config_hash,
-                    m.flow_run,
-                    m.task_pathspec,
-                    m.trained_by,
-                    m.created_at,
-                    m.resources,
-                )
-                for m in s.execute(select(ModelVersion).order_by(ModelVersion.id.desc())).scalars()
-            ]
+            ids = [m.id for m in rows]
+            if ids:
+                link_q = select(ModelDataset.model_id, ModelDataset.dataset_version)
+                if limit:
+                    link_q = link_q.where(ModelDataset.model_id.in_(ids))
+                for mid, dv in s.execute(link_q):
+                    links.setdefault(mid, []).append(dv)
+            return [self._model_record(m, links.get(m.id, [])) for m in rows]
 
     def model(self, version: str | int) -> ModelVersionRecord:
         mid = parse_version(version)
-        for m in self.models():
-            if m.id == mid:
-                return m
-        raise LedgerError(f"no model version v{mid} in the ledger")
+        with Session(self.engine) as s:
+            m = s.get(ModelVersion, mid)
+            if m is None:
+                raise LedgerError(f"no model version v{mid} in the ledger")
+            links = s.execute(
+                select(ModelDataset.dataset_version).where(ModelDataset.model_id == mid)
+            ).scalars()
+            return self._model_record(m, list(links))
 
     def lineage(self, version: str | int) -> Lineage:
         """The model version, the datasets it was trained on back to their raw sources."""
@@ -677,7 +750,12 @@ class Ledger:
         datasets = []
         for dv in m.datasets:
             d = self.dataset(dv)
-            reports = self.reports(dv)
+            with Session(self.engine) as s:
+                n_reports = s.execute(
+                    select(func.count(ValidationReport.id)).where(
+                        ValidationReport.dataset_version == dv
+                    )
+                ).scalar_one()
             datasets.append(
                 {
                     "version": d.version,
@@ -688,11 +766,10 @@ class Ledger:
                     "raw_source": d.source,
                     "raw_uri": d.raw_uri,
                     "ingest_run": d.flow_run,
-                    "validation_reports": len(reports),
+                    "validation_reports": int(n_reports),
                 }
             )
-        run = next((r for r in self.flow_runs() if r["pathspec"] == m.flow_run), None)
-        return Lineage(m, datasets, run)
+        return Lineage(m, datasets, self.flow_run(m.flow_run))
 
     # -- release ---------------------------------------------------------------------------
     def add_approval(
@@ -949,6 +1026,153 @@ class Ledger:
             "training_run": lin.flow_run,
             "datasets": lin.datasets,
         }
+
+    # -- feedback and monitoring -----------------------------------------------------------
+    def record_feedback(
+        self, source: str, entries: list[dict[str, Any]], actor: str
+    ) -> FeedbackBatchRecord:
+        """Keep every feedback row with its status (accepted, late, duplicate, unknown,
+        invalid); nothing is dropped."""
+        counts = Counter(e["status"] for e in entries)
+        now = utcnow()
+        with self._write() as (s, audit):
+            fb = FeedbackBatch(
+                source=source,
+                rows=len(entries),
+                accepted=counts["accepted"],
+                late=counts["late"],
+                duplicates=counts["duplicate"],
+                unknown=counts["unknown"],
+                invalid=counts["invalid"],
+                actor=actor,
+                created_at=now,
+            )
+            s.add(fb)
+            s.flush()
+            if entries:
+                s.execute(
+                    insert(Feedback),
+                    [
+                        {
+                            "feedback_batch_id": fb.id,
+                            "row_id": e["row_id"],
+                            "value": e["value"],
+                            "status": e["status"],
+                            "scoring_batch_id": e.get("scoring_batch_id"),
+                            "flagged": bool(e.get("flagged", False)),
+                            "note": e.get("note", ""),
+                            "actor": actor,
+                            "created_at": now,
+                        }
+                        for e in entries
+                    ],
+                )
+            audit(actor, "feedback.record", source, dict(counts))
+            return self._feedback_batch(fb)
+
+    @staticmethod
+    def _feedback_batch(b: FeedbackBatch) -> FeedbackBatchRecord:
+        return FeedbackBatchRecord(
+            b.id,
+            b.source,
+            b.rows,
+            b.accepted,
+            b.late,
+            b.duplicates,
+            b.unknown,
+            b.invalid,
+            b.actor,
+            b.created_at,
+        )
+
+    def feedback_batches(self) -> list[FeedbackBatchRecord]:
+        with Session(self.engine) as s:
+            rows = s.execute(select(FeedbackBatch).order_by(FeedbackBatch.id)).scalars()
+            return [self._feedback_batch(b) for b in rows]
+
+    def labelled_rows(self) -> pd.DataFrame:
+        """Usable feedback (accepted or late): row_id, value, scoring batch, flagged, when."""
+        with Session(self.engine) as s:
+            rows = s.execute(
+                select(
+                    Feedback.row_id,
+                    Feedback.value,
+                    Feedback.scoring_batch_id,
+                    Feedback.flagged,
+                    Feedback.actor,
+                    Feedback.created_at,
+                )
+                .where(Feedback.status.in_(["accepted", "late"]))
+                .order_by(Feedback.id)
+            ).all()
+        return pd.DataFrame(
+            rows,
+            columns=["row_id", "value", "scoring_batch_id", "flagged", "actor", "created_at"],
+        )
+
+    def record_monitoring(
+        self,
+        flow_run: str | None,
+        version: str,
+        batches: list[int],
+        rows: int,
+        label_coverage: float,
+        checks: list[dict[str, Any]],
+        retrain: bool,
+        reasons: list[str],
+        actor: str,
+    ) -> MonitoringRecord:
+        with self._write() as (s, audit):
+            r = MonitoringReport(
+                flow_run=flow_run,
+                model_id=parse_version(version),
+                batches=batches,
+                rows=rows,
+                label_coverage=label_coverage,
+                checks=checks,
+                retrain=retrain,
+                reasons=reasons,
+                retrain_run=None,
+                created_at=utcnow(),
+            )
+            s.add(r)
+            s.flush()
+            audit(
+                actor,
+                "monitoring.report",
+                f"v{r.model_id}",
+                {"report": r.id, "retrain": retrain, "reasons": reasons, "batches": batches},
+            )
+            return self._monitoring(r)
+
+    def set_retrain_run(self, report_id: int, run: str, actor: str) -> None:
+        with self._write() as (s, audit):
+            r = s.get(MonitoringReport, report_id)
+            if r is None:
+                raise LedgerError(f"no monitoring report {report_id}")
+            r.retrain_run = run
+            audit(actor, "retrain.triggered", run, {"report": report_id, "reasons": r.reasons})
+
+    @staticmethod
+    def _monitoring(r: MonitoringReport) -> MonitoringRecord:
+        return MonitoringRecord(
+            r.id,
+            r.flow_run,
+            f"v{r.model_id}",
+            r.batches,
+            r.rows,
+            r.label_coverage,
+            r.checks,
+            r.retrain,
+            r.reasons,
+            r.retrain_run,
+            r.created_at,
+        )
+
+    def monitoring_reports(self) -> list[MonitoringRecord]:
+        with Session(self.engine) as s:
+            rows = s.execute(select(MonitoringReport).order_by(MonitoringReport.id)).scalars()
+            return [self._monitoring(r) for r in rows]
 
     def audit_entries(self) -> list[AuditEntry]:
         with Session(self.engine) as s:

@@ -78,12 +78,23 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+QUIET_S = 0.5  # the running indicator must stay away this long for a page to count as done
+_QUIET_JS = """() => new Promise(resolve => {
+  let quiet = 0;
+  const tick = () => {
+    const running = document.querySelector('[data-testid="stStatusWidgetRunningIcon"],'
+      + '[data-testid="stStatusWidgetRunningManIcon"]');
+    quiet = running ? 0 : quiet + 1;
+    if (quiet >= 5) resolve(true); else setTimeout(tick, 100);
+  };
+  tick();
+})"""
+
+
 def wait_rendered(page, title: str) -> None:
+    """Wait for the page's title, then until the script has stopped running for QUIET_S."""
     page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
-    # Streamlit shows a running indicator while the script runs; wait until it is gone
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
-    )
+    page.wait_for_function(_QUIET_JS, timeout=30_000)
 
 
 def choose(page, label: str, option: str) -> None:

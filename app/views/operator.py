@@ -1,0 +1,53 @@
+import pandas as pd
+import streamlit as st
+from common import configs, current_user, ledger
+
+from shared.feedback import apply_feedback, scored_rows
+
+cfg, roles, _ = configs()
+lg = ledger()
+user = current_user()
+st.title("Operator feedback")
+st.caption(
+    "Flag a prediction that was wrong and enter the true value. It is recorded with "
+    "your name and joins the labels monitoring uses."
+)
+scored = scored_rows(lg)
+if scored.empty:
+    st.info("No scored rows yet: run the score flow first.")
+    st.stop()
+recent = scored.sort_values("scored_at").tail(200)
+st.dataframe(recent, hide_index=True, width="stretch")
+if user is None:
+    st.info("Sign in to give feedback.")
+    st.stop()
+if "ML Operator" not in roles.roles_of(user) and "Operator" not in roles.roles_of(user):
+    st.warning(f"{user} is not an ML Operator or Operator: feedback is open to those roles.")
+    st.stop()
+with st.form("feedback"):
+    rid = st.selectbox("Prediction (row id)", list(recent["row_id"])[::-1], key="fb_row")
+    value = st.number_input(f"True {cfg.target}", min_value=0.0, value=30.0, key="fb_value")
+    note = st.text_input("Note", key="fb_note")
+    send = st.form_submit_button("Flag and record", type="primary")
+if send:
+    out = apply_feedback(
+        lg,
+        cfg,
+        pd.DataFrame({cfg.id_column: [rid], cfg.target: [value]}),
+        "app",
+        user,
+        flagged=True,
+        note=note,
+    )
+    b = out.batch
+    status = next(
+        k for k in ("accepted", "late", "duplicates", "unknown", "invalid") if getattr(b, k)
+    )
+    (st.success if status in ("accepted", "late") else st.warning)(
+        f"Recorded for {rid}: {status}"
+        + (
+            " (this row already had a label: the first one stands)"
+            if status == "duplicates"
+            else ""
+        )
+    )

@@ -1,0 +1,105 @@
+"""Monitor: drift, prediction drift, label performance and guard rates; retrain on alert."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import yaml
+from metaflow import Config, FlowSpec, Parameter, card, current, step
+
+import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
+from shared.config import DEFAULT_PROJECT_PATH, project_from_flow
+from shared.flowkit import RenkeiFlowError, monitoring_card
+from shared.ledger import Ledger
+from shared.monitoring import MonitoringError, monitor, record
+from shared.settings import ledger_url
+
+
+class MonitorFlow(FlowSpec):
+    """Watch the production model and trigger retraining when the verdict says so.
+
+    Steps:
+      start   - for the newest scoring batches of the production model: data drift per
+                feature (PSI with bins fixed at training, KS / chi-square), prediction drift,
+                performance on the labels that arrived (with coverage), guard rates against
+                the holdout's; a verdict per check; a ledger record; card
+      retrain - when drift, decay or guard rates pass their thresholds: start the train flow
+                (locally through a flow run), recording why; the new candidate still needs
+                gates and approvals, nothing is promoted here
+      end     - print the verdicts
+    """
+
+    project = Config(
+        "project",
+        default=DEFAULT_PROJECT_PATH,
+        parser="shared.config.parse_project",
+        help="Project settings YAML (default config/project.yaml).",
+    )
+    window = Parameter("window", default=0, type=int, help="Scoring batches (0: from config).")
+    retrain_mode = Parameter(
+        "retrain", default="local", help="local: start the train flow here; none: only record."
+    )
+
+    @card(type="blank")
+    @step
+    def start(self):
+        """Run every monitoring check and record the verdict."""
+        cfg = project_from_flow(self.project)
+        self.ledger_url = ledger_url(cfg)
+        ledger = Ledger.open(self.ledger_url)
+        self.run_pathspec = ledger.start_run(current.flow_name, current.run_id, current.username)
+        try:
+            self.result = monitor(ledger, cfg, self.window or None)
+        except MonitoringError as e:
+            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
+            raise RenkeiFlowError(str(e)) from None
+        self.report = record(ledger, cfg, self.result, self.run_pathspec, current.username)
+        current.card.extend(monitoring_card(self.result, self.report))
+        self.next(self.retrain)
+
+    @step
+    def retrain(self):
+        """Start the train flow when the verdict asks for it (never promotes)."""
+        self.retrain_run = None
+        if self.report.retrain and self.retrain_mode == "local":
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+                yaml.safe_dump(self.project.to_dict(), f)  # the frozen config of this run
+            cmd = [
+                sys.executable,
+                os.path.join(os.path.dirname(__file__), "train_flow.py"),
+                "--config",
+                "project",
+                f.name,
+                "run",
+            ]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            print(done.stdout[-3000:])
+            if done.returncode != 0:
+                raise RenkeiFlowError(f"the retraining run failed:\n{done.stderr[-2000:]}")
+            self.retrain_run = Ledger.open(self.ledger_url).flow_runs()[-1]["pathspec"]
+            Ledger.open(self.ledger_url).set_retrain_run(
+                self.report.id, self.retrain_run, current.username
+            )
+        self.next(self.end)
+
+    @step
+    def end(self):
+        """Print every check's verdict and the retraining decision."""
+        Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        for c in self.result.checks:
+            print(f"{c.verdict:7} {c.name:28} {c.detail}")
+        if self.report.retrain:
+            how = (
+                f"started {self.retrain_run}"
+                if self.retrain_run
+                else "not started (--retrain none)"
+            )
+            print(f"RETRAIN: {'; '.join(self.report.reasons)} -> {how}")
+            print("the new candidate still needs its gates and approvals: nothing was promoted")
+        else:
+            print("no retraining needed")
+
+
+if __name__ == "__main__":
+    MonitorFlow()

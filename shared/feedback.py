@@ -1,0 +1,134 @@
+"""Operate -> Monitor: delayed labels joined to the predictions they judge, by row id.
+
+Every label that arrives is kept with a status: ``accepted``; ``late`` (arrived more than
+``monitoring.late_feedback_days`` after scoring: kept and used, but counted); ``duplicate``
+(the row already has a label: the first one stands); ``unknown`` (no scored row has that
+id); ``invalid`` (not a number in the target's range). Nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from shared import storage
+from shared.config import ProjectConfig
+from shared.ingest import read_raw
+from shared.ledger import FeedbackBatchRecord, Ledger
+from shared.validation import RawInputError
+
+
+@dataclass(frozen=True)
+class FeedbackOutcome:
+    batch: FeedbackBatchRecord
+    examples: dict[str, list[str]]  # status -> a few row ids
+
+
+def scored_rows(ledger: Ledger) -> pd.DataFrame:
+    """Every scored row: row_id, scoring batch, when it was scored, prediction, decision."""
+    frames = []
+    for b in ledger.scoring_batches():
+        try:
+            out = storage.read_parquet(b.output_uri)
+        except FileNotFoundError:
+            continue
+        frames.append(
+            out[["row_id", "prediction", "decision"]].assign(
+                scoring_batch_id=b.id, scored_at=b.created_at
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            columns=["row_id", "prediction", "decision", "scoring_batch_id", "scored_at"]
+        )
+    rows = pd.concat(frames, ignore_index=True)
+    return rows[rows["row_id"] != ""].drop_duplicates("row_id", keep="last")
+
+
+def read_labels(path: str) -> pd.DataFrame:
+    """A feedback file (CSV or Parquet); file-level problems raise RawInputError."""
+    from shared.ingest import _format_of
+
+    fmt = _format_of(path)
+    try:
+        data = storage.read_bytes(path)
+    except FileNotFoundError:
+        raise RawInputError(f"{path}: file not found") from None
+    if not data.strip():
+        raise RawInputError(f"{path}: file is empty")
+    return read_raw(data, path, fmt)
+
+
+def apply_feedback(
+    ledger: Ledger,
+    cfg: ProjectConfig,
+    labels: pd.DataFrame,
+    source: str,
+    actor: str,
+    now: datetime | None = None,
+    flagged: bool = False,
+    note: str = "",
+) -> FeedbackOutcome:
+    """Match labels to scored rows by id, give each a status, record all of them."""
+    idc, target = cfg.id_column, cfg.target
+    missing = [c for c in (idc, target) if c not in labels.columns]
+    if missing:
+        raise RawInputError(f"{source}: missing required column(s): {', '.join(missing)}")
+    now = now or datetime.now(UTC)
+    scored = scored_rows(ledger).set_index("row_id")
+    already = set(ledger.labelled_rows()["row_id"])
+    seen: set[str] = set()
+    lo, hi = cfg.target_range.min, cfg.target_range.max
+    values = (
+        pd.to_numeric(labels[target].astype("string"), errors="coerce")
+        if cfg.task == "regression"
+        else labels[target]
+        .astype("string")
+        .str.lower()
+        .map({"true": 1.0, "1": 1.0, "false": 0.0, "0": 0.0})
+    )
+    late_after = timedelta(days=cfg.monitoring.late_feedback_days)
+    entries = []
+    for rid, value in zip(
+        labels[idc].astype("string").fillna("").tolist(), values.tolist(), strict=True
+    ):
+        entry = {
+            "row_id": rid,
+            "value": None,
+            "status": "accepted",
+            "flagged": flagged,
+            "note": note,
+        }
+        ok_value = value is not None and not pd.isna(value) and np.isfinite(value)
+        ok_value = ok_value and (lo is None or value >= lo) and (hi is None or value <= hi)
+        if not rid or not ok_value:
+            entry["status"] = "invalid"
+            entry["value"] = None if not ok_value else float(value)
+        elif rid not in scored.index:
+            entry["status"] = "unknown"
+            entry["value"] = float(value)
+        elif rid in already or rid in seen:
+            entry["status"] = "duplicate"
+            entry["value"] = float(value)
+        else:
+            hit = scored.loc[rid]
+            entry["value"] = float(value)
+            entry["scoring_batch_id"] = int(hit["scoring_batch_id"])
+            scored_at = (
+                hit["scored_at"]
+                if hit["scored_at"].tzinfo
+                else hit["scored_at"].replace(tzinfo=UTC)
+            )
+            if now - scored_at > late_after:
+                entry["status"] = "late"
+            seen.add(rid)
+        entries.append(entry)
+    batch = ledger.record_feedback(source, entries, actor)
+    examples: dict[str, list[str]] = {}
+    for e in entries:
+        if e["status"] != "accepted" and len(examples.setdefault(e["status"], [])) < 5:
+            examples[e["status"]].append(e["row_id"] or "<empty id>")
+    return FeedbackOutcome(batch, examples)

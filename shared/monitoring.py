@@ -1,0 +1,226 @@
+"""Monitor: drift, prediction drift, performance on arrived labels and guard rates, each
+against a threshold from config, and the retraining decision that follows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shared import storage
+from shared.config import ProjectConfig
+from shared.contracts import build_contracts
+from shared.drift import (
+    ReferenceProfile,
+    categorical_psi,
+    chi_square,
+    ks_against_quantiles,
+    numeric_psi,
+)
+from shared.ingest import read_raw
+from shared.ledger import Ledger, ModelVersionRecord
+from shared.metrics import evaluate
+from shared.validation import check_rows
+
+
+class MonitoringError(ValueError):
+    """Monitoring cannot run (nothing scored yet, no reference profile)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # e.g. "drift:distance_km"
+    kind: str  # data_drift | prediction_drift | performance | guard
+    value: float | None
+    threshold: float
+    verdict: str  # ok | alert | skipped
+    detail: str
+
+
+@dataclass
+class MonitoringResult:
+    version: str
+    batches: list[int]
+    rows: int
+    label_coverage: float
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return [
+            c.name.split(":", 1)[1]
+            for c in self.checks
+            if c.kind == "data_drift" and c.verdict == "alert"
+        ]
+
+    def retrain_reasons(self, cfg: ProjectConfig) -> list[str]:
+        reasons = []
+        drifted = self.drifted_features
+        if len(drifted) >= cfg.monitoring.min_drifted_features:
+            reasons.append(f"data drift in {len(drifted)} features: {', '.join(drifted)}")
+        for c in self.checks:
+            if c.kind != "data_drift" and c.verdict == "alert":
+                reasons.append(f"{c.name}: {c.detail}")
+        return reasons
+
+
+def load_reference(model: ModelVersionRecord) -> ReferenceProfile:
+    try:
+        data = storage.read_bytes(storage.join(model.artifact_uri, "reference.json"))
+    except FileNotFoundError:
+        raise MonitoringError(
+            f"{model.version} has no reference profile (reference.json): retrain it with this version of Renkei"
+        ) from None
+    return ReferenceProfile.from_dict(json.loads(data))
+
+
+def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Usable feature rows of the window's inputs, and the window's guarded outputs."""
+    contracts = build_contracts(cfg)
+    specs = [s for s in contracts.columns if s.name in cfg.features]
+    feats, outs = [], []
+    for b in batches:
+        raw = read_raw(
+            storage.read_bytes(b.input_uri),
+            b.input_source,
+            "parquet" if b.input_uri.endswith((".parquet", ".pq")) else "csv",
+        )
+        raw = raw.reset_index(drop=True)
+        for s in specs:
+            if s.name not in raw:
+                raw[s.name] = None
+        checked = check_rows(raw, contracts, specs, unique=False)
+        ok = np.ones(len(raw), dtype=bool)
+        ok[checked.reasons["row"].to_numpy()] = False
+        feats.append(
+            pd.DataFrame({k: v[ok].reset_index(drop=True) for k, v in checked.typed.items()})
+        )
+        outs.append(storage.read_parquet(b.output_uri).assign(scoring_batch_id=b.id))
+    return pd.concat(feats, ignore_index=True), pd.concat(outs, ignore_index=True)
+
+
+def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> MonitoringResult:
+    """Run every check over the newest ``window`` scoring batches of the production model."""
+    m = cfg.monitoring
+    dep = ledger.alias("production")
+    if dep is None:
+        raise MonitoringError("nothing is in production: nothing to monitor")
+    batches = [b for b in ledger.scoring_batches() if b.version == dep.version][
+        -(window or m.window_batches) :
+    ]
+    if not batches:
+        raise MonitoringError(f"no scoring batch of the production model {dep.version} yet")
+    model = ledger.model(dep.version)
+    ref = load_reference(model)
+    x, out = _window_inputs(batches, cfg)
+    result = MonitoringResult(dep.version, [b.id for b in batches], len(out), 0.0)
+    for name in cfg.features:
+        if name in ref.numeric:
+            value = numeric_psi(ref.numeric[name], x[name].to_numpy(dtype=float))
+            _, p = ks_against_quantiles(ref.numeric[name], x[name].to_numpy(dtype=float))
+            test = "KS"
+        elif name in ref.categorical:
+            value = categorical_psi(ref.categorical[name], x[name])
+            _, p = chi_square(ref.categorical[name], x[name])
+            test = "chi-square"
+        else:
+            continue
+        alert = value > m.psi_alert or p < m.ks_pvalue
+        result.checks.append(
+            Check(
+                f"drift:{name}",
+                "data_drift",
+                value,
+                m.psi_alert,
+                "alert" if alert else "ok",
+                f"PSI {value:.3f} (alert > {m.psi_alert}), {test} p={p:.2g} (alert < {m.ks_pvalue})",
+            )
+        )
+    answered = out[out["decision"] != "rejected"]
+    if ref.prediction is not None and len(answered):
+        value = numeric_psi(ref.prediction, answered["prediction"].to_numpy(dtype=float))
+        result.checks.append(
+            Check(
+                "prediction_drift",
+                "prediction_drift",
+                value,
+                m.prediction_psi_alert,
+                "alert" if value > m.prediction_psi_alert else "ok",
+                f"PSI of predictions vs the holdout's {value:.3f} (alert > {m.prediction_psi_alert})",
+            )
+        )
+    labels = ledger.labelled_rows().drop_duplicates("row_id", keep="first")
+    joined = answered.merge(labels[["row_id", "value"]], on="row_id", how="inner")
+    coverage = len(joined) / len(answered) if len(answered) else 0.0
+    result.label_coverage = coverage
+    km = model.key_metric
+    if coverage >= m.min_label_coverage and len(joined) >= 20:
+        now_metric = evaluate(
+            cfg.task,
+            joined["value"].to_numpy(float),
+            joined["prediction"].to_numpy(float),
+            cfg.training.threshold,
+        )[km]
+        at_train = model.metrics[km]
+        decay = (
+            (at_train - now_metric) / abs(at_train)
+            if km == "roc_auc"
+            else (now_metric - at_train) / abs(at_train)
+        )
+        result.checks.append(
+            Check(
+                "performance",
+                "performance",
+                decay,
+                m.max_metric_decay,
+                "alert" if decay > m.max_metric_decay else "ok",
+                f"{km} {now_metric:.3f} on {len(joined):,} labelled rows ({coverage:.0%} coverage) vs "
+                f"{at_train:.3f} at training: {decay:+.0%} (alert > {m.max_metric_decay:+.0%})",
+            )
+        )
+    else:
+        result.checks.append(
+            Check(
+                "performance",
+                "performance",
+                None,
+                m.max_metric_decay,
+                "skipped",
+                f"only {coverage:.0%} of rows labelled ({len(joined)} rows): needs {m.min_label_coverage:.0%}",
+            )
+        )
+    base_rate = float(model.resources.get("guard", {}).get("intervention_rate", 0.0))
+    rate = float((out["decision"] != "model").mean()) if len(out) else 0.0
+    increase = rate - base_rate
+    result.checks.append(
+        Check(
+            "guard_rate",
+            "guard",
+            increase,
+            m.max_guard_rate_increase,
+            "alert" if increase > m.max_guard_rate_increase else "ok",
+            f"guard stepped in on {rate:.1%} of rows vs {base_rate:.1%} on the holdout "
+            f"({increase:+.1%}, alert > {m.max_guard_rate_increase:+.0%})",
+        )
+    )
+    return result
+
+
+def record(
+    ledger: Ledger, cfg: ProjectConfig, result: MonitoringResult, flow_run: str | None, actor: str
+) -> Any:
+    reasons = result.retrain_reasons(cfg)
+    return ledger.record_monitoring(
+        flow_run,
+        result.version,
+        result.batches,
+        result.rows,
+        result.label_coverage,
+        [asdict(c) for c in result.checks],
+        bool(reasons),
+        reasons,
+        actor,
+    )
