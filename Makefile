@@ -35,8 +35,11 @@ demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch
 	$(PY) flows/score_flow.py run --rows 5000 --drift 0.5 --bad-fraction 0.03
 	@echo
 	$(BIN)/renkei history
+	PY=$(PY) RENKEI=$(BIN)/renkei scripts/demo_days.sh
 	@echo
-	@echo "Next: $(BIN)/renkei serve (HTTP /predict), $(BIN)/renkei lineage <version>, $(BIN)/renkei audit verify"
+	@echo "Open the app:   $(BIN)/renkei app        (http://127.0.0.1:8501)"
+	@echo "Serve the API:  $(BIN)/renkei serve      (POST http://127.0.0.1:8000/predict)"
+	@echo "Also: $(BIN)/renkei lineage <version>, $(BIN)/renkei monitoring, $(BIN)/renkei audit verify"
 
 test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, reliability)
 	$(BIN)/pytest -q
@@ -56,6 +59,8 @@ bench: setup  ## benchmarks beside their baselines; results in bench/results/
 	$(PY) bench/bench_ingest.py
 	$(PY) bench/bench_train.py
 	$(PY) bench/bench_guard.py
+	$(PY) bench/bench_app.py
+	$(PY) bench/bench_drift.py
 
 clean:
 	rm -rf data .metaflow bench/results

@@ -8,7 +8,7 @@ from shared.config import DEFAULT_PROJECT_PATH, project_from_flow
 from shared.flowkit import RenkeiFlowError
 from shared.ingest import generate_raw, land_raw, read_raw
 from shared.ledger import Ledger
-from shared.scoring import combine, fresh_batch_start, partitions, score_partition
+from shared.scoring import FRESH_DAYS, combine, fresh_batch_start, partitions, score_partition
 from shared.settings import ledger_url
 from shared.validation import RawInputError
 
@@ -67,7 +67,7 @@ class ScoreFlow(FlowSpec):
                     self.bad_fraction,
                     self.drift,
                     start=fresh_batch_start(),
-                    days=1,
+                    days=FRESH_DAYS,
                     prefix="score",
                 )[0]
             )

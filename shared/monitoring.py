@@ -17,7 +17,7 @@ from shared.drift import (
     ReferenceProfile,
     categorical_psi,
     chi_square,
-    ks_against_quantiles,
+    numeric_drift,
     numeric_psi,
 )
 from shared.ingest import read_raw
@@ -119,8 +119,7 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
     result = MonitoringResult(dep.version, [b.id for b in batches], len(out), 0.0)
     for name in cfg.features:
         if name in ref.numeric:
-            value = numeric_psi(ref.numeric[name], x[name].to_numpy(dtype=float))
-            _, p = ks_against_quantiles(ref.numeric[name], x[name].to_numpy(dtype=float))
+            value, _, p = numeric_drift(ref.numeric[name], x[name].to_numpy(dtype=float))
             test = "KS"
         elif name in ref.categorical:
             value = categorical_psi(ref.categorical[name], x[name])

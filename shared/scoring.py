@@ -57,7 +57,11 @@ def combine(parts: list[ScoredPartition], out_uri: str) -> tuple[int, dict[str, 
     return len(out), totals
 
 
+FRESH_DAYS = 7
+
+
 def fresh_batch_start(now: datetime | None = None) -> str:
-    """Start of a generated scoring batch: yesterday (UTC), so no timestamp is in the future."""
+    """Start of a generated scoring batch: the last full week (UTC), so every weekday is in
+    it (as in training) and no timestamp is in the future."""
     now = now or datetime.now(UTC)
-    return (now - timedelta(days=1)).strftime("%Y-%m-%dT00:00:00")
+    return (now - timedelta(days=FRESH_DAYS + 1)).strftime("%Y-%m-%dT00:00:00")

@@ -7,15 +7,27 @@ from pathlib import Path
 import pytest
 
 from shared import storage
+from shared.feedback import apply_feedback
 from shared.generator import generate_orders
 from shared.ingest import land_raw, read_raw
+from shared.monitoring import monitor, record
 from shared.release import load_alias, promote, review
 from shared.scoring import combine, fresh_batch_start, partitions, score_partition
 from tests.builders import build
 from tests.conftest import REPO, write_project
 
 APP = str(REPO / "app" / "Home.py")
-PAGES = ["overview", "lineage", "models", "roles", "guard", "audit"]
+PAGES = [
+    "overview",
+    "lineage",
+    "models",
+    "roles",
+    "guard",
+    "audit",
+    "operator",
+    "monitoring",
+    "costs",
+]
 
 
 def populate(tmp: Path):
@@ -43,6 +55,8 @@ def populate(tmp: Path):
     t.ledger.record_scoring_batch(
         "ScoreFlow/test", raw.source, raw.uri, raw.sha256, dep.id, out, rows, counts, "ren"
     )
+    apply_feedback(t.ledger, t.cfg, g.labels.iloc[:300], "labels.parquet", "ren")
+    record(t.ledger, t.cfg, monitor(t.ledger, t.cfg), "MonitorFlow/test", "sora")
     return t
 
 
@@ -53,6 +67,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch):
     def use(project: Path) -> None:
         monkeypatch.setenv("RENKEI_CONFIG", str(project))
         monkeypatch.setenv("RENKEI_LEDGER_URL", "")
+        monkeypatch.setenv("RENKEI_COSTS", str(REPO / "config" / "costs.yaml"))
         import streamlit as st
 
         st.cache_resource.clear()

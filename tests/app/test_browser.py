@@ -110,6 +110,9 @@ TITLES = {
     "roles": "Roles and ownership",
     "guard": "Guard activity",
     "audit": "Audit",
+    "operator": "Operator feedback",
+    "monitoring": "Monitoring",
+    "costs": "Costs and break-even",
 }
 
 

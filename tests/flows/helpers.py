@@ -15,6 +15,7 @@ from tests.conftest import REPO
 INGEST = str(REPO / "flows" / "ingest_flow.py")
 TRAIN = str(REPO / "flows" / "train_flow.py")
 SCORE = str(REPO / "flows" / "score_flow.py")
+MONITOR = str(REPO / "flows" / "monitor_flow.py")
 
 
 def flow_env(**extra: str) -> dict[str, str]:

@@ -1,0 +1,51 @@
+"""The monitor flow through Metaflow's Runner: verdicts, retraining, no silent promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.builders import build
+from tests.flows.helpers import MONITOR, cli_run, run_flow
+from tests.monitoring.helpers import release, score
+
+pytestmark = pytest.mark.slow
+
+
+def test_monitor_flow_detects_drift_and_retrains_without_promoting(tmp_path: Path) -> None:
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1, rows=6000)
+    [v] = t.candidates
+    release(t, v)
+    score(t, tmp_path, seed=51, drift=1.0)
+    before = {m.version for m in t.ledger.models()}
+    run, status, stdout, stderr = run_flow(MONITOR, t.project_path, window=1)
+    assert status == "successful", stdout + stderr
+    [report] = t.ledger.monitoring_reports()
+    assert report.retrain and report.flow_run == run.pathspec
+    assert report.retrain_run and report.retrain_run.startswith("TrainFlow/")
+    assert "RETRAIN" in stdout and "nothing was promoted" in stdout
+    new = [m for m in t.ledger.models() if m.version not in before]
+    assert {m.family for m in new} == {"baseline", "xgboost"}
+    assert t.ledger.alias("production").version == v  # no silent promotion
+    actions = [e.action for e in t.ledger.audit_entries()]
+    assert "monitoring.report" in actions and "retrain.triggered" in actions
+    assert t.ledger.verify_audit().ok
+
+
+def test_monitor_flow_without_drift_does_not_retrain(tmp_path: Path) -> None:
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1, rows=6000)
+    release(t, t.candidates[0])
+    score(t, tmp_path, seed=52)
+    _, status, stdout, _ = run_flow(MONITOR, t.project_path, window=1)
+    assert status == "successful"
+    [report] = t.ledger.monitoring_reports()
+    assert not report.retrain and report.retrain_run is None
+    assert "no retraining needed" in stdout
+
+
+def test_monitor_flow_with_nothing_in_production_is_a_clear_error(tmp_path: Path) -> None:
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
+    p = cli_run(MONITOR, "--config", "project", str(t.project_path), "run")
+    assert p.returncode != 0 and "nothing is in production" in p.stdout + p.stderr
+    assert "Traceback" not in p.stdout + p.stderr

@@ -1,0 +1,48 @@
+"""Scoring batches for monitoring tests, made with the same library calls as the score flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from shared import storage
+from shared.generator import GeneratedBatch, generate_orders
+from shared.ingest import land_raw, read_raw
+from shared.release import load_alias, promote, review
+from shared.scoring import combine, partitions, score_partition
+
+
+def release(t, version: str) -> None:
+    review(t.ledger, t.roles, version, "kenji", "ok", "approve")
+    review(t.ledger, t.roles, version, "yui", "ok", "approve")
+    promote(t.ledger, t.roles, t.cfg, t.rules, version, "production", "sora", "test", "abc")
+
+
+def score(
+    t, tmp: Path, seed: int, drift: float = 0.0, rows: int = 3000
+) -> tuple[GeneratedBatch, object]:
+    """Score a generated batch (same period as training unless drifted) with production."""
+    g = generate_orders(
+        rows, seed=seed, drift=drift, start="2026-10-01", days=28, id_prefix=f"s{seed}"
+    )
+    src = tmp / f"score-{seed}.csv"
+    g.orders.to_csv(src, index=False)
+    dep, guarded = load_alias(t.ledger)
+    raw = land_raw(str(src), t.cfg.storage.data_root)
+    frame = read_raw(storage.read_bytes(raw.uri), raw.source, raw.format)
+    prefix = storage.join(t.cfg.storage.data_root, "scores", f"t{seed}")
+    parts = [
+        score_partition(guarded, frame, p, prefix, f"ScoreFlow/t{seed}")
+        for p in partitions(len(frame), 1000)
+    ]
+    out = storage.join(prefix, "predictions.parquet")
+    n, counts = combine(parts, out)
+    batch = t.ledger.record_scoring_batch(
+        f"ScoreFlow/t{seed}", raw.source, raw.uri, raw.sha256, dep.id, out, n, counts, "ren"
+    )
+    return g, batch
+
+
+def labels_frame(g: GeneratedBatch) -> pd.DataFrame:
+    return g.labels[["order_id", "delivery_minutes"]].copy()

@@ -1,0 +1,120 @@
+"""Drift statistics and break-even arithmetic against hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from shared.config import CostsConfig
+from shared.costs import economics, monthly_benefit
+from shared.drift import (
+    CategoricalRef,
+    NumericRef,
+    categorical_psi,
+    chi_square,
+    ks_against_quantiles,
+    numeric_psi,
+    numeric_ref,
+    psi,
+)
+from shared.ledger import Ledger, ModelRegistration
+
+
+def test_psi_by_hand() -> None:
+    e, a = np.array([0.5, 0.5]), np.array([0.25, 0.75])
+    expected = (0.25 - 0.5) * math.log(0.25 / 0.5) + (0.75 - 0.5) * math.log(0.75 / 0.5)
+    assert psi(e, a) == pytest.approx(expected)
+    assert psi(e, e) == 0.0
+
+
+def test_numeric_psi_uses_the_bins_fixed_at_training() -> None:
+    ref = NumericRef(edges=[1.0], shares=[0.5, 0.5], quantiles=[0.0, 2.0], n=100)
+    # three of four values above the edge: shares 0.25 / 0.75
+    assert numeric_psi(ref, np.array([0.5, 1.5, 1.7, 3.0])) == pytest.approx(
+        psi(np.array([0.5, 0.5]), np.array([0.25, 0.75]))
+    )
+
+
+def test_categorical_psi_and_unseen_category() -> None:
+    ref = CategoricalRef({"a": 0.5, "b": 0.5}, 100)
+    same = categorical_psi(ref, pd.Series(["a", "b"] * 50))
+    assert same == pytest.approx(0.0, abs=1e-9)
+    assert categorical_psi(ref, pd.Series(["a", "c", "c", "c"])) > 1.0
+
+
+def test_ks_from_stored_quantiles_matches_scipy() -> None:
+    rng = np.random.default_rng(0)
+    train = rng.normal(0, 1, 20000)
+    cur = rng.normal(0.3, 1, 3000)
+    ref = numeric_ref(train)
+    d, p = ks_against_quantiles(ref, cur)
+    exact = stats.ks_2samp(train, cur)
+    assert d == pytest.approx(exact.statistic, abs=0.01)
+    assert p < 1e-10 and exact.pvalue < 1e-10
+
+
+def test_no_drift_on_a_reference_sample_drift_on_a_shifted_one() -> None:
+    rng = np.random.default_rng(1)
+    ref = numeric_ref(rng.lognormal(1, 0.5, 20000))
+    same = rng.lognormal(1, 0.5, 5000)
+    shifted = rng.lognormal(1.4, 0.5, 5000)
+    assert numeric_psi(ref, same) < 0.02 and ks_against_quantiles(ref, same)[1] > 0.001
+    assert numeric_psi(ref, shifted) > 0.2 and ks_against_quantiles(ref, shifted)[1] < 1e-6
+    cat = CategoricalRef({"a": 0.7, "b": 0.3}, 10000)
+    assert chi_square(cat, pd.Series(rng.choice(["a", "b"], 3000, p=[0.7, 0.3])))[1] > 0.001
+    assert chi_square(cat, pd.Series(rng.choice(["a", "b"], 3000, p=[0.4, 0.6])))[1] < 1e-6
+
+
+def _reg(family: str, status: str, mae: float, base_mae: float) -> ModelRegistration:
+    return ModelRegistration(
+        family, status, "mae", {"mae": mae}, {}, [], {"mae": base_mae}, "", {"device": "cpu"}
+    )
+
+
+def test_break_even_by_hand(tmp_path) -> None:
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}")
+    costs = CostsConfig.model_validate(
+        {
+            "fixed_monthly": {"team": 1000.0, "platform": 200.0},
+            "prices_per_hour": {"cpu": 2.0, "gpu": 10.0},
+            "benefit": {"value_per_minute_saved": 0.01, "orders_per_month": 100000},
+            "months_per_model": 1,
+        }
+    )
+    for i, (mae, base) in enumerate([(3.0, 3.5), (2.0, 3.5)]):
+        run = f"TrainFlow/{i}"
+        ledger.start_run("TrainFlow", str(i), "mina")
+        ledger.register_models(
+            run, run, [_reg("xgboost", "candidate", mae, base)], [], "mina", None, None, "h"
+        )
+        ledger.finish_run(run, "succeeded")
+    # make each run last exactly one hour
+    from sqlalchemy import update
+
+    from shared.ledger.models import FlowRun
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    with ledger.engine.begin() as c:
+        c.execute(update(FlowRun).values(started_at=start, ended_at=start + timedelta(hours=1)))
+    econ = economics(ledger, costs)
+    # model 1: saves 0.5 min x 0.01 x 100k = 500/month; model 2: 1.5 x 0.01 x 100k = 1500
+    assert [round(m.monthly_benefit) for m in econ.per_model] == [500, 1500]
+    assert [m.variable_cost for m in econ.per_model] == [2.0, 2.0]
+    chart = econ.chart
+    assert list(chart["fixed"]) == [1200.0, 2400.0]
+    assert list(chart["variable"]) == [2.0, 4.0]
+    assert list(chart["benefit"]) == [500.0, 2000.0]
+    assert econ.break_even_at is None  # 2000 < 2404
+    assert econ.net == pytest.approx(2000 - 2400 - 4)
+    costs2 = costs.model_copy(
+        update={"benefit": costs.benefit.model_copy(update={"orders_per_month": 200000})}
+    )
+    econ2 = economics(ledger, costs2)
+    assert list(econ2.chart["benefit"]) == [1000.0, 4000.0]
+    assert econ2.break_even_at == 2  # 4000 >= 2404, while 1000 < 1202
+    assert monthly_benefit(ledger.models()[0], costs2) == pytest.approx(3000.0)
