@@ -1,13 +1,12 @@
 """Collect, Validate, Data repository: ingest one raw batch into a versioned dataset."""
 
-from metaflow import Config, FlowSpec, Parameter, card, current, step
+from metaflow import FlowSpec, Parameter, card, current, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.config import DEFAULT_PROJECT_PATH, project_from_flow
-from shared.flowkit import RenkeiFlowError, ingest_card
+from shared.config import project_from_flow
+from shared.flowkit import RenkeiFlowError, begin_run, ingest_card, project_config
 from shared.ingest import generate_raw, land_raw, validate_batch
 from shared.ledger import Ledger
-from shared.settings import ledger_url
 from shared.validation import RawInputError
 
 
@@ -22,12 +21,7 @@ class IngestFlow(FlowSpec):
       end      - fail if the valid fraction is under the configured minimum, else finish
     """
 
-    project = Config(
-        "project",
-        default=DEFAULT_PROJECT_PATH,
-        parser="shared.config.parse_project",
-        help="Project settings YAML (default config/project.yaml).",
-    )
+    project = project_config()
     source = Parameter(
         "source",
         default="",
@@ -43,14 +37,12 @@ class IngestFlow(FlowSpec):
     @step
     def start(self):
         """Record the run and land the raw batch byte for byte."""
-        cfg = project_from_flow(self.project)
-        self.ledger_url = ledger_url(cfg)
-        ledger = Ledger.open(self.ledger_url)
-        self.run_pathspec = ledger.start_run(
-            current.flow_name,
-            current.run_id,
-            current.username,
-            getattr(current, "branch_name", None),
+        run = begin_run(self.project)
+        cfg, ledger, self.ledger_url, self.run_pathspec = (
+            run.cfg,
+            run.ledger,
+            run.ledger_url,
+            run.run_pathspec,
         )
         root, g = cfg.storage.data_root, cfg.generator
         try:

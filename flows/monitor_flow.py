@@ -6,14 +6,12 @@ import sys
 import tempfile
 
 import yaml
-from metaflow import Config, FlowSpec, Parameter, card, current, step
+from metaflow import FlowSpec, Parameter, card, current, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.config import DEFAULT_PROJECT_PATH, project_from_flow
-from shared.flowkit import RenkeiFlowError, monitoring_card
+from shared.flowkit import RenkeiFlowError, begin_run, monitoring_card, project_config
 from shared.ledger import Ledger
 from shared.monitoring import MonitoringError, monitor, record
-from shared.settings import ledger_url
 
 
 class MonitorFlow(FlowSpec):
@@ -30,12 +28,7 @@ class MonitorFlow(FlowSpec):
       end     - print the verdicts
     """
 
-    project = Config(
-        "project",
-        default=DEFAULT_PROJECT_PATH,
-        parser="shared.config.parse_project",
-        help="Project settings YAML (default config/project.yaml).",
-    )
+    project = project_config()
     window = Parameter("window", default=0, type=int, help="Scoring batches (0: from config).")
     retrain_mode = Parameter(
         "retrain", default="local", help="local: start the train flow here; none: only record."
@@ -45,10 +38,13 @@ class MonitorFlow(FlowSpec):
     @step
     def start(self):
         """Run every monitoring check and record the verdict."""
-        cfg = project_from_flow(self.project)
-        self.ledger_url = ledger_url(cfg)
-        ledger = Ledger.open(self.ledger_url)
-        self.run_pathspec = ledger.start_run(current.flow_name, current.run_id, current.username)
+        run = begin_run(self.project)
+        cfg, ledger, self.ledger_url, self.run_pathspec = (
+            run.cfg,
+            run.ledger,
+            run.ledger_url,
+            run.run_pathspec,
+        )
         try:
             self.result = monitor(ledger, cfg, self.window or None)
         except MonitoringError as e:

@@ -1,15 +1,13 @@
 """Operate: batch scoring with the production bundle (guarded model), partition by partition."""
 
-from metaflow import Config, FlowSpec, Parameter, current, step
+from metaflow import FlowSpec, Parameter, current, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared import storage
-from shared.config import DEFAULT_PROJECT_PATH, project_from_flow
-from shared.flowkit import RenkeiFlowError
+from shared.flowkit import RenkeiFlowError, begin_run, project_config
 from shared.ingest import generate_raw, land_raw, read_raw
 from shared.ledger import Ledger
 from shared.scoring import FRESH_DAYS, combine, fresh_batch_start, partitions, score_partition
-from shared.settings import ledger_url
 from shared.validation import RawInputError
 
 
@@ -25,12 +23,7 @@ class ScoreFlow(FlowSpec):
       end   - print the decision counts and where the output is
     """
 
-    project = Config(
-        "project",
-        default=DEFAULT_PROJECT_PATH,
-        parser="shared.config.parse_project",
-        help="Project settings YAML (default config/project.yaml).",
-    )
+    project = project_config()
     source = Parameter(
         "source", default="", help="Input .csv/.parquet path or s3:// URI (empty: generate)."
     )
@@ -46,10 +39,13 @@ class ScoreFlow(FlowSpec):
     @step
     def start(self):
         """Find the deployment, land and read the input, cut it into partitions."""
-        cfg = project_from_flow(self.project)
-        self.ledger_url = ledger_url(cfg)
-        ledger = Ledger.open(self.ledger_url)
-        self.run_pathspec = ledger.start_run(current.flow_name, current.run_id, current.username)
+        run = begin_run(self.project)
+        cfg, ledger, self.ledger_url, self.run_pathspec = (
+            run.cfg,
+            run.ledger,
+            run.ledger_url,
+            run.run_pathspec,
+        )
         self.deployment = ledger.alias(self.alias)
         try:
             if self.deployment is None:

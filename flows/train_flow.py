@@ -4,18 +4,17 @@ from metaflow import Config, FlowSpec, Parameter, card, current, resources, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.config import (
-    DEFAULT_PROJECT_PATH,
     DEFAULT_RULES_PATH,
     project_from_flow,
     rules_from_flow,
 )
-from shared.flowkit import RenkeiFlowError, training_card
+from shared.flowkit import RenkeiFlowError, begin_run, project_config, training_card
 from shared.guard import Envelope
 from shared.ledger import Ledger
 from shared.provenance import code_version
 from shared.release import champion_metrics
 from shared.reports import comparison_table
-from shared.settings import injected_fault, ledger_url
+from shared.settings import injected_fault
 from shared.training import (
     TrainingError,
     apply_gates,
@@ -43,12 +42,7 @@ class TrainFlow(FlowSpec):
       end     - print the comparison table and finish the run
     """
 
-    project = Config(
-        "project",
-        default=DEFAULT_PROJECT_PATH,
-        parser="shared.config.parse_project",
-        help="Project settings YAML (default config/project.yaml).",
-    )
+    project = project_config()
     rules = Config(
         "rules",
         default=DEFAULT_RULES_PATH,
@@ -62,10 +56,13 @@ class TrainFlow(FlowSpec):
     @step
     def start(self):
         """Record the run, load the chosen datasets with labels and split them by time."""
-        cfg = project_from_flow(self.project)
-        self.ledger_url = ledger_url(cfg)
-        ledger = Ledger.open(self.ledger_url)
-        self.run_pathspec = ledger.start_run(current.flow_name, current.run_id, current.username)
+        run = begin_run(self.project)
+        cfg, ledger, self.ledger_url, self.run_pathspec = (
+            run.cfg,
+            run.ledger,
+            run.ledger_url,
+            run.run_pathspec,
+        )
         self.code = code_version()
         try:
             chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]

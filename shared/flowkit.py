@@ -2,9 +2,50 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from metaflow.exception import MetaflowException
+
+
+def project_config() -> Any:
+    """The ``project`` Config every flow declares: config/project.yaml, validated at once."""
+    from metaflow import Config
+
+    from shared.config import DEFAULT_PROJECT_PATH
+
+    return Config(
+        "project",
+        default=DEFAULT_PROJECT_PATH,
+        parser="shared.config.parse_project",
+        help="Project settings YAML (default config/project.yaml).",
+    )
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a flow's start step gets: the typed config, the ledger and the run's record."""
+
+    cfg: Any
+    ledger_url: str
+    ledger: Any
+    run_pathspec: str
+
+
+def begin_run(project: Any) -> RunStart:
+    """Parse the frozen project config, open the ledger and record the run as started."""
+    from metaflow import current
+
+    from shared.config import project_from_flow
+    from shared.ledger import Ledger
+    from shared.settings import ledger_url
+
+    cfg = project_from_flow(project)
+    url = ledger_url(cfg)
+    ledger = Ledger.open(url)
+    branch = getattr(current, "branch_name", None)
+    pathspec = ledger.start_run(current.flow_name, current.run_id, current.username, branch)
+    return RunStart(cfg, url, ledger, pathspec)
 
 
 class RenkeiFlowError(MetaflowException):
