@@ -75,11 +75,12 @@ class _Rows:
 
     def __init__(self, n: int) -> None:
         self.rank = np.zeros(n, dtype=np.int8)
-        self.reasons: list[list[str]] = [[] for _ in range(n)]
+        self.reasons: dict[int, list[str]] = {}  # only rows where something fired
 
     def fire(self, mask: np.ndarray, code: str, decision: str | None = None) -> None:
-        for i in np.flatnonzero(mask):
-            self.reasons[i].append(code)
+        if code:
+            for i in np.flatnonzero(mask).tolist():
+                self.reasons.setdefault(i, []).append(code)
         if decision is not None:
             self.rank[mask] = np.maximum(self.rank[mask], _RANK[decision])
 
@@ -89,6 +90,12 @@ class _Rows:
     @property
     def decision(self) -> np.ndarray:
         return np.asarray(DECISIONS, dtype=object)[self.rank]
+
+    def reason_text(self) -> np.ndarray:
+        out = np.full(len(self.rank), "", dtype=object)
+        for i, codes in self.reasons.items():
+            out[i] = "; ".join(codes)
+        return out
 
 
 class GuardedModel:
@@ -143,7 +150,7 @@ class GuardedModel:
             for r, c, k in zip(
                 rr["row"].tolist(), rr["column"].tolist(), rr["check"].tolist(), strict=True
             ):
-                state.reasons[r].append(f"schema:{c}:{k}")
+                state.reasons.setdefault(r, []).append(f"schema:{c}:{k}")
             bad = np.zeros(n, dtype=bool)
             bad[rr["row"].to_numpy()] = True
             state.fire(bad, "", "rejected")
@@ -188,7 +195,7 @@ class GuardedModel:
                 "row_id": pd.Series(row_id, dtype=str),
                 "prediction": pred.astype(float),
                 "decision": state.decision.astype(str),
-                "reasons": ["; ".join(c for c in r if c) for r in state.reasons],
+                "reasons": state.reason_text(),
                 "model_version": self.model_version,
                 "rules_version": self.rules_version,
             }
@@ -211,9 +218,9 @@ class GuardedModel:
             if spec.type in ("float", "int"):
                 cols[name] = s.astype(float).fillna(0.0).to_numpy()
             elif spec.type == "bool":
-                cols[name] = s.astype(object).where(s.notna(), False).astype(bool).to_numpy()
+                cols[name] = s.fillna(False).astype(bool).to_numpy()
             else:
-                cols[name] = s.astype(object).where(s.notna(), "").astype(str).to_numpy()
+                cols[name] = s.astype("string").fillna("")
         return pd.DataFrame(cols, index=range(n))
 
     def _input_rule(self, rule: Any, frame: pd.DataFrame) -> np.ndarray:

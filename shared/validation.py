@@ -145,11 +145,12 @@ def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.n
     return x, null, np.zeros(len(s), bool), "dtype('str')"
 
 
-def _run_check(check: pa.Check, sub: pd.DataFrame, column: str) -> np.ndarray:
-    """Pass mask of one contract check. Pandera's built-in checks are evaluated directly
-    from their name and statistics (same semantics, without per-call overhead); any other
-    check goes through Pandera itself."""
-    s, stats = sub[column], check.statistics
+def _run_check(check: pa.Check, s: pd.Series, column: str) -> np.ndarray:
+    """Pass mask of one contract check over the usable values ``s`` of ``column``.
+
+    Pandera's built-in checks are evaluated directly from their name and statistics (same
+    semantics, without per-call overhead); any other check goes through Pandera itself."""
+    stats = check.statistics
     if check.name == "greater_than_or_equal_to":
         return (s >= stats["min_value"]).to_numpy(dtype=bool)
     if check.name == "less_than_or_equal_to":
@@ -158,7 +159,7 @@ def _run_check(check: pa.Check, sub: pd.DataFrame, column: str) -> np.ndarray:
         return s.isin(stats["allowed_values"]).to_numpy(dtype=bool)
     if check.name == "str_length" and stats.get("max_value") is None:
         return (s.str.len() >= (stats.get("min_value") or 0)).to_numpy(dtype=bool)
-    out = check(sub, column).check_output
+    out = check(pd.DataFrame({column: s}), column).check_output
     return out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out, dtype=bool)
 
 
@@ -208,9 +209,9 @@ def check_rows(
             record(spec.name, "unique", dup)
         column = schema.columns[spec.name]
         if column.checks and usable.any():
-            sub = pd.DataFrame({spec.name: x[usable]})
+            sub = x[usable]
             if spec.type in ("float", "int"):
-                sub[spec.name] = sub[spec.name].astype("float64")
+                sub = sub.astype("float64")
             for check in column.checks:
                 out = _run_check(check, sub, spec.name)
                 if not out.all():
