@@ -1,17 +1,13 @@
 """Monitor: drift, prediction drift, label performance and guard rates; retrain on alert."""
 
 import os
-import subprocess
-import sys
-import tempfile
 
-import yaml
 from metaflow import FlowSpec, Parameter, card, current, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.flowkit import RenkeiFlowError, begin_run, monitoring_card, project_config
 from shared.ledger import Ledger
-from shared.monitoring import MonitoringError, monitor, record
+from shared.monitoring import MonitoringError, monitor, record, start_training_run
 
 
 class MonitorFlow(FlowSpec):
@@ -59,21 +55,12 @@ class MonitorFlow(FlowSpec):
         """Start the train flow when the verdict asks for it (never promotes)."""
         self.retrain_run = None
         if self.report.retrain and self.retrain_mode == "local":
-            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-                yaml.safe_dump(self.project.to_dict(), f)  # the frozen config of this run
-            cmd = [
-                sys.executable,
-                os.path.join(os.path.dirname(__file__), "train_flow.py"),
-                "--config",
-                "project",
-                f.name,
-                "run",
-            ]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            print(done.stdout[-3000:])
-            if done.returncode != 0:
-                raise RenkeiFlowError(f"the retraining run failed:\n{done.stderr[-2000:]}")
-            self.retrain_run = Ledger.open(self.ledger_url).flow_runs()[-1]["pathspec"]
+            try:
+                self.retrain_run = start_training_run(
+                    self.project.to_dict(), os.path.dirname(__file__)
+                )
+            except MonitoringError as e:
+                raise RenkeiFlowError(str(e)) from None
             Ledger.open(self.ledger_url).set_retrain_run(
                 self.report.id, self.retrain_run, current.username
             )

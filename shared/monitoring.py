@@ -223,3 +223,33 @@ def record(
         reasons,
         actor,
     )
+
+
+def start_training_run(project: dict[str, Any], flows_dir: str) -> str:
+    """Start the train flow locally with the given (frozen) project config; return its
+    pathspec. Raises MonitoringError with the run's last output when it fails."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    import yaml
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(project, f)
+    cmd = [
+        sys.executable,
+        os.path.join(flows_dir, "train_flow.py"),
+        "--config",
+        "project",
+        f.name,
+        "run",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    os.unlink(f.name)
+    if done.returncode != 0:
+        raise MonitoringError(f"the retraining run failed:\n{done.stderr[-2000:]}")
+    for line in done.stdout.splitlines() + done.stderr.splitlines():
+        if "Workflow starting (run-id " in line:
+            return "TrainFlow/" + line.split("(run-id ", 1)[1].split(")", 1)[0]
+    raise MonitoringError("the retraining run finished but printed no run id")
