@@ -9,7 +9,7 @@ ifeq ($(METAFLOW_USER),root)
   override METAFLOW_USER := renkei
 endif
 
-.PHONY: setup demo test test-fast lint format bench clean
+.PHONY: setup demo test test-fast lint format bench clean deploy-aws deploy-aws-dry-run
 
 setup: $(VENV)/.installed
 
@@ -61,6 +61,12 @@ bench: setup  ## benchmarks beside their baselines; results in bench/results/
 	$(PY) bench/bench_guard.py
 	$(PY) bench/bench_app.py
 	$(PY) bench/bench_drift.py
+
+deploy-aws: setup  ## deploy the four flows to AWS Step Functions (config/aws.yaml)
+	$(BIN)/renkei deploy aws
+
+deploy-aws-dry-run: setup  ## write the state machine JSON files to deploy/state-machines/
+	$(BIN)/renkei deploy aws --dry-run
 
 clean:
 	rm -rf data .metaflow bench/results

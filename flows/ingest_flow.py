@@ -1,15 +1,25 @@
 """Collect, Validate, Data repository: ingest one raw batch into a versioned dataset."""
 
-from metaflow import FlowSpec, Parameter, card, current, step
+from metaflow import FlowSpec, Parameter, card, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.config import project_from_flow
-from shared.flowkit import RenkeiFlowError, begin_run, ingest_card, project_config
+from shared.flowkit import (
+    RenkeiFlowError,
+    aws_config,
+    begin_run,
+    deploy_config,
+    ingest_card,
+    production,
+    project_config,
+)
 from shared.ingest import generate_raw, land_raw, validate_batch
 from shared.ledger import Ledger
 from shared.validation import RawInputError
 
 
+@production
+@project(name=config_expr("project.name"))
 class IngestFlow(FlowSpec):
     """Ingest a raw batch: validate it, quarantine bad rows with reasons, version the rest.
 
@@ -22,6 +32,8 @@ class IngestFlow(FlowSpec):
     """
 
     project = project_config()
+    aws = aws_config()
+    deploy = deploy_config()
     source = Parameter(
         "source",
         default="",

@@ -2,14 +2,24 @@
 
 import os
 
-from metaflow import FlowSpec, Parameter, card, current, step
+from metaflow import FlowSpec, Parameter, card, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.flowkit import RenkeiFlowError, begin_run, monitoring_card, project_config
+from shared.flowkit import (
+    RenkeiFlowError,
+    aws_config,
+    begin_run,
+    deploy_config,
+    monitoring_card,
+    production,
+    project_config,
+)
 from shared.ledger import Ledger
 from shared.monitoring import MonitoringError, monitor, record, start_training_run
 
 
+@production
+@project(name=config_expr("project.name"))
 class MonitorFlow(FlowSpec):
     """Watch the production model and trigger retraining when the verdict says so.
 
@@ -25,6 +35,8 @@ class MonitorFlow(FlowSpec):
     """
 
     project = project_config()
+    aws = aws_config()
+    deploy = deploy_config()
     window = Parameter("window", default=0, type=int, help="Scoring batches (0: from config).")
     retrain_mode = Parameter(
         "retrain", default="local", help="local: start the train flow here; none: only record."

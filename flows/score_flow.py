@@ -1,16 +1,25 @@
 """Operate: batch scoring with the production bundle (guarded model), partition by partition."""
 
-from metaflow import FlowSpec, Parameter, current, step
+from metaflow import FlowSpec, Parameter, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared import storage
-from shared.flowkit import RenkeiFlowError, begin_run, project_config
+from shared.flowkit import (
+    RenkeiFlowError,
+    aws_config,
+    begin_run,
+    deploy_config,
+    production,
+    project_config,
+)
 from shared.ingest import generate_raw, land_raw, read_raw
 from shared.ledger import Ledger
 from shared.scoring import FRESH_DAYS, combine, fresh_batch_start, partitions, score_partition
 from shared.validation import RawInputError
 
 
+@production
+@project(name=config_expr("project.name"))
 class ScoreFlow(FlowSpec):
     """Score a raw batch with the production guarded model and record its lineage.
 
@@ -24,6 +33,8 @@ class ScoreFlow(FlowSpec):
     """
 
     project = project_config()
+    aws = aws_config()
+    deploy = deploy_config()
     source = Parameter(
         "source", default="", help="Input .csv/.parquet path or s3:// URI (empty: generate)."
     )

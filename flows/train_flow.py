@@ -1,6 +1,16 @@
 """Features, Train, Model test: candidates against the Software 1.0 baseline, gated, registered."""
 
-from metaflow import Config, FlowSpec, Parameter, card, current, resources, step
+from metaflow import (
+    Config,
+    FlowSpec,
+    Parameter,
+    card,
+    config_expr,
+    current,
+    project,
+    resources,
+    step,
+)
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.config import (
@@ -8,7 +18,15 @@ from shared.config import (
     project_from_flow,
     rules_from_flow,
 )
-from shared.flowkit import RenkeiFlowError, begin_run, project_config, training_card
+from shared.flowkit import (
+    RenkeiFlowError,
+    aws_config,
+    begin_run,
+    deploy_config,
+    production,
+    project_config,
+    training_card,
+)
 from shared.guard import Envelope
 from shared.ledger import Ledger
 from shared.provenance import code_version
@@ -27,6 +45,8 @@ from shared.training import (
 )
 
 
+@production
+@project(name=config_expr("project.name"))
 class TrainFlow(FlowSpec):
     """Train candidate families against the rule-based baseline; gate and register them.
 
@@ -43,6 +63,8 @@ class TrainFlow(FlowSpec):
     """
 
     project = project_config()
+    aws = aws_config()
+    deploy = deploy_config()
     rules = Config(
         "rules",
         default=DEFAULT_RULES_PATH,

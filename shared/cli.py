@@ -548,6 +548,46 @@ def app(obj: Ctx, port: int, host: str) -> None:
 
 
 @cli.group()
+def deploy() -> None:
+    """Deploy the flows to production."""
+
+
+@deploy.command("aws")
+@click.option("--aws-config", "aws_path", default="config/aws.yaml", show_default=True)
+@click.option("--flow", "flows", multiple=True, help="Only these flows (default: all four).")
+@click.option("--dry-run", is_flag=True, help="Write the state machine JSON files instead.")
+@click.option(
+    "--out", default="deploy/state-machines", show_default=True, help="Where --dry-run writes."
+)
+@click.pass_obj
+def deploy_aws(obj: Ctx, aws_path: str, flows: tuple[str, ...], dry_run: bool, out: str) -> None:
+    """Deploy ingest, train, score and monitor as scheduled AWS Step Functions (production
+    branch), every step on AWS Batch (the GPU step on the GPU queue), settings from
+    config/aws.yaml. Needs AWS credentials (or AWS_ENDPOINT_URL for a stand-in)."""
+    from pathlib import Path
+
+    from shared.config import load_aws
+    from shared.deploy import FLOW_FILES, DeployError, deploy_flow
+
+    try:
+        aws = load_aws(aws_path)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    cfg = obj.project()
+    repo = Path(__file__).resolve().parents[1]
+    for flow in flows or tuple(FLOW_FILES):
+        click.echo(f"deploying {flow} ...")
+        try:
+            r = deploy_flow(flow, cfg, aws, str(Path(aws_path).resolve()), repo, dry_run, Path(out))
+        except DeployError as e:
+            raise click.ClickException(str(e)) from None
+        where = f" -> {r.json_path}" if r.json_path else ""
+        click.echo(f"  state machine {r.state_machine}{where}")
+        click.echo(f"  schedule      {r.schedule or 'none (run on demand)'}")
+        click.echo(f"  queues        {', '.join(r.queues)}")
+
+
+@cli.group()
 def audit() -> None:
     """The append-only audit chain."""
 

@@ -20,6 +20,7 @@ DEFAULT_PROJECT_PATH = "config/project.yaml"
 DEFAULT_ROLES_PATH = "config/roles.yaml"
 DEFAULT_RULES_PATH = "config/rules.yaml"
 DEFAULT_COSTS_PATH = "config/costs.yaml"
+DEFAULT_AWS_PATH = "config/aws.yaml"
 
 ML_LENS_ROLES: tuple[str, ...] = (
     "Business Analyst",
@@ -355,6 +356,53 @@ class CostsConfig(_Strict):
         return self
 
 
+class S3Settings(_Strict):
+    datastore_root: str = Field(pattern=r"^s3://[a-z0-9.\-]+(/.*)?$")
+    data_root: str = Field(pattern=r"^s3://[a-z0-9.\-]+(/.*)?$")
+
+
+class BatchSettings(_Strict):
+    cpu_queue: str = Field(min_length=1)
+    gpu_queue: str = Field(min_length=1)
+    image: str = Field(min_length=1)
+    gpu_image: str = Field(min_length=1)
+    gpus: int = Field(1, ge=1)
+
+
+class IamSettings(_Strict):
+    batch_job_role: str = Field(pattern=r"^arn:aws:iam::")
+    step_functions_role: str = Field(pattern=r"^arn:aws:iam::")
+    eventbridge_role: str = Field(pattern=r"^arn:aws:iam::")
+
+
+class LedgerSettings(_Strict):
+    url: str | None = None
+    secret_name: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> LedgerSettings:
+        if not self.url and not self.secret_name:
+            raise ValueError("set ledger.url or ledger.secret_name (the production ledger)")
+        return self
+
+
+class RetrySettings(_Strict):
+    times: int = Field(2, ge=0, le=4)
+    minutes_between: int = Field(2, ge=0)
+
+
+class AwsConfig(_Strict):
+    region: str = Field(min_length=1)
+    s3: S3Settings
+    batch: BatchSettings
+    iam: IamSettings
+    dynamodb_table: str = Field(min_length=1)
+    ledger: LedgerSettings
+    schedules: dict[str, str] = {}
+    retry: RetrySettings = RetrySettings()
+    timeout_minutes: int = Field(120, gt=0)
+
+
 def _format_validation_error(source: str, err: ValidationError) -> str:
     problems = []
     for e in err.errors():
@@ -406,6 +454,17 @@ def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> RulesConfig:
 def load_costs(path: str | Path = DEFAULT_COSTS_PATH) -> CostsConfig:
     """Read and validate the costs and benefit model."""
     return _load(path, CostsConfig)
+
+
+def load_aws(path: str | Path = DEFAULT_AWS_PATH) -> AwsConfig:
+    """Read and validate the production (AWS) settings."""
+    return _load(path, AwsConfig)
+
+
+def parse_aws(text: str) -> dict[str, Any]:
+    """Metaflow ``Config`` parser for config/aws.yaml."""
+    source = _cli_config_source("aws", DEFAULT_AWS_PATH)
+    return _parse(text, AwsConfig, source).model_dump(mode="json")
 
 
 def _cli_config_source(name: str, default: str) -> str:

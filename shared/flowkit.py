@@ -22,6 +22,74 @@ def project_config() -> Any:
     )
 
 
+def aws_config() -> Any:
+    """The ``aws`` Config: production settings (config/aws.yaml); used only when deployed."""
+    from metaflow import Config
+
+    from shared.config import DEFAULT_AWS_PATH
+
+    return Config(
+        "aws",
+        default=DEFAULT_AWS_PATH,
+        parser="shared.config.parse_aws",
+        help="Production (AWS) settings YAML (default config/aws.yaml).",
+    )
+
+
+def deploy_config() -> Any:
+    """The ``deploy`` Config: where the flow runs; `renkei deploy aws` freezes target=aws."""
+    from metaflow import Config
+
+    return Config("deploy", default_value='{"target": "local"}', help="Deployment target.")
+
+
+def _production_mutator() -> Any:
+    from metaflow import FlowMutator
+
+    class production(FlowMutator):  # noqa: N801 (used as a decorator)
+        """When deployed to AWS: @schedule from config/aws.yaml and, on every step, @batch (the GPU queue and image for steps whose
+        @resources ask for a GPU, the CPU queue otherwise), @retry and @timeout."""
+
+        def pre_mutate(self, mutable_flow: Any) -> None:
+            configs = dict(mutable_flow.configs)
+            deploy = configs.get("deploy") or {}
+            if deploy.get("target") != "aws":
+                return
+            aws = configs["aws"]
+            cron = aws["schedules"].get(deploy.get("flow", ""))
+            if cron:
+                mutable_flow.add_decorator("schedule", deco_kwargs={"cron": cron})
+            batch = aws["batch"]
+            for _, step in mutable_flow.steps:
+                gpu = 0
+                for name, _fq, _args, kwargs in step.decorator_specs:
+                    if name == "resources":
+                        gpu = int(kwargs.get("gpu") or 0)
+                args = {
+                    "queue": batch["cpu_queue"],
+                    "image": batch["image"],
+                    "iam_role": aws["iam"]["batch_job_role"],
+                }
+                if gpu:
+                    args.update(
+                        queue=batch["gpu_queue"], image=batch["gpu_image"], gpu=batch["gpus"]
+                    )
+                step.add_decorator("batch", deco_kwargs=args)
+                step.add_decorator(
+                    "retry",
+                    deco_kwargs={
+                        "times": aws["retry"]["times"],
+                        "minutes_between_retries": aws["retry"]["minutes_between"],
+                    },
+                )
+                step.add_decorator("timeout", deco_kwargs={"minutes": aws["timeout_minutes"]})
+
+    return production
+
+
+production = _production_mutator()
+
+
 @dataclass(frozen=True)
 class RunStart:
     """What a flow's start step gets: the typed config, the ledger and the run's record."""

@@ -16,9 +16,18 @@ LEDGER_URL_ENV = "RENKEI_LEDGER_URL"
 
 
 def ledger_url(cfg: ProjectConfig, environ: Mapping[str, str] | None = None) -> str:
-    """``RENKEI_LEDGER_URL`` when set, else ``storage.ledger_url`` from the project config."""
+    """``RENKEI_LEDGER_URL`` when set, else ``storage.ledger_url`` from the project config.
+
+    ``secretsmanager:NAME`` reads the URL from that AWS Secrets Manager secret (production).
+    """
     env = os.environ if environ is None else environ
-    return env.get(LEDGER_URL_ENV) or cfg.storage.ledger_url
+    url = env.get(LEDGER_URL_ENV) or cfg.storage.ledger_url
+    if url.startswith("secretsmanager:"):
+        import boto3
+
+        name = url.split(":", 1)[1]
+        return boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+    return url
 
 
 def current_user(environ: Mapping[str, str] | None = None) -> str:
