@@ -50,12 +50,8 @@ class IngestFlow(FlowSpec):
     def start(self):
         """Record the run and land the raw batch byte for byte."""
         run = begin_run(self.project)
-        cfg, ledger, self.ledger_url, self.run_pathspec = (
-            run.cfg,
-            run.ledger,
-            run.ledger_url,
-            run.run_pathspec,
-        )
+        cfg, ledger = run.cfg, run.ledger
+        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
         root, g = cfg.storage.data_root, cfg.generator
         try:
             src, self.labels_uri = self.source, None

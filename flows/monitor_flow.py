@@ -47,12 +47,8 @@ class MonitorFlow(FlowSpec):
     def start(self):
         """Run every monitoring check and record the verdict."""
         run = begin_run(self.project)
-        cfg, ledger, self.ledger_url, self.run_pathspec = (
-            run.cfg,
-            run.ledger,
-            run.ledger_url,
-            run.run_pathspec,
-        )
+        cfg, ledger = run.cfg, run.ledger
+        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
         try:
             self.result = monitor(ledger, cfg, self.window or None)
         except MonitoringError as e:

@@ -51,12 +51,8 @@ class ScoreFlow(FlowSpec):
     def start(self):
         """Find the deployment, land and read the input, cut it into partitions."""
         run = begin_run(self.project)
-        cfg, ledger, self.ledger_url, self.run_pathspec = (
-            run.cfg,
-            run.ledger,
-            run.ledger_url,
-            run.run_pathspec,
-        )
+        cfg, ledger = run.cfg, run.ledger
+        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
         self.deployment = ledger.alias(self.alias)
         try:
             if self.deployment is None:

@@ -79,12 +79,8 @@ class TrainFlow(FlowSpec):
     def start(self):
         """Record the run, load the chosen datasets with labels and split them by time."""
         run = begin_run(self.project)
-        cfg, ledger, self.ledger_url, self.run_pathspec = (
-            run.cfg,
-            run.ledger,
-            run.ledger_url,
-            run.run_pathspec,
-        )
+        cfg, ledger = run.cfg, run.ledger
+        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
         self.code = code_version()
         try:
             chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]
