@@ -1,0 +1,191 @@
+"""Production emulation: run a deployed Step Functions state machine's Batch tasks here.
+
+Test code, not product code. It reads the state machine definition back from moto, walks it
+in order (Task, the DynamoDB lookup behind a foreach, the Map over its items, the join),
+resolves the `$.`/`$$.` paths the way Step Functions would, and runs each Batch task's real
+container command in an empty temporary directory with the environment a Batch container
+would have. Nothing here imports the repository: the code comes from the package in S3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+
+@dataclass
+class TaskRun:
+    state: str
+    job_id: str
+    queue: str
+    resources: list[dict[str, str]]
+    returncode: int
+    output: str
+
+
+@dataclass
+class Execution:
+    name: str
+    tasks: list[TaskRun] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return bool(self.tasks) and all(t.returncode == 0 for t in self.tasks)
+
+
+_TOKEN = re.compile(r"\['([^']+)'\]|([^.\[\]]+)")
+
+
+def resolve(path: str, data: Any, ctx: dict[str, Any]) -> Any:
+    """A JSONPath of the small kind Metaflow's state machines use."""
+    if path == "$":
+        return data
+    root, rest = (ctx, path[3:]) if path.startswith("$$.") else (data, path[2:])
+    node = root
+    for m in _TOKEN.finditer(rest):
+        node = node[m.group(1) or m.group(2)]
+    return node
+
+
+def resolve_params(params: Any, data: Any, ctx: dict[str, Any]) -> Any:
+    if isinstance(params, dict):
+        out = {}
+        for k, v in params.items():
+            if k.endswith(".$"):
+                out[k[:-2]] = resolve(v, data, ctx)
+            else:
+                out[k] = resolve_params(v, data, ctx)
+        return out
+    if isinstance(params, list):
+        return [resolve_params(v, data, ctx) for v in params]
+    return params
+
+
+def _pick(output_path: str | None, result: Any) -> Any:
+    if not output_path:
+        return result
+    keys = re.findall(r"'([^']+)'", output_path)
+    if keys:
+        return {k: result[k] for k in keys if k in result}
+    if output_path == "$.[0]":
+        return result[0]
+    return resolve(output_path, result, {})
+
+
+class Emulator:
+    def __init__(self, endpoint: str, base_env: dict[str, str]) -> None:
+        self.endpoint = endpoint
+        self.base_env = base_env
+        self.dynamo = boto3.client("dynamodb", endpoint_url=endpoint)
+
+    def run(self, definition: dict[str, Any], name: str, parameters: dict[str, Any]) -> Execution:
+        execution = Execution(name)
+        data = {"Parameters": json.dumps(parameters)}
+        ctx = {"Execution": {"Name": name}}
+        self._states(definition["States"], definition["StartAt"], data, ctx, execution)
+        return execution
+
+    def _states(self, states: dict, start: str, data: Any, ctx: dict, ex: Execution) -> Any:
+        name = start
+        while True:
+            st = states[name]
+            resource = st.get("Resource", "")
+            if st["Type"] == "Task" and "batch:submitJob" in resource:
+                result = self._batch(name, st, data, ctx, ex)
+                if result is None:
+                    return None
+                out = _pick(st.get("OutputPath"), result)
+            elif st["Type"] == "Task" and "dynamodb:getItem" in resource:
+                p = resolve_params(st["Parameters"], data, ctx)
+                item = self.dynamo.get_item(
+                    TableName=p["TableName"], Key=p["Key"], ConsistentRead=True
+                )
+                out = {**data, st["ResultPath"][2:]: {"Item": item.get("Item", {})}}
+            elif st["Type"] == "Map":
+                items = resolve(st["ItemsPath"], data, ctx)
+                it = st.get("Iterator") or st["ItemProcessor"]
+                outs = []
+                for item in items:
+                    ictx = {**ctx, "Map": {"Item": {"Value": item}}}
+                    outs.append(
+                        self._states(
+                            it["States"],
+                            it["StartAt"],
+                            resolve_params(st["Parameters"], data, ictx),
+                            ctx,
+                            ex,
+                        )
+                    )
+                    if outs[-1] is None:
+                        return None
+                out = _pick(st.get("OutputPath"), outs)
+            else:
+                raise NotImplementedError(f"state {name}: {st['Type']} {resource}")
+            if st.get("End"):
+                return out
+            name, data = st["Next"], out
+
+    def _batch(self, name: str, st: dict, data: Any, ctx: dict, ex: Execution) -> dict | None:
+        p = resolve_params(st["Parameters"], data, ctx)
+        over = p["ContainerOverrides"]
+        job_id = uuid.uuid4().hex
+        env = {**self.base_env}
+        for e in over.get("Environment", []):
+            env[e["Name"]] = str(e["Value"])
+        env.update(
+            AWS_BATCH_JOB_ID=job_id,
+            AWS_BATCH_JOB_ATTEMPT="1",
+            AWS_BATCH_CE_NAME="emulated-ce",
+            AWS_BATCH_JQ_NAME=p["JobQueue"].rsplit("/", 1)[-1],
+            AWS_EXECUTION_ENV="AWS_ECS_EC2",
+            METAFLOW_SKIP_INSTALL_DEPENDENCIES="1",
+        )
+        with tempfile.TemporaryDirectory(prefix="batch-") as work:
+            done = subprocess.run(
+                over["Command"], cwd=work, env=env, capture_output=True, text=True, timeout=600
+            )
+        ex.tasks.append(
+            TaskRun(
+                name,
+                job_id,
+                p["JobQueue"],
+                over.get("ResourceRequirements", []),
+                done.returncode,
+                (done.stdout + done.stderr)[-4000:],
+            )
+        )
+        if done.returncode != 0:
+            return None
+        return {"JobId": job_id, "Parameters": p.get("Parameters", {})}
+
+
+def task_env(venv_bin: str, aws_env: dict[str, str], endpoint: str) -> dict[str, str]:
+    """What a Batch container would have besides the job's own environment."""
+    return {
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": tempfile.gettempdir(),
+        "LANG": "C.UTF-8",
+        **aws_env,
+        "AWS_ENDPOINT_URL": endpoint,
+        "METAFLOW_S3_ENDPOINT_URL": endpoint,
+        "PYTHONNOUSERSITE": "1",
+    }
+
+
+def definition(endpoint: str, flow: str) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint)
+    [m] = [m for m in sfn.list_state_machines()["stateMachines"] if f".{flow}" in m["name"]]
+    return json.loads(
+        sfn.describe_state_machine(stateMachineArn=m["stateMachineArn"])["definition"]
+    )
+
+
+__all__ = ["Emulator", "Execution", "TaskRun", "definition", "task_env", "os"]
