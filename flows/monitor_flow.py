@@ -15,7 +15,13 @@ from shared.flowkit import (
     project_config,
 )
 from shared.ledger import Ledger
-from shared.monitoring import MonitoringError, monitor, record, start_training_run
+from shared.monitoring import (
+    MonitoringError,
+    monitor,
+    record,
+    start_production_training,
+    start_training_run,
+)
 
 
 @production
@@ -29,8 +35,8 @@ class MonitorFlow(FlowSpec):
                 performance on the labels that arrived (with coverage), guard rates against
                 the holdout's; a verdict per check; a ledger record; card
       retrain - when drift, decay or guard rates pass their thresholds: start the train flow
-                (locally through a flow run), recording why; the new candidate still needs
-                gates and approvals, nothing is promoted here
+                (locally a flow run; deployed, the train state machine), recording why; the
+                new candidate still needs gates and approvals, nothing is promoted here
       end     - print the verdicts
     """
 
@@ -39,7 +45,10 @@ class MonitorFlow(FlowSpec):
     deploy = deploy_config()
     window = Parameter("window", default=0, type=int, help="Scoring batches (0: from config).")
     retrain_mode = Parameter(
-        "retrain", default="local", help="local: start the train flow here; none: only record."
+        "retrain",
+        default="auto",
+        help="auto: start the train flow (locally, or the deployed state machine when this "
+        "flow runs on AWS); none: only record the decision.",
     )
 
     @card(type="blank")
@@ -62,11 +71,14 @@ class MonitorFlow(FlowSpec):
     def retrain(self):
         """Start the train flow when the verdict asks for it (never promotes)."""
         self.retrain_run = None
-        if self.report.retrain and self.retrain_mode == "local":
+        if self.report.retrain and self.retrain_mode != "none":
             try:
-                self.retrain_run = start_training_run(
-                    self.project.to_dict(), os.path.dirname(__file__)
-                )
+                if self.deploy.get("target") == "aws":  # deployed: the train state machine
+                    self.retrain_run = start_production_training(self.project["name"])
+                else:
+                    self.retrain_run = start_training_run(
+                        self.project.to_dict(), os.path.dirname(__file__)
+                    )
             except MonitoringError as e:
                 raise RenkeiFlowError(str(e)) from None
             Ledger.open(self.ledger_url).set_retrain_run(

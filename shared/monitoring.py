@@ -253,3 +253,24 @@ def start_training_run(project: dict[str, Any], flows_dir: str) -> str:
         if "Workflow starting (run-id " in line:
             return "TrainFlow/" + line.split("(run-id ", 1)[1].split(")", 1)[0]
     raise MonitoringError("the retraining run finished but printed no run id")
+
+
+def start_production_training(project_name: str, branch: str = "prod") -> str:
+    """Start the deployed train state machine (``<project>.<branch>.TrainFlow``) on AWS Step
+    Functions; return the execution ARN. Used when the monitor flow itself runs deployed."""
+    import json
+
+    import boto3
+
+    sfn = boto3.client("stepfunctions")
+    name = f"{project_name}.{branch}.TrainFlow"
+    machines = [
+        m for p in sfn.get_paginator("list_state_machines").paginate() for m in p["stateMachines"]
+    ]
+    found = [m for m in machines if m["name"] == name]
+    if not found:
+        raise MonitoringError(f"no deployed state machine {name!r}: run `renkei deploy aws` first")
+    run = sfn.start_execution(
+        stateMachineArn=found[0]["stateMachineArn"], input=json.dumps({"Parameters": "{}"})
+    )
+    return run["executionArn"]

@@ -183,3 +183,34 @@ def test_dry_run_writes_the_state_machine_json(
         ]
         == []
     )
+
+
+def test_deployed_monitor_starts_the_train_state_machine(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.monitoring import MonitoringError, start_production_training
+
+    monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("METAFLOW_USER", "sora")
+    with pytest.raises(MonitoringError, match="no deployed state machine 'eta.prod.TrainFlow'"):
+        start_production_training("eta")
+    aws_path = aws_world(moto_server, tmp_path)
+    out = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(write_project(tmp_path)),
+            "deploy",
+            "aws",
+            "--aws-config",
+            str(aws_path),
+            "--flow",
+            "TrainFlow",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    arn = start_production_training("eta")
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
+    [machine] = sfn.list_state_machines()["stateMachines"]
+    [execution] = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+    assert execution["executionArn"] == arn
