@@ -89,7 +89,8 @@ class Ctx:
 @click.option("--rules", default=DEFAULT_RULES_PATH, show_default=True, help="Guard rules YAML.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str, ledger: str | None, roles: str, rules: str) -> None:
-    """Renkei: datasets, quarantines, models, lineage and the audit chain, from the ledger.
+    """Renkei: the ledger's datasets, models, lineage, approvals, releases, monitoring,
+    costs and audit chain; the scoring service, the app and the AWS deployment.
 
     Run from the repository root (where config/ lives), or pass --config.
     """
