@@ -83,17 +83,30 @@ def aws_world(endpoint: str, tmp: Path) -> Path:
     return path
 
 
+def run_deploy(
+    endpoint: str,
+    tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    aws_path: Path | None = None,
+):
+    """`renkei deploy aws ARGS` against moto, with a fresh project config; returns the result."""
+    monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("METAFLOW_USER", "sora")
+    aws_path = aws_path or aws_world(endpoint, tmp)
+    project = write_project(tmp)
+    out = CliRunner().invoke(
+        cli, ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path), *args]
+    )
+    assert out.exit_code == 0, out.output
+    return out
+
+
 def test_deploy_every_production_flow(
     moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("METAFLOW_USER", "sora")
     aws_path = aws_world(moto_server, tmp_path)
-    project = write_project(tmp_path)
-    out = CliRunner().invoke(
-        cli, ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path)]
-    )
-    assert out.exit_code == 0, out.output
+    out = run_deploy(moto_server, tmp_path, monkeypatch, aws_path=aws_path)
     assert "renkei-gpu" in out.output and "0 4 ? * MON *" in out.output
     sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
     machines = sfn.list_state_machines()["stateMachines"]
@@ -153,27 +166,17 @@ def test_missing_setting_names_the_setting_and_the_file(tmp_path: Path) -> None:
 def test_dry_run_writes_the_state_machine_json(
     moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("METAFLOW_USER", "sora")
-    aws_path = aws_world(moto_server, tmp_path)
     out_dir = tmp_path / "sm"
-    out = CliRunner().invoke(
-        cli,
-        [
-            "--config",
-            str(write_project(tmp_path)),
-            "deploy",
-            "aws",
-            "--aws-config",
-            str(aws_path),
-            "--flow",
-            "ScoreFlow",
-            "--dry-run",
-            "--out",
-            str(out_dir),
-        ],
+    run_deploy(
+        moto_server,
+        tmp_path,
+        monkeypatch,
+        "--flow",
+        "ScoreFlow",
+        "--dry-run",
+        "--out",
+        str(out_dir),
     )
-    assert out.exit_code == 0, out.output
     definition = json.loads((out_dir / "ScoreFlow.json").read_text())
     assert definition["StartAt"] == "start"
     assert any(s.get("Type") == "Map" for s in definition["States"].values())  # the foreach
@@ -190,25 +193,9 @@ def test_deployed_monitor_starts_the_train_state_machine(
 ) -> None:
     from shared.monitoring import MonitoringError, start_production_training
 
-    monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("METAFLOW_USER", "sora")
     with pytest.raises(MonitoringError, match="no deployed state machine 'eta.prod.TrainFlow'"):
         start_production_training("eta")
-    aws_path = aws_world(moto_server, tmp_path)
-    out = CliRunner().invoke(
-        cli,
-        [
-            "--config",
-            str(write_project(tmp_path)),
-            "deploy",
-            "aws",
-            "--aws-config",
-            str(aws_path),
-            "--flow",
-            "TrainFlow",
-        ],
-    )
-    assert out.exit_code == 0, out.output
+    run_deploy(moto_server, tmp_path, monkeypatch, "--flow", "TrainFlow")
     arn = start_production_training("eta")
     sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
     [machine] = sfn.list_state_machines()["stateMachines"]
