@@ -50,6 +50,34 @@ FAST_TRAINING = {
 }
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a server this test started, by its pid: SIGTERM, then SIGKILL if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until ``url`` answers (any status below 500); fail if the server died first."""
+    import httpx
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the server for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1, trust_env=False).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    stop_process(proc)
+    pytest.fail(f"{url} did not answer within {timeout:.0f} s")
+
+
 def write_project(tmp: Path, base: dict | None = None, **overrides: object) -> Path:
     """A copy of config/project.yaml (or ``base``) with data root and ledger under ``tmp``.
 
@@ -153,11 +181,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        proc.terminate()  # SIGTERM: smart shutdown of this server only
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=20)  # SIGTERM: smart shutdown of this server only
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -15,7 +15,9 @@ if graph.nodes.empty:
     st.info("No lineage yet: ingest a batch (`python flows/ingest_flow.py run`).")
     st.stop()
 labels = {r.id: r.label.replace("\\n", " · ") for r in graph.nodes.itertuples()}
-selected = st.selectbox("Select a node", list(labels), format_func=lambda n: labels[n])
+selected = st.selectbox(
+    "Select a node", list(labels), format_func=lambda n: labels[n], key="lineage_node"
+)
 st.graphviz_chart(graph.dot(highlight=selected), width="stretch")
 left, right = st.columns(2)
 with left:

@@ -53,8 +53,14 @@ def test_every_page_on_a_populated_ledger(page, app_env, populated) -> None:
         ]
         assert any("Batch 1: 600 rows" in m.value for m in at.markdown)
     elif page == "lineage":
-        assert at.selectbox[0].options  # nodes to pick
-        assert any("Comes from" in m.value for m in at.markdown)
+        # select the production model: its details and its neighbours (run, deployment)
+        at.selectbox(key="lineage_node").set_value(f"model:{v1}").run()
+        import json
+
+        details = json.loads(at.json[0].value)
+        assert details["family"] == "xgboost" and details["status"] == "candidate"
+        text = " ".join(m.value for m in at.markdown)
+        assert "train run" in text and "deployment 1 · production: " + v1 in text
     elif page == "models":
         assert len(at.dataframe) >= 1
         assert at.selectbox(key="model_version").value == v2  # newest first
@@ -80,15 +86,18 @@ def test_every_page_on_a_populated_ledger(page, app_env, populated) -> None:
 def test_operator_flags_a_prediction_with_the_true_value(app_env, populated) -> None:
     app_env(populated.project_path)
     at = open_page("operator", user="ren")  # ML Operator
-    rid = at.selectbox(key="fb_row").value
+    already = set(populated.ledger.labelled_rows()["row_id"])
+    rid = next(r for r in at.selectbox(key="fb_row").options if r not in already)
+    at.selectbox(key="fb_row").set_value(rid)
     at.number_input(key="fb_value").set_value(42.5)
     at.text_input(key="fb_note").input("courier got lost")
     at.button[0].click().run()
     assert not at.exception
-    assert f"Recorded for {rid}" in (at.success or at.warning)[0].value
+    assert at.success[0].value == f"Recorded for {rid}: accepted"
     labelled = populated.ledger.labelled_rows()
-    mine = labelled[labelled["actor"] == "ren"]
-    assert rid in set(mine["row_id"]) or rid in set(labelled["row_id"])
+    flagged = labelled[labelled["flagged"]]
+    assert list(flagged["row_id"]) == [rid] and list(flagged["value"]) == [42.5]
+    assert list(flagged["actor"]) == ["ren"]
     at = open_page("operator", user="emi")  # Product Manager: not an operator
     assert "not an ML Operator" in at.warning[0].value
 

@@ -6,15 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from shared.release import approval_status
 from tests.app.conftest import PAGES, populate
-from tests.conftest import REPO, free_port, need
+from tests.conftest import REPO, free_port, need, stop_process, wait_for_http
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -54,28 +52,12 @@ def start_app(project: Path, port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if (
-                httpx.get(
-                    f"http://127.0.0.1:{port}/_stcore/health", timeout=1, trust_env=False
-                ).status_code
-                == 200
-            ):
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.3)
-    proc.kill()
-    pytest.fail("streamlit did not start")
+    wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", proc)
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc)
 
 
 QUIET_S = 0.5  # the running indicator must stay away this long for a page to count as done

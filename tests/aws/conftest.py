@@ -6,13 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests.conftest import free_port, need
+from tests.conftest import free_port, need, stop_process, wait_for_http
 
 # fake credentials, no metadata probes, and a dead proxy for anything not on loopback
 AWS_TEST_ENV = {
@@ -45,23 +43,10 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         env={**os.environ, **AWS_TEST_ENV},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            httpx.get(url, timeout=1, trust_env=False)
-            break
-        except httpx.TransportError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("moto_server did not start")
-            time.sleep(0.2)
+    wait_for_http(url, proc, timeout=30)
     for k, v in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": url}.items():
         monkeypatch.setenv(k, v)
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)

@@ -13,7 +13,7 @@ import pytest
 
 from shared.release import promote, review
 from tests.builders import build
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, stop_process, wait_for_http
 
 pytestmark = pytest.mark.slow
 
@@ -58,23 +58,13 @@ def test_service_answers_refuses_bad_requests_and_picks_up_promotions(tmp_path: 
         ],
         cwd=REPO,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
+        wait_for_http(f"{base}/health", proc)
         with httpx.Client(base_url=base, timeout=10, trust_env=False) as c:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    if c.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.time() > deadline or proc.poll() is not None:
-                    out = proc.stdout.read().decode() if proc.poll() is not None else ""
-                    pytest.fail(f"service did not start: {out}")
-                time.sleep(0.3)
             assert c.get("/health").json() == {
                 "status": "ok",
                 "alias": "production",
@@ -113,8 +103,4 @@ def test_service_answers_refuses_bad_requests_and_picks_up_promotions(tmp_path: 
                 time.sleep(0.2)
             assert c.post("/predict", json=ROW).json()["predictions"][0]["model_version"] == v2
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
