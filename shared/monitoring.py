@@ -23,7 +23,7 @@ from shared.drift import (
 from shared.ingest import read_raw
 from shared.ledger import Ledger, ModelVersionRecord
 from shared.metrics import evaluate
-from shared.validation import check_rows
+from shared.validation import RawInputError, check_rows
 
 
 class MonitoringError(ValueError):
@@ -83,11 +83,16 @@ def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame
     specs = [s for s in contracts.columns if s.name in cfg.features]
     feats, outs = [], []
     for b in batches:
-        raw = read_raw(
-            storage.read_bytes(b.input_uri),
-            b.input_source,
-            "parquet" if b.input_uri.endswith((".parquet", ".pq")) else "csv",
-        )
+        fmt = "parquet" if b.input_uri.endswith((".parquet", ".pq")) else "csv"
+        try:
+            raw = read_raw(storage.read_bytes(b.input_uri), b.input_source, fmt)
+            scored = storage.read_parquet(b.output_uri)
+        except FileNotFoundError as e:
+            raise MonitoringError(
+                f"scoring batch {b.id}: a file the ledger points at is gone ({e})"
+            ) from None
+        except RawInputError as e:
+            raise MonitoringError(f"scoring batch {b.id}: {e}") from None
         raw = raw.reset_index(drop=True)
         for s in specs:
             if s.name not in raw:
@@ -98,7 +103,7 @@ def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame
         feats.append(
             pd.DataFrame({k: v[ok].reset_index(drop=True) for k, v in checked.typed.items()})
         )
-        outs.append(storage.read_parquet(b.output_uri).assign(scoring_batch_id=b.id))
+        outs.append(scored.assign(scoring_batch_id=b.id))
     return pd.concat(feats, ignore_index=True), pd.concat(outs, ignore_index=True)
 
 

@@ -91,3 +91,12 @@ def test_retrain_fires_on_drift_and_not_without(live, tmp_path: Path) -> None:
     with_labels = monitor(t.ledger, t.cfg, window=1)
     perf = next(c for c in with_labels.checks if c.name == "performance")
     assert perf.verdict in ("ok", "alert") and with_labels.label_coverage > 0.9
+
+
+def test_a_missing_scoring_file_is_a_clear_monitoring_error(live, tmp_path: Path) -> None:
+    _, batch = score(live, tmp_path, seed=61, rows=300)
+    Path(batch.output_uri).unlink()
+    with pytest.raises(
+        MonitoringError, match=f"scoring batch {batch.id}: a file the ledger points at is gone"
+    ):
+        monitor(live.ledger, live.cfg, window=1)
