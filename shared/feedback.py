@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from shared import storage
-from shared.config import ProjectConfig
+from shared.config import ProjectConfig, RolesConfig
 from shared.ingest import read_raw
 from shared.ledger import FeedbackBatchRecord, Ledger
 from shared.validation import RawInputError
@@ -25,6 +25,27 @@ from shared.validation import RawInputError
 class FeedbackOutcome:
     batch: FeedbackBatchRecord
     examples: dict[str, list[str]]  # status -> a few row ids
+
+    @property
+    def status(self) -> str:
+        """The status of a single-label delivery (the app's operator form)."""
+        b = self.batch
+        counts = {
+            "accepted": b.accepted,
+            "late": b.late,
+            "duplicate": b.duplicates,
+            "unknown": b.unknown,
+            "invalid": b.invalid,
+        }
+        return max(counts, key=lambda k: counts[k])
+
+
+FEEDBACK_ROLES = ("ML Operator", "Operator")
+
+
+def can_give_feedback(roles: RolesConfig, user: str) -> bool:
+    """Operators work from the predictions and give feedback on them (SEED_NOTES roles)."""
+    return bool(set(roles.roles_of(user)).intersection(FEEDBACK_ROLES))
 
 
 def scored_rows(ledger: Ledger) -> pd.DataFrame:

@@ -2,7 +2,7 @@ import pandas as pd
 import streamlit as st
 from common import configs, current_user, ledger
 
-from shared.feedback import apply_feedback, scored_rows
+from shared.feedback import apply_feedback, can_give_feedback, scored_rows
 
 cfg, roles, _ = configs()
 lg = ledger()
@@ -21,7 +21,7 @@ st.dataframe(recent, hide_index=True, width="stretch")
 if user is None:
     st.info("Sign in to give feedback.")
     st.stop()
-if "ML Operator" not in roles.roles_of(user) and "Operator" not in roles.roles_of(user):
+if not can_give_feedback(roles, user):
     st.warning(f"{user} is not an ML Operator or Operator: feedback is open to those roles.")
     st.stop()
 with st.form("feedback"):
@@ -39,15 +39,6 @@ if send:
         flagged=True,
         note=note,
     )
-    b = out.batch
-    status = next(
-        k for k in ("accepted", "late", "duplicates", "unknown", "invalid") if getattr(b, k)
-    )
-    (st.success if status in ("accepted", "late") else st.warning)(
-        f"Recorded for {rid}: {status}"
-        + (
-            " (this row already had a label: the first one stands)"
-            if status == "duplicates"
-            else ""
-        )
-    )
+    notes = {"duplicate": " (this row already had a label: the first one stands)"}
+    show = st.success if out.status in ("accepted", "late") else st.warning
+    show(f"Recorded for {rid}: {out.status}" + notes.get(out.status, ""))
