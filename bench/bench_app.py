@@ -23,10 +23,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import yaml  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from bench.common import write_table  # noqa: E402
+from shared.config import load_project  # noqa: E402
 from shared.ledger import Ledger  # noqa: E402
 from shared.ledger.models import Dataset, FlowRun, ModelDataset, ModelVersion  # noqa: E402
 from tests.app.test_browser import (  # noqa: E402
@@ -37,7 +37,7 @@ from tests.app.test_browser import (  # noqa: E402
     stop,
     wait_rendered,
 )
-from tests.conftest import free_port  # noqa: E402
+from tests.conftest import free_port, write_project  # noqa: E402
 
 
 def fill(ledger: Ledger, n_models: int, n_runs: int) -> int:
@@ -162,11 +162,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = yaml.safe_load((REPO / "config" / "project.yaml").read_text())
-        cfg["storage"] = {"data_root": f"{tmp}/data", "ledger_url": f"sqlite:///{tmp}/ledger.db"}
-        project = Path(tmp) / "project.yaml"
-        project.write_text(yaml.safe_dump(cfg))
-        ledger = Ledger.open(cfg["storage"]["ledger_url"])
+        project = write_project(Path(tmp))
+        ledger = Ledger.open(load_project(project).storage.ledger_url)
         print(
             f"filling the ledger: {args.models:,} model versions, {args.runs:,} runs ...",
             flush=True,

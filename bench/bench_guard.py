@@ -30,7 +30,7 @@ from shared.config import load_project, load_rules  # noqa: E402
 from shared.generator import generate_orders  # noqa: E402
 from shared.guard import Envelope  # noqa: E402
 from shared.models import Baseline  # noqa: E402
-from shared.training import assemble, split_by_time, train_candidate  # noqa: E402
+from shared.training import generated_split, train_candidate  # noqa: E402
 
 BARE_APP = """
 import sys, pandas as pd
@@ -91,9 +91,7 @@ def main() -> None:
         load_rules(REPO / "config" / "rules.yaml"),
     )
     print("training a model to guard ...", flush=True)
-    g = generate_orders(20_000, seed=3)
-    rows = g.orders.assign(created_at=pd.to_datetime(g.orders["created_at"]))
-    split = split_by_time(assemble([rows], [g.labels], cfg), cfg)
+    split = generated_split(cfg, 20_000, seed=3)
     env = Envelope.learn(split.train, cfg)
     base = Baseline(cfg)
     base.fit(split.train, split.y("train"))

@@ -17,16 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import write_table  # noqa: E402
 from shared.config import load_project  # noqa: E402
-from shared.generator import generate_orders  # noqa: E402
-from shared.training import assemble, split_by_time, train_candidate  # noqa: E402
+from shared.training import generated_split, train_candidate  # noqa: E402
+from tests.conftest import write_project  # noqa: E402
 
 
 def main() -> None:
@@ -34,10 +31,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=50_000)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg_data = yaml.safe_load((REPO / "config" / "project.yaml").read_text())
-        cfg_data["storage"] = {"data_root": f"{tmp}/data", "ledger_url": f"sqlite:///{tmp}/l.db"}
-        project = Path(tmp) / "project.yaml"
-        project.write_text(yaml.safe_dump(cfg_data))
+        project = write_project(Path(tmp))
         env = {**os.environ, "METAFLOW_USER": os.environ.get("METAFLOW_USER", "bench")}
         t0 = time.perf_counter()
         for flow, extra in (
@@ -65,11 +59,7 @@ def main() -> None:
         print("running the plain script ...", flush=True)
         cfg = load_project(project)
         t0 = time.perf_counter()
-        g = generate_orders(
-            args.rows, seed=cfg.generator.seed, start=cfg.generator.start, days=cfg.generator.days
-        )
-        rows = g.orders.assign(created_at=pd.to_datetime(g.orders["created_at"]))
-        split = split_by_time(assemble([rows], [g.labels], cfg), cfg)
+        split = generated_split(cfg, args.rows, cfg.generator.seed)
         fits = {f: train_candidate(f, split, cfg) for f in cfg.training.families}
         t_plain = time.perf_counter() - t0
     write_table(

@@ -116,6 +116,20 @@ def assemble(
     return rows
 
 
+def generated_split(cfg: ProjectConfig, rows: int, seed: int, **generator: Any) -> TrainingSplit:
+    """A training split made from the built-in generator, through ingest's validation:
+    orders validated by the project's contract, labels joined, split by time."""
+    from shared.contracts import build_contracts
+    from shared.generator import generate_orders
+    from shared.validation import split_valid
+
+    g = cfg.generator
+    kwargs = {"start": g.start, "days": g.days, **generator}
+    batch = generate_orders(rows, seed, **kwargs)
+    valid = split_valid(batch.orders, build_contracts(cfg)).valid
+    return split_by_time(assemble([valid], [batch.labels], cfg), cfg)
+
+
 def split_by_time(rows: pd.DataFrame, cfg: ProjectConfig) -> TrainingSplit:
     s = cfg.training.split
     rows = rows.sort_values(cfg.timestamp_column, kind="stable").reset_index(drop=True)

@@ -15,7 +15,7 @@ from shared.config import RulesConfig, load_project, load_rules
 from shared.generator import generate_orders
 from shared.guard import Envelope, GuardedModel, GuardedPredictions
 from shared.models import Baseline
-from shared.training import assemble, split_by_time, train_candidate
+from shared.training import generated_split, train_candidate
 from tests.unit.test_training import fast
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,9 +43,7 @@ class BrokenModel(ConstantModel):
 
 @pytest.fixture(scope="module")
 def world():
-    g = generate_orders(3000, seed=4)
-    rows = g.orders.assign(created_at=pd.to_datetime(g.orders["created_at"]))
-    split = split_by_time(assemble([rows], [g.labels], CFG), CFG)
+    split = generated_split(CFG, 3000, seed=4)
     env = Envelope.learn(split.train, CFG)
     base = Baseline(CFG)
     base.fit(split.train, split.y("train"))

@@ -16,6 +16,7 @@ from shared.training import (
     apply_gates,
     assemble,
     comparison_frame,
+    generated_split,
     split_by_time,
     train_candidate,
 )
@@ -42,8 +43,7 @@ def typed_rows(n: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def split():
-    rows, labels = typed_rows(4000)
-    return split_by_time(assemble([rows], [labels], BASE_CFG), BASE_CFG)
+    return generated_split(BASE_CFG, 4000, seed=1)
 
 
 def test_split_is_by_time(split) -> None:
