@@ -11,7 +11,9 @@ import yaml
 from shared.config import load_project
 from shared.generator import generate_orders
 from shared.ledger import Ledger
-from tests.conftest import FAST_TRAINING, write_project
+from shared.release import promote, review
+from tests.builders import build
+from tests.conftest import FAST_TRAINING, REPO, write_project
 from tests.flows.helpers import INGEST, TRAIN, cli_run, run_flow
 
 pytestmark = pytest.mark.slow
@@ -119,3 +121,79 @@ def test_code_package_contains_shared() -> None:
     p = cli_run(TRAIN, "package", "list")
     assert p.returncode == 0, p.stderr
     assert "shared/training.py" in p.stdout + p.stderr
+
+
+def _registered_by(project: Path, run) -> list:
+    return [m for m in ledger_of(project).models() if m.flow_run == run.pathspec]
+
+
+def _gate(m, name: str) -> dict:
+    return next(g for g in m.gate_results if g["name"] == name)
+
+
+def test_a_production_version_better_than_every_new_family_rejects_them(tmp_path: Path) -> None:
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
+    [champion] = t.candidates
+    review(t.ledger, t.roles, champion, "kenji", "ok", "approve")
+    review(t.ledger, t.roles, champion, "yui", "ok", "approve")
+    promote(t.ledger, t.roles, t.cfg, t.rules, champion, "production", "sora", "first", "abc")
+    # a much weaker retrain of the same dataset (same holdout): worse than production
+    project = write_project(
+        tmp_path,
+        training__xgboost__n_estimators=3,
+        training__torch_mlp__epochs=1,
+        training__torch_mlp__learning_rate=1e-5,
+    )
+    assert project == t.project_path
+    run, status, stdout, _ = run_flow(TRAIN, project)
+    assert status == "successful", stdout
+    new = _registered_by(project, run)
+    assert {m.family for m in new} == {"baseline", "xgboost", "torch_mlp"}
+    for m in new:
+        if m.family == "baseline":
+            continue
+        gate = _gate(m, "beats_champion")
+        assert m.status == "rejected" and not gate["passed"], gate
+        assert f"vs production {champion}" in gate["detail"]
+    assert "nothing registered as candidate" in stdout
+
+
+def test_rules_that_intervene_on_most_holdout_rows_fail_the_guard_rate_gate(
+    tmp_path: Path,
+) -> None:
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
+    rules = yaml.safe_load((REPO / "config" / "rules.yaml").read_text())
+    rules["input"].append(
+        {"name": "short_trips_only", "kind": "range", "column": "distance_km", "max": 2.0}
+    )
+    path = tmp_path / "strict_rules.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    run, status, stdout, _ = run_flow(TRAIN, t.project_path, configs={"rules": path})
+    assert status == "successful", stdout
+    new = _registered_by(t.project_path, run)
+    for m in new:
+        if m.family == "baseline":
+            continue
+        gate = _gate(m, "guard_rate")
+        assert m.status == "rejected" and not gate["passed"], gate
+        assert gate["value"] > 0.5 and gate["threshold"] == 0.15
+        assert m.resources["guard"]["decisions"]["fallback"] > 0.5 * sum(
+            m.resources["guard"]["decisions"].values()
+        )
+    assert "nothing registered as candidate" in stdout
+
+
+def test_rules_that_do_not_fit_the_data_stop_the_train_flow_in_one_line(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    rules = yaml.safe_load((REPO / "config" / "rules.yaml").read_text())
+    rules["input"][0]["column"] = "distance_miles"  # distance_in_service_area
+    path = tmp_path / "other_rules.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    p = cli_run(TRAIN, "--config", "project", str(project), "--config", "rules", str(path), "run")
+    out = p.stdout + p.stderr
+    assert p.returncode != 0
+    assert (
+        f"{path}: rules do not fit project 'eta': rule 'distance_in_service_area' (range): "
+        "column 'distance_miles' is not a feature of the project"
+    ) in out
+    assert "Traceback" not in out
