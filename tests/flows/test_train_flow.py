@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from shared.config import load_project
+from shared.config import load_project, load_roles, load_rules
 from shared.generator import generate_orders
 from shared.ledger import Ledger
-from shared.release import promote, review
+from shared.release import load_alias, promote, review
 from tests.builders import build
 from tests.conftest import FAST_TRAINING, REPO, write_project
 from tests.flows.helpers import INGEST, TRAIN, cli_run, run_flow
@@ -97,24 +97,75 @@ def test_train_without_data_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in p.stdout + p.stderr
 
 
+BINARY_RULES = {
+    "input": [
+        {
+            "name": "in_area",
+            "kind": "range",
+            "column": "distance_km",
+            "max": 40,
+            "action": "reject",
+        },
+        {"name": "within_training_envelope", "kind": "envelope", "margin": 0.5},
+    ],
+    "output": [
+        {"name": "never_certain", "kind": "cap", "value": 0.999},
+        {"name": "never_impossible", "kind": "floor", "expr": "0.001"},
+        {"name": "three_decimals", "kind": "round", "decimals": 3},
+    ],
+}
+
+
 def test_binary_project_end_to_end(tmp_path: Path) -> None:
     base = yaml.safe_load(Path("config/project.yaml").read_text())
     base.update(task="binary", target="late", target_range={})
-    base["baseline"] = {"rule": "threshold", "params": {"feature": "distance_km", "above": 4.0}}
-    base["training"].update(key_metric="roc_auc", slices=["rain", "zone"])
+    base.pop("baseline")  # the default for binary tasks: a stump learned from the data
+    base["training"].update(key_metric="roc_auc", slices=["rain", "zone"], threshold=0.4)
     project = write_project(tmp_path, base=base, **FAST_TRAINING)
+    rules = tmp_path / "binary_rules.yaml"
+    rules.write_text(yaml.safe_dump(BINARY_RULES))
     g = generate_orders(4000, seed=5, bad_fraction=0.01)
     src = tmp_path / "late.csv"
     g.orders.assign(late=(g.labels["delivery_minutes"] > 30)).to_csv(src, index=False)
     _, status, _, _ = run_flow(INGEST, project, source=str(src))
     assert status == "successful"
-    _, status, stdout, _ = run_flow(TRAIN, project)
+    _, status, stdout, _ = run_flow(TRAIN, project, configs={"rules": rules})
     assert status == "successful", stdout
-    versions = ledger_of(project).models()
+    ledger = ledger_of(project)
+    versions = ledger.models()
     [cand] = [m for m in versions if m.status == "candidate"]
     assert cand.key_metric == "roc_auc" and cand.metrics["roc_auc"] > 0.8
     assert set(cand.metrics) == {"roc_auc", "log_loss", "precision", "recall"}
-    assert pd.read_parquet(ledger_of(project).datasets()[0].location)["late"].dtype == bool
+    assert pd.read_parquet(ledger.datasets()[0].location)["late"].dtype == bool
+    # the baseline is a learned one-feature split that discriminates, and a gate says so
+    assert 0.6 < cand.baseline_metrics["roc_auc"] < cand.metrics["roc_auc"]
+    assert _gate(cand, "baseline_discriminates")["passed"]
+    # released, the guarded model answers a probability within the rules and a class
+    roles = load_roles(REPO / "config" / "roles.yaml")
+    review(ledger, roles, cand.version, "kenji", "ok", "approve")
+    review(ledger, roles, cand.version, "yui", "ok", "approve")
+    cfg = load_project(project)
+    promote(
+        ledger, roles, cfg, load_rules(rules, cfg), cand.version, "production", "sora", "", None
+    )
+    _, guarded = load_alias(ledger)
+    out = guarded.predict(g.orders.head(300))
+    answered = out[out["decision"] != "rejected"]
+    assert answered["prediction"].between(0.001, 0.999).all()
+    assert (answered["predicted_class"] == (answered["prediction"] >= 0.4)).all()
+    assert out.loc[out["decision"] == "rejected", "predicted_class"].isna().all()
+    # a constant baseline (the base rate) cannot discriminate: every family is refused
+    base["baseline"] = {"rule": "base_rate"}
+    base["training"]["families"] = ["baseline", "xgboost"]
+    write_project(tmp_path, base=base, **FAST_TRAINING)
+    run, status, stdout, _ = run_flow(TRAIN, project, configs={"rules": rules})
+    assert status == "successful", stdout
+    [xgb] = [m for m in _registered_by(project, run) if m.family == "xgboost"]
+    assert xgb.status == "rejected" and xgb.failing_gates == ["baseline_discriminates"]
+    assert (
+        "baseline 'base_rate' has holdout ROC AUC 0.500"
+        in _gate(xgb, "baseline_discriminates")["detail"]
+    )
 
 
 def test_code_package_contains_shared() -> None:
