@@ -11,8 +11,8 @@ import yaml
 from shared.config import load_project, load_roles, load_rules
 from shared.generator import generate_orders
 from shared.ledger import Ledger
-from shared.release import load_alias, promote, review
-from tests.builders import build
+from shared.release import load_alias
+from tests.builders import build, release
 from tests.conftest import FAST_TRAINING, REPO, write_project
 from tests.flows.helpers import INGEST, TRAIN, cli_run, run_flow
 
@@ -141,13 +141,9 @@ def test_binary_project_end_to_end(tmp_path: Path) -> None:
     assert 0.6 < cand.baseline_metrics["roc_auc"] < cand.metrics["roc_auc"]
     assert _gate(cand, "baseline_discriminates")["passed"]
     # released, the guarded model answers a probability within the rules and a class
-    roles = load_roles(REPO / "config" / "roles.yaml")
-    review(ledger, roles, cand.version, "kenji", "ok", "approve")
-    review(ledger, roles, cand.version, "yui", "ok", "approve")
     cfg = load_project(project)
-    promote(
-        ledger, roles, cfg, load_rules(rules, cfg), cand.version, "production", "sora", "", None
-    )
+    roles = load_roles(REPO / "config" / "roles.yaml")
+    release(ledger, roles, cfg, load_rules(rules, cfg), cand.version)
     _, guarded = load_alias(ledger)
     out = guarded.predict(g.orders.head(300))
     answered = out[out["decision"] != "rejected"]
@@ -185,9 +181,7 @@ def _gate(m, name: str) -> dict:
 def test_a_production_version_better_than_every_new_family_rejects_them(tmp_path: Path) -> None:
     t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
     [champion] = t.candidates
-    review(t.ledger, t.roles, champion, "kenji", "ok", "approve")
-    review(t.ledger, t.roles, champion, "yui", "ok", "approve")
-    promote(t.ledger, t.roles, t.cfg, t.rules, champion, "production", "sora", "first", "abc")
+    release(t.ledger, t.roles, t.cfg, t.rules, champion)
     # a much weaker retrain of the same dataset (same holdout): worse than production
     project = write_project(
         tmp_path,
