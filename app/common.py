@@ -20,7 +20,8 @@ from shared.settings import app_paths, ledger_url
 def _configs(
     project: str, roles: str, rules: str
 ) -> tuple[ProjectConfig, RolesConfig, RulesConfig]:
-    return load_project(project), load_roles(roles), load_rules(rules)
+    cfg = load_project(project)
+    return cfg, load_roles(roles), load_rules(rules, cfg)
 
 
 def configs() -> tuple[ProjectConfig, RolesConfig, RulesConfig]:

@@ -15,6 +15,7 @@ from metaflow import (
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.config import (
     DEFAULT_RULES_PATH,
+    ConfigError,
     project_from_flow,
     rules_from_flow,
 )
@@ -52,12 +53,14 @@ class TrainFlow(FlowSpec):
 
     Steps:
       start   - pick dataset versions from the ledger (default: the newest), join their
-                labels, split by time into train / validation / holdout; learn the training
-                envelope; score the production version (the champion) on the holdout
+                labels, split by time into train / validation / holdout; check the rules
+                against the project; learn the training envelope; score the production
+                version (the champion) on the holdout
       train   - foreach family in config (baseline, xgboost, torch_mlp): fit, score on the
                 holdout and its slices, save the artifact in an open format (GPU when present)
-      compare - join: run the gates (beats baseline, no worse slice, beats champion, guard
-                rate under the limit), register every family in the ledger (the best passing
+      compare - join: run the gates (beats baseline, no worse slice, beats the champion,
+                guard rate under the rules' limit; binary: a baseline that discriminates),
+                register every family in the ledger (the best passing
                 one as `candidate`), card with the comparison chart and gate table
       end     - print the comparison table and finish the run
     """
@@ -83,12 +86,13 @@ class TrainFlow(FlowSpec):
         self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
         self.code = code_version()
         try:
+            rules_from_flow(self.rules, cfg)  # rules that do not fit the data: stop here
             chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]
             self.training_input = load_training_input(ledger, cfg, chosen)
             self.split = split_by_time(self.training_input.rows, cfg)
             self.envelope = Envelope.learn(self.split.train, cfg)
             self.champion = champion_metrics(ledger, self.split.holdout, cfg)
-        except TrainingError as e:
+        except (TrainingError, ConfigError) as e:
             ledger.finish_run(self.run_pathspec, "failed", error=str(e))
             raise RenkeiFlowError(str(e)) from None
         self.dataset_versions = self.training_input.dataset_versions
@@ -101,7 +105,7 @@ class TrainFlow(FlowSpec):
     def train(self):
         """Fit one family, score it on the holdout and store its artifact."""
         cfg = project_from_flow(self.project)
-        rules = rules_from_flow(self.rules)
+        rules = rules_from_flow(self.rules, cfg)
         self.candidate = train_candidate(self.input, self.split, cfg, rules, self.envelope)
         run_key = f"{current.flow_name}/{current.origin_run_id or current.run_id}"
         self.candidate.artifact_uri = save_artifacts(self.candidate, cfg.storage.data_root, run_key)
@@ -115,10 +119,11 @@ class TrainFlow(FlowSpec):
         """Gate every candidate against the baseline and register all of them."""
         cfg = project_from_flow(self.project)
         self.merge_artifacts(
-            inputs, include=["ledger_url", "run_pathspec", "code", "dataset_versions"]
+            inputs, include=["ledger_url", "run_pathspec", "code", "dataset_versions", "champion"]
         )
         tasks = {i.candidate.family: i.candidate_task for i in inputs}
-        self.candidates = apply_gates([i.candidate for i in inputs], cfg)
+        rules = rules_from_flow(self.rules, cfg)
+        self.candidates = apply_gates([i.candidate for i in inputs], cfg, self.champion, rules)
         base = next(c for c in self.candidates if c.family == "baseline")
         ledger = Ledger.open(self.ledger_url)
         self.registered = ledger.register_models(

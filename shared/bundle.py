@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.config import ProjectConfig, RulesConfig
+from shared.config import ConfigError, ProjectConfig, RulesConfig, check_rules
 from shared.guard import Envelope, GuardedModel
 from shared.models import load_model
 
@@ -96,6 +96,10 @@ def load_bundle(data: bytes) -> GuardedModel:
     cfg = ProjectConfig.model_validate(json.loads(files["project.json"]))
     rules = RulesConfig.model_validate(json.loads(files["rules.json"]))
     envelope = Envelope.from_dict(json.loads(files["envelope.json"]))
+    try:  # rules that do not fit the data would silently reject or fall back on every row
+        check_rules(rules, cfg, f"bundle {manifest.model_version} rules.json")
+    except ConfigError as e:
+        raise BundleError(str(e)) from None
 
     def part(prefix: str) -> dict[str, bytes]:
         return {k[len(prefix) :]: v for k, v in files.items() if k.startswith(prefix)}

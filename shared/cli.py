@@ -60,7 +60,7 @@ class Ctx:
 
     def rules(self) -> RulesConfig:
         try:
-            return load_rules(self.rules_path)
+            return load_rules(self.rules_path, load_project(self.config_path))
         except ConfigError as e:
             raise click.ClickException(str(e)) from None
 

@@ -103,7 +103,16 @@ class ValidationSettings(_Strict):
 
 
 class BaselineSettings(_Strict):
-    rule: Literal["eta", "mean", "base_rate", "threshold"] = "eta"
+    """The Software 1.0 rule every model must beat (and the guard's fallback answer).
+
+    ``stump`` (default, any task): the best one-feature split learned from the training
+    data; it answers the mean (regression; the median when the key metric is MAE) or the
+    positive rate (binary) of the side a row falls on. ``eta`` (regression): the ETA case's
+    rule. ``mean`` / ``base_rate``: the training average, a constant. ``threshold``
+    (binary): ``p_above`` where ``feature`` > ``above``, else ``p_below``.
+    """
+
+    rule: Literal["stump", "eta", "mean", "base_rate", "threshold"] = "stump"
     params: dict[str, float | str] = {}
 
 
@@ -144,6 +153,7 @@ class GateSettings(_Strict):
     min_improvement: float = Field(0.05, ge=0.0, lt=1.0)
     min_improvement_over_champion: float = Field(0.0, ge=-1.0, lt=1.0)
     max_slice_regression: float = Field(0.0, ge=0.0)
+    min_baseline_auc: float = Field(0.55, ge=0.5, lt=1.0)  # binary: a baseline must discriminate
 
 
 class MonitoringSettings(_Strict):
@@ -209,13 +219,48 @@ class ProjectConfig(_Strict):
             raise ValueError(
                 f"training.key_metric {self.training.key_metric!r} does not fit task {self.task!r}"
             )
-        rules = {"regression": {"eta", "mean"}, "binary": {"base_rate", "threshold"}}
+        rules = {
+            "regression": {"stump", "eta", "mean"},
+            "binary": {"stump", "base_rate", "threshold"},
+        }
         if self.baseline.rule not in rules[self.task]:
             raise ValueError(
                 f"baseline.rule {self.baseline.rule!r} does not fit task {self.task!r} "
                 f"(use one of {sorted(rules[self.task])})"
             )
+        self._check_baseline_params()
         return self
+
+    def _check_baseline_params(self) -> None:
+        rule, params = self.baseline.rule, self.baseline.params
+        known = {
+            "eta": {"speed_kmh", "handling_minutes", "rain_minutes", "load_minutes_per_order"},
+            "threshold": {"feature", "above", "p_above", "p_below"},
+        }.get(rule, set())
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(
+                f"baseline.params {unknown} are not parameters of rule {rule!r}"
+                + (f" (known: {sorted(known)})" if known else " (it takes none)")
+            )
+        if rule == "eta":
+            missing = sorted({"prep_minutes", "distance_km"} - set(self.features))
+            if missing:
+                raise ValueError(f"baseline rule 'eta' needs feature(s) {missing}")
+        if rule == "threshold":
+            feature = params.get("feature")
+            spec = self.features.get(str(feature))
+            if spec is None or spec.type not in ("float", "int", "bool"):
+                raise ValueError(
+                    "baseline rule 'threshold' needs params.feature naming a numeric or bool "
+                    f"feature (got {feature!r})"
+                )
+            for key in ("above", "p_above", "p_below"):
+                if key in params and not isinstance(params[key], int | float):
+                    raise ValueError(f"baseline.params.{key} must be a number")
+            for key in ("p_above", "p_below"):
+                if key in params and not 0 <= float(params[key]) <= 1:
+                    raise ValueError(f"baseline.params.{key} must be a probability (0 to 1)")
 
     @property
     def higher_is_better(self) -> bool:
@@ -334,6 +379,134 @@ class RulesConfig(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+_SOURCE_KEY = "_source"
+# functions pandas' eval knows (numexpr's math functions)
+_EXPR_FUNCTIONS = frozenset(
+    "sin cos tan exp log expm1 log1p sqrt sinh cosh tanh arcsin arccos arctan arctan2 "
+    "arccosh arcsinh arctanh abs".split()
+)
+
+
+def _sample_rows(cfg: ProjectConfig) -> Any:
+    """Two typed rows spanning each feature's domain (as the guard types them)."""
+    import pandas as pd
+
+    cols: dict[str, Any] = {}
+    for name, spec in cfg.features.items():
+        if spec.type in ("float", "int"):
+            lo = spec.min if spec.min is not None else 0.0
+            hi = spec.max if spec.max is not None else lo + 1.0
+            cols[name] = pd.Series([lo, hi], dtype=float)
+        elif spec.type == "bool":
+            cols[name] = pd.Series([False, True], dtype=bool)
+        else:
+            values = (spec.values or ["a", "b"]) * 2
+            cols[name] = pd.Series(values[:2], dtype="string")
+    return pd.DataFrame(cols)
+
+
+def _expression_problems(expr: str, cfg: ProjectConfig, want: str) -> list[str]:
+    """Why ``expr`` cannot be evaluated over the project's features (empty: it can).
+
+    ``want`` is ``bool`` (an input rule: true where the row is fine) or ``number`` (a floor).
+    """
+    import ast
+
+    import numpy as np
+
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError as e:
+        return [f"expression {expr!r} is not valid: {e.msg}"]
+    called = {
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - (called & _EXPR_FUNCTIONS)
+    unknown = sorted(names - set(cfg.features))
+    if unknown:
+        return [
+            f"expression {expr!r} names {', '.join(map(repr, unknown))}, not feature(s) of the "
+            f"project (features: {', '.join(cfg.features)})"
+        ]
+    problems = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        columns = [
+            n.id for n in sides if isinstance(n, ast.Name) and cfg.features[n.id].type == "category"
+        ]
+        consts = [n for n in sides if isinstance(n, ast.Constant)]
+        for n in sides:
+            if isinstance(n, ast.List | ast.Tuple | ast.Set):
+                consts += [e for e in n.elts if isinstance(e, ast.Constant)]
+        for col in columns:
+            allowed = cfg.features[col].values or []
+            outside = [c.value for c in consts if str(c.value) not in allowed]
+            if outside:
+                problems.append(
+                    f"expression {expr!r} compares {col!r} with {outside}, outside its "
+                    f"values {allowed}"
+                )
+    if problems:
+        return problems
+    try:
+        out = np.asarray(_sample_rows(cfg).eval(expr))
+    except Exception as e:  # noqa: BLE001 - any evaluation error is the rule's problem
+        return [f"expression {expr!r} cannot be evaluated: {type(e).__name__}: {e}"]
+    if want == "bool" and out.dtype != bool:
+        return [f"expression {expr!r} must be true or false per row, not {out.dtype}"]
+    if want == "number" and not np.issubdtype(out.dtype, np.number):
+        return [f"expression {expr!r} must give a number per row, not {out.dtype}"]
+    return []
+
+
+def _rule_problems(rule: InputRule | OutputRule, cfg: ProjectConfig) -> list[str]:
+    features = cfg.features
+    if isinstance(rule, OutputRule):
+        if rule.kind == "floor" and rule.expr is not None:
+            return _expression_problems(rule.expr, cfg, "number")
+        if rule.kind == "cap" and cfg.task == "binary" and not 0 <= (rule.value or 0) <= 1:
+            return [f"cap {rule.value} is not a probability (binary task: between 0 and 1)"]
+        return []
+    if rule.kind == "expression" and rule.expr is not None:
+        return _expression_problems(rule.expr, cfg, "bool")
+    if rule.kind not in ("range", "allowed"):
+        return []
+    col = rule.column or ""
+    if col not in features:
+        return [f"column {col!r} is not a feature of the project (features: {', '.join(features)})"]
+    spec = features[col]
+    if rule.kind == "range" and spec.type not in ("float", "int", "bool"):
+        return [f"a range needs a numeric feature; {col!r} is {spec.type}"]
+    if rule.kind == "allowed" and spec.type == "category":
+        outside = [v for v in rule.values or [] if v not in (spec.values or [])]
+        if outside:
+            return [f"value(s) {outside} are not among {col!r}'s values {spec.values}"]
+    return []
+
+
+def check_rules(rules: RulesConfig, cfg: ProjectConfig, source: str) -> None:
+    """Raise :class:`ConfigError` unless every rule fits the project's features.
+
+    A range or allowed rule must name a feature (a range: a numeric one; allowed values of
+    a category: among its values); an expression may name only features and compare a
+    category only with its values, and must evaluate (true/false for input rules, a number
+    for floors; constants are fine). The message names the file, the rule and the problem.
+    """
+    problems = [
+        f"rule {rule.name!r} ({rule.kind}): {problem}"
+        for rule in [*rules.input, *rules.output]
+        for problem in _rule_problems(rule, cfg)
+    ]
+    if problems:
+        raise ConfigError(
+            f"{source}: rules do not fit project {cfg.name!r}: " + "; ".join(problems)
+        )
+
+
 class BenefitSettings(_Strict):
     value_per_minute_saved: float = Field(0.0, ge=0)
     orders_per_month: float = Field(0.0, ge=0)
@@ -446,9 +619,14 @@ def load_roles(path: str | Path = DEFAULT_ROLES_PATH) -> RolesConfig:
     return _load(path, RolesConfig)
 
 
-def load_rules(path: str | Path = DEFAULT_RULES_PATH) -> RulesConfig:
-    """Read and validate a guard rules file."""
-    return _load(path, RulesConfig)
+def load_rules(
+    path: str | Path = DEFAULT_RULES_PATH, cfg: ProjectConfig | None = None
+) -> RulesConfig:
+    """Read and validate a guard rules file; with ``cfg``, check it fits the project too."""
+    rules = _load(path, RulesConfig)
+    if cfg is not None:
+        check_rules(rules, cfg, str(path))
+    return rules
 
 
 def load_costs(path: str | Path = DEFAULT_COSTS_PATH) -> CostsConfig:
@@ -491,12 +669,19 @@ def parse_roles(text: str) -> dict[str, Any]:
 def parse_rules(text: str) -> dict[str, Any]:
     """Metaflow ``Config`` parser: validates config/rules.yaml, returns plain data."""
     source = _cli_config_source("rules", DEFAULT_RULES_PATH)
-    return _parse(text, RulesConfig, source).model_dump(mode="json")
+    # the file name travels with the frozen value, for check_rules' messages in the steps
+    return {**_parse(text, RulesConfig, source).model_dump(mode="json"), _SOURCE_KEY: source}
 
 
-def rules_from_flow(value: Any) -> RulesConfig:
+def rules_from_flow(value: Any, cfg: ProjectConfig | None = None) -> RulesConfig:
+    """Turn the ``rules`` Config value into :class:`RulesConfig`; with ``cfg``, also check
+    that the rules fit the project's features (:func:`check_rules`)."""
     data = value.to_dict() if hasattr(value, "to_dict") else dict(value)
-    return RulesConfig.model_validate(data)
+    source = str(data.pop(_SOURCE_KEY, DEFAULT_RULES_PATH))
+    rules = RulesConfig.model_validate(data)
+    if cfg is not None:
+        check_rules(rules, cfg, source)
+    return rules
 
 
 def project_from_flow(value: Any) -> ProjectConfig:

@@ -29,7 +29,9 @@ class GuardedPredictions(pa.DataFrameModel):
     """One guarded answer per input row."""
 
     row_id: Series[str]
-    prediction: Series[float] = pa.Field(nullable=True)
+    prediction: Series[float] = pa.Field(nullable=True)  # binary tasks: the probability
+    # binary tasks only: probability >= training.threshold (none for rejected rows)
+    predicted_class: Series[pd.BooleanDtype] | None = pa.Field(nullable=True)
     decision: Series[str] = pa.Field(isin=list(DECISIONS))
     reasons: Series[str]
     model_version: Series[str]
@@ -200,6 +202,9 @@ class GuardedModel:
                 "rules_version": self.rules_version,
             }
         )
+        if cfg.task == "binary":
+            decided = np.where(answered, pred >= cfg.training.threshold, None)
+            out.insert(2, "predicted_class", pd.array(decided, dtype="boolean"))
         return out.astype(
             {
                 "row_id": str,
@@ -233,9 +238,9 @@ class GuardedModel:
                 return (x < lo) | (x > hi)
             if rule.kind == "allowed":
                 return ~frame[rule.column].astype(str).isin(rule.values).to_numpy()
-            if rule.kind == "expression":
-                ok = frame.eval(rule.expr)
-                return ~np.asarray(ok, dtype=bool)
+            if rule.kind == "expression":  # a constant (e.g. "True") holds for every row
+                ok = np.broadcast_to(np.asarray(frame.eval(rule.expr), dtype=bool), (n,))
+                return ~ok
             fails = np.zeros(n, dtype=bool)
             for name, e in self.envelope.numeric.items():
                 x = frame[name].astype(float).to_numpy()
@@ -251,18 +256,20 @@ class GuardedModel:
         self, pred: np.ndarray, frame: pd.DataFrame, answered: np.ndarray, state: _Rows
     ) -> np.ndarray:
         pred = pred.copy()
-        if self.cfg.task == "binary":
+        binary = self.cfg.task == "binary"
+        if binary:  # output rules act on the probability
             clipped = answered & ((pred < 0) | (pred > 1))
             pred[answered] = np.clip(pred[answered], 0.0, 1.0)
             state.fire(clipped, "probability_clipped", "corrected")
-            return pred
         floor = np.full(len(pred), -np.inf)
         cap = np.full(len(pred), np.inf)
         decimals = None
         for rule in self.rules.output:
             if rule.kind == "floor":
-                try:
-                    f = np.asarray(frame.eval(rule.expr), dtype=float)
+                try:  # a constant floor (e.g. "25") holds for every row
+                    f = np.broadcast_to(
+                        np.asarray(frame.eval(rule.expr), dtype=float), pred.shape
+                    ).copy()
                 except Exception:
                     f = np.full(len(pred), -np.inf)
                 f = np.where(np.isfinite(f), f, -np.inf)
@@ -284,6 +291,8 @@ class GuardedModel:
             rounded = np.where(rounded < floor, np.ceil(floor * scale) / scale, rounded)
             rounded = np.where(rounded > cap, np.floor(cap * scale) / scale, rounded)
             pred = np.where(answered, rounded, np.nan)
+        if binary:
+            pred = np.where(answered, np.clip(pred, 0.0, 1.0), np.nan)
         return pred
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import storage
-from shared.bundle import build_bundle, load_bundle, rules_version
+from shared.bundle import BundleError, build_bundle, load_bundle, rules_version
 from shared.config import ProjectConfig, RolesConfig, RulesConfig
 from shared.guard import Envelope, GuardedModel
 from shared.ledger import (
@@ -28,7 +28,7 @@ from shared.ledger import (
     ModelVersionRecord,
 )
 from shared.models import ARTIFACT_FILES
-from shared.training import load_artifacts
+from shared.training import TrainingError, load_artifacts
 
 ALIASES = ("staging", "production")
 RELEASE_STAGES = ("Release", "Deploy")
@@ -276,10 +276,16 @@ def champion_metrics(
     """The production model's metrics on a holdout (the champion a challenger must beat)."""
     from shared.metrics import evaluate
 
-    found = load_alias(ledger)
-    if found is None:
+    dep = ledger.alias("production")
+    if dep is None:
         return None
-    dep, guarded = found
-    p = guarded.model.predict(holdout)
+    try:
+        guarded = load_bundle(storage.read_bytes(dep.bundle_uri))
+        p = guarded.model.predict(holdout)
+    except (BundleError, ValueError, KeyError) as e:
+        raise TrainingError(
+            f"the production version {dep.version} cannot be scored on this holdout, so it "
+            f"cannot be compared: {e}"
+        ) from None
     y = holdout[cfg.target].to_numpy(dtype=float)
     return dep.version, evaluate(cfg.task, y, p, cfg.training.threshold)

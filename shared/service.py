@@ -42,7 +42,8 @@ def row_model(cfg: ProjectConfig) -> type[BaseModel]:
 
 class Answer(BaseModel):
     row_id: str
-    prediction: float | None
+    prediction: float | None  # binary tasks: the probability
+    predicted_class: bool | None = None  # binary tasks: probability >= training.threshold
     decision: str
     reasons: list[str]
     model_version: str
@@ -147,6 +148,9 @@ def create_app(ledger_url: str, alias: str = "production", check_every: float = 
             Answer(
                 row_id=str(r.row_id),
                 prediction=None if math.isnan(r.prediction) else float(r.prediction),
+                predicted_class=None
+                if pd.isna(getattr(r, "predicted_class", None))
+                else bool(r.predicted_class),
                 decision=r.decision,
                 reasons=[x for x in r.reasons.split("; ") if x],
                 model_version=r.model_version,

@@ -273,10 +273,18 @@ def gate_beats_champion(c: Candidate, ctx: GateContext) -> GateResult:
 
 def gate_guard_rate(c: Candidate, ctx: GateContext) -> GateResult:
     """The guard may step in on only so many holdout rows."""
-    if ctx.rules is None or "intervention_rate" not in c.guard:
+    if ctx.rules is None:
         return GateResult("guard_rate", True, 0.0, 1.0, "no guard rules given")
-    rate = float(c.guard["intervention_rate"])
     limit = ctx.rules.limits.max_intervention_rate
+    if "intervention_rate" not in c.guard:  # rules given, never run: not a pass
+        return GateResult(
+            "guard_rate",
+            False,
+            1.0,
+            limit,
+            "the guard was not run on the holdout: train with the rules and the envelope",
+        )
+    rate = float(c.guard["intervention_rate"])
     return GateResult(
         "guard_rate",
         rate <= limit,
@@ -286,7 +294,25 @@ def gate_guard_rate(c: Candidate, ctx: GateContext) -> GateResult:
     )
 
 
+def gate_baseline_discriminates(c: Candidate, ctx: GateContext) -> GateResult:
+    """Binary tasks: beating a baseline that cannot tell the classes apart proves nothing."""
+    auc = ctx.baseline.metrics.get("roc_auc", float("nan"))
+    need = ctx.cfg.gates.min_baseline_auc
+    ok = bool(np.isfinite(auc) and auc >= need)
+    why = f"baseline {ctx.cfg.baseline.rule!r} has holdout ROC AUC {auc:.3f} (needs >= {need:.2f})"
+    if not ok:
+        why += (
+            ": it cannot tell the classes apart, so beating it means nothing; use baseline "
+            "rule 'stump' (learned from the training data) or 'threshold' on a feature that "
+            "separates the classes"
+        )
+    return GateResult(
+        "baseline_discriminates", ok, float(auc) if np.isfinite(auc) else 0.0, need, why
+    )
+
+
 GATES = [gate_beats_baseline, gate_slices_not_worse, gate_beats_champion, gate_guard_rate]
+BINARY_GATES = [gate_baseline_discriminates]
 
 
 def apply_gates(
@@ -306,8 +332,9 @@ def apply_gates(
     base.status = "baseline"
     models = [c for c in candidates if c.family != "baseline"]
     ctx = GateContext(cfg, base, champion, rules)
+    gates = GATES + (BINARY_GATES if cfg.task == "binary" else [])
     for c in models:
-        c.gates = [gate(c, ctx) for gate in GATES]
+        c.gates = [gate(c, ctx) for gate in gates]
         c.status = "passed" if c.passed else "rejected"
     passing = [c for c in models if c.passed]
     if passing:

@@ -85,3 +85,20 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
         candidates += [m.version for m in regs if m.status == "candidate"]
     assert storage.exists(root)
     return Trained(project_path, cfg, roles, rules, ledger, candidates)
+
+
+def release(
+    ledger: Ledger,
+    roles: RolesConfig,
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    version: str,
+    reason: str = "test",
+) -> None:
+    """Approve ``version`` by every required role (kenji, yui) and promote it to production
+    (sora), as the release rules demand."""
+    from shared.release import promote, review
+
+    review(ledger, roles, version, "kenji", "ok", "approve")
+    review(ledger, roles, version, "yui", "ok", "approve")
+    promote(ledger, roles, cfg, rules, version, "production", "sora", reason, "abc")

@@ -29,14 +29,22 @@ def flow_env(**extra: str) -> dict[str, str]:
     }
 
 
-def run_flow(flow: str, project: Path, env: dict[str, str] | None = None, **params: Any):
-    """Run a flow through Runner; returns (run, status, stdout, stderr)."""
+def run_flow(
+    flow: str,
+    project: Path,
+    env: dict[str, str] | None = None,
+    configs: dict[str, Path] | None = None,
+    **params: Any,
+):
+    """Run a flow through Runner (``configs``: more ``--config NAME PATH``, e.g. rules);
+    returns (run, status, stdout, stderr)."""
+    more = [(name, str(path)) for name, path in (configs or {}).items()]
     with Runner(
         flow,
         show_output=False,
         env=flow_env(**(env or {})),
         cwd=str(REPO),
-        config=[("project", str(project))],
+        config=[("project", str(project)), *more],
     ) as r:
         result = r.run(**params)
         return result.run, result.status, result.stdout, result.stderr

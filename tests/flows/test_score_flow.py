@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 
 from shared.generator import generate_orders
-from shared.release import promote, review
 from shared.scoring import fresh_batch_start
-from tests.builders import build
+from tests.builders import build, release
 from tests.flows.helpers import SCORE, cli_run, run_flow
 
 pytestmark = pytest.mark.slow
@@ -19,9 +18,7 @@ pytestmark = pytest.mark.slow
 def test_score_flow_guards_every_row_and_records_lineage(tmp_path: Path) -> None:
     t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
     [v] = t.candidates
-    review(t.ledger, t.roles, v, "kenji", "ok", "approve")
-    review(t.ledger, t.roles, v, "yui", "ok", "approve")
-    promote(t.ledger, t.roles, t.cfg, t.rules, v, "production", "sora", "first", "abc")
+    release(t.ledger, t.roles, t.cfg, t.rules, v, "first")
     g = generate_orders(
         900, seed=77, bad_fraction=0.1, drift=0.6, start=fresh_batch_start(), days=1, id_prefix="s"
     )

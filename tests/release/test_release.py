@@ -180,3 +180,34 @@ def test_racing_promotions_leave_one_production_version(trained) -> None:
     assert hist[0].previous_version is None
     assert t.ledger.alias("production").version == hist[-1].version
     assert t.ledger.verify_audit().ok
+
+
+def test_promote_refuses_rules_that_do_not_fit_the_project(tmp_path: Path) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from shared.cli import cli
+    from tests.conftest import REPO
+
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
+    [v] = t.candidates
+    _approve_all(t, v)
+    rules = yaml.safe_load((REPO / "config" / "rules.yaml").read_text())
+    rules["output"][0]["expr"] = "prep_minutes + distance_miles / 45 * 60"
+    bad = tmp_path / "bad_rules.yaml"
+    bad.write_text(yaml.safe_dump(rules))
+    base = ["--config", str(t.project_path), "--roles", str(REPO / "config" / "roles.yaml")]
+    promote_v = ["promote", v, "--to", "production", "--as", "sora"]
+    out = CliRunner().invoke(cli, [*base, "--rules", str(bad), *promote_v])
+    assert out.exit_code == 1
+    message = out.output.strip()
+    assert "\n" not in message and message.startswith(
+        f"Error: {bad}: rules do not fit project 'eta': rule 'faster_than_physically_possible' "
+        "(floor): expression 'prep_minutes + distance_miles / 45 * 60' names 'distance_miles', "
+        "not feature(s) of the project (features: "
+    )
+    assert t.ledger.alias("production") is None
+    good = ["--rules", str(REPO / "config" / "rules.yaml")]
+    out = CliRunner().invoke(cli, [*base, *good, *promote_v])
+    assert out.exit_code == 0, out.output
+    assert t.ledger.alias("production").version == v

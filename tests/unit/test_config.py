@@ -3,7 +3,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.config import ConfigError, load_project, load_roles, parse_project
+from shared.config import (
+    ConfigError,
+    ProjectConfig,
+    RulesConfig,
+    check_rules,
+    load_project,
+    load_roles,
+    load_rules,
+    parse_project,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,3 +90,99 @@ def test_config_hash_changes_with_settings(tmp_path: Path) -> None:
     b = load_project(_broken(tmp_path, lambda d: d["validation"].update(min_valid_fraction=0.5)))
     assert a.config_hash() != b.config_hash()
     assert a.config_hash() == load_project(REPO / "config" / "project.yaml").config_hash()
+
+
+# -- guard rules checked against the project's features (issue 10, problem 2) -------------
+def _rules_file(tmp_path: Path, **rule: object) -> Path:
+    """config/rules.yaml with one more rule (input, or output for floor/cap/round)."""
+    data = yaml.safe_load((REPO / "config" / "rules.yaml").read_text())
+    part = "output" if rule["kind"] in ("floor", "cap", "round") else "input"
+    data[part].append({"name": "extra", **rule})
+    path = tmp_path / "my_rules.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        (
+            {"kind": "range", "column": "distance_miles", "max": 30},
+            "column 'distance_miles' is not a feature of the project",
+        ),
+        ({"kind": "range", "column": "zone", "min": 1}, "a range needs a numeric feature"),
+        (
+            {"kind": "allowed", "column": "zone", "values": ["center", "moon"]},
+            "value(s) ['moon'] are not among 'zone'",
+        ),
+        (
+            {"kind": "expression", "expr": "speed_kmh < 80"},
+            "names 'speed_kmh', not feature(s) of the project",
+        ),
+        (
+            {"kind": "expression", "expr": "zone != 'atlantis'"},
+            "compares 'zone' with ['atlantis'], outside its values",
+        ),
+        ({"kind": "expression", "expr": "prep_minutes +"}, "is not valid"),
+        ({"kind": "expression", "expr": "prep_minutes * 2"}, "must be true or false per row"),
+        ({"kind": "floor", "expr": "eta_minutes - 5"}, "names 'eta_minutes'"),
+    ],
+)
+def test_rules_that_do_not_fit_the_features_name_file_rule_and_problem(
+    tmp_path: Path, rule: dict, problem: str
+) -> None:
+    cfg = load_project(REPO / "config" / "project.yaml")
+    path = _rules_file(tmp_path, **rule)
+    with pytest.raises(ConfigError) as e:
+        load_rules(path, cfg)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: rules do not fit project 'eta'")
+    assert f"rule 'extra' ({rule['kind']})" in msg and problem in msg
+    assert "\n" not in msg
+
+
+def test_shipped_rules_fit_the_project_and_constants_are_fine(tmp_path: Path) -> None:
+    cfg = load_project(REPO / "config" / "project.yaml")
+    shipped = load_rules(REPO / "config" / "rules.yaml")
+    check_rules(shipped, cfg, "config/rules.yaml")
+    load_rules(_rules_file(tmp_path, kind="floor", expr="25"), cfg)
+    load_rules(_rules_file(tmp_path, kind="expression", expr="True"), cfg)
+    load_rules(_rules_file(tmp_path, kind="expression", expr="abs(hour - 12) <= 12"), cfg)
+
+
+def test_binary_caps_must_be_probabilities() -> None:
+    data = yaml.safe_load((REPO / "config" / "project.yaml").read_text())
+    data.update(task="binary", target="late", target_range={}, baseline={})
+    data["training"]["key_metric"] = "roc_auc"
+    cfg = ProjectConfig.model_validate(data)
+    rules = RulesConfig.model_validate({"output": [{"name": "c", "kind": "cap", "value": 150}]})
+    with pytest.raises(ConfigError, match="cap 150.0 is not a probability"):
+        check_rules(rules, cfg, "r.yaml")
+
+
+@pytest.mark.parametrize(
+    ("baseline", "problem"),
+    [
+        ({"rule": "threshold", "params": {"feature": "zone"}}, "numeric or bool feature"),
+        ({"rule": "threshold", "params": {"feature": "rain", "p_above": 3}}, "a probability"),
+        ({"rule": "stump", "params": {"depth": 2}}, "not parameters of rule 'stump'"),
+    ],
+)
+def test_binary_baseline_params_are_checked(tmp_path: Path, baseline: dict, problem: str) -> None:
+    def mutate(d: dict) -> None:
+        d.update(task="binary", target="late", target_range={}, baseline=baseline)
+        d["training"]["key_metric"] = "roc_auc"
+
+    path = _broken(tmp_path, mutate)
+    with pytest.raises(ConfigError, match=r"field '\(top level\)'|baseline") as e:
+        load_project(path)
+    assert str(path) in str(e.value) and problem in str(e.value)
+
+
+def test_binary_default_baseline_is_the_learned_stump(tmp_path: Path) -> None:
+    def mutate(d: dict) -> None:
+        d.update(task="binary", target="late", target_range={})
+        d.pop("baseline")
+        d["training"]["key_metric"] = "roc_auc"
+
+    assert load_project(_broken(tmp_path, mutate)).baseline.rule == "stump"

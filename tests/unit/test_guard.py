@@ -201,3 +201,75 @@ def test_any_frame_gets_one_decision_per_row_and_invariants_hold(
         typed = frame.loc[ok, ["prep_minutes", "distance_km"]].apply(pd.to_numeric, errors="coerce")
         floor = typed["prep_minutes"] + typed["distance_km"] / 45 * 60
         assert (p[ok] >= floor.clip(upper=150.0) - 0.05).all()
+
+
+def test_constant_expressions_hold_for_every_row(world) -> None:
+    rules = RulesConfig.model_validate(
+        {
+            "input": [{"name": "always", "kind": "expression", "expr": "True"}],
+            "output": [{"name": "at_least_25", "kind": "floor", "expr": "25"}],
+        }
+    )
+    rows = pd.concat([one_row(), one_row(distance_km=9.0)], ignore_index=True)
+    low = guarded(ConstantModel(5.0), world, rules).predict(rows)
+    assert list(low["prediction"]) == [25.0, 25.0]
+    assert list(low["decision"]) == ["corrected", "corrected"]
+    assert list(low["reasons"]) == ["at_least_25", "at_least_25"]
+    high = guarded(ConstantModel(40.0), world, rules).predict(rows)
+    assert list(high["decision"]) == ["model", "model"] and list(high["prediction"]) == [40, 40]
+
+
+def test_binary_output_rules_act_on_the_probability_and_give_a_class(world) -> None:
+    from tests.unit.test_training import binary_config
+
+    _, env, _, _ = world
+    cfg = binary_config()
+    rules = RulesConfig.model_validate(
+        {
+            "input": [
+                {
+                    "name": "near",
+                    "kind": "range",
+                    "column": "distance_km",
+                    "max": 40,
+                    "action": "reject",
+                }
+            ],
+            "output": [
+                {"name": "not_certain", "kind": "cap", "value": 0.9},
+                {"name": "never_zero", "kind": "floor", "expr": "0.05"},
+                {"name": "two_decimals", "kind": "round", "decimals": 2},
+            ],
+        }
+    )
+
+    def answer(p: float, threshold: float = 0.5, **changes) -> pd.Series:
+        c = cfg.model_copy(
+            update={"training": cfg.training.model_copy(update={"threshold": threshold})}
+        )
+        g = GuardedModel(ConstantModel(p), ConstantModel(0.5), c, rules, env, "v1", "r")
+        out = g.predict(one_row(**changes))
+        GuardedPredictions.validate(out)
+        return out.iloc[0]
+
+    high = answer(0.97)
+    assert high["prediction"] == 0.9 and high["decision"] == "corrected"
+    assert high["reasons"] == "not_certain" and bool(high["predicted_class"]) is True
+    low = answer(0.01)
+    assert low["prediction"] == 0.05 and low["reasons"] == "never_zero"
+    assert bool(low["predicted_class"]) is False
+    assert bool(answer(0.01, threshold=0.04)["predicted_class"]) is True
+    mid = answer(0.333)
+    assert mid["prediction"] == 0.33 and mid["decision"] == "model"
+    rejected = answer(0.7, distance_km=45.0)
+    assert rejected["decision"] == "rejected" and pd.isna(rejected["predicted_class"])
+
+
+def test_a_bundle_whose_rules_do_not_fit_its_project_does_not_load(world) -> None:
+    _, env, base, xgb = world
+    rules = RulesConfig.model_validate(
+        {"input": [{"name": "miles", "kind": "range", "column": "distance_miles", "max": 9}]}
+    )
+    data = build_bundle(xgb.files, base.to_files(), CFG, rules, env, "v7", "xgboost", "abc")
+    with pytest.raises(BundleError, match="bundle v7 rules.json.*rule 'miles'.*distance_miles"):
+        load_bundle(data)

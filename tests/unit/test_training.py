@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,66 @@ def test_binary_task_end_to_end_from_config() -> None:
     best = next(c for c in cands if c.status == "candidate")
     base = next(c for c in cands if c.family == "baseline")
     assert best.metrics["roc_auc"] > base.metrics["roc_auc"] * 1.05
+
+
+def test_guard_rate_gate_does_not_pass_unrun_when_rules_are_given(split) -> None:
+    from shared.config import load_rules
+
+    cfg = fast(BASE_CFG)
+    rules = load_rules(REPO / "config" / "rules.yaml")
+    cands = [train_candidate(f, split, cfg) for f in ("baseline", "xgboost")]  # no guard run
+    apply_gates(cands, cfg, None, rules)
+    gate = next(g for g in cands[1].gates if g.name == "guard_rate")
+    assert not gate.passed and "the guard was not run on the holdout" in gate.detail
+    apply_gates(cands, cfg)  # no rules at all: nothing to check
+    assert next(g for g in cands[1].gates if g.name == "guard_rate").passed
+
+
+def late_rows(n: int, seed: int) -> pd.DataFrame:
+    rows, labels = typed_rows(n, seed=seed)
+    return rows.assign(late=(labels["delivery_minutes"] > 30).to_numpy())
+
+
+@pytest.fixture(scope="module")
+def binary_split():
+    cfg = binary_config()
+    return split_by_time(assemble([late_rows(4000, 3)], [], cfg), cfg)
+
+
+def test_stump_baseline_learns_one_split_and_discriminates(binary_split) -> None:
+    data = binary_config().model_dump()
+    data["baseline"] = {"rule": "stump", "params": {}}
+    cfg = ProjectConfig.model_validate(data)
+    c = train_candidate("baseline", binary_split, cfg)
+    stump = json.loads(c.files["meta.json"])["stats"]["stump"]
+    assert stump["feature"] in cfg.features and 0 < stump["left"] < stump["right"] < 1
+    assert c.metrics["roc_auc"] >= 0.6
+    # regression: the stump answers the median of each side (key metric MAE) and is
+    # better than the constant mean
+    reg = fast(BASE_CFG, baseline__rule="stump", baseline__params={})
+    mean = fast(BASE_CFG, baseline__rule="mean", baseline__params={})
+    rsplit = generated_split(BASE_CFG, 3000, seed=2)
+    stump_mae = train_candidate("baseline", rsplit, reg).metrics["mae"]
+    assert stump_mae < 0.9 * train_candidate("baseline", rsplit, mean).metrics["mae"]
+
+
+def test_a_baseline_that_cannot_discriminate_is_refused(binary_split) -> None:
+    data = binary_config().model_dump()
+    data["baseline"] = {"rule": "base_rate", "params": {}}
+    cfg = ProjectConfig.model_validate(data)
+    cands = apply_gates(
+        [train_candidate(f, binary_split, cfg) for f in ("baseline", "xgboost")], cfg
+    )
+    base, xgb = cands
+    assert base.metrics["roc_auc"] == 0.5
+    assert xgb.status == "rejected" and xgb.failing_gates == ["baseline_discriminates"]
+    gate = xgb.gates[-1]
+    assert "baseline 'base_rate' has holdout ROC AUC 0.500 (needs >= 0.55)" in gate.detail
+    assert "cannot tell the classes apart" in gate.detail and "'stump'" in gate.detail
+    # the default baseline (a learned stump) discriminates, so the gate passes
+    data["baseline"] = {"rule": "stump", "params": {}}
+    cfg = ProjectConfig.model_validate(data)
+    cands = apply_gates(
+        [train_candidate(f, binary_split, cfg) for f in ("baseline", "xgboost")], cfg
+    )
+    assert next(g for g in cands[1].gates if g.name == "baseline_discriminates").passed
