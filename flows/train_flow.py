@@ -1,7 +1,6 @@
 """Features, Train, Model test: candidates against the Software 1.0 baseline, gated, registered."""
 
 from metaflow import (
-    Config,
     FlowSpec,
     Parameter,
     card,
@@ -13,11 +12,7 @@ from metaflow import (
 )
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.config import (
-    DEFAULT_RULES_PATH,
-    project_from_flow,
-    rules_from_flow,
-)
+from shared.config import project_from_flow, set_from_flow
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -65,12 +60,6 @@ class TrainFlow(FlowSpec):
     project = project_config()
     aws = aws_config()
     deploy = deploy_config()
-    rules = Config(
-        "rules",
-        default=DEFAULT_RULES_PATH,
-        parser="shared.config.parse_rules",
-        help="Guard rules YAML (default config/rules.yaml): the guard-rate gate uses them.",
-    )
     datasets = Parameter(
         "datasets", default="", help="Comma-separated dataset versions (default: the newest)."
     )
@@ -100,8 +89,8 @@ class TrainFlow(FlowSpec):
     @step
     def train(self):
         """Fit one family, score it on the holdout and store its artifact."""
-        cfg = project_from_flow(self.project)
-        rules = rules_from_flow(self.rules)
+        pset = set_from_flow(self.project)  # project.yaml and the rules it names, frozen
+        cfg, rules = pset.project, pset.rules
         self.candidate = train_candidate(self.input, self.split, cfg, rules, self.envelope)
         run_key = f"{current.flow_name}/{current.origin_run_id or current.run_id}"
         self.candidate.artifact_uri = save_artifacts(self.candidate, cfg.storage.data_root, run_key)

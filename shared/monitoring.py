@@ -231,8 +231,10 @@ def record(
 
 
 def start_training_run(project: dict[str, Any], flows_dir: str) -> str:
-    """Start the train flow locally with the given (frozen) project config; return its
-    pathspec. Raises MonitoringError with the run's last output when it fails."""
+    """Start the train flow locally with the given frozen project set (project.yaml with
+    its rules, roles and costs, as the monitor flow's ``project`` Config holds them), so the
+    retrain uses the project's rules; return its pathspec. Raises MonitoringError with the
+    run's last output when it fails."""
     import os
     import subprocess
     import sys

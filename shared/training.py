@@ -121,9 +121,10 @@ def generated_split(cfg: ProjectConfig, rows: int, seed: int, **generator: Any) 
     orders validated by the project's contract, labels joined, split by time."""
     from shared.contracts import build_contracts
     from shared.generator import generate_orders
+    from shared.ingest import generator_settings
     from shared.validation import split_valid
 
-    g = cfg.generator
+    g = generator_settings(cfg)
     kwargs = {"start": g.start, "days": g.days, **generator}
     batch = generate_orders(rows, seed, **kwargs)
     valid = split_valid(batch.orders, build_contracts(cfg)).valid

@@ -82,7 +82,7 @@ def test_break_even_by_hand(tmp_path) -> None:
         {
             "fixed_monthly": {"team": 1000.0, "platform": 200.0},
             "prices_per_hour": {"cpu": 2.0, "gpu": 10.0},
-            "benefit": {"value_per_minute_saved": 0.01, "orders_per_month": 100000},
+            "benefit": {"value_per_unit_improvement": 0.01, "predictions_per_month": 100000},
             "months_per_model": 1,
         }
     )
@@ -112,7 +112,7 @@ def test_break_even_by_hand(tmp_path) -> None:
     assert econ.break_even_at is None  # 2000 < 2404
     assert econ.net == pytest.approx(2000 - 2400 - 4)
     costs2 = costs.model_copy(
-        update={"benefit": costs.benefit.model_copy(update={"orders_per_month": 200000})}
+        update={"benefit": costs.benefit.model_copy(update={"predictions_per_month": 200000})}
     )
     econ2 = economics(ledger, costs2)
     assert list(econ2.chart["benefit"]) == [1000.0, 4000.0]
