@@ -401,16 +401,31 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
 @cli.command()
 @click.argument("path")
 @click.option("--as", "user", default=None, help="Who delivers the labels (default: you).")
+@click.option(
+    "--batch",
+    "scoring_batch",
+    type=int,
+    default=None,
+    help="The scoring batch these labels are for (default: each id's newest scoring batch).",
+)
 @click.pass_obj
-def feedback(obj: Ctx, path: str, user: str | None) -> None:
-    """Record delayed labels from PATH (CSV/Parquet with the id and target columns)."""
+def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -> None:
+    """Record delayed labels from PATH (CSV/Parquet with the id and target columns), joined
+    by id within one scoring batch."""
     from shared.feedback import apply_feedback, read_labels
     from shared.settings import current_user
     from shared.validation import RawInputError
 
     cfg = obj.project()
     try:
-        out = apply_feedback(obj.ledger(), cfg, read_labels(path), path, user or current_user())
+        out = apply_feedback(
+            obj.ledger(),
+            cfg,
+            read_labels(path),
+            path,
+            user or current_user(),
+            scoring_batch=scoring_batch,
+        )
     except RawInputError as e:
         raise click.ClickException(str(e)) from None
     b = out.batch
