@@ -132,3 +132,17 @@ def test_approval_on_the_page_accepted_for_an_eligible_user(app_env, populated) 
     assert approval_status(populated.ledger, populated.roles, v2).approved == {
         "Domain Expert": "kenji"
     }
+
+
+def test_the_app_reads_the_costs_of_its_project_folder(app_env, populated) -> None:
+    """Issue 10, problem 6: the app read config/costs.yaml whatever the project."""
+    import yaml
+
+    path = populated.project_path.parent / "costs.yaml"
+    costs = yaml.safe_load(path.read_text())
+    costs["fixed_monthly"] = {"team": 7.0}
+    path.write_text(yaml.safe_dump(costs))
+    app_env(populated.project_path.parent)  # the folder, as `renkei --project DIR app` passes it
+    at = open_page("costs")
+    built = len(populated.candidates)
+    assert at.metric[0].label.startswith("Fixed") and at.metric[0].value == f"{7 * built:,}"
