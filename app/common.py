@@ -5,28 +5,36 @@ from __future__ import annotations
 import streamlit as st
 
 from shared.config import (
+    ConfigError,
     ProjectConfig,
+    ProjectSet,
     RolesConfig,
     RulesConfig,
-    load_project,
-    load_roles,
-    load_rules,
+    load_project_set,
 )
 from shared.ledger import Ledger
-from shared.settings import app_paths, ledger_url
+from shared.settings import app_project_path, ledger_url
 
 
 @st.cache_resource
-def _configs(
-    project: str, roles: str, rules: str
-) -> tuple[ProjectConfig, RolesConfig, RulesConfig]:
-    cfg = load_project(project)
-    return cfg, load_roles(roles), load_rules(rules, cfg)
+def _project_set(path: str) -> ProjectSet:
+    return load_project_set(path)
+
+
+def project_set() -> ProjectSet:
+    """The project folder the app was started for (`renkei app --project DIR`); a config
+    error is shown as one line on the page."""
+    try:
+        return _project_set(app_project_path())
+    except ConfigError as e:
+        st.error(str(e))
+        st.stop()
+        raise
 
 
 def configs() -> tuple[ProjectConfig, RolesConfig, RulesConfig]:
-    p = app_paths()
-    return _configs(p.project, p.roles, p.rules)
+    s = project_set()
+    return s.project, s.roles, s.rules
 
 
 @st.cache_resource

@@ -13,7 +13,7 @@ from shared.flowkit import (
     production,
     project_config,
 )
-from shared.ingest import generate_raw, land_raw, validate_batch
+from shared.ingest import generate_raw, generator_settings, land_raw, validate_batch
 from shared.ledger import Ledger
 from shared.validation import RawInputError
 
@@ -52,10 +52,11 @@ class IngestFlow(FlowSpec):
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
         self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
-        root, g = cfg.storage.data_root, cfg.generator
+        root = cfg.storage.data_root
         try:
             src, self.labels_uri = self.source, None
             if not src:
+                g = generator_settings(cfg)
                 src, self.labels_uri = generate_raw(
                     cfg,
                     root,

@@ -12,7 +12,7 @@ from shared.flowkit import (
     production,
     project_config,
 )
-from shared.ingest import generate_raw, land_raw, read_raw
+from shared.ingest import generate_raw, generator_settings, land_raw, read_raw
 from shared.ledger import Ledger
 from shared.scoring import FRESH_DAYS, combine, fresh_batch_start, partitions, score_partition
 from shared.validation import RawInputError
@@ -55,6 +55,8 @@ class ScoreFlow(FlowSpec):
         self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
         self.deployment = ledger.alias(self.alias)
         try:
+            if not self.source:
+                generator_settings(cfg)  # the built-in use case only: others need --source
             if self.deployment is None:
                 raise RawInputError(
                     f"no model serves '{self.alias}': promote one first "

@@ -1,7 +1,6 @@
 """Features, Train, Model test: candidates against the Software 1.0 baseline, gated, registered."""
 
 from metaflow import (
-    Config,
     FlowSpec,
     Parameter,
     card,
@@ -13,12 +12,7 @@ from metaflow import (
 )
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.config import (
-    DEFAULT_RULES_PATH,
-    ConfigError,
-    project_from_flow,
-    rules_from_flow,
-)
+from shared.config import project_from_flow, set_from_flow
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -68,12 +62,6 @@ class TrainFlow(FlowSpec):
     project = project_config()
     aws = aws_config()
     deploy = deploy_config()
-    rules = Config(
-        "rules",
-        default=DEFAULT_RULES_PATH,
-        parser="shared.config.parse_rules",
-        help="Guard rules YAML (default config/rules.yaml): the guard-rate gate uses them.",
-    )
     datasets = Parameter(
         "datasets", default="", help="Comma-separated dataset versions (default: the newest)."
     )
@@ -86,13 +74,12 @@ class TrainFlow(FlowSpec):
         self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
         self.code = code_version()
         try:
-            rules_from_flow(self.rules, cfg)  # rules that do not fit the data: stop here
             chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]
             self.training_input = load_training_input(ledger, cfg, chosen)
             self.split = split_by_time(self.training_input.rows, cfg)
             self.envelope = Envelope.learn(self.split.train, cfg)
             self.champion = champion_metrics(ledger, self.split.holdout, cfg)
-        except (TrainingError, ConfigError) as e:
+        except TrainingError as e:
             ledger.finish_run(self.run_pathspec, "failed", error=str(e))
             raise RenkeiFlowError(str(e)) from None
         self.dataset_versions = self.training_input.dataset_versions
@@ -104,8 +91,8 @@ class TrainFlow(FlowSpec):
     @step
     def train(self):
         """Fit one family, score it on the holdout and store its artifact."""
-        cfg = project_from_flow(self.project)
-        rules = rules_from_flow(self.rules, cfg)
+        pset = set_from_flow(self.project)  # project.yaml and the rules it names, frozen
+        cfg, rules = pset.project, pset.rules
         self.candidate = train_candidate(self.input, self.split, cfg, rules, self.envelope)
         run_key = f"{current.flow_name}/{current.origin_run_id or current.run_id}"
         self.candidate.artifact_uri = save_artifacts(self.candidate, cfg.storage.data_root, run_key)
@@ -117,12 +104,12 @@ class TrainFlow(FlowSpec):
     @step
     def compare(self, inputs):
         """Gate every candidate against the baseline and register all of them."""
-        cfg = project_from_flow(self.project)
+        pset = set_from_flow(self.project)
+        cfg, rules = pset.project, pset.rules
         self.merge_artifacts(
             inputs, include=["ledger_url", "run_pathspec", "code", "dataset_versions", "champion"]
         )
         tasks = {i.candidate.family: i.candidate_task for i in inputs}
-        rules = rules_from_flow(self.rules, cfg)
         self.candidates = apply_gates([i.candidate for i in inputs], cfg, self.champion, rules)
         base = next(c for c in self.candidates if c.family == "baseline")
         ledger = Ledger.open(self.ledger_url)

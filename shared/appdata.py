@@ -480,7 +480,7 @@ class CheckRow(pa.DataFrameModel):
     kind: Series[str]
     value: Series[float] = pa.Field(nullable=True)
     threshold: Series[float]
-    verdict: Series[str] = pa.Field(isin=["ok", "alert", "skipped"])
+    verdict: Series[str] = pa.Field(isin=["ok", "alert", "skipped", "not enough rows"])
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,13 @@ import click
 
 from shared.config import (
     DEFAULT_PROJECT_PATH,
-    DEFAULT_ROLES_PATH,
-    DEFAULT_RULES_PATH,
     ConfigError,
+    CostsConfig,
     ProjectConfig,
+    ProjectSet,
     RolesConfig,
     RulesConfig,
-    load_project,
-    load_roles,
-    load_rules,
+    load_project_set,
 )
 from shared.ledger import Ledger, LedgerError
 from shared.reports import comparison_table, text_table
@@ -40,61 +38,64 @@ def _jsonable(obj: Any) -> Any:
 
 
 class Ctx:
-    def __init__(self, config_path: str, ledger: str | None, roles: str, rules: str) -> None:
-        self.config_path = config_path
+    def __init__(self, project_path: str, ledger: str | None) -> None:
+        self.project_path = project_path
         self.ledger_override = ledger
-        self.roles_path = roles
-        self.rules_path = rules
+        self._set: ProjectSet | None = None
+
+    def project_set(self) -> ProjectSet:
+        """The project folder's files (project, rules, roles, costs), read once."""
+        if self._set is None:
+            try:
+                self._set = load_project_set(self.project_path)
+            except ConfigError as e:
+                raise click.ClickException(str(e)) from None
+        return self._set
 
     def project(self) -> ProjectConfig:
-        try:
-            return load_project(self.config_path)
-        except ConfigError as e:
-            raise click.ClickException(str(e)) from None
+        return self.project_set().project
 
     def roles(self) -> RolesConfig:
-        try:
-            return load_roles(self.roles_path)
-        except ConfigError as e:
-            raise click.ClickException(str(e)) from None
+        return self.project_set().roles
 
     def rules(self) -> RulesConfig:
-        try:
-            return load_rules(self.rules_path, load_project(self.config_path))
-        except ConfigError as e:
-            raise click.ClickException(str(e)) from None
+        return self.project_set().rules
+
+    def costs(self) -> CostsConfig:
+        return self.project_set().costs
 
     def ledger(self) -> Ledger:
         try:
-            url = self.ledger_override or ledger_url(load_project(self.config_path))
+            url = self.ledger_override or ledger_url(self.project())
             return Ledger.open(url)
-        except (ConfigError, LedgerError) as e:
+        except LedgerError as e:
             raise click.ClickException(str(e)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
+    "--project",
     "--config",
-    "config_path",
+    "project_path",
     default=DEFAULT_PROJECT_PATH,
     show_default=True,
-    help="Project settings YAML (its storage.ledger_url names the ledger).",
+    help="The project folder (holding project.yaml) or its project.yaml; the rules, roles "
+    "and costs files it names are read from beside it. Its storage.ledger_url names the ledger.",
 )
 @click.option(
     "--ledger",
     default=None,
     help="Ledger SQLAlchemy URL; overrides RENKEI_LEDGER_URL and the config.",
 )
-@click.option("--roles", default=DEFAULT_ROLES_PATH, show_default=True, help="Roles YAML.")
-@click.option("--rules", default=DEFAULT_RULES_PATH, show_default=True, help="Guard rules YAML.")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str, ledger: str | None, roles: str, rules: str) -> None:
+def cli(ctx: click.Context, project_path: str, ledger: str | None) -> None:
     """Renkei: the ledger's datasets, models, lineage, approvals, releases, monitoring,
     costs and audit chain; the scoring service, the app and the AWS deployment.
 
-    Run from the repository root (where config/ lives), or pass --config.
+    Run from the repository root (config/ is the default project folder), or pass
+    --project DIR for another project.
     """
-    ctx.obj = Ctx(config_path, ledger, roles, rules)
+    ctx.obj = Ctx(project_path, ledger)
 
 
 @cli.command()
@@ -400,16 +401,31 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
 @cli.command()
 @click.argument("path")
 @click.option("--as", "user", default=None, help="Who delivers the labels (default: you).")
+@click.option(
+    "--batch",
+    "scoring_batch",
+    type=int,
+    default=None,
+    help="The scoring batch these labels are for (default: each id's newest scoring batch).",
+)
 @click.pass_obj
-def feedback(obj: Ctx, path: str, user: str | None) -> None:
-    """Record delayed labels from PATH (CSV/Parquet with the id and target columns)."""
+def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -> None:
+    """Record delayed labels from PATH (CSV/Parquet with the id and target columns), joined
+    by id within one scoring batch."""
     from shared.feedback import apply_feedback, read_labels
     from shared.settings import current_user
     from shared.validation import RawInputError
 
     cfg = obj.project()
     try:
-        out = apply_feedback(obj.ledger(), cfg, read_labels(path), path, user or current_user())
+        out = apply_feedback(
+            obj.ledger(),
+            cfg,
+            read_labels(path),
+            path,
+            user or current_user(),
+            scoring_batch=scoring_batch,
+        )
     except RawInputError as e:
         raise click.ClickException(str(e)) from None
     b = out.batch
@@ -459,17 +475,13 @@ def monitoring(obj: Ctx, as_json: bool, last: int) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--costs", "costs_path", default="config/costs.yaml", show_default=True)
 @click.pass_obj
-def costs(obj: Ctx, as_json: bool, costs_path: str) -> None:
-    """Fixed, variable and benefit per model version and for the project; break-even."""
-    from shared.config import load_costs
+def costs(obj: Ctx, as_json: bool) -> None:
+    """Fixed, variable and benefit per model version and for the project; break-even
+    (the project folder's costs file)."""
     from shared.costs import economics
 
-    try:
-        econ = economics(obj.ledger(), load_costs(costs_path))
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+    econ = economics(obj.ledger(), obj.costs())
     if as_json:
         click.echo(
             json.dumps(
@@ -524,14 +536,10 @@ def app(obj: Ctx, port: int, host: str) -> None:
     home = Path(__file__).resolve().parents[1] / "app" / "Home.py"
     if not home.exists():
         raise click.ClickException(f"{home} not found: run renkei app from a Renkei checkout")
-    env = {
-        **os.environ,
-        "RENKEI_CONFIG": obj.config_path,
-        "RENKEI_ROLES": obj.roles_path,
-        "RENKEI_RULES": obj.rules_path,
-    }
-    if obj.ledger_override:
-        env["RENKEI_LEDGER_URL"] = obj.ledger_override
+    from shared.settings import app_environment
+
+    obj.project_set()  # a wrong project folder fails here, with one line
+    env = {**os.environ, **app_environment(obj.project_path, obj.ledger_override)}
     cmd = [
         sys.executable,
         "-m",
@@ -554,14 +562,21 @@ def deploy() -> None:
 
 
 @deploy.command("aws")
-@click.option("--aws-config", "aws_path", default="config/aws.yaml", show_default=True)
+@click.option(
+    "--aws-config",
+    "aws_path",
+    default=None,
+    help="Production settings YAML (default: the project folder's files.aws, aws.yaml).",
+)
 @click.option("--flow", "flows", multiple=True, help="Only these flows (default: all four).")
 @click.option("--dry-run", is_flag=True, help="Write the state machine JSON files instead.")
 @click.option(
     "--out", default="deploy/state-machines", show_default=True, help="Where --dry-run writes."
 )
 @click.pass_obj
-def deploy_aws(obj: Ctx, aws_path: str, flows: tuple[str, ...], dry_run: bool, out: str) -> None:
+def deploy_aws(
+    obj: Ctx, aws_path: str | None, flows: tuple[str, ...], dry_run: bool, out: str
+) -> None:
     """Deploy ingest, train, score and monitor as scheduled AWS Step Functions (production
     branch), every step on AWS Batch (the GPU step on the GPU queue), settings from
     config/aws.yaml. Needs AWS credentials (or AWS_ENDPOINT_URL for a stand-in)."""
@@ -570,16 +585,19 @@ def deploy_aws(obj: Ctx, aws_path: str, flows: tuple[str, ...], dry_run: bool, o
     from shared.config import load_aws
     from shared.deploy import FLOW_FILES, DeployError, deploy_flow
 
+    pset = obj.project_set()
+    aws_path = aws_path or pset.aws_path
     try:
         aws = load_aws(aws_path)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
-    cfg = obj.project()
     repo = Path(__file__).resolve().parents[1]
     for flow in flows or tuple(FLOW_FILES):
         click.echo(f"deploying {flow} ...")
         try:
-            r = deploy_flow(flow, cfg, aws, str(Path(aws_path).resolve()), repo, dry_run, Path(out))
+            r = deploy_flow(
+                flow, pset, aws, str(Path(aws_path).resolve()), repo, dry_run, Path(out)
+            )
         except DeployError as e:
             raise click.ClickException(str(e)) from None
         where = f" -> {r.json_path}" if r.json_path else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,8 @@ DEFAULT_ROLES_PATH = "config/roles.yaml"
 DEFAULT_RULES_PATH = "config/rules.yaml"
 DEFAULT_COSTS_PATH = "config/costs.yaml"
 DEFAULT_AWS_PATH = "config/aws.yaml"
+
+REGRESSION_METRICS = frozenset({"mae", "rmse", "p90_abs_error"})
 
 ML_LENS_ROLES: tuple[str, ...] = (
     "Business Analyst",
@@ -166,6 +169,11 @@ class MonitoringSettings(_Strict):
     min_label_coverage: float = Field(0.2, ge=0, le=1)
     max_guard_rate_increase: float = Field(0.10, ge=0, le=1)
     late_feedback_days: float = Field(14, gt=0)
+    # minimum sample sizes: below them a check says "not enough rows" instead of alerting
+    min_rows_drift: int = Field(200, gt=0)  # usable feature rows for a per-feature drift test
+    min_rows_prediction: int = Field(200, gt=0)  # answered rows for prediction drift
+    min_rows_guard: int = Field(200, gt=0)  # scored rows for the guard-rate check
+    min_labelled_rows: int = Field(50, gt=0)  # labelled rows for the performance check
 
 
 class AppSettings(_Strict):
@@ -186,6 +194,15 @@ class GeneratorSettings(_Strict):
     days: int = Field(28, gt=0)
 
 
+class ProjectFiles(_Strict):
+    """The other files of a project folder, relative to the folder holding project.yaml."""
+
+    rules: str = "rules.yaml"
+    roles: str = "roles.yaml"
+    costs: str = "costs.yaml"
+    aws: str = "aws.yaml"
+
+
 class ProjectConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     task: Literal["regression", "binary"]
@@ -199,9 +216,12 @@ class ProjectConfig(_Strict):
     training: TrainingSettings = TrainingSettings()
     gates: GateSettings = GateSettings()
     storage: StorageSettings = StorageSettings()
-    generator: GeneratorSettings = GeneratorSettings()
+    # present only for the built-in food-delivery (ETA) use case: without it, ingest and
+    # score need --source
+    generator: GeneratorSettings | None = None
     monitoring: MonitoringSettings = MonitoringSettings()
     app: AppSettings = AppSettings()
+    files: ProjectFiles = ProjectFiles()
 
     @model_validator(mode="after")
     def _check_columns(self) -> ProjectConfig:
@@ -214,8 +234,7 @@ class ProjectConfig(_Strict):
         for name in self.training.slices:
             if name not in self.features:
                 raise ValueError(f"training.slices names {name!r}, which is not a feature")
-        regression_metrics = {"mae", "rmse", "p90_abs_error"}
-        if (self.task == "regression") != (self.training.key_metric in regression_metrics):
+        if (self.task == "regression") != (self.training.key_metric in REGRESSION_METRICS):
             raise ValueError(
                 f"training.key_metric {self.training.key_metric!r} does not fit task {self.task!r}"
             )
@@ -379,7 +398,6 @@ class RulesConfig(_Strict):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-_SOURCE_KEY = "_source"
 # functions pandas' eval knows (numexpr's math functions)
 _EXPR_FUNCTIONS = frozenset(
     "sin cos tan exp log expm1 log1p sqrt sinh cosh tanh arcsin arccos arctan arctan2 "
@@ -508,10 +526,16 @@ def check_rules(rules: RulesConfig, cfg: ProjectConfig, source: str) -> None:
 
 
 class BenefitSettings(_Strict):
-    value_per_minute_saved: float = Field(0.0, ge=0)
-    orders_per_month: float = Field(0.0, ge=0)
+    """What a model's answers are worth, by task (neutral names, any use case)."""
+
+    predictions_per_month: float = Field(0.0, ge=0)
+    # regression: value of one unit of key-metric improvement (e.g. one minute less MAE), per
+    # prediction
+    value_per_unit_improvement: float = Field(0.0, ge=0)
+    # binary: value of each true positive, cost of each false positive, share of positives
     value_per_true_positive: float = Field(0.0, ge=0)
     cost_per_false_positive: float = Field(0.0, ge=0)
+    prevalence: float | None = Field(None, gt=0, lt=1)
 
 
 class CostsConfig(_Strict):
@@ -609,9 +633,122 @@ def _load(path: str | Path, model: type[BaseModel]) -> Any:
     return _parse(text, model, str(p))
 
 
+@dataclass(frozen=True)
+class ProjectSet:
+    """One project folder: project.yaml and the rules, roles and costs files it names."""
+
+    project: ProjectConfig
+    rules: RulesConfig
+    roles: RolesConfig
+    costs: CostsConfig
+    sources: dict[str, str]  # "project" | "rules" | "roles" | "costs" -> the file read
+    aws_path: str  # config/aws.yaml or the project's files.aws (read only to deploy)
+
+    def frozen(self) -> dict[str, Any]:
+        """Plain data for a Metaflow ``Config``: project fields plus ``included``."""
+        return {
+            **self.project.model_dump(mode="json"),
+            "included": {
+                "rules": self.rules.model_dump(mode="json"),
+                "roles": self.roles.model_dump(mode="json"),
+                "costs": self.costs.model_dump(mode="json"),
+                "sources": dict(self.sources),
+                "aws_path": self.aws_path,
+            },
+        }
+
+    @classmethod
+    def from_frozen(cls, data: dict[str, Any]) -> ProjectSet:
+        data = dict(data)
+        inc = data.pop("included")
+        return cls(
+            ProjectConfig.model_validate(data),
+            RulesConfig.model_validate(inc["rules"]),
+            RolesConfig.model_validate(inc["roles"]),
+            CostsConfig.model_validate(inc["costs"]),
+            dict(inc["sources"]),
+            inc["aws_path"],
+        )
+
+
+def check_costs(costs: CostsConfig, cfg: ProjectConfig, source: str) -> None:
+    """The benefit settings must fit the project's task (regression or binary)."""
+    b = costs.benefit
+    binary_fields = ("value_per_true_positive", "cost_per_false_positive", "prevalence")
+    if cfg.task == "regression":
+        wrong = [f for f in binary_fields if getattr(b, f)]
+        if wrong:
+            raise ConfigError(
+                f"{source}: field 'benefit.{wrong[0]}': is for binary tasks; project "
+                f"{cfg.name!r} is a regression (use benefit.value_per_unit_improvement)"
+            )
+        return
+    if b.value_per_unit_improvement:
+        raise ConfigError(
+            f"{source}: field 'benefit.value_per_unit_improvement': is for regression; project "
+            f"{cfg.name!r} is binary (use value_per_true_positive, cost_per_false_positive, "
+            "prevalence)"
+        )
+    if (b.value_per_true_positive or b.cost_per_false_positive) and b.prevalence is None:
+        raise ConfigError(
+            f"{source}: field 'benefit.prevalence': needed for a binary task's benefit (the "
+            "share of positive cases, between 0 and 1)"
+        )
+
+
+def project_file(path: str | Path) -> Path:
+    """A project folder (holding project.yaml) or the path of its project.yaml."""
+    p = Path(path)
+    return p / "project.yaml" if p.is_dir() else p
+
+
+def project_set_from_text(text: str, source: str) -> ProjectSet:
+    """Validate project.yaml's text (read from ``source``) and load the files it names,
+    relative to its folder; text already frozen (with ``included``) is taken as it is."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: not valid YAML: {e}") from None
+    if isinstance(data, dict) and "included" in data:
+        try:
+            return ProjectSet.from_frozen(data)
+        except (ValidationError, KeyError, TypeError) as e:
+            raise ConfigError(f"{source}: not a valid frozen project set: {e}") from None
+    project: ProjectConfig = _parse(text, ProjectConfig, source)
+    folder = Path(source).parent
+    files = project.files
+    paths = {k: str(folder / getattr(files, k)) for k in ("rules", "roles", "costs")}
+    rules: RulesConfig = _load(paths["rules"], RulesConfig)
+    check_rules(rules, project, paths["rules"])
+    costs: CostsConfig = _load(paths["costs"], CostsConfig)
+    check_costs(costs, project, paths["costs"])
+    return ProjectSet(
+        project,
+        rules,
+        _load(paths["roles"], RolesConfig),
+        costs,
+        {"project": source, **paths},
+        str(folder / files.aws),
+    )
+
+
+def load_project_set(path: str | Path = DEFAULT_PROJECT_PATH) -> ProjectSet:
+    """Read a project folder (or its project.yaml) and every file it names, validated."""
+    p = project_file(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{p}: config file not found (a project folder holds project.yaml)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config file: {e}") from None
+    return project_set_from_text(text, str(p))
+
+
 def load_project(path: str | Path = DEFAULT_PROJECT_PATH) -> ProjectConfig:
-    """Read and validate a project config file."""
-    return _load(path, ProjectConfig)
+    """Read and validate a project config file (or the project.yaml of a folder)."""
+    return _load(project_file(path), ProjectConfig)
 
 
 def load_roles(path: str | Path = DEFAULT_ROLES_PATH) -> RolesConfig:
@@ -655,9 +792,12 @@ def _cli_config_source(name: str, default: str) -> str:
 
 
 def parse_project(text: str) -> dict[str, Any]:
-    """Metaflow ``Config`` parser: validates config/project.yaml, returns plain data."""
+    """Metaflow ``Config`` parser: validates project.yaml and reads the rules, roles and
+    costs files it names (beside it), freezing the whole set into one value under
+    ``included``; a deployed or retraining flow then needs no other file at run time.
+    A value that already holds ``included`` (frozen earlier) is taken as it is."""
     source = _cli_config_source("project", DEFAULT_PROJECT_PATH)
-    return _parse(text, ProjectConfig, source).model_dump(mode="json")
+    return project_set_from_text(text, source).frozen()
 
 
 def parse_roles(text: str) -> dict[str, Any]:
@@ -666,28 +806,15 @@ def parse_roles(text: str) -> dict[str, Any]:
     return _parse(text, RolesConfig, source).model_dump(mode="json")
 
 
-def parse_rules(text: str) -> dict[str, Any]:
-    """Metaflow ``Config`` parser: validates config/rules.yaml, returns plain data."""
-    source = _cli_config_source("rules", DEFAULT_RULES_PATH)
-    # the file name travels with the frozen value, for check_rules' messages in the steps
-    return {**_parse(text, RulesConfig, source).model_dump(mode="json"), _SOURCE_KEY: source}
-
-
-def rules_from_flow(value: Any, cfg: ProjectConfig | None = None) -> RulesConfig:
-    """Turn the ``rules`` Config value into :class:`RulesConfig`; with ``cfg``, also check
-    that the rules fit the project's features (:func:`check_rules`)."""
-    data = value.to_dict() if hasattr(value, "to_dict") else dict(value)
-    source = str(data.pop(_SOURCE_KEY, DEFAULT_RULES_PATH))
-    rules = RulesConfig.model_validate(data)
-    if cfg is not None:
-        check_rules(rules, cfg, source)
-    return rules
-
-
 def project_from_flow(value: Any) -> ProjectConfig:
     """Turn a Metaflow ``ConfigValue`` (already validated at parse time) into the model."""
+    return set_from_flow(value).project
+
+
+def set_from_flow(value: Any) -> ProjectSet:
+    """The whole project set frozen into the flow's ``project`` Config."""
     data = value.to_dict() if hasattr(value, "to_dict") else dict(value)
-    return ProjectConfig.model_validate(data)
+    return ProjectSet.from_frozen(data)
 
 
 def roles_from_flow(value: Any) -> RolesConfig:

@@ -3,9 +3,14 @@
 Fixed cost: the team and always-on infrastructure, per month (config/costs.yaml).
 Variable cost: instance-hours of every recorded flow run, priced by resource class (a run
 that trained on a GPU is priced as GPU time). Benefit of a model version over the
-baseline: for regression, minutes of absolute error saved per order x value per minute x
-orders per month, for the months it serves; for binary tasks, value per true positive and
-cost per false positive at the configured threshold, per month of orders.
+baseline, per month, for the months it serves (the project folder's costs file):
+
+- regression: (baseline's key metric - model's key metric) x value_per_unit_improvement x
+  predictions_per_month (e.g. minutes of MAE saved per order x value of a minute x orders);
+- binary: per prediction, true positives = prevalence x recall and false positives =
+  prevalence x recall x (1 - precision) / precision at the configured threshold; value =
+  true positives x value_per_true_positive - false positives x cost_per_false_positive;
+  (model's value - baseline's value) x predictions_per_month.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from shared.config import CostsConfig
+from shared.config import REGRESSION_METRICS, CostsConfig
 from shared.ledger import Ledger, ModelVersionRecord
 
 
@@ -77,21 +82,25 @@ def run_costs(ledger: Ledger, costs: CostsConfig) -> dict[str, float]:
     return out
 
 
+def binary_value(metrics: dict[str, float], costs: CostsConfig) -> float:
+    """Value of one prediction of a binary model from its precision and recall."""
+    b = costs.benefit
+    prevalence = b.prevalence or 0.0
+    recall, precision = metrics.get("recall", 0.0), metrics.get("precision", 0.0)
+    tp = prevalence * recall
+    fp = tp * (1 - precision) / precision if precision > 0 else 0.0
+    return tp * b.value_per_true_positive - fp * b.cost_per_false_positive
+
+
 def monthly_benefit(m: ModelVersionRecord, costs: CostsConfig) -> float:
     """Value per month of a model over the baseline (negative when worse)."""
     b = costs.benefit
     km = m.key_metric
-    if km in ("mae", "rmse", "p90_abs_error"):
-        saved = m.baseline_metrics.get("mae", 0.0) - m.metrics.get("mae", 0.0)
-        return saved * b.value_per_minute_saved * b.orders_per_month
-    # binary: precision and recall at the threshold turn into value per order
-    gain = (
-        m.metrics.get("recall", 0.0) - m.baseline_metrics.get("recall", 0.0)
-    ) * b.value_per_true_positive
-    precision = m.metrics.get("precision", 0.0)
-    base_precision = m.baseline_metrics.get("precision", 0.0)
-    loss = (base_precision - precision) * b.cost_per_false_positive
-    return (gain - loss) * b.orders_per_month
+    if km in REGRESSION_METRICS:  # lower is better
+        improvement = m.baseline_metrics.get(km, 0.0) - m.metrics.get(km, 0.0)
+        return improvement * b.value_per_unit_improvement * b.predictions_per_month
+    gain = binary_value(m.metrics, costs) - binary_value(m.baseline_metrics, costs)
+    return gain * b.predictions_per_month
 
 
 def economics(ledger: Ledger, costs: CostsConfig) -> ProjectEconomics:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.config import AwsConfig, ProjectConfig
+from shared.config import AwsConfig, ProjectSet
 
 FLOW_FILES = {
     "IngestFlow": "ingest_flow.py",
@@ -58,9 +58,10 @@ def metaflow_env(aws: AwsConfig) -> dict[str, str]:
     }
 
 
-def production_project(cfg: ProjectConfig, aws: AwsConfig) -> dict:
-    """The project config as deployed: data on S3, the production ledger."""
-    data = cfg.model_dump(mode="json")
+def production_project(pset: ProjectSet, aws: AwsConfig) -> dict:
+    """The project set as deployed (project, rules, roles and costs frozen together): data
+    on S3, the production ledger."""
+    data = pset.frozen()
     ledger = aws.ledger.url or f"secretsmanager:{aws.ledger.secret_name}"
     data["storage"] = {"data_root": aws.s3.data_root, "ledger_url": ledger}
     return data
@@ -68,7 +69,7 @@ def production_project(cfg: ProjectConfig, aws: AwsConfig) -> dict:
 
 def deploy_flow(
     flow: str,
-    cfg: ProjectConfig,
+    pset: ProjectSet,
     aws: AwsConfig,
     aws_path: str,
     repo: Path,
@@ -80,7 +81,7 @@ def deploy_flow(
     if flow not in FLOW_FILES:
         raise DeployError(f"unknown flow {flow!r} (known: {', '.join(FLOW_FILES)})")
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        yaml.safe_dump(production_project(cfg, aws), f)
+        yaml.safe_dump(production_project(pset, aws), f)
     cmd = [
         sys.executable,
         str(repo / "flows" / FLOW_FILES[flow]),

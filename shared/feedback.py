@@ -1,4 +1,6 @@
-"""Operate -> Monitor: delayed labels joined to the predictions they judge, by row id.
+"""Operate -> Monitor: delayed labels joined to the predictions they judge, by row id
+within the scoring batch they were delivered for (ids are unique per batch, not across
+batches: a label counts for one scored row only).
 
 Every label that arrives is kept with a status: ``accepted``; ``late`` (arrived more than
 ``monitoring.late_feedback_days`` after scoring: kept and used, but counted); ``duplicate``
@@ -49,7 +51,8 @@ def can_give_feedback(roles: RolesConfig, user: str) -> bool:
 
 
 def scored_rows(ledger: Ledger) -> pd.DataFrame:
-    """Every scored row: row_id, scoring batch, when it was scored, prediction, decision."""
+    """Every scored row: row_id, scoring batch, when it was scored, prediction, decision
+    (one row per scoring batch and id)."""
     frames = []
     for b in ledger.scoring_batches():
         try:
@@ -66,7 +69,8 @@ def scored_rows(ledger: Ledger) -> pd.DataFrame:
             columns=["row_id", "prediction", "decision", "scoring_batch_id", "scored_at"]
         )
     rows = pd.concat(frames, ignore_index=True)
-    return rows[rows["row_id"] != ""].drop_duplicates("row_id", keep="last")
+    rows = rows[rows["row_id"] != ""]
+    return rows.drop_duplicates(["scoring_batch_id", "row_id"], keep="last")
 
 
 def read_labels(path: str) -> pd.DataFrame:
@@ -92,16 +96,32 @@ def apply_feedback(
     now: datetime | None = None,
     flagged: bool = False,
     note: str = "",
+    scoring_batch: int | None = None,
 ) -> FeedbackOutcome:
-    """Match labels to scored rows by id, give each a status, record all of them."""
+    """Match labels to scored rows by id within one scoring batch, give each a status,
+    record all of them. ``scoring_batch``: the batch the labels were delivered for;
+    without it, each id's newest scoring batch."""
     idc, target = cfg.id_column, cfg.target
     missing = [c for c in (idc, target) if c not in labels.columns]
     if missing:
         raise RawInputError(f"{source}: missing required column(s): {', '.join(missing)}")
     now = now or datetime.now(UTC)
-    scored = scored_rows(ledger).set_index("row_id")
-    already = set(ledger.labelled_rows()["row_id"])
-    seen: set[str] = set()
+    scored = scored_rows(ledger)
+    if scoring_batch is not None:
+        scored = scored[scored["scoring_batch_id"] == scoring_batch]
+        if scored.empty:
+            raise RawInputError(
+                f"{source}: no scored rows in scoring batch {scoring_batch} "
+                "(see the batches with: renkei monitoring, or the app's Operator page)"
+            )
+    scored = (
+        scored.sort_values("scoring_batch_id", kind="stable")
+        .drop_duplicates("row_id", keep="last")
+        .set_index("row_id")
+    )
+    done = ledger.labelled_rows()
+    already = set(zip(done["scoring_batch_id"], done["row_id"], strict=True))
+    seen: set[tuple[int, str]] = set()
     lo, hi = cfg.target_range.min, cfg.target_range.max
     values = (
         pd.to_numeric(labels[target].astype("string"), errors="coerce")
@@ -131,9 +151,10 @@ def apply_feedback(
         elif rid not in scored.index:
             entry["status"] = "unknown"
             entry["value"] = float(value)
-        elif rid in already or rid in seen:
+        elif (key := (int(scored.loc[rid, "scoring_batch_id"]), rid)) in already or key in seen:
             entry["status"] = "duplicate"
             entry["value"] = float(value)
+            entry["scoring_batch_id"] = key[0]
         else:
             hit = scored.loc[rid]
             entry["value"] = float(value)
@@ -145,7 +166,7 @@ def apply_feedback(
             )
             if now - scored_at > late_after:
                 entry["status"] = "late"
-            seen.add(rid)
+            seen.add((entry["scoring_batch_id"], rid))
         entries.append(entry)
     batch = ledger.record_feedback(source, entries, actor)
     examples: dict[str, list[str]] = {}

@@ -9,7 +9,8 @@ from metaflow.exception import MetaflowException
 
 
 def project_config() -> Any:
-    """The ``project`` Config every flow declares: config/project.yaml, validated at once."""
+    """The ``project`` Config every flow declares: a project.yaml (default config/) and the
+    rules, roles and costs files it names, validated at once and frozen into one value."""
     from metaflow import Config
 
     from shared.config import DEFAULT_PROJECT_PATH
@@ -18,7 +19,8 @@ def project_config() -> Any:
         "project",
         default=DEFAULT_PROJECT_PATH,
         parser="shared.config.parse_project",
-        help="Project settings YAML (default config/project.yaml).",
+        help="The project's project.yaml (default config/project.yaml); the rules, roles "
+        "and costs files it names (files:, default beside it) are read and frozen with it.",
     )
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa_arrow
 
 from shared import storage
-from shared.config import ProjectConfig
+from shared.config import GeneratorSettings, ProjectConfig
 from shared.contracts import SCHEMA_VERSION, build_contracts
 from shared.generator import generate_orders
 from shared.validation import CheckCount, RawInputError, SplitResult, split_valid
@@ -88,6 +88,17 @@ def land_raw(source: str, data_root: str) -> LandedRaw:
     return LandedRaw(source, uri, digest, len(data), fmt)
 
 
+def generator_settings(cfg: ProjectConfig) -> GeneratorSettings:
+    """The built-in generator's settings; a project without a ``generator:`` section (any
+    use case but the built-in food delivery) must name its data instead."""
+    if cfg.generator is None:
+        raise RawInputError(
+            f"project {cfg.name!r} has no built-in data generator (no 'generator:' section in "
+            "its project.yaml): pass --source PATH (a .csv or .parquet file, or an s3:// URI)"
+        )
+    return cfg.generator
+
+
 def generate_raw(
     cfg: ProjectConfig,
     data_root: str,
@@ -100,7 +111,7 @@ def generate_raw(
     prefix: str = "orders",
 ) -> tuple[str, str]:
     """Write a generated batch as a CSV export plus its delayed labels; return both paths."""
-    g = cfg.generator
+    g = generator_settings(cfg)
     batch = generate_orders(
         rows,
         seed,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -30,14 +31,35 @@ class MonitoringError(ValueError):
     """Monitoring cannot run (nothing scored yet, no reference profile)."""
 
 
+class Verdict(StrEnum):
+    """A check's verdict. Only ``alert`` can start a retrain."""
+
+    OK = "ok"
+    ALERT = "alert"
+    SKIPPED = "skipped"  # performance: too few labels arrived (coverage)
+    NOT_ENOUGH_ROWS = "not enough rows"  # under the check's minimum sample size
+
+
 @dataclass(frozen=True)
 class Check:
     name: str  # e.g. "drift:distance_km"
     kind: str  # data_drift | prediction_drift | performance | guard
     value: float | None
     threshold: float
-    verdict: str  # ok | alert | skipped
+    verdict: str  # a Verdict
     detail: str
+
+
+def _too_few(name: str, kind: str, threshold: float, rows: int, needed: int, what: str) -> Check:
+    """The verdict of a statistical check under its minimum sample size: never an alert."""
+    return Check(
+        name,
+        kind,
+        None,
+        threshold,
+        Verdict.NOT_ENOUGH_ROWS,
+        f"not enough rows: {rows:,} {what}, needs at least {needed:,} (monitoring settings)",
+    )
 
 
 @dataclass
@@ -53,7 +75,7 @@ class MonitoringResult:
         return [
             c.name.split(":", 1)[1]
             for c in self.checks
-            if c.kind == "data_drift" and c.verdict == "alert"
+            if c.kind == "data_drift" and c.verdict == Verdict.ALERT
         ]
 
     def retrain_reasons(self, cfg: ProjectConfig) -> list[str]:
@@ -62,7 +84,7 @@ class MonitoringResult:
         if len(drifted) >= cfg.monitoring.min_drifted_features:
             reasons.append(f"data drift in {len(drifted)} features: {', '.join(drifted)}")
         for c in self.checks:
-            if c.kind != "data_drift" and c.verdict == "alert":
+            if c.kind != "data_drift" and c.verdict == Verdict.ALERT:
                 reasons.append(f"{c.name}: {c.detail}")
         return reasons
 
@@ -123,15 +145,23 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
     x, out = _window_inputs(batches, cfg)
     result = MonitoringResult(dep.version, [b.id for b in batches], len(out), 0.0)
     for name in cfg.features:
+        if name not in ref.numeric and name not in ref.categorical:
+            continue
+        usable = int(x[name].notna().sum())
+        if usable < m.min_rows_drift:
+            result.checks.append(
+                _too_few(
+                    f"drift:{name}", "data_drift", m.psi_alert, usable, m.min_rows_drift, "rows"
+                )
+            )
+            continue
         if name in ref.numeric:
             value, _, p = numeric_drift(ref.numeric[name], x[name].to_numpy(dtype=float))
             test = "KS"
-        elif name in ref.categorical:
+        else:
             value = categorical_psi(ref.categorical[name], x[name])
             _, p = chi_square(ref.categorical[name], x[name])
             test = "chi-square"
-        else:
-            continue
         alert = value > m.psi_alert or p < m.ks_pvalue
         result.checks.append(
             Check(
@@ -139,12 +169,23 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
                 "data_drift",
                 value,
                 m.psi_alert,
-                "alert" if alert else "ok",
+                Verdict.ALERT if alert else Verdict.OK,
                 f"PSI {value:.3f} (alert > {m.psi_alert}), {test} p={p:.2g} (alert < {m.ks_pvalue})",
             )
         )
     answered = out[out["decision"] != "rejected"]
-    if ref.prediction is not None and len(answered):
+    if ref.prediction is not None and len(answered) < m.min_rows_prediction:
+        result.checks.append(
+            _too_few(
+                "prediction_drift",
+                "prediction_drift",
+                m.prediction_psi_alert,
+                len(answered),
+                m.min_rows_prediction,
+                "answered rows",
+            )
+        )
+    elif ref.prediction is not None:
         value = numeric_psi(ref.prediction, answered["prediction"].to_numpy(dtype=float))
         result.checks.append(
             Check(
@@ -152,16 +193,32 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
                 "prediction_drift",
                 value,
                 m.prediction_psi_alert,
-                "alert" if value > m.prediction_psi_alert else "ok",
+                Verdict.ALERT if value > m.prediction_psi_alert else Verdict.OK,
                 f"PSI of predictions vs the holdout's {value:.3f} (alert > {m.prediction_psi_alert})",
             )
         )
-    labels = ledger.labelled_rows().drop_duplicates("row_id", keep="first")
-    joined = answered.merge(labels[["row_id", "value"]], on="row_id", how="inner")
+    # a label counts for the scored row of the batch it was delivered for, once
+    labels = ledger.labelled_rows().drop_duplicates(["scoring_batch_id", "row_id"], keep="first")
+    joined = answered.merge(
+        labels[["scoring_batch_id", "row_id", "value"]],
+        on=["scoring_batch_id", "row_id"],
+        how="inner",
+    )
     coverage = len(joined) / len(answered) if len(answered) else 0.0
     result.label_coverage = coverage
     km = model.key_metric
-    if coverage >= m.min_label_coverage and len(joined) >= 20:
+    if coverage >= m.min_label_coverage and len(joined) < m.min_labelled_rows:
+        result.checks.append(
+            _too_few(
+                "performance",
+                "performance",
+                m.max_metric_decay,
+                len(joined),
+                m.min_labelled_rows,
+                "labelled rows",
+            )
+        )
+    elif coverage >= m.min_label_coverage:
         now_metric = evaluate(
             cfg.task,
             joined["value"].to_numpy(float),
@@ -180,7 +237,7 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
                 "performance",
                 decay,
                 m.max_metric_decay,
-                "alert" if decay > m.max_metric_decay else "ok",
+                Verdict.ALERT if decay > m.max_metric_decay else Verdict.OK,
                 f"{km} {now_metric:.3f} on {len(joined):,} labelled rows ({coverage:.0%} coverage) vs "
                 f"{at_train:.3f} at training: {decay:+.0%} (alert > {m.max_metric_decay:+.0%})",
             )
@@ -192,12 +249,24 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
                 "performance",
                 None,
                 m.max_metric_decay,
-                "skipped",
+                Verdict.SKIPPED,
                 f"only {coverage:.0%} of rows labelled ({len(joined)} rows): needs {m.min_label_coverage:.0%}",
             )
         )
     base_rate = float(model.resources.get("guard", {}).get("intervention_rate", 0.0))
-    rate = float((out["decision"] != "model").mean()) if len(out) else 0.0
+    if len(out) < m.min_rows_guard:
+        result.checks.append(
+            _too_few(
+                "guard_rate",
+                "guard",
+                m.max_guard_rate_increase,
+                len(out),
+                m.min_rows_guard,
+                "scored rows",
+            )
+        )
+        return result
+    rate = float((out["decision"] != "model").mean())
     increase = rate - base_rate
     result.checks.append(
         Check(
@@ -205,7 +274,7 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
             "guard",
             increase,
             m.max_guard_rate_increase,
-            "alert" if increase > m.max_guard_rate_increase else "ok",
+            Verdict.ALERT if increase > m.max_guard_rate_increase else Verdict.OK,
             f"guard stepped in on {rate:.1%} of rows vs {base_rate:.1%} on the holdout "
             f"({increase:+.1%}, alert > {m.max_guard_rate_increase:+.0%})",
         )
@@ -231,8 +300,10 @@ def record(
 
 
 def start_training_run(project: dict[str, Any], flows_dir: str) -> str:
-    """Start the train flow locally with the given (frozen) project config; return its
-    pathspec. Raises MonitoringError with the run's last output when it fails."""
+    """Start the train flow locally with the given frozen project set (project.yaml with
+    its rules, roles and costs, as the monitor flow's ``project`` Config holds them), so the
+    retrain uses the project's rules; return its pathspec. Raises MonitoringError with the
+    run's last output when it fails."""
     import os
     import subprocess
     import sys

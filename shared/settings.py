@@ -8,7 +8,6 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from shared.config import ProjectConfig
 
@@ -51,26 +50,21 @@ def injected_fault(environ: Mapping[str, str] | None = None) -> str | None:
     return env.get(FAULT_ENV) or None
 
 
-@dataclass(frozen=True)
-class AppPaths:
-    project: str
-    roles: str
-    rules: str
+PROJECT_ENV = "RENKEI_PROJECT"
 
 
-def app_paths(environ: Mapping[str, str] | None = None) -> AppPaths:
-    """Config files the app reads: RENKEI_CONFIG, RENKEI_ROLES, RENKEI_RULES or defaults."""
-    from shared.config import DEFAULT_PROJECT_PATH, DEFAULT_ROLES_PATH, DEFAULT_RULES_PATH
+def app_project_path(environ: Mapping[str, str] | None = None) -> str:
+    """The project folder the app reads: RENKEI_PROJECT (set by `renkei app --project DIR`)
+    or config/project.yaml."""
+    from shared.config import DEFAULT_PROJECT_PATH
 
     env = os.environ if environ is None else environ
-    return AppPaths(
-        env.get("RENKEI_CONFIG") or DEFAULT_PROJECT_PATH,
-        env.get("RENKEI_ROLES") or DEFAULT_ROLES_PATH,
-        env.get("RENKEI_RULES") or DEFAULT_RULES_PATH,
-    )
+    return env.get(PROJECT_ENV) or DEFAULT_PROJECT_PATH
 
 
-def costs_path(environ: Mapping[str, str] | None = None) -> str:
-    """The costs YAML the app reads: RENKEI_COSTS or config/costs.yaml."""
-    env = os.environ if environ is None else environ
-    return env.get("RENKEI_COSTS") or "config/costs.yaml"
+def app_environment(project_path: str, ledger: str | None) -> dict[str, str]:
+    """What `renkei app` passes to the Streamlit process: the project folder (and ledger)."""
+    env = {PROJECT_ENV: str(project_path)}
+    if ledger:
+        env[LEDGER_URL_ENV] = ledger
+    return env

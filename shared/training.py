@@ -85,27 +85,44 @@ class Candidate:
         return [g.name for g in self.gates if not g.passed]
 
 
-def assemble(
-    datasets: list[pd.DataFrame], labels: list[pd.DataFrame], cfg: ProjectConfig
+def _with_labels(
+    rows: pd.DataFrame, labels: pd.DataFrame | None, cfg: ProjectConfig
 ) -> pd.DataFrame:
-    """Validated rows of the chosen dataset versions with their labels joined by id.
+    """One dataset's rows with the labels delivered for that dataset, joined by id."""
+    rows = rows.drop_duplicates(cfg.id_column, keep="last")  # ids are unique per batch
+    target = cfg.target
+    if labels is None or not len(labels):
+        return rows
+    lab = labels.drop_duplicates(cfg.id_column, keep="last")
+    lab = lab[[cfg.id_column, target]].rename(columns={target: "_label"})
+    rows = rows.merge(lab, on=cfg.id_column, how="left")
+    if target in rows:
+        rows[target] = rows[target].where(rows[target].notna(), rows["_label"])
+    else:
+        rows[target] = rows["_label"]
+    return rows.drop(columns="_label")
 
-    A label inside the dataset (the target column) wins; otherwise the newest label batch
-    that holds the id. Rows without any label are left out (counted by the caller).
+
+def assemble(
+    datasets: list[pd.DataFrame], labels: list[pd.DataFrame | None], cfg: ProjectConfig
+) -> pd.DataFrame:
+    """Validated rows of the chosen dataset versions, each with its own labels.
+
+    ``labels[i]`` holds the labels delivered for ``datasets[i]`` (newest last), or is
+    missing: labels are joined by id only within the batch they were delivered for, since
+    ids are unique per batch, not across batches. A label inside the dataset (the target
+    column) wins. Rows without any label are left out (counted by the caller).
     """
     if not datasets:
         raise TrainingError("no dataset versions to train on: run the ingest flow first")
-    rows = pd.concat(datasets, ignore_index=True).drop_duplicates(cfg.id_column, keep="last")
+    if len(labels) not in (0, len(datasets)):
+        raise ValueError("assemble: give one labels frame (or None) per dataset, or none")
+    per_batch = labels or [None] * len(datasets)
+    rows = pd.concat(
+        [_with_labels(d, lab, cfg) for d, lab in zip(datasets, per_batch, strict=True)],
+        ignore_index=True,
+    )
     target = cfg.target
-    if labels:
-        lab = pd.concat(labels, ignore_index=True).drop_duplicates(cfg.id_column, keep="last")
-        lab = lab[[cfg.id_column, target]].rename(columns={target: "_label"})
-        rows = rows.merge(lab, on=cfg.id_column, how="left")
-        if target in rows:
-            rows[target] = rows[target].where(rows[target].notna(), rows["_label"])
-        else:
-            rows[target] = rows["_label"]
-        rows = rows.drop(columns="_label")
     if target not in rows:
         raise TrainingError(
             f"no labels: the datasets have no {target!r} column and no label batch was recorded"
@@ -121,9 +138,10 @@ def generated_split(cfg: ProjectConfig, rows: int, seed: int, **generator: Any) 
     orders validated by the project's contract, labels joined, split by time."""
     from shared.contracts import build_contracts
     from shared.generator import generate_orders
+    from shared.ingest import generator_settings
     from shared.validation import split_valid
 
-    g = cfg.generator
+    g = generator_settings(cfg)
     kwargs = {"start": g.start, "days": g.days, **generator}
     batch = generate_orders(rows, seed, **kwargs)
     valid = split_valid(batch.orders, build_contracts(cfg)).valid
@@ -377,7 +395,8 @@ class TrainingInput:
 
 
 def load_training_input(ledger: Any, cfg: ProjectConfig, versions: list[str]) -> TrainingInput:
-    """Read the chosen dataset versions (default: the newest) and join their labels."""
+    """Read the chosen dataset versions (default: the newest), each joined with the labels
+    recorded for it."""
     known = ledger.datasets()
     if not known:
         raise TrainingError("the ledger has no datasets: run python flows/ingest_flow.py run first")
@@ -387,8 +406,18 @@ def load_training_input(ledger: Any, cfg: ProjectConfig, versions: list[str]) ->
     missing = [v for v in versions if v not in by_version]
     if missing:
         raise TrainingError(f"unknown dataset version(s): {', '.join(missing)}")
+    versions = list(dict.fromkeys(versions))
     frames = [storage.read_parquet(by_version[v].location) for v in versions]
-    labels = [storage.read_parquet(b.uri) for b in ledger.label_batches()]
+    batches = ledger.label_batches()
+    labels = [  # only the labels delivered for each dataset version (a retrain of an old
+        # dataset never sees labels of a later batch that happens to reuse its ids)
+        pd.concat(
+            [storage.read_parquet(b.uri) for b in batches if b.dataset_version == v]
+            or [pd.DataFrame()],
+            ignore_index=True,
+        )
+        for v in versions
+    ]
     total = sum(len(f) for f in frames)
     rows = assemble(frames, labels, cfg)
     return TrainingInput(versions, rows, total - len(rows))

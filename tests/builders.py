@@ -17,8 +17,7 @@ from shared.config import (
     RolesConfig,
     RulesConfig,
     load_project,
-    load_roles,
-    load_rules,
+    load_project_set,
 )
 from shared.guard import Envelope
 from shared.ingest import generate_raw, land_raw, validate_batch
@@ -31,7 +30,7 @@ from shared.training import (
     split_by_time,
     train_candidate,
 )
-from tests.conftest import FAST_TRAINING, REPO, write_project
+from tests.conftest import FAST_TRAINING, write_project
 
 
 @dataclass
@@ -51,8 +50,8 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
     data["storage"]["ledger_url"] = url
     project_path.write_text(yaml.safe_dump(data))
     cfg = load_project(project_path)
-    rules = load_rules(REPO / "config" / "rules.yaml")
-    roles = load_roles(REPO / "config" / "roles.yaml")
+    pset = load_project_set(project_path)  # the project folder's rules and roles
+    rules, roles = pset.rules, pset.roles
     ledger = Ledger.open(url)
     root = cfg.storage.data_root
     candidates = []

@@ -79,10 +79,15 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
 
 
 def write_project(tmp: Path, base: dict | None = None, **overrides: object) -> Path:
-    """A copy of config/project.yaml (or ``base``) with data root and ledger under ``tmp``.
+    """A project folder in ``tmp``: a copy of config/project.yaml (or ``base``) with data
+    root and ledger under ``tmp``, and config/'s rules, roles and costs files beside it
+    (unless ``tmp`` already has them).
 
     Overrides use ``section__field`` keys, nested as deep as needed.
     """
+    for name in ("rules.yaml", "roles.yaml", "costs.yaml"):
+        if not (tmp / name).exists():
+            shutil.copyfile(REPO / "config" / name, tmp / name)
     data = base or yaml.safe_load((REPO / "config" / "project.yaml").read_text())
     data["storage"] = {
         "data_root": str(tmp / "data"),

@@ -1,22 +1,15 @@
 import pandas as pd
 import streamlit as st
-from common import ledger
+from common import ledger, project_set
 
-from shared.config import ConfigError, load_costs
 from shared.costs import economics
-from shared.settings import costs_path
 
 st.title("Costs and break-even")
 st.caption(
     "Fixed costs (team, always-on platform) and variable costs (recorded runs) against "
     "the benefit of each model over the rule-based baseline."
 )
-try:
-    costs = load_costs(costs_path())
-except ConfigError as e:
-    st.error(str(e))
-    st.stop()
-econ = economics(ledger(), costs)
+econ = economics(ledger(), project_set().costs)
 if econ.chart.empty:
     st.info("No model has been built yet: the chart starts with the first training run.")
     st.stop()

@@ -25,7 +25,12 @@ if not can_give_feedback(roles, user):
     st.warning(f"{user} is not an ML Operator or Operator: feedback is open to those roles.")
     st.stop()
 with st.form("feedback"):
-    rid = st.selectbox("Prediction (row id)", list(recent["row_id"])[::-1], key="fb_row")
+    choices = {  # ids are unique per scoring batch: a label is for one batch's row
+        f"{r} (batch {b})": (r, int(b))
+        for r, b in zip(recent["row_id"], recent["scoring_batch_id"], strict=True)
+    }
+    picked = st.selectbox("Prediction (row id, scoring batch)", list(choices)[::-1], key="fb_row")
+    rid, batch = choices[picked]
     value = st.number_input(f"True {cfg.target}", min_value=0.0, value=30.0, key="fb_value")
     note = st.text_input("Note", key="fb_note")
     send = st.form_submit_button("Flag and record", type="primary")
@@ -38,6 +43,7 @@ if send:
         user,
         flagged=True,
         note=note,
+        scoring_batch=batch,
     )
     notes = {"duplicate": " (this row already had a label: the first one stands)"}
     show = st.success if out.status in ("accepted", "late") else st.warning

@@ -65,9 +65,8 @@ def app_env(monkeypatch: pytest.MonkeyPatch):
     """Point the app at a project config through the environment, as `renkei app` does."""
 
     def use(project: Path) -> None:
-        monkeypatch.setenv("RENKEI_CONFIG", str(project))
+        monkeypatch.setenv("RENKEI_PROJECT", str(project))
         monkeypatch.setenv("RENKEI_LEDGER_URL", "")
-        monkeypatch.setenv("RENKEI_COSTS", str(REPO / "config" / "costs.yaml"))
         import streamlit as st
 
         st.cache_resource.clear()

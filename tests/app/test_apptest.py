@@ -87,8 +87,11 @@ def test_operator_flags_a_prediction_with_the_true_value(app_env, populated) -> 
     app_env(populated.project_path)
     at = open_page("operator", user="ren")  # ML Operator
     already = set(populated.ledger.labelled_rows()["row_id"])
-    rid = next(r for r in at.selectbox(key="fb_row").options if r not in already)
-    at.selectbox(key="fb_row").set_value(rid)
+    pick = next(
+        o for o in at.selectbox(key="fb_row").options if o.split(" (batch")[0] not in already
+    )
+    rid = pick.split(" (batch")[0]
+    at.selectbox(key="fb_row").set_value(pick)
     at.number_input(key="fb_value").set_value(42.5)
     at.text_input(key="fb_note").input("courier got lost")
     at.button[0].click().run()
@@ -129,3 +132,17 @@ def test_approval_on_the_page_accepted_for_an_eligible_user(app_env, populated) 
     assert approval_status(populated.ledger, populated.roles, v2).approved == {
         "Domain Expert": "kenji"
     }
+
+
+def test_the_app_reads_the_costs_of_its_project_folder(app_env, populated) -> None:
+    """Issue 10, problem 6: the app read config/costs.yaml whatever the project."""
+    import yaml
+
+    path = populated.project_path.parent / "costs.yaml"
+    costs = yaml.safe_load(path.read_text())
+    costs["fixed_monthly"] = {"team": 7.0}
+    path.write_text(yaml.safe_dump(costs))
+    app_env(populated.project_path.parent)  # the folder, as `renkei --project DIR app` passes it
+    at = open_page("costs")
+    built = len(populated.candidates)
+    assert at.metric[0].label.startswith("Fixed") and at.metric[0].value == f"{7 * built:,}"

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
 
 
 def start_app(project: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "RENKEI_CONFIG": str(project), "RENKEI_LEDGER_URL": ""}
+    env = {**os.environ, "RENKEI_PROJECT": str(project), "RENKEI_LEDGER_URL": ""}
     proc = subprocess.Popen(
         [
             sys.executable,

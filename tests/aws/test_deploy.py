@@ -151,6 +151,9 @@ def test_deploy_every_production_flow(
     assert (
         "s3://renkei-data/eta" in frozen and "renkei-gpu" in frozen and '"target": "aws"' in frozen
     )
+    # ... with the project's rules, roles and costs (one project set)
+    assert "within_training_envelope" in frozen and "required_roles" in frozen
+    assert "value_per_unit_improvement" in frozen
 
 
 def test_missing_setting_names_the_setting_and_the_file(tmp_path: Path) -> None:

@@ -122,14 +122,14 @@ def test_binary_project_end_to_end(tmp_path: Path) -> None:
     base.pop("baseline")  # the default for binary tasks: a stump learned from the data
     base["training"].update(key_metric="roc_auc", slices=["rain", "zone"], threshold=0.4)
     project = write_project(tmp_path, base=base, **FAST_TRAINING)
-    rules = tmp_path / "binary_rules.yaml"
+    rules = tmp_path / "rules.yaml"  # the project folder's rules file
     rules.write_text(yaml.safe_dump(BINARY_RULES))
     g = generate_orders(4000, seed=5, bad_fraction=0.01)
     src = tmp_path / "late.csv"
     g.orders.assign(late=(g.labels["delivery_minutes"] > 30)).to_csv(src, index=False)
     _, status, _, _ = run_flow(INGEST, project, source=str(src))
     assert status == "successful"
-    _, status, stdout, _ = run_flow(TRAIN, project, configs={"rules": rules})
+    _, status, stdout, _ = run_flow(TRAIN, project)
     assert status == "successful", stdout
     ledger = ledger_of(project)
     versions = ledger.models()
@@ -154,7 +154,7 @@ def test_binary_project_end_to_end(tmp_path: Path) -> None:
     base["baseline"] = {"rule": "base_rate"}
     base["training"]["families"] = ["baseline", "xgboost"]
     write_project(tmp_path, base=base, **FAST_TRAINING)
-    run, status, stdout, _ = run_flow(TRAIN, project, configs={"rules": rules})
+    run, status, stdout, _ = run_flow(TRAIN, project)
     assert status == "successful", stdout
     [xgb] = [m for m in _registered_by(project, run) if m.family == "xgboost"]
     assert xgb.status == "rejected" and xgb.failing_gates == ["baseline_discriminates"]
@@ -211,9 +211,8 @@ def test_rules_that_intervene_on_most_holdout_rows_fail_the_guard_rate_gate(
     rules["input"].append(
         {"name": "short_trips_only", "kind": "range", "column": "distance_km", "max": 2.0}
     )
-    path = tmp_path / "strict_rules.yaml"
-    path.write_text(yaml.safe_dump(rules))
-    run, status, stdout, _ = run_flow(TRAIN, t.project_path, configs={"rules": path})
+    (t.project_path.parent / "rules.yaml").write_text(yaml.safe_dump(rules))
+    run, status, stdout, _ = run_flow(TRAIN, t.project_path)
     assert status == "successful", stdout
     new = _registered_by(t.project_path, run)
     for m in new:
@@ -232,9 +231,9 @@ def test_rules_that_do_not_fit_the_data_stop_the_train_flow_in_one_line(tmp_path
     project = write_project(tmp_path)
     rules = yaml.safe_load((REPO / "config" / "rules.yaml").read_text())
     rules["input"][0]["column"] = "distance_miles"  # distance_in_service_area
-    path = tmp_path / "other_rules.yaml"
+    path = tmp_path / "rules.yaml"  # the rules file the project folder names
     path.write_text(yaml.safe_dump(rules))
-    p = cli_run(TRAIN, "--config", "project", str(project), "--config", "rules", str(path), "run")
+    p = cli_run(TRAIN, "--config", "project", str(project), "run")
     out = p.stdout + p.stderr
     assert p.returncode != 0
     assert (

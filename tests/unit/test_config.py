@@ -186,3 +186,34 @@ def test_binary_default_baseline_is_the_learned_stump(tmp_path: Path) -> None:
         d["training"]["key_metric"] = "roc_auc"
 
     assert load_project(_broken(tmp_path, mutate)).baseline.rule == "stump"
+
+
+def test_a_project_folder_reads_the_files_it_names(tmp_path: Path) -> None:
+    from shared.config import load_project_set
+    from tests.conftest import write_project
+
+    project = write_project(tmp_path, files={"rules": "guard/strict.yaml"})
+    (tmp_path / "guard").mkdir()
+    rules = yaml.safe_load((REPO / "config" / "rules.yaml").read_text())
+    rules["limits"] = {"max_intervention_rate": 0.01}
+    (tmp_path / "guard" / "strict.yaml").write_text(yaml.safe_dump(rules))
+    for where in (tmp_path, project):  # the folder, or its project.yaml
+        s = load_project_set(where)
+        assert s.rules.limits.max_intervention_rate == 0.01
+        assert s.sources["rules"] == str(tmp_path / "guard" / "strict.yaml")
+        assert s.sources["costs"] == str(tmp_path / "costs.yaml")
+        assert s.roles == load_roles(REPO / "config" / "roles.yaml")
+    (tmp_path / "costs.yaml").unlink()
+    with pytest.raises(ConfigError, match=f"^{tmp_path / 'costs.yaml'}: config file not found"):
+        load_project_set(tmp_path)
+
+
+def test_the_frozen_set_needs_no_file_to_be_read_again(tmp_path: Path) -> None:
+    from shared.config import load_project_set, parse_project, set_from_flow
+    from tests.conftest import write_project
+
+    s = load_project_set(write_project(tmp_path))
+    for name in ("rules.yaml", "roles.yaml", "costs.yaml", "project.yaml"):
+        (tmp_path / name).unlink()
+    again = set_from_flow(parse_project(yaml.safe_dump(s.frozen())))
+    assert again == s

@@ -82,7 +82,7 @@ def test_break_even_by_hand(tmp_path) -> None:
         {
             "fixed_monthly": {"team": 1000.0, "platform": 200.0},
             "prices_per_hour": {"cpu": 2.0, "gpu": 10.0},
-            "benefit": {"value_per_minute_saved": 0.01, "orders_per_month": 100000},
+            "benefit": {"value_per_unit_improvement": 0.01, "predictions_per_month": 100000},
             "months_per_model": 1,
         }
     )
@@ -112,9 +112,80 @@ def test_break_even_by_hand(tmp_path) -> None:
     assert econ.break_even_at is None  # 2000 < 2404
     assert econ.net == pytest.approx(2000 - 2400 - 4)
     costs2 = costs.model_copy(
-        update={"benefit": costs.benefit.model_copy(update={"orders_per_month": 200000})}
+        update={"benefit": costs.benefit.model_copy(update={"predictions_per_month": 200000})}
     )
     econ2 = economics(ledger, costs2)
     assert list(econ2.chart["benefit"]) == [1000.0, 4000.0]
     assert econ2.break_even_at == 2  # 4000 >= 2404, while 1000 < 1202
     assert monthly_benefit(ledger.models()[0], costs2) == pytest.approx(3000.0)
+
+
+def _bin(precision: float, recall: float, base_p: float, base_r: float) -> ModelRegistration:
+    return ModelRegistration(
+        "xgboost",
+        "candidate",
+        "roc_auc",
+        {"roc_auc": 0.8, "precision": precision, "recall": recall},
+        {},
+        [],
+        {"roc_auc": 0.6, "precision": base_p, "recall": base_r},
+        "",
+        {"device": "cpu"},
+    )
+
+
+def test_binary_benefit_uses_prevalence_by_hand(tmp_path) -> None:
+    """Issue 10, problem 6: the binary formula left out prevalence."""
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger.start_run("TrainFlow", "1", "mina")
+    ledger.register_models(
+        "TrainFlow/1", "TrainFlow/1", [_bin(0.5, 0.8, 0.25, 0.4)], [], "mina", None, None, "h"
+    )
+    costs = CostsConfig.model_validate(
+        {
+            "benefit": {
+                "predictions_per_month": 1000,
+                "value_per_true_positive": 10.0,
+                "cost_per_false_positive": 2.0,
+                "prevalence": 0.1,
+            }
+        }
+    )
+    # model: TP 0.1*0.8 = 0.08, FP 0.08*(1-0.5)/0.5 = 0.08 -> 0.8 - 0.16 = 0.64 per prediction
+    # baseline: TP 0.04, FP 0.04*0.75/0.25 = 0.12 -> 0.4 - 0.24 = 0.16; gain 0.48 x 1000
+    [m] = ledger.models()
+    assert monthly_benefit(m, costs) == pytest.approx(480.0)
+
+
+@pytest.mark.parametrize(
+    ("task", "benefit", "message"),
+    [
+        ("regression", {"value_per_true_positive": 1.0}, "is for binary tasks"),
+        ("binary", {"value_per_unit_improvement": 1.0}, "is for regression"),
+        ("binary", {"value_per_true_positive": 1.0}, "'benefit.prevalence': needed"),
+    ],
+)
+def test_costs_that_do_not_fit_the_task_name_the_file_and_field(
+    tmp_path, task: str, benefit: dict, message: str
+) -> None:
+    import yaml
+
+    from shared.config import ConfigError, load_project_set
+    from tests.conftest import REPO, write_project
+
+    data = yaml.safe_load((REPO / "config" / "project.yaml").read_text())
+    if task == "binary":
+        data.update(
+            task="binary",
+            target="late",
+            baseline={"rule": "base_rate", "params": {}},
+            training={**data["training"], "key_metric": "roc_auc"},
+            target_range={},
+        )
+    (tmp_path / "costs.yaml").write_text(yaml.safe_dump({"benefit": benefit}))
+    project = write_project(tmp_path, base=data)
+    with pytest.raises(ConfigError) as e:
+        load_project_set(project)
+    assert str(e.value).startswith(
+        f"{tmp_path / 'costs.yaml'}: field 'benefit."
+    ) and message in str(e.value)
