@@ -12,7 +12,7 @@ from metaflow import (
 )
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.config import project_from_flow, set_from_flow
+from shared.config import set_from_flow
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,

@@ -718,10 +718,10 @@ def project_set_from_text(text: str, source: str) -> ProjectSet:
     folder = Path(source).parent
     files = project.files
     paths = {k: str(folder / getattr(files, k)) for k in ("rules", "roles", "costs")}
-    rules: RulesConfig = _load(paths["rules"], RulesConfig)
-    check_rules(rules, project, paths["rules"])
     costs: CostsConfig = _load(paths["costs"], CostsConfig)
     check_costs(costs, project, paths["costs"])
+    rules: RulesConfig = _load(paths["rules"], RulesConfig)
+    check_rules(rules, project, paths["rules"])
     return ProjectSet(
         project,
         rules,
