@@ -176,6 +176,13 @@ class GeneratorSettings(_Strict):
     days: int = Field(28, gt=0)
 
 
+class ServiceSettings(_Strict):
+    """Limits of the scoring service: larger requests get 413 before they are parsed."""
+
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    max_rows: int = Field(1000, gt=0)
+
+
 class ProjectConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     task: Literal["regression", "binary"]
@@ -192,6 +199,7 @@ class ProjectConfig(_Strict):
     generator: GeneratorSettings = GeneratorSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     app: AppSettings = AppSettings()
+    service: ServiceSettings = ServiceSettings()
 
     @model_validator(mode="after")
     def _check_columns(self) -> ProjectConfig:

@@ -53,7 +53,7 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
     cfg = load_project(project_path)
     rules = load_rules(REPO / "config" / "rules.yaml")
     roles = load_roles(REPO / "config" / "roles.yaml")
-    ledger = Ledger.open(url)
+    ledger = Ledger.open(url, create=True)
     root = cfg.storage.data_root
     candidates = []
     for i in range(runs):
