@@ -7,9 +7,11 @@ Flows read the YAML through Metaflow ``Config`` with :func:`parse_project` /
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -469,6 +471,26 @@ def load_aws(path: str | Path = DEFAULT_AWS_PATH) -> AwsConfig:
     return _load(path, AwsConfig)
 
 
+def _flow_parser(fn: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+    """A Metaflow ``Config`` parser whose ConfigError ends the command in one line.
+
+    Metaflow prints its own exceptions as a message and anything else as an "Internal
+    error" traceback, so the error is raised as the flows' RenkeiFlowError.
+    """
+
+    @functools.wraps(fn)
+    def parse(text: str) -> dict[str, Any]:
+        try:
+            return fn(text)
+        except ConfigError as e:
+            from shared.flowkit import RenkeiFlowError
+
+            raise RenkeiFlowError(str(e)) from None
+
+    return parse
+
+
+@_flow_parser
 def parse_aws(text: str) -> dict[str, Any]:
     """Metaflow ``Config`` parser for config/aws.yaml."""
     source = _cli_config_source("aws", DEFAULT_AWS_PATH)
@@ -484,18 +506,21 @@ def _cli_config_source(name: str, default: str) -> str:
     return default
 
 
+@_flow_parser
 def parse_project(text: str) -> dict[str, Any]:
     """Metaflow ``Config`` parser: validates config/project.yaml, returns plain data."""
     source = _cli_config_source("project", DEFAULT_PROJECT_PATH)
     return _parse(text, ProjectConfig, source).model_dump(mode="json")
 
 
+@_flow_parser
 def parse_roles(text: str) -> dict[str, Any]:
     """Metaflow ``Config`` parser: validates config/roles.yaml, returns plain data."""
     source = _cli_config_source("roles", DEFAULT_ROLES_PATH)
     return _parse(text, RolesConfig, source).model_dump(mode="json")
 
 
+@_flow_parser
 def parse_rules(text: str) -> dict[str, Any]:
     """Metaflow ``Config`` parser: validates config/rules.yaml, returns plain data."""
     source = _cli_config_source("rules", DEFAULT_RULES_PATH)
