@@ -615,8 +615,16 @@ class Ledger:
     def record_labels(
         self, uri: str, rows: int, source: str, actor: str, dataset_version: str | None = None
     ) -> int:
-        """Record a batch of delayed labels stored at ``uri``."""
+        """Record a batch of delayed labels stored at ``uri`` (once: a resumed or rerun
+        ingest of the same batch returns the batch already recorded)."""
         with self._write() as (s, audit):
+            done = s.execute(
+                select(LabelBatch.id).where(
+                    LabelBatch.uri == uri, LabelBatch.dataset_version == dataset_version
+                )
+            ).scalar()
+            if done is not None:
+                return done
             batch = LabelBatch(
                 uri=uri,
                 rows=rows,
