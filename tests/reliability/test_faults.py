@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from shared import storage
@@ -81,17 +82,17 @@ def test_promotions_never_rewrite_a_deployed_bundle(trained) -> None:
     prod = t.ledger.alias("production")
     before = storage.read_bytes(prod.bundle_uri)
     # promote the same version to staging with an edited project config (a stricter range)
-    edited = t.cfg.model_copy(deep=True)
-    edited.features["distance_km"].max = 5.0
+    data = t.cfg.model_dump(mode="json")
+    data["features"]["distance_km"]["max"] = 5.0
+    edited = type(t.cfg).model_validate(data)
     promote(t.ledger, t.roles, edited, t.rules, v1, "staging", "sora", "edited", "abc")
     stage = t.ledger.alias("staging")
     assert stage.bundle_uri != prod.bundle_uri and stage.bundle_sha256 != prod.bundle_sha256
     assert storage.read_bytes(prod.bundle_uri) == before  # production's bytes untouched
-    far = {**ROW, "distance_km": 8.0}
-    import pandas as pd
-
-    _, served = load_alias(t.ledger)
-    assert served.predict(pd.DataFrame([far])).iloc[0].decision != "rejected"
+    far = pd.DataFrame([{**ROW, "distance_km": 8.0, "created_at": "2026-11-01T12:00:00"}])
+    assert load_alias(t.ledger)[1].predict(far).iloc[0].decision != "rejected"
+    staged = load_deployed(stage).predict(far).iloc[0]
+    assert staged.decision in ("rejected", "fallback")  # the edited config holds only there
     # a refused promotion writes nothing
     files = sorted(Path(t.cfg.storage.data_root, "bundles").iterdir())
     with pytest.raises(ReleaseRefused):
