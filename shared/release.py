@@ -260,18 +260,15 @@ def rollback(
             "missing_role", f"{user} may not roll back: needs one of {_release_roles(roles)}"
         )
 
-    def target_of() -> str:
-        stack: list[str] = []
-        for move in ledger.alias_history(alias):
-            if move.action == "promote":
-                stack.append(move.version)
-            elif stack:
-                stack.pop()
-        if len(stack) < 2:
-            raise ReleaseRefused("nothing_to_roll_back", f"{alias} has no earlier version")
-        return stack[-2]
-
-    target = target_of()
+    stack: list[str] = []
+    for move in ledger.alias_history(alias):
+        if move.action == "promote":
+            stack.append(move.version)
+        elif stack:
+            stack.pop()
+    if len(stack) < 2:
+        raise ReleaseRefused("nothing_to_roll_back", f"{alias} has no earlier version")
+    serving, target = stack[-1], stack[-2]
     _release_rules(ledger, roles, _model(ledger, target), alias, user, "roll back")
     dep = ledger.latest_deployment(target, alias)
     if dep is None:
@@ -285,7 +282,7 @@ def rollback(
     )
 
     def check(current: str | None) -> None:  # inside the lock: nobody moved it meanwhile
-        if target_of() != target:
+        if current != serving:
             raise ReleaseRefused("moved_meanwhile", f"{alias} moved while rolling back")
 
     return ledger.move_alias(
