@@ -1,8 +1,5 @@
 """Collect, Validate, Data repository: ingest one raw batch into a versioned dataset."""
 
-import os
-import signal
-
 from metaflow import FlowSpec, Parameter, card, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
@@ -12,6 +9,7 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    fault_point,
     ingest_card,
     production,
     project_config,
@@ -19,7 +17,6 @@ from shared.flowkit import (
 )
 from shared.ingest import generate_raw, land_raw, validate_batch
 from shared.ledger import Ledger
-from shared.settings import injected_fault
 
 
 @production
@@ -82,8 +79,7 @@ class IngestFlow(FlowSpec):
             self.record = ledger.record_ingest(
                 self.outcome, split.reasons, current.username, self.run_pathspec
             )
-            if injected_fault() == "validate-kill":  # reliability tests: kill -9 right here
-                os.kill(os.getpid(), signal.SIGKILL)
+            fault_point("validate")  # reliability tests: kill -9, SIGTERM or a bug here
             if self.labels_uri:  # the generator also delivers the true times (delayed labels)
                 ledger.record_labels(
                     self.labels_uri,

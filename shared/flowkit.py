@@ -172,6 +172,22 @@ def run_context(ledger_url: str, run_pathspec: str) -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+def fault_point(point: str) -> None:
+    """Reliability tests only (RENKEI_INJECT_FAULT=<point>-kill|-term|-bug): die here by
+    SIGKILL, be stopped by SIGTERM, or raise an unexpected (non-Renkei) error."""
+    import os
+
+    from shared.settings import injected_fault
+
+    fault = injected_fault()
+    if fault == f"{point}-kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif fault == f"{point}-term":
+        os.kill(os.getpid(), signal.SIGTERM)
+    elif fault == f"{point}-bug":
+        raise RuntimeError(f"injected bug at {point} (RENKEI_INJECT_FAULT)")
+
+
 def ingest_card(outcome: Any) -> list[Any]:
     """Card components summarising one ingest: counts, verdict and reasons by check."""
     from metaflow.cards import Markdown, Table

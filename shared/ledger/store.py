@@ -546,6 +546,7 @@ class Ledger:
                     "status": r.status,
                     "started_at": r.started_at,
                     "ended_at": r.ended_at,
+                    "error": (r.details or {}).get("error"),
                 }
                 for r in rows
             ]
@@ -677,6 +678,7 @@ class Ledger:
                 "status": r.status,
                 "started_at": r.started_at,
                 "ended_at": r.ended_at,
+                "error": (r.details or {}).get("error"),
             }
 
     def register_models(

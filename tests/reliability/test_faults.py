@@ -133,7 +133,9 @@ def test_swapped_edited_and_truncated_bundles_are_refused_at_every_load(trained)
     with Ledger.open(t.ledger.url).engine.begin() as c:
         from sqlalchemy import text
 
-        c.execute(text("update deployments set rules_version = 'x+y' where id = :i"), {"i": prod.id})
+        c.execute(
+            text("update deployments set rules_version = 'x+y' where id = :i"), {"i": prod.id}
+        )
     with pytest.raises(BundleError, match=r"manifest says model .* rules abc\+.*deployment says"):
         load_alias(t.ledger)
 
@@ -286,8 +288,24 @@ def test_failing_flows_are_recorded_failed_in_one_line(tmp_path: Path) -> None:
     assert "Operation not permitted" in stdout + stderr
     assert "Internal error" not in stdout + stderr
     [run] = ledger.flow_runs()
-    assert run["status"] == "failed"
+    assert run["status"] == "failed" and "Operation not permitted" in run["error"]
     assert list((root / "datasets").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [("term", "stopped by signal SIGTERM"), ("bug", "injected bug at validate")],
+)
+def test_stopped_or_crashing_flows_are_recorded_failed(
+    tmp_path: Path, fault: str, reason: str
+) -> None:
+    project = write_project(tmp_path)
+    _, status, _, _ = run_flow(
+        INGEST, project, env={"RENKEI_INJECT_FAULT": f"validate-{fault}"}, rows=300
+    )
+    assert status == "failed"
+    [run] = Ledger.open(load_project(project).storage.ledger_url).flow_runs()
+    assert run["status"] == "failed" and reason in run["error"]
 
 
 def test_a_full_disk_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -327,9 +345,7 @@ def test_a_mistyped_ledger_is_refused_and_nothing_is_created(tmp_path: Path) -> 
     with pytest.raises(LedgerError, match="does not exist"):
         Ledger.open(url)
     # a flow pointed at it refuses in one line too, creating nothing
-    p = cli_run(
-        INGEST, "--config", "project", str(project), "run", env={"RENKEI_LEDGER_URL": url}
-    )
+    p = cli_run(INGEST, "--config", "project", str(project), "run", env={"RENKEI_LEDGER_URL": url})
     assert p.returncode != 0 and "no ledger at" in p.stdout + p.stderr
     assert "Internal error" not in p.stdout + p.stderr
     assert not (tmp_path / "no").exists()
