@@ -15,6 +15,7 @@ Each refusal names the rule that refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,10 +189,10 @@ def _release_rules(
             )
 
 
-def _verified(uri: str, sha256: str | None, version: str, rv: str, what: str) -> GuardedModel:
+def _verified(load: Callable[[], GuardedModel]) -> GuardedModel:
     """Load and verify a bundle before an alias moves onto it; refuse with the rule's name."""
     try:
-        return load_verified(uri, sha256, version, rv, what)
+        return load()
     except BundleError as e:
         raise ReleaseRefused("bundle_verified", str(e)) from None
 
@@ -219,7 +220,9 @@ def promote(
     uri = bundle_uri(cfg.storage.data_root, m.version, sha)
     storage.write_once(uri, bundle)
     rv = rules_version(rules, commit)
-    guarded = _verified(uri, sha, m.version, rv, f"the new bundle of {m.version}")
+    guarded = _verified(
+        lambda: load_verified(uri, sha, m.version, rv, f"the new bundle of {m.version}")
+    )
     if guarded.cfg != cfg:
         raise ReleaseRefused(
             "bundle_verified", f"the bundle at {uri} does not hold the active project config"
@@ -273,13 +276,7 @@ def rollback(
     dep = ledger.latest_deployment(target, alias)
     if dep is None:
         raise ReleaseRefused("bundle_verified", f"{target} was never deployed as {alias!r}")
-    _verified(
-        dep.bundle_uri,
-        dep.bundle_sha256,
-        dep.version,
-        dep.rules_version,
-        f"deployment {dep.id} ({dep.version} as {alias})",
-    )
+    _verified(lambda: load_deployed(dep))
 
     def check(current: str | None) -> None:  # inside the lock: nobody moved it meanwhile
         if current != serving:

@@ -24,23 +24,11 @@ from shared.config import load_project
 from shared.ledger import Ledger, LedgerError
 from shared.release import ReleaseRefused, load_alias, promote, review, rollback
 from tests.builders import build
-from tests.conftest import REPO, free_port, need, stop_process, wait_for_http, write_project
+from tests.conftest import REPO, need, stop_process, wait_for_http, write_project
 from tests.flows.helpers import INGEST, SCORE, cli_run, run_flow
+from tests.service.test_http import ROW, start_service
 
 pytestmark = pytest.mark.slow
-
-ROW = {
-    "order_id": "f-1",
-    "distance_km": 3.2,
-    "prep_minutes": 12.0,
-    "hour": 12,
-    "weekday": 2,
-    "courier_load": 5,
-    "rain": True,
-    "cuisine": "pizza",
-    "zone": "north",
-    "basket_size": 3,
-}
 
 
 def _release(t, v: str, alias: str = "production"):
@@ -190,16 +178,7 @@ def test_service_degrades_on_a_failed_reload_and_refuses_bad_requests(trained) -
     v1, v2 = t.candidates
     _release(t, v1)
     staged = _release(t, v2, "staging")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "--config", str(t.project_path), "serve"]
-        + ["--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env={**os.environ, "RENKEI_LEDGER_URL": ""},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base, port = start_service(t.project_path)
     try:
         wait_for_http(f"{base}/health", proc)
         with httpx.Client(base_url=base, timeout=10, trust_env=False) as c:
