@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch
+	$(BIN)/renkei db upgrade   # the demo creates its ledger (nothing else creates one)
 	$(PY) flows/ingest_flow.py run --bad-fraction 0.02
 	$(BIN)/renkei datasets
 	$(PY) flows/train_flow.py run

@@ -124,13 +124,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         from shared import storage
+        from shared.bundle import describe, digest
         from shared.ledger import Ledger
         from tests.conftest import free_port
 
         bpath = Path(tmp) / "bundle.zip"
         bpath.write_bytes(bundle)
         url = f"sqlite:///{tmp}/l.db"
-        ledger = Ledger.open(url)
+        ledger = Ledger.open(url, create=True)
         # a ledger whose production alias points at the bundle (as a promotion would leave it)
         ledger.register_models(
             "bench/1", "bench/1", [_reg(xgb, cfg)], [], "bench", None, None, cfg.config_hash()
@@ -143,9 +144,10 @@ def main() -> None:
             "promote",
             deployment={
                 "rules_hash": rules.rules_hash(),
-                "rules_version": "bench",
+                "rules_version": describe(bundle)["rules_version"],
                 "code_commit": None,
                 "bundle_uri": str(bpath),
+                "bundle_sha256": digest(bundle),
                 "created_by": "bench",
             },
         )

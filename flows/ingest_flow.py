@@ -9,13 +9,14 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    fault_point,
     ingest_card,
     production,
     project_config,
+    run_context,
 )
 from shared.ingest import generate_raw, generator_settings, land_raw, validate_batch
 from shared.ledger import Ledger
-from shared.validation import RawInputError
 
 
 @production
@@ -50,10 +51,10 @@ class IngestFlow(FlowSpec):
     def start(self):
         """Record the run and land the raw batch byte for byte."""
         run = begin_run(self.project)
-        cfg, ledger = run.cfg, run.ledger
+        cfg = run.cfg
         self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
         root = cfg.storage.data_root
-        try:
+        with run_context(self.ledger_url, self.run_pathspec):
             src, self.labels_uri = self.source, None
             if not src:
                 g = generator_settings(cfg)
@@ -66,49 +67,45 @@ class IngestFlow(FlowSpec):
                     self.drift,
                 )
             self.raw = land_raw(src, root)
-        except RawInputError as e:
-            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
-            raise RenkeiFlowError(str(e)) from None
         self.next(self.validate)
 
     @card(type="blank")
     @step
     def validate(self):
         """Validate with the Pandera contract, split, store and record both halves."""
-        cfg = project_from_flow(self.project)
-        ledger = Ledger.open(self.ledger_url)
-        try:
+        with run_context(self.ledger_url, self.run_pathspec):
+            cfg = project_from_flow(self.project)
+            ledger = Ledger.open(self.ledger_url)
             self.outcome, split = validate_batch(self.raw, cfg, cfg.storage.data_root)
-        except RawInputError as e:
-            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
-            raise RenkeiFlowError(str(e)) from None
-        self.record = ledger.record_ingest(
-            self.outcome, split.reasons, current.username, self.run_pathspec
-        )
-        if self.labels_uri:  # the generator also delivers the true times (delayed labels)
-            ledger.record_labels(
-                self.labels_uri,
-                self.outcome.rows_in,
-                "generator",
-                current.username,
-                self.outcome.dataset_version,
+            self.record = ledger.record_ingest(
+                self.outcome, split.reasons, current.username, self.run_pathspec
             )
-        current.card.extend(ingest_card(self.outcome))
+            fault_point("validate")  # reliability tests: kill -9, SIGTERM or a bug here
+            if self.labels_uri:  # the generator also delivers the true times (delayed labels)
+                ledger.record_labels(
+                    self.labels_uri,
+                    self.outcome.rows_in,
+                    "generator",
+                    current.username,
+                    self.outcome.dataset_version,
+                )
+            current.card.extend(ingest_card(self.outcome))
         self.next(self.end)
 
     @step
     def end(self):
         """Fail below the minimum valid fraction (after recording), else finish the run."""
-        o, ledger = self.outcome, Ledger.open(self.ledger_url)
-        if not o.passed:
-            msg = (
-                f"{o.raw.source}: only {o.valid_fraction:.1%} of {o.rows_in:,} rows are valid, "
-                f"under the minimum {o.min_valid_fraction:.1%}; report and quarantine recorded "
-                f"(renkei quarantine {o.dataset_version})"
+        o = self.outcome
+        with run_context(self.ledger_url, self.run_pathspec):
+            if not o.passed:
+                raise RenkeiFlowError(
+                    f"{o.raw.source}: only {o.valid_fraction:.1%} of {o.rows_in:,} rows are "
+                    f"valid, under the minimum {o.min_valid_fraction:.1%}; report and "
+                    f"quarantine recorded (renkei quarantine {o.dataset_version})"
+                )
+            Ledger.open(self.ledger_url).finish_run(
+                self.run_pathspec, "succeeded", dataset_version=o.dataset_version
             )
-            ledger.finish_run(self.run_pathspec, "failed", error=msg)
-            raise RenkeiFlowError(msg)
-        ledger.finish_run(self.run_pathspec, "succeeded", dataset_version=o.dataset_version)
         print(
             f"dataset {o.dataset_version}: {o.rows_in:,} rows in, {o.rows_valid:,} valid, "
             f"{o.rows_quarantined:,} quarantined ({'new version' if self.record.dataset_created else 'same data as an existing version'})\n"

@@ -6,17 +6,16 @@ from metaflow import FlowSpec, Parameter, card, config_expr, current, project, s
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.flowkit import (
-    RenkeiFlowError,
     aws_config,
     begin_run,
     deploy_config,
     monitoring_card,
     production,
     project_config,
+    run_context,
 )
 from shared.ledger import Ledger
 from shared.monitoring import (
-    MonitoringError,
     monitor,
     record,
     start_production_training,
@@ -58,13 +57,10 @@ class MonitorFlow(FlowSpec):
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
         self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
-        try:
+        with run_context(self.ledger_url, self.run_pathspec):
             self.result = monitor(ledger, cfg, self.window or None)
-        except MonitoringError as e:
-            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
-            raise RenkeiFlowError(str(e)) from None
-        self.report = record(ledger, cfg, self.result, self.run_pathspec, current.username)
-        current.card.extend(monitoring_card(self.result, self.report))
+            self.report = record(ledger, cfg, self.result, self.run_pathspec, current.username)
+            current.card.extend(monitoring_card(self.result, self.report))
         self.next(self.retrain)
 
     @step
@@ -72,24 +68,23 @@ class MonitorFlow(FlowSpec):
         """Start the train flow when the verdict asks for it (never promotes)."""
         self.retrain_run = None
         if self.report.retrain and self.retrain_mode != "none":
-            try:
+            with run_context(self.ledger_url, self.run_pathspec):
                 if self.deploy.get("target") == "aws":  # deployed: the train state machine
                     self.retrain_run = start_production_training(self.project["name"])
                 else:
                     self.retrain_run = start_training_run(
                         self.project.to_dict(), os.path.dirname(__file__)
                     )
-            except MonitoringError as e:
-                raise RenkeiFlowError(str(e)) from None
-            Ledger.open(self.ledger_url).set_retrain_run(
-                self.report.id, self.retrain_run, current.username
-            )
+                Ledger.open(self.ledger_url).set_retrain_run(
+                    self.report.id, self.retrain_run, current.username
+                )
         self.next(self.end)
 
     @step
     def end(self):
         """Print every check's verdict and the retraining decision."""
-        Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        with run_context(self.ledger_url, self.run_pathspec):
+            Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
         for c in self.result.checks:
             print(f"{c.verdict:7} {c.name:28} {c.detail}")
         if self.report.retrain:

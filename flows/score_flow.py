@@ -4,6 +4,7 @@ from metaflow import FlowSpec, Parameter, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared import storage
+from shared.bundle import load_deployed
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -11,11 +12,11 @@ from shared.flowkit import (
     deploy_config,
     production,
     project_config,
+    run_context,
 )
 from shared.ingest import generate_raw, generator_settings, land_raw, read_raw
 from shared.ledger import Ledger
 from shared.scoring import FRESH_DAYS, combine, fresh_batch_start, partitions, score_partition
-from shared.validation import RawInputError
 
 
 @production
@@ -53,15 +54,16 @@ class ScoreFlow(FlowSpec):
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
         self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
-        self.deployment = ledger.alias(self.alias)
-        try:
+        with run_context(self.ledger_url, self.run_pathspec):
             if not self.source:
                 generator_settings(cfg)  # the built-in use case only: others need --source
+            self.deployment = ledger.alias(self.alias)
             if self.deployment is None:
-                raise RawInputError(
+                raise RenkeiFlowError(
                     f"no model serves '{self.alias}': promote one first "
                     "(renkei promote VERSION --to production --as USER)"
                 )
+            load_deployed(self.deployment)  # refuse a swapped or altered bundle before scoring
             src = (
                 self.source
                 or generate_raw(
@@ -80,9 +82,6 @@ class ScoreFlow(FlowSpec):
             self.frame = read_raw(
                 storage.read_bytes(self.raw.uri), self.raw.source, self.raw.format
             )
-        except RawInputError as e:
-            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
-            raise RenkeiFlowError(str(e)) from None
         self.out_prefix = storage.join(cfg.storage.data_root, "scores", current.run_id)
         self.parts = partitions(len(self.frame), self.partition_rows)
         self.next(self.score, foreach="parts")
@@ -90,12 +89,11 @@ class ScoreFlow(FlowSpec):
     @step
     def score(self):
         """Guarded answers for one partition."""
-        from shared.bundle import load_bundle
-
-        guarded = load_bundle(storage.read_bytes(self.deployment.bundle_uri))
-        self.scored = score_partition(
-            guarded, self.frame, self.input, self.out_prefix, self.run_pathspec
-        )
+        with run_context(self.ledger_url, self.run_pathspec):
+            guarded = load_deployed(self.deployment)  # verified in every task
+            self.scored = score_partition(
+                guarded, self.frame, self.input, self.out_prefix, self.run_pathspec
+            )
         self.next(self.join)
 
     @step
@@ -104,25 +102,27 @@ class ScoreFlow(FlowSpec):
         self.merge_artifacts(
             inputs, include=["ledger_url", "run_pathspec", "deployment", "raw", "out_prefix"]
         )
-        out_uri = storage.join(self.out_prefix, "predictions.parquet")
-        rows, counts = combine([i.scored for i in inputs], out_uri)
-        self.batch = Ledger.open(self.ledger_url).record_scoring_batch(
-            self.run_pathspec,
-            self.raw.source,
-            self.raw.uri,
-            self.raw.sha256,
-            self.deployment.id,
-            out_uri,
-            rows,
-            counts,
-            current.username,
-        )
+        with run_context(self.ledger_url, self.run_pathspec):
+            out_uri = storage.join(self.out_prefix, "predictions.parquet")
+            rows, counts = combine([i.scored for i in inputs], out_uri)
+            self.batch = Ledger.open(self.ledger_url).record_scoring_batch(
+                self.run_pathspec,
+                self.raw.source,
+                self.raw.uri,
+                self.raw.sha256,
+                self.deployment.id,
+                out_uri,
+                rows,
+                counts,
+                current.username,
+            )
         self.next(self.end)
 
     @step
     def end(self):
         """Print the decision counts."""
-        Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        with run_context(self.ledger_url, self.run_pathspec):
+            Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
         b = self.batch
         mix = ", ".join(f"{d} {n:,}" for d, n in b.decisions.items())
         print(f"scoring batch {b.id}: {b.rows:,} rows with {b.version} and rules {b.rules_version}")

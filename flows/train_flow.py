@@ -20,6 +20,7 @@ from shared.flowkit import (
     deploy_config,
     production,
     project_config,
+    run_context,
     training_card,
 )
 from shared.guard import Envelope
@@ -29,7 +30,6 @@ from shared.release import champion_metrics
 from shared.reports import comparison_table
 from shared.settings import injected_fault
 from shared.training import (
-    TrainingError,
     apply_gates,
     comparison_frame,
     load_training_input,
@@ -73,15 +73,12 @@ class TrainFlow(FlowSpec):
         cfg, ledger = run.cfg, run.ledger
         self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
         self.code = code_version()
-        try:
+        with run_context(self.ledger_url, self.run_pathspec):
             chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]
             self.training_input = load_training_input(ledger, cfg, chosen)
             self.split = split_by_time(self.training_input.rows, cfg)
             self.envelope = Envelope.learn(self.split.train, cfg)
             self.champion = champion_metrics(ledger, self.split.holdout, cfg)
-        except TrainingError as e:
-            ledger.finish_run(self.run_pathspec, "failed", error=str(e))
-            raise RenkeiFlowError(str(e)) from None
         self.dataset_versions = self.training_input.dataset_versions
         self.families = list(cfg.training.families)
         print(f"training on {self.dataset_versions}: {self.split.sizes}")
@@ -91,11 +88,14 @@ class TrainFlow(FlowSpec):
     @step
     def train(self):
         """Fit one family, score it on the holdout and store its artifact."""
-        pset = set_from_flow(self.project)  # project.yaml and the rules it names, frozen
-        cfg, rules = pset.project, pset.rules
-        self.candidate = train_candidate(self.input, self.split, cfg, rules, self.envelope)
-        run_key = f"{current.flow_name}/{current.origin_run_id or current.run_id}"
-        self.candidate.artifact_uri = save_artifacts(self.candidate, cfg.storage.data_root, run_key)
+        with run_context(self.ledger_url, self.run_pathspec):
+            pset = set_from_flow(self.project)  # project.yaml and the rules it names, frozen
+            cfg, rules = pset.project, pset.rules
+            self.candidate = train_candidate(self.input, self.split, cfg, rules, self.envelope)
+            run_key = f"{current.flow_name}/{current.origin_run_id or current.run_id}"
+            self.candidate.artifact_uri = save_artifacts(
+                self.candidate, cfg.storage.data_root, run_key
+            )
         self.candidate_task = current.pathspec
         print(f"{self.input}: {self.candidate.metrics} on {self.candidate.fit.device}")
         self.next(self.compare)
@@ -109,31 +109,33 @@ class TrainFlow(FlowSpec):
         self.merge_artifacts(
             inputs, include=["ledger_url", "run_pathspec", "code", "dataset_versions", "champion"]
         )
-        tasks = {i.candidate.family: i.candidate_task for i in inputs}
-        self.candidates = apply_gates([i.candidate for i in inputs], cfg, self.champion, rules)
-        base = next(c for c in self.candidates if c.family == "baseline")
-        ledger = Ledger.open(self.ledger_url)
-        self.registered = ledger.register_models(
-            f"{current.flow_name}/{current.origin_run_id or current.run_id}",
-            self.run_pathspec,
-            [registration(c, base, cfg, tasks[c.family]) for c in self.candidates],
-            self.dataset_versions,
-            current.username,
-            self.code.commit,
-            self.code.dirty,
-            cfg.config_hash(),
-        )
-        if injected_fault() == "compare":
-            raise RenkeiFlowError("fault injected after registration (RENKEI_INJECT_FAULT)")
-        current.card.extend(
-            training_card(self.candidates, comparison_frame(self.candidates, cfg), cfg)
-        )
+        with run_context(self.ledger_url, self.run_pathspec):
+            tasks = {i.candidate.family: i.candidate_task for i in inputs}
+            self.candidates = apply_gates([i.candidate for i in inputs], cfg, self.champion, rules)
+            base = next(c for c in self.candidates if c.family == "baseline")
+            ledger = Ledger.open(self.ledger_url)
+            self.registered = ledger.register_models(
+                f"{current.flow_name}/{current.origin_run_id or current.run_id}",
+                self.run_pathspec,
+                [registration(c, base, cfg, tasks[c.family]) for c in self.candidates],
+                self.dataset_versions,
+                current.username,
+                self.code.commit,
+                self.code.dirty,
+                cfg.config_hash(),
+            )
+            if injected_fault() == "compare":
+                raise RenkeiFlowError("fault injected after registration (RENKEI_INJECT_FAULT)")
+            current.card.extend(
+                training_card(self.candidates, comparison_frame(self.candidates, cfg), cfg)
+            )
         self.next(self.end)
 
     @step
     def end(self):
         """Print the comparison and finish the run."""
-        Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        with run_context(self.ledger_url, self.run_pathspec):
+            Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
         print(comparison_table(self.registered))
         chosen = [m for m in self.registered if m.status == "candidate"]
         print(

@@ -3,6 +3,11 @@
 One zip file, loadable without Metaflow and without unpickling code: JSON everywhere, and
 the PyTorch state dict loaded with ``weights_only=True``. Every file's sha256 is in the
 manifest and checked on load.
+
+Bundles are immutable and content-addressed: stored under their own sha256, which the
+deployment records; :func:`load_deployed` (every load path: service, score flow, app,
+promotion, rollback) checks that digest and the manifest's model and rules versions
+against the deployment and refuses a mismatch with one line naming both.
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ import json
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from shared import storage
 from shared.config import ConfigError, ProjectConfig, RulesConfig, check_rules
 from shared.guard import Envelope, GuardedModel
 from shared.models import load_model
+
+if TYPE_CHECKING:
+    from shared.ledger import DeploymentRecord
 
 FORMAT = "renkei-bundle/1"
 
@@ -114,3 +123,56 @@ def load_bundle(data: bytes) -> GuardedModel:
 def describe(data: bytes) -> dict[str, Any]:
     manifest, _ = read_bundle(data)
     return vars(manifest)
+
+
+def digest(data: bytes) -> str:
+    """The sha256 of a bundle's bytes: its identity and its stored name."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def bundle_uri(data_root: str, model_version: str, sha256: str) -> str:
+    """Where a bundle lives: named by its content, so a name never holds other bytes."""
+    return storage.join(data_root, "bundles", f"{model_version}-sha256-{sha256}.zip")
+
+
+def load_verified(
+    uri: str, sha256: str | None, model_version: str, rules_version: str, what: str
+) -> GuardedModel:
+    """Load the bundle at ``uri`` only if it is exactly what ``what`` (a deployment) recorded.
+
+    Raises :class:`BundleError` with one line naming both sides on any mismatch.
+    """
+    if not sha256:
+        raise BundleError(
+            f"{what} records no bundle digest (deployed before digests were kept): "
+            "promote the version again to deploy it with one"
+        )
+    try:
+        data = storage.read_bytes(uri)
+    except FileNotFoundError:
+        raise BundleError(f"{what}: its bundle {uri} is missing") from None
+    found = digest(data)
+    if found != sha256:
+        raise BundleError(
+            f"{what}: bundle {uri} has sha256 {found[:12]}, the deployment recorded "
+            f"{sha256[:12]} (swapped, edited or truncated): refusing to load it"
+        )
+    guarded = load_bundle(data)
+    if (guarded.model_version, guarded.rules_version) != (model_version, rules_version):
+        raise BundleError(
+            f"{what}: bundle manifest says model {guarded.model_version} with rules "
+            f"{guarded.rules_version}, the deployment says model {model_version} with rules "
+            f"{rules_version}: refusing to load it"
+        )
+    return guarded
+
+
+def load_deployed(dep: DeploymentRecord) -> GuardedModel:
+    """The guarded model of a deployment, its bundle verified against the ledger."""
+    return load_verified(
+        dep.bundle_uri,
+        dep.bundle_sha256,
+        dep.version,
+        dep.rules_version,
+        f"deployment {dep.id} ({dep.version} as {dep.alias})",
+    )

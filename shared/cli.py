@@ -87,8 +87,9 @@ class Ctx:
     default=None,
     help="Ledger SQLAlchemy URL; overrides RENKEI_LEDGER_URL and the config.",
 )
+@click.option("--debug", is_flag=True, help="On an error, show the full traceback.")
 @click.pass_context
-def cli(ctx: click.Context, project_path: str, ledger: str | None) -> None:
+def cli(ctx: click.Context, project_path: str, ledger: str | None, debug: bool) -> None:
     """Renkei: the ledger's datasets, models, lineage, approvals, releases, monitoring,
     costs and audit chain; the scoring service, the app and the AWS deployment.
 
@@ -395,7 +396,7 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
     from shared.service import create_app
 
     url = obj.ledger_override or ledger_url(obj.project())
-    uvicorn.run(create_app(url, alias), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(url, alias, cfg=obj.project()), host=host, port=port, log_level="info")
 
 
 @cli.command()
@@ -644,8 +645,42 @@ def audit_log(obj: Ctx, as_json: bool, limit: int) -> None:
     )
 
 
-def main() -> None:
-    cli()
+@cli.group()
+def db() -> None:
+    """The ledger's database."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: Ctx) -> None:
+    """Create the ledger if it does not exist and bring its schema to the newest revision
+    (the only command that creates a ledger; every other one refuses a missing one)."""
+    url = obj.ledger_override or ledger_url(obj.project())
+    ledger = Ledger.open(url, create=True)
+    click.echo(f"ledger {ledger.url}: schema at the newest revision")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; Renkei, database, storage and bundle errors end in one line, exit 1
+    (``--debug``: the traceback)."""
+    from shared.errors import expected_errors, one_line
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        rc = cli.main(args=args, prog_name="renkei", standalone_mode=False)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except expected_errors() as e:
+        if "--debug" in args:
+            raise
+        click.echo(f"Error: {one_line(e)}", err=True)
+        sys.exit(1)
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
 
 
 if __name__ == "__main__":

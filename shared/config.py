@@ -7,9 +7,11 @@ Flows read the YAML through Metaflow ``Config`` with :func:`parse_project` /
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -203,6 +205,13 @@ class ProjectFiles(_Strict):
     aws: str = "aws.yaml"
 
 
+class ServiceSettings(_Strict):
+    """Limits of the scoring service: larger requests get 413 before they are parsed."""
+
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    max_rows: int = Field(1000, gt=0)
+
+
 class ProjectConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     task: Literal["regression", "binary"]
@@ -222,6 +231,7 @@ class ProjectConfig(_Strict):
     monitoring: MonitoringSettings = MonitoringSettings()
     app: AppSettings = AppSettings()
     files: ProjectFiles = ProjectFiles()
+    service: ServiceSettings = ServiceSettings()
 
     @model_validator(mode="after")
     def _check_columns(self) -> ProjectConfig:
@@ -776,6 +786,26 @@ def load_aws(path: str | Path = DEFAULT_AWS_PATH) -> AwsConfig:
     return _load(path, AwsConfig)
 
 
+def _flow_parser(fn: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+    """A Metaflow ``Config`` parser whose ConfigError ends the command in one line.
+
+    Metaflow prints its own exceptions as a message and anything else as an "Internal
+    error" traceback, so the error is raised as the flows' RenkeiFlowError.
+    """
+
+    @functools.wraps(fn)
+    def parse(text: str) -> dict[str, Any]:
+        try:
+            return fn(text)
+        except ConfigError as e:
+            from shared.flowkit import RenkeiFlowError
+
+            raise RenkeiFlowError(str(e)) from None
+
+    return parse
+
+
+@_flow_parser
 def parse_aws(text: str) -> dict[str, Any]:
     """Metaflow ``Config`` parser for config/aws.yaml."""
     source = _cli_config_source("aws", DEFAULT_AWS_PATH)
@@ -791,6 +821,7 @@ def _cli_config_source(name: str, default: str) -> str:
     return default
 
 
+@_flow_parser
 def parse_project(text: str) -> dict[str, Any]:
     """Metaflow ``Config`` parser: validates project.yaml and reads the rules, roles and
     costs files it names (beside it), freezing the whole set into one value under
@@ -800,6 +831,7 @@ def parse_project(text: str) -> dict[str, Any]:
     return project_set_from_text(text, source).frozen()
 
 
+@_flow_parser
 def parse_roles(text: str) -> dict[str, Any]:
     """Metaflow ``Config`` parser: validates config/roles.yaml, returns plain data."""
     source = _cli_config_source("roles", DEFAULT_ROLES_PATH)

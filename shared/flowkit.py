@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +97,16 @@ def _production_mutator() -> Any:
 production = _production_mutator()
 
 
+class RenkeiFlowError(MetaflowException):
+    """Ends a step with one clear message and no traceback."""
+
+    headline = "Renkei"
+
+
+class RunKilled(BaseException):  # noqa: N818 (a signal, not an error of the code)
+    """The step's process was told to stop (SIGTERM, SIGINT)."""
+
+
 @dataclass(frozen=True)
 class RunStart:
     """What a flow's start step gets: the typed config, the ledger and the run's record."""
@@ -103,25 +118,76 @@ class RunStart:
 
 
 def begin_run(project: Any) -> RunStart:
-    """Parse the frozen project config, open the ledger and record the run as started."""
+    """Parse the frozen project config, open the ledger and record the run as started.
+
+    A missing, read-only or unreachable ledger ends the step in one line (there is no run
+    record to mark failed then).
+    """
     from metaflow import current
 
     from shared.config import project_from_flow
+    from shared.errors import expected_errors, one_line
     from shared.ledger import Ledger
     from shared.settings import ledger_url
 
-    cfg = project_from_flow(project)
-    url = ledger_url(cfg)
-    ledger = Ledger.open(url)
-    branch = getattr(current, "branch_name", None)
-    pathspec = ledger.start_run(current.flow_name, current.run_id, current.username, branch)
+    try:
+        cfg = project_from_flow(project)
+        url = ledger_url(cfg)
+        ledger = Ledger.open(url)
+        branch = getattr(current, "branch_name", None)
+        pathspec = ledger.start_run(current.flow_name, current.run_id, current.username, branch)
+    except expected_errors() as e:
+        raise RenkeiFlowError(one_line(e)) from None
     return RunStart(cfg, url, ledger, pathspec)
 
 
-class RenkeiFlowError(MetaflowException):
-    """Ends a step with one clear message and no traceback."""
+@contextmanager
+def run_context(ledger_url: str, run_pathspec: str) -> Iterator[None]:
+    """Wrap every step's body: whatever ends it (a Renkei, database, storage or bundle error,
+    a bug, SIGTERM), the run is recorded ``failed`` in the ledger with a one-line reason.
 
-    headline = "Renkei"
+    Renkei, database, storage and bundle errors end the step with that one line (Metaflow
+    prints its own exceptions without a traceback); anything else keeps its traceback.
+    Temporary files are the writers' own: ``storage.write_bytes`` removes its on failure.
+    """
+    from shared.errors import expected_errors, one_line
+    from shared.ledger import Ledger
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise RunKilled(f"stopped by signal {signal.Signals(signum).name}")
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
+    try:
+        yield
+    except BaseException as e:
+        reason = e.message if isinstance(e, RenkeiFlowError) else one_line(e)
+        try:
+            Ledger.open(ledger_url).finish_run(run_pathspec, "failed", error=reason)
+        except Exception as again:  # the ledger itself may be what failed
+            print(f"could not record the failure in the ledger: {one_line(again)}", file=sys.stderr)
+        if isinstance(e, expected_errors()):
+            raise RenkeiFlowError(reason) from None
+        raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def fault_point(point: str) -> None:
+    """Reliability tests only (RENKEI_INJECT_FAULT=<point>-kill|-term|-bug): die here by
+    SIGKILL, be stopped by SIGTERM, or raise an unexpected (non-Renkei) error."""
+    import os
+
+    from shared.settings import injected_fault
+
+    fault = injected_fault()
+    if fault == f"{point}-kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif fault == f"{point}-term":
+        os.kill(os.getpid(), signal.SIGTERM)
+    elif fault == f"{point}-bug":
+        raise RuntimeError(f"injected bug at {point} (RENKEI_INJECT_FAULT)")
 
 
 def ingest_card(outcome: Any) -> list[Any]:

@@ -6,17 +6,29 @@ The rules are enforced here, not in the CLI or the app, so every way in is held 
 - every approval and rejection carries a comment and lands in the audit chain;
 - only a version registered as ``candidate`` (every gate passed) can be promoted;
 - production needs an approval from every required role and no rejection;
-- promoting and rolling back need a role Responsible or Accountable for Release or Deploy.
+- promoting and rolling back need a role Responsible or Accountable for Release or Deploy;
+- a rollback obeys the same rules as a promotion for the version it goes back to;
+- an alias only moves onto a bundle that loads and matches its recorded sha256 and versions
+  (bundles are content-addressed and never rewritten).
 Each refusal names the rule that refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shared import storage
-from shared.bundle import BundleError, build_bundle, load_bundle, rules_version
+from shared.bundle import (
+    BundleError,
+    build_bundle,
+    bundle_uri,
+    digest,
+    load_deployed,
+    load_verified,
+    rules_version,
+)
 from shared.config import ProjectConfig, RolesConfig, RulesConfig
 from shared.guard import Envelope, GuardedModel
 from shared.ledger import (
@@ -148,24 +160,15 @@ def _release_roles(roles: RolesConfig) -> str:
     return ", ".join(sorted(set(names)))
 
 
-def promote(
-    ledger: Ledger,
-    roles: RolesConfig,
-    cfg: ProjectConfig,
-    rules: RulesConfig,
-    version: str,
-    alias: str,
-    user: str,
-    reason: str,
-    commit: str | None,
-) -> AliasMoveRecord:
-    """Move ``alias`` to ``version`` behind the current rules, building its bundle."""
+def _release_rules(
+    ledger: Ledger, roles: RolesConfig, m: ModelVersionRecord, alias: str, user: str, verb: str
+) -> None:
+    """The rules every move of an alias obeys (promotion and rollback alike)."""
     if alias not in ALIASES:
         raise ReleaseRefused("unknown_alias", f"alias must be one of {ALIASES}")
-    m = _model(ledger, version)
     if not can_release(roles, user):
         raise ReleaseRefused(
-            "missing_role", f"{user} may not promote: needs one of {_release_roles(roles)}"
+            "missing_role", f"{user} may not {verb}: needs one of {_release_roles(roles)}"
         )
     if m.status != "candidate":
         failing = ", ".join(m.failing_gates) or "none"
@@ -184,9 +187,46 @@ def promote(
                 "missing_approvals",
                 f"{m.version} still needs approval from: {', '.join(status.missing)}",
             )
+
+
+def _verified(load: Callable[[], GuardedModel]) -> GuardedModel:
+    """Load and verify a bundle before an alias moves onto it; refuse with the rule's name."""
+    try:
+        return load()
+    except BundleError as e:
+        raise ReleaseRefused("bundle_verified", str(e)) from None
+
+
+def promote(
+    ledger: Ledger,
+    roles: RolesConfig,
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    version: str,
+    alias: str,
+    user: str,
+    reason: str,
+    commit: str | None,
+) -> AliasMoveRecord:
+    """Move ``alias`` to ``version`` behind the current rules, building its bundle.
+
+    The bundle is stored under its own sha256 (an existing bundle is never rewritten),
+    loaded and verified with the active project config before the alias moves.
+    """
+    m = _model(ledger, version)
+    _release_rules(ledger, roles, m, alias, user, "promote")
     bundle = bundle_for(ledger, cfg, rules, m, commit)
-    uri = storage.join(cfg.storage.data_root, "bundles", f"{m.version}-{rules.rules_hash()}.zip")
-    storage.write_bytes(uri, bundle)
+    sha = digest(bundle)
+    uri = bundle_uri(cfg.storage.data_root, m.version, sha)
+    storage.write_once(uri, bundle)
+    rv = rules_version(rules, commit)
+    guarded = _verified(
+        lambda: load_verified(uri, sha, m.version, rv, f"the new bundle of {m.version}")
+    )
+    if guarded.cfg != cfg:
+        raise ReleaseRefused(
+            "bundle_verified", f"the bundle at {uri} does not hold the active project config"
+        )
 
     def check(current: str | None) -> None:
         if current == m.version:
@@ -200,9 +240,10 @@ def promote(
         "promote",
         deployment={
             "rules_hash": rules.rules_hash(),
-            "rules_version": rules_version(rules, commit),
+            "rules_version": rv,
             "code_commit": commit,
             "bundle_uri": uri,
+            "bundle_sha256": sha,
             "created_by": user,
         },
         check=check,
@@ -212,28 +253,37 @@ def promote(
 def rollback(
     ledger: Ledger, roles: RolesConfig, user: str, alias: str = "production", reason: str = ""
 ) -> AliasMoveRecord:
-    """Move ``alias`` back to the version it served before the current one."""
+    """Move ``alias`` back to the version it served before the current one.
+
+    The same release rules as a promotion hold for the version rolled back to (role, gates,
+    approvals, no rejection), and its deployment's bundle must load and verify.
+    """
     if not can_release(roles, user):
         raise ReleaseRefused(
             "missing_role", f"{user} may not roll back: needs one of {_release_roles(roles)}"
         )
-    target: list[str] = []
 
-    def check(current: str | None) -> None:
-        stack: list[str] = []
-        for move in ledger.alias_history(alias):
-            if move.action == "promote":
-                stack.append(move.version)
-            elif stack:
-                stack.pop()
-        if len(stack) < 2:
-            raise ReleaseRefused("nothing_to_roll_back", f"{alias} has no earlier version")
-        target.append(stack[-2])
+    stack: list[str] = []
+    for move in ledger.alias_history(alias):
+        if move.action == "promote":
+            stack.append(move.version)
+        elif stack:
+            stack.pop()
+    if len(stack) < 2:
+        raise ReleaseRefused("nothing_to_roll_back", f"{alias} has no earlier version")
+    serving, target = stack[-1], stack[-2]
+    _release_rules(ledger, roles, _model(ledger, target), alias, user, "roll back")
+    dep = ledger.latest_deployment(target, alias)
+    if dep is None:
+        raise ReleaseRefused("bundle_verified", f"{target} was never deployed as {alias!r}")
+    _verified(lambda: load_deployed(dep))
 
-    # find the target first (outside the lock) to know which deployment to reuse
-    check(None)
+    def check(current: str | None) -> None:  # inside the lock: nobody moved it meanwhile
+        if current != serving:
+            raise ReleaseRefused("moved_meanwhile", f"{alias} moved while rolling back")
+
     return ledger.move_alias(
-        alias, target[-1], user, reason or f"roll back {alias}", "rollback", check=None
+        alias, target, user, reason or f"roll back {alias}", "rollback", check=check
     )
 
 
@@ -267,7 +317,7 @@ def load_alias(
     dep = ledger.alias(alias)
     if dep is None:
         return None
-    return dep, load_bundle(storage.read_bytes(dep.bundle_uri))
+    return dep, load_deployed(dep)
 
 
 def champion_metrics(
@@ -280,8 +330,7 @@ def champion_metrics(
     if dep is None:
         return None
     try:
-        guarded = load_bundle(storage.read_bytes(dep.bundle_uri))
-        p = guarded.model.predict(holdout)
+        p = load_deployed(dep).model.predict(holdout)
     except (BundleError, ValueError, KeyError) as e:
         raise TrainingError(
             f"the production version {dep.version} cannot be scored on this holdout, so it "

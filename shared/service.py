@@ -2,26 +2,33 @@
 
 `renkei serve` runs it with uvicorn. Every request checks (at most once a second) which
 deployment the alias points at, so a promotion or rollback is picked up without a restart.
-Bad requests get 422 naming the field and the problem; every answer carries the decision,
-the reasons and the model and rules versions.
+Bad requests get 422 naming the field and the problem (never 500: NaN, Infinity, empty
+lists, wrong shapes); bodies over ``service.max_body_bytes`` and requests over
+``service.max_rows`` rows get 413 with the limit, refused before parsing. Every bundle is
+verified against its deployment before it serves; a deployment that fails to load leaves
+the last good one serving, and /health and /version say ``degraded`` and why. Every answer
+carries the decision, the reasons and the model and rules versions.
 """
 
 import math
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from fastapi import Body, FastAPI, HTTPException
+from fastapi import Body, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from sqlalchemy.exc import SQLAlchemyError
 
-from shared import storage
-from shared.bundle import load_bundle
+from shared.bundle import BundleError, load_deployed
 from shared.config import ProjectConfig
 from shared.guard import GuardedModel
-from shared.ledger import DeploymentRecord, Ledger
+from shared.ledger import DeploymentRecord, Ledger, LedgerError
 
 _BODY = Body(..., description="One row (an object) or many (a list of objects).")
 _PY_TYPES: dict[str, Any] = {"float": float, "int": int, "bool": bool, "category": str, "str": str}
@@ -57,67 +64,188 @@ class PredictResponse(BaseModel):
     predictions: list[Answer]
 
 
+@dataclass(frozen=True)
+class _Failure:
+    deployment_id: int
+    model_version: str
+    reason: str
+
+
 class _Holder:
-    """The guarded model of the alias's current deployment, refreshed when it moves."""
+    """The guarded model of the alias's deployment, refreshed when the alias moves.
+
+    A deployment that fails to load (missing, swapped or corrupt bundle, unreachable
+    ledger) never replaces the one being served: the last good one keeps answering and
+    the failure is kept for /health and /version (degraded).
+    """
 
     def __init__(self, ledger: Ledger, alias: str, check_every: float) -> None:
         self.ledger, self.alias, self.check_every = ledger, alias, check_every
         self.deployment: DeploymentRecord | None = None
         self.model: GuardedModel | None = None
-        self.checked = 0.0
+        self.failure: _Failure | None = None
+        self.checked = -math.inf
         self.lock = threading.Lock()
 
     def get(self) -> tuple[DeploymentRecord | None, GuardedModel | None]:
         with self.lock:
             if time.monotonic() - self.checked >= self.check_every:
                 self.checked = time.monotonic()
-                dep = self.ledger.alias(self.alias)
-                if dep is not None and (self.deployment is None or dep.id != self.deployment.id):
-                    self.model = load_bundle(storage.read_bytes(dep.bundle_uri))
-                self.deployment = dep
-                if dep is None:
-                    self.model = None
+                self._refresh()
             return self.deployment, self.model
 
+    def _refresh(self) -> None:
+        try:
+            dep = self.ledger.alias(self.alias)
+        except (LedgerError, SQLAlchemyError) as e:
+            self.failure = _Failure(-1, "?", f"cannot read the ledger: {_one_line(e)}")
+            return
+        if dep is None:
+            self.deployment, self.model, self.failure = None, None, None
+            return
+        if self.deployment is not None and dep.id == self.deployment.id:
+            self.failure = None
+            return
+        if self.failure is not None and self.failure.deployment_id == dep.id:
+            return  # already refused: keep serving the last good one
+        try:
+            model = load_deployed(dep)
+        except (BundleError, OSError, ValueError) as e:
+            self.failure = _Failure(dep.id, dep.version, _one_line(e))
+            return
+        self.deployment, self.model, self.failure = dep, model, None
 
-def create_app(ledger_url: str, alias: str = "production", check_every: float = 1.0) -> FastAPI:
-    """The scoring service for ``alias`` over the ledger at ``ledger_url``."""
+    def state(self) -> dict[str, Any]:
+        """What /health and /version report: status, what is served, what failed and why."""
+        dep, model = self.get()
+        status = "ok" if model is not None else "no_model"
+        if self.failure is not None:
+            status = "degraded"
+        out: dict[str, Any] = {
+            "status": status,
+            "alias": self.alias,
+            "model_version": dep.version if dep else None,
+        }
+        if self.failure is not None:
+            f = self.failure
+            out["failed"] = {
+                "deployment_id": f.deployment_id,
+                "model_version": f.model_version,
+                "reason": f.reason,
+            }
+        return out
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _limits(max_body: int) -> Callable[[Any], Any]:
+    """Pure ASGI middleware: a body over ``max_body`` bytes gets 413 before it is parsed.
+
+    Refused from Content-Length at once, or (chunked uploads) as soon as the bytes read
+    pass the limit; at most ``max_body`` bytes are ever held.
+    """
+
+    def wrap(app: Any) -> Any:
+        async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+                return await app(scope, receive, send)
+            too_big = JSONResponse(
+                {
+                    "detail": f"request body over {max_body:,} bytes "
+                    "(service.max_body_bytes): send fewer rows per request"
+                },
+                status_code=413,
+                headers={"connection": "close"},
+            )
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > max_body):
+                return await too_big(scope, receive, send)
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                body = message.get("body", b"")
+                size += len(body)
+                if size > max_body:
+                    return await too_big(scope, receive, send)
+                chunks.append(body)
+                more = message.get("more_body", False)
+            replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+            async def replayed() -> dict[str, Any]:
+                return replay.pop() if replay else await receive()
+
+            return await app(scope, replayed, send)
+
+        return middleware
+
+    return wrap
+
+
+def _safe_errors(errors: Any) -> list[dict[str, Any]]:
+    """Validation errors as JSON-safe dicts naming the field (no echo of NaN or Infinity)."""
+    out = []
+    for err in errors:
+        item = {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type")}
+        value = err.get("input")
+        if isinstance(value, str | int | bool) or value is None:
+            item["input"] = value
+        elif isinstance(value, float) and math.isfinite(value):
+            item["input"] = value
+        out.append(item)
+    return out
+
+
+def create_app(
+    ledger_url: str,
+    alias: str = "production",
+    check_every: float = 1.0,
+    cfg: ProjectConfig | None = None,
+) -> FastAPI:
+    """The scoring service for ``alias`` over the ledger at ``ledger_url``.
+
+    ``cfg`` (the active project config) sets the request limits, and the request schema
+    while nothing is served.
+    """
+    from shared.config import load_project
+
+    project = cfg or load_project()
     ledger = Ledger.open(ledger_url)
     holder = _Holder(ledger, alias, check_every)
     dep, model = holder.get()
-    if model is None:
-        # no deployment yet: the request schema still comes from the project config
-        from shared.config import load_project
-
-        cfg = load_project()
-    else:
-        cfg = model.cfg
-    Row = row_model(cfg)
+    schema_cfg = model.cfg if model is not None else project
+    max_rows = project.service.max_rows
+    Row = row_model(schema_cfg)
     app = FastAPI(
         title="Renkei scoring service",
         description=f"Guarded predictions from the '{alias}' deployment.",
     )
+    app.add_middleware(_limits(project.service.max_body_bytes))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _safe_errors(exc.errors())}, status_code=422)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        dep, model = holder.get()
-        return {
-            "status": "ok" if model is not None else "no_model",
-            "alias": alias,
-            "model_version": dep.version if dep else None,
-        }
+        return holder.state()
 
     @app.get("/version")
     def version() -> dict[str, Any]:
+        state = holder.state()
         dep, _ = holder.get()
         if dep is None:
-            raise HTTPException(503, f"no model serves '{alias}' yet")
+            raise HTTPException(503, {**state, "detail": f"no model serves '{alias}' yet"})
         return {
-            "alias": alias,
-            "model_version": dep.version,
+            **state,
             "rules_version": dep.rules_version,
             "deployment_id": dep.id,
             "bundle_uri": dep.bundle_uri,
+            "bundle_sha256": dep.bundle_sha256,
         }
 
     one, many = TypeAdapter(Row), TypeAdapter(list[Row])
@@ -126,6 +254,23 @@ def create_app(ledger_url: str, alias: str = "production", check_every: float = 
     def predict(
         payload: Any = _BODY,
     ) -> PredictResponse:
+        if isinstance(payload, list):
+            if not payload:
+                raise RequestValidationError(
+                    [
+                        {
+                            "loc": ("body",),
+                            "msg": "empty list: send at least one row",
+                            "type": "too_short",
+                        }
+                    ]
+                )
+            if len(payload) > max_rows:
+                raise HTTPException(
+                    413,
+                    f"{len(payload):,} rows in one request, at most {max_rows:,} "
+                    "(service.max_rows): split the request",
+                )
         try:
             rows = (
                 many.validate_python(payload)
@@ -141,7 +286,7 @@ def create_app(ledger_url: str, alias: str = "production", check_every: float = 
             raise HTTPException(503, f"no model serves '{alias}' yet")
         frame = pd.DataFrame([r.model_dump() for r in rows])
         # a request without a timestamp is scored as of now
-        ts = cfg.timestamp_column
+        ts = model.cfg.timestamp_column
         frame[ts] = frame[ts].fillna(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
         out = model.predict(frame)
         answers = [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +48,36 @@ def read_bytes(uri: str) -> bytes:
 
 
 def write_bytes(uri: str, data: bytes) -> None:
+    """Write ``data`` at ``uri`` atomically: readers see the old bytes or the new, never part.
+
+    Locally through a temporary file with a unique name beside the target (two writers of the
+    same path never share one), removed if anything fails (a full disk leaves nothing behind).
+    """
     if is_s3(uri):
         bucket, key = _split_s3(uri)
         _s3().put_object(Bucket=bucket, Key=key, Body=data)
         return
     p = Path(uri)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(p)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_once(uri: str, data: bytes) -> bool:
+    """Write immutable content-addressed bytes: True if written, False if already there.
+
+    Never rewrites: bytes already at ``uri`` are left as they are (the caller verifies them).
+    """
+    if exists(uri):
+        return False
+    write_bytes(uri, data)
+    return True
 
 
 def exists(uri: str) -> bool:

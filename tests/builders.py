@@ -52,7 +52,7 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
     cfg = load_project(project_path)
     pset = load_project_set(project_path)  # the project folder's rules and roles
     rules, roles = pset.rules, pset.roles
-    ledger = Ledger.open(url)
+    ledger = Ledger.open(url, create=True)
     root = cfg.storage.data_root
     candidates = []
     for i in range(runs):

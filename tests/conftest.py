@@ -101,7 +101,16 @@ def write_project(tmp: Path, base: dict | None = None, **overrides: object) -> P
         node[field] = value
     path = tmp / "project.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    create_ledger(data["storage"]["ledger_url"])
     return path
+
+
+def create_ledger(url: str) -> str:
+    """Create the ledger at ``url`` as `renkei db upgrade` does (opening never creates one)."""
+    from shared.ledger import Ledger
+
+    Ledger.open(url, create=True).close()
+    return url
 
 
 @pytest.fixture
@@ -206,5 +215,5 @@ def fresh_pg_url(postgres_url: str) -> Iterator[str]:
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each ledger test runs on SQLite and on a real PostgreSQL server."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
+        return create_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     return request.getfixturevalue("fresh_pg_url")

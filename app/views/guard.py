@@ -3,6 +3,7 @@ import streamlit as st
 from common import configs, ledger
 
 from shared.appdata import guard_activity
+from shared.bundle import BundleError
 from shared.release import load_alias
 
 cfg, _, _ = configs()
@@ -20,7 +21,11 @@ else:
     st.subheader("Examples of corrected and fallback rows")
     st.dataframe(examples, hide_index=True, width="stretch")
 st.subheader("What if?")
-found = load_alias(lg)
+try:
+    found = load_alias(lg)  # the bundle is verified against its deployment
+except BundleError as e:
+    st.error(f"The production bundle is refused: {e}")
+    st.stop()
 if found is None:
     st.info("Promote a model to production to try it here.")
     st.stop()

@@ -17,6 +17,7 @@ from shared.ledger.store import (
     MonitoringRecord,
     QuarantineSummary,
     ScoringBatchRecord,
+    db_error,
     parse_version,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "ModelRegistration",
     "ModelVersionRecord",
     "QuarantineSummary",
+    "db_error",
     "parse_version",
 ]

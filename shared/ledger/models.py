@@ -169,6 +169,7 @@ class Deployment(Base):
     rules_version: Mapped[str] = mapped_column(String(100))
     code_commit: Mapped[str | None] = mapped_column(String(64))
     bundle_uri: Mapped[str] = mapped_column(Text)
+    bundle_sha256: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -181,6 +181,7 @@ class DeploymentRecord:
     bundle_uri: str
     created_by: str
     created_at: datetime
+    bundle_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -254,11 +255,34 @@ def _entry_hash(prev: str, ts: str, actor: str, action: str, subject: str, detai
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _make_engine(url: str) -> Engine:
+def db_error(e: BaseException) -> str:
+    """One line for a database error: the driver's own first line, without SQL or links."""
+    orig = getattr(e, "orig", None) or e
+    text = str(orig).strip()
+    line = text.splitlines()[0] if text else type(orig).__name__
+    if "readonly database" in line or "read-only" in line:
+        return f"{line}: the ledger is read-only (check its file and folder permissions)"
+    if "database is locked" in line:
+        return f"{line}: another process holds the ledger; retry when it is done"
+    return line
+
+
+NO_LEDGER_HINT = (
+    "check the URL (--ledger, RENKEI_LEDGER_URL or storage.ledger_url), "
+    "or create a new ledger with `renkei db upgrade`"
+)
+
+
+def _make_engine(url: str, create: bool) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(u.database)
+            if not path.is_file():
+                if not create:
+                    what = "is a folder, not a ledger" if path.exists() else "does not exist"
+                    raise LedgerError(f"no ledger at {url}: {path} {what}: {NO_LEDGER_HINT}")
+                path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -285,9 +309,13 @@ class Ledger:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str, migrate: bool = True) -> Ledger:
+    def open(cls, url: str, migrate: bool = True, create: bool = False) -> Ledger:
+        """Open an existing ledger (a missing SQLite file is refused, never created by
+        accident); ``create=True`` (``renkei db upgrade``, the demo) creates one."""
         try:
-            engine = _make_engine(url)
+            engine = _make_engine(url, create)
+        except LedgerError:
+            raise
         except Exception as e:  # bad URL, missing driver
             raise LedgerError(f"cannot open ledger {url!r}: {e}") from None
         ledger = cls(engine)
@@ -310,7 +338,7 @@ class Ledger:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except Exception as e:
-            raise LedgerError(f"cannot migrate ledger {self.url}: {e}") from e
+            raise LedgerError(f"cannot open ledger {self.url}: {db_error(e)}") from e
 
     def close(self) -> None:
         self.engine.dispose()
@@ -392,10 +420,25 @@ class Ledger:
         actor: str,
         flow_run: str | None = None,
     ) -> IngestRecord:
-        """Record a dataset version (once), its validation report and quarantine reasons."""
+        """Record a dataset version (once), its validation report and quarantine reasons.
+
+        Idempotent per dataset version and ingest run: a resumed or rerun step of the same
+        run returns the report it already recorded instead of adding a second one.
+        """
         now = utcnow()
         with self._write() as (s, audit):
-            created = s.get(Dataset, outcome.dataset_version) is None
+            existing = s.get(Dataset, outcome.dataset_version)
+            if flow_run is not None:
+                done = s.execute(
+                    select(ValidationReport.id).where(
+                        ValidationReport.dataset_version == outcome.dataset_version,
+                        ValidationReport.flow_run == flow_run,
+                    )
+                ).scalar()
+                if done is not None:
+                    mine = existing is not None and existing.flow_run == flow_run
+                    return IngestRecord(outcome.dataset_version, mine, done)
+            created = existing is None
             if created:
                 s.add(
                     Dataset(
@@ -503,6 +546,7 @@ class Ledger:
                     "status": r.status,
                     "started_at": r.started_at,
                     "ended_at": r.ended_at,
+                    "error": (r.details or {}).get("error"),
                 }
                 for r in rows
             ]
@@ -572,8 +616,16 @@ class Ledger:
     def record_labels(
         self, uri: str, rows: int, source: str, actor: str, dataset_version: str | None = None
     ) -> int:
-        """Record a batch of delayed labels stored at ``uri``."""
+        """Record a batch of delayed labels stored at ``uri`` (once: a resumed or rerun
+        ingest of the same batch returns the batch already recorded)."""
         with self._write() as (s, audit):
+            done = s.execute(
+                select(LabelBatch.id).where(
+                    LabelBatch.uri == uri, LabelBatch.dataset_version == dataset_version
+                )
+            ).scalar()
+            if done is not None:
+                return done
             batch = LabelBatch(
                 uri=uri,
                 rows=rows,
@@ -626,6 +678,7 @@ class Ledger:
                 "status": r.status,
                 "started_at": r.started_at,
                 "ended_at": r.ended_at,
+                "error": (r.details or {}).get("error"),
             }
 
     def register_models(
@@ -815,6 +868,7 @@ class Ledger:
             d.bundle_uri,
             d.created_by,
             d.created_at,
+            d.bundle_sha256,
         )
 
     def move_alias(
@@ -935,6 +989,18 @@ class Ledger:
         with Session(self.engine) as s:
             rows = s.execute(select(DeploymentRow).order_by(DeploymentRow.id)).scalars()
             return [self._deployment(d) for d in rows]
+
+    def latest_deployment(self, version: str | int, alias: str) -> DeploymentRecord | None:
+        """The newest deployment of ``version`` as ``alias`` (what a rollback reuses)."""
+        with Session(self.engine) as s:
+            d = s.execute(
+                select(DeploymentRow)
+                .where(DeploymentRow.model_id == parse_version(version))
+                .where(DeploymentRow.alias == alias)
+                .order_by(DeploymentRow.id.desc())
+                .limit(1)
+            ).scalar()
+            return None if d is None else self._deployment(d)
 
     def deployment(self, deployment_id: int) -> DeploymentRecord:
         with Session(self.engine) as s:

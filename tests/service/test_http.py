@@ -37,31 +37,25 @@ def _approve_and_promote(t, v: str) -> None:
     promote(t.ledger, t.roles, t.cfg, t.rules, v, "production", "sora", "test", "abc")
 
 
+def start_service(project_path: Path) -> tuple[subprocess.Popen, str, int]:
+    """`renkei serve` as a real process on a free port: (process, base URL, port)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "--config", str(project_path), "serve"]
+        + ["--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, "RENKEI_LEDGER_URL": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, f"http://127.0.0.1:{port}", port
+
+
 def test_service_answers_refuses_bad_requests_and_picks_up_promotions(tmp_path: Path) -> None:
     t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=2)
     v1, v2 = t.candidates
     _approve_and_promote(t, v1)
-    port = free_port()
-    env = {**os.environ, "RENKEI_LEDGER_URL": ""}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "shared.cli",
-            "--config",
-            str(t.project_path),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base, _ = start_service(t.project_path)
     try:
         wait_for_http(f"{base}/health", proc)
         with httpx.Client(base_url=base, timeout=10, trust_env=False) as c:

@@ -77,7 +77,7 @@ def _reg(family: str, status: str, mae: float, base_mae: float) -> ModelRegistra
 
 
 def test_break_even_by_hand(tmp_path) -> None:
-    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", create=True)
     costs = CostsConfig.model_validate(
         {
             "fixed_monthly": {"team": 1000.0, "platform": 200.0},
