@@ -10,11 +10,11 @@ from shared.flowkit import (
     begin_run,
     deploy_config,
     ingest_card,
+    open_ledger,
     production,
     project_config,
 )
 from shared.ingest import generate_raw, land_raw, validate_batch
-from shared.ledger import Ledger
 from shared.validation import RawInputError
 
 
@@ -51,7 +51,7 @@ class IngestFlow(FlowSpec):
         """Record the run and land the raw batch byte for byte."""
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
-        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
+        self.run_pathspec = run.run_pathspec
         root, g = cfg.storage.data_root, cfg.generator
         try:
             src, self.labels_uri = self.source, None
@@ -75,7 +75,7 @@ class IngestFlow(FlowSpec):
     def validate(self):
         """Validate with the Pandera contract, split, store and record both halves."""
         cfg = project_from_flow(self.project)
-        ledger = Ledger.open(self.ledger_url)
+        ledger = open_ledger(self.project)
         try:
             self.outcome, split = validate_batch(self.raw, cfg, cfg.storage.data_root)
         except RawInputError as e:
@@ -98,7 +98,7 @@ class IngestFlow(FlowSpec):
     @step
     def end(self):
         """Fail below the minimum valid fraction (after recording), else finish the run."""
-        o, ledger = self.outcome, Ledger.open(self.ledger_url)
+        o, ledger = self.outcome, open_ledger(self.project)
         if not o.passed:
             msg = (
                 f"{o.raw.source}: only {o.valid_fraction:.1%} of {o.rows_in:,} rows are valid, "
@@ -112,7 +112,7 @@ class IngestFlow(FlowSpec):
             f"dataset {o.dataset_version}: {o.rows_in:,} rows in, {o.rows_valid:,} valid, "
             f"{o.rows_quarantined:,} quarantined ({'new version' if self.record.dataset_created else 'same data as an existing version'})\n"
             f"  dataset    {o.dataset_uri}\n  quarantine {o.quarantine_uri}\n"
-            f"  raw copy   {o.raw.uri}\n  ledger     {Ledger.open(self.ledger_url).url}"
+            f"  raw copy   {o.raw.uri}\n  ledger     {ledger.url}"
         )
 
 

@@ -11,10 +11,10 @@ from shared.flowkit import (
     begin_run,
     deploy_config,
     monitoring_card,
+    open_ledger,
     production,
     project_config,
 )
-from shared.ledger import Ledger
 from shared.monitoring import (
     MonitoringError,
     monitor,
@@ -57,7 +57,7 @@ class MonitorFlow(FlowSpec):
         """Run every monitoring check and record the verdict."""
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
-        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
+        self.run_pathspec = run.run_pathspec
         try:
             self.result = monitor(ledger, cfg, self.window or None)
         except MonitoringError as e:
@@ -81,7 +81,7 @@ class MonitorFlow(FlowSpec):
                     )
             except MonitoringError as e:
                 raise RenkeiFlowError(str(e)) from None
-            Ledger.open(self.ledger_url).set_retrain_run(
+            open_ledger(self.project).set_retrain_run(
                 self.report.id, self.retrain_run, current.username
             )
         self.next(self.end)
@@ -89,7 +89,7 @@ class MonitorFlow(FlowSpec):
     @step
     def end(self):
         """Print every check's verdict and the retraining decision."""
-        Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
         for c in self.result.checks:
             print(f"{c.verdict:7} {c.name:28} {c.detail}")
         if self.report.retrain:

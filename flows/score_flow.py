@@ -9,11 +9,11 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    open_ledger,
     production,
     project_config,
 )
 from shared.ingest import generate_raw, land_raw, read_raw
-from shared.ledger import Ledger
 from shared.scoring import FRESH_DAYS, combine, fresh_batch_start, partitions, score_partition
 from shared.validation import RawInputError
 
@@ -52,7 +52,7 @@ class ScoreFlow(FlowSpec):
         """Find the deployment, land and read the input, cut it into partitions."""
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
-        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
+        self.run_pathspec = run.run_pathspec
         self.deployment = ledger.alias(self.alias)
         try:
             if self.deployment is None:
@@ -99,12 +99,10 @@ class ScoreFlow(FlowSpec):
     @step
     def join(self, inputs):
         """Combine the partitions and record the scoring batch with its lineage."""
-        self.merge_artifacts(
-            inputs, include=["ledger_url", "run_pathspec", "deployment", "raw", "out_prefix"]
-        )
+        self.merge_artifacts(inputs, include=["run_pathspec", "deployment", "raw", "out_prefix"])
         out_uri = storage.join(self.out_prefix, "predictions.parquet")
         rows, counts = combine([i.scored for i in inputs], out_uri)
-        self.batch = Ledger.open(self.ledger_url).record_scoring_batch(
+        self.batch = open_ledger(self.project).record_scoring_batch(
             self.run_pathspec,
             self.raw.source,
             self.raw.uri,
@@ -120,7 +118,7 @@ class ScoreFlow(FlowSpec):
     @step
     def end(self):
         """Print the decision counts."""
-        Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
         b = self.batch
         mix = ", ".join(f"{d} {n:,}" for d, n in b.decisions.items())
         print(f"scoring batch {b.id}: {b.rows:,} rows with {b.version} and rules {b.rules_version}")

@@ -23,12 +23,12 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    open_ledger,
     production,
     project_config,
     training_card,
 )
 from shared.guard import Envelope
-from shared.ledger import Ledger
 from shared.provenance import code_version
 from shared.release import champion_metrics
 from shared.reports import comparison_table
@@ -37,12 +37,17 @@ from shared.training import (
     TrainingError,
     apply_gates,
     comparison_frame,
+    families_by_device,
     load_training_input,
     registration,
-    save_artifacts,
     split_by_time,
-    train_candidate,
+    train_and_save,
 )
+
+
+def _run_key() -> str:
+    """The run's key for artifact paths (a resumed run keeps its origin's)."""
+    return f"{current.flow_name}/{current.origin_run_id or current.run_id}"
 
 
 @production
@@ -53,8 +58,9 @@ class TrainFlow(FlowSpec):
     Steps:
       start   - pick dataset versions from the ledger (default: the newest), join their
                 labels, split by time into train / validation / holdout; learn the training
-                envelope; score the production version (the champion) on the holdout
-      train   - foreach family in config (baseline, xgboost, torch_mlp): fit, score on the
+                envelope; score the production version (the champion) on the holdout; fit
+                the families that need no GPU (the baseline rule) here, on a CPU
+      train   - foreach family that uses a GPU (xgboost, torch_mlp): fit, score on the
                 holdout and its slices, save the artifact in an open format (GPU when present)
       compare - join: run the gates (beats baseline, no worse slice, beats champion, guard
                 rate under the limit), register every family in the ledger (the best passing
@@ -80,7 +86,7 @@ class TrainFlow(FlowSpec):
         """Record the run, load the chosen datasets with labels and split them by time."""
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
-        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
+        self.run_pathspec = run.run_pathspec
         self.code = code_version()
         try:
             chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]
@@ -92,19 +98,28 @@ class TrainFlow(FlowSpec):
             ledger.finish_run(self.run_pathspec, "failed", error=str(e))
             raise RenkeiFlowError(str(e)) from None
         self.dataset_versions = self.training_input.dataset_versions
-        self.families = list(cfg.training.families)
         print(f"training on {self.dataset_versions}: {self.split.sizes}")
+        cpu_families, self.families = families_by_device(cfg)
+        if not self.families:
+            msg = "training.families names no learned family (xgboost, torch_mlp) to train"
+            ledger.finish_run(self.run_pathspec, "failed", error=msg)
+            raise RenkeiFlowError(msg)
+        rules, run_key = rules_from_flow(self.rules), _run_key()
+        self.start_task = current.pathspec
+        self.cpu_candidates = [
+            train_and_save(f, self.split, cfg, rules, self.envelope, run_key) for f in cpu_families
+        ]
         self.next(self.train, foreach="families")
 
-    @resources(gpu=1, cpu=4, memory=16000)
+    @resources(gpu=1)  # the GPU step: deployed, its cpu/memory come from config/aws.yaml
     @step
     def train(self):
         """Fit one family, score it on the holdout and store its artifact."""
         cfg = project_from_flow(self.project)
         rules = rules_from_flow(self.rules)
-        self.candidate = train_candidate(self.input, self.split, cfg, rules, self.envelope)
-        run_key = f"{current.flow_name}/{current.origin_run_id or current.run_id}"
-        self.candidate.artifact_uri = save_artifacts(self.candidate, cfg.storage.data_root, run_key)
+        self.candidate = train_and_save(
+            self.input, self.split, cfg, rules, self.envelope, _run_key()
+        )
         self.candidate_task = current.pathspec
         print(f"{self.input}: {self.candidate.metrics} on {self.candidate.fit.device}")
         self.next(self.compare)
@@ -114,15 +129,16 @@ class TrainFlow(FlowSpec):
     def compare(self, inputs):
         """Gate every candidate against the baseline and register all of them."""
         cfg = project_from_flow(self.project)
-        self.merge_artifacts(
-            inputs, include=["ledger_url", "run_pathspec", "code", "dataset_versions"]
-        )
+        self.merge_artifacts(inputs, include=["run_pathspec", "code", "dataset_versions"])
         tasks = {i.candidate.family: i.candidate_task for i in inputs}
-        self.candidates = apply_gates([i.candidate for i in inputs], cfg)
+        first = inputs[0]
+        tasks.update({c.family: first.start_task for c in first.cpu_candidates})
+        fitted = {c.family: c for c in [*first.cpu_candidates, *(i.candidate for i in inputs)]}
+        self.candidates = apply_gates([fitted[f] for f in cfg.training.families], cfg)
         base = next(c for c in self.candidates if c.family == "baseline")
-        ledger = Ledger.open(self.ledger_url)
+        ledger = open_ledger(self.project)
         self.registered = ledger.register_models(
-            f"{current.flow_name}/{current.origin_run_id or current.run_id}",
+            _run_key(),
             self.run_pathspec,
             [registration(c, base, cfg, tasks[c.family]) for c in self.candidates],
             self.dataset_versions,
@@ -141,7 +157,7 @@ class TrainFlow(FlowSpec):
     @step
     def end(self):
         """Print the comparison and finish the run."""
-        Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
         print(comparison_table(self.registered))
         chosen = [m for m in self.registered if m.status == "candidate"]
         print(

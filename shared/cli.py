@@ -555,31 +555,71 @@ def deploy() -> None:
 
 @deploy.command("aws")
 @click.option("--aws-config", "aws_path", default="config/aws.yaml", show_default=True)
+@click.option("--costs", "costs_path", default="config/costs.yaml", show_default=True)
 @click.option("--flow", "flows", multiple=True, help="Only these flows (default: all four).")
 @click.option("--dry-run", is_flag=True, help="Write the state machine JSON files instead.")
 @click.option(
     "--out", default="deploy/state-machines", show_default=True, help="Where --dry-run writes."
 )
+@click.option(
+    "--settings-out",
+    default="deploy/production",
+    show_default=True,
+    help="Where the production settings operators use are written (project.yaml + files).",
+)
+@click.option(
+    "--print-iam",
+    is_flag=True,
+    help="Print the least-privilege IAM policy of each role as JSON; deploy nothing.",
+)
 @click.pass_obj
-def deploy_aws(obj: Ctx, aws_path: str, flows: tuple[str, ...], dry_run: bool, out: str) -> None:
+def deploy_aws(
+    obj: Ctx,
+    aws_path: str,
+    costs_path: str,
+    flows: tuple[str, ...],
+    dry_run: bool,
+    out: str,
+    settings_out: str,
+    print_iam: bool,
+) -> None:
     """Deploy ingest, train, score and monitor as scheduled AWS Step Functions (production
-    branch), every step on AWS Batch (the GPU step on the GPU queue), settings from
-    config/aws.yaml. Needs AWS credentials (or AWS_ENDPOINT_URL for a stand-in)."""
+    branch), every step on AWS Batch (GPU steps on the GPU queue), settings from
+    config/aws.yaml. Writes the production settings folder first: use it with
+    `renkei --config DIR/project.yaml --roles DIR/roles.yaml --rules DIR/rules.yaml` to
+    approve and promote in production. Needs AWS credentials (or AWS_ENDPOINT_URL)."""
     from pathlib import Path
 
     from shared.config import load_aws
-    from shared.deploy import FLOW_FILES, DeployError, deploy_flow
+    from shared.deploy import (
+        FLOW_FILES,
+        DeployError,
+        deploy_flow,
+        iam_policies,
+        write_production_settings,
+    )
 
     try:
         aws = load_aws(aws_path)
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     cfg = obj.project()
+    if print_iam:
+        click.echo(json.dumps(iam_policies(cfg, aws), indent=2))
+        return
+    sources = {"rules": obj.rules_path, "roles": obj.roles_path, "costs": costs_path}
+    try:
+        settings = write_production_settings(
+            Path(settings_out).resolve(), cfg, aws, {**sources, "aws": aws_path}
+        ).parent
+    except DeployError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"production settings in {settings} (renkei --config {settings}/project.yaml)")
     repo = Path(__file__).resolve().parents[1]
     for flow in flows or tuple(FLOW_FILES):
         click.echo(f"deploying {flow} ...")
         try:
-            r = deploy_flow(flow, cfg, aws, str(Path(aws_path).resolve()), repo, dry_run, Path(out))
+            r = deploy_flow(flow, settings, aws, repo, dry_run, Path(out))
         except DeployError as e:
             raise click.ClickException(str(e)) from None
         where = f" -> {r.json_path}" if r.json_path else ""
