@@ -285,10 +285,13 @@ def test_print_iam_writes_least_privilege_policies(moto_server: str, tmp_path: P
 
 
 def test_dry_run_writes_the_state_machine_json(
-    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_server: str,
+    metadata_service: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out_dir = tmp_path / "sm"
-    service = "http://127.0.0.1:9/metadata"  # a Metaflow metadata service, named in aws.yaml
+    service, log = metadata_service  # a Metaflow metadata service, named in aws.yaml
     aws_path = aws_world(moto_server, tmp_path, metadata__service_url=service)
     run_deploy(
         moto_server,
@@ -306,11 +309,12 @@ def test_dry_run_writes_the_state_machine_json(
     assert any(s.get("Type") == "Map" for s in definition["States"].values())  # the foreach
     # every task reports to the metadata service, so runs show in Metaflow's client and UI
     env = {
-        e["Name"]: e["Value"]
+        e["Name"]: e.get("Value")
         for e in definition["States"]["start"]["Parameters"]["ContainerOverrides"]["Environment"]
     }
     assert env["METAFLOW_SERVICE_URL"] == service
     assert env["METAFLOW_DEFAULT_METADATA"] == "service"
+    assert "/metadata/ping" in Path(log).read_text().split()  # the deployment reached it
     assert (
         boto3.client("stepfunctions", endpoint_url=moto_server).list_state_machines()[
             "stateMachines"
