@@ -11,12 +11,12 @@ from shared.flowkit import (
     deploy_config,
     fault_point,
     ingest_card,
+    open_ledger,
     production,
     project_config,
     run_context,
 )
 from shared.ingest import generate_raw, generator_settings, land_raw, validate_batch
-from shared.ledger import Ledger
 
 
 @production
@@ -52,9 +52,9 @@ class IngestFlow(FlowSpec):
         """Record the run and land the raw batch byte for byte."""
         run = begin_run(self.project)
         cfg = run.cfg
-        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
+        self.run_pathspec = run.run_pathspec
         root = cfg.storage.data_root
-        with run_context(self.ledger_url, self.run_pathspec):
+        with run_context(self.project, self.run_pathspec):
             src, self.labels_uri = self.source, None
             if not src:
                 g = generator_settings(cfg)
@@ -73,9 +73,9 @@ class IngestFlow(FlowSpec):
     @step
     def validate(self):
         """Validate with the Pandera contract, split, store and record both halves."""
-        with run_context(self.ledger_url, self.run_pathspec):
+        with run_context(self.project, self.run_pathspec):
             cfg = project_from_flow(self.project)
-            ledger = Ledger.open(self.ledger_url)
+            ledger = open_ledger(self.project)
             self.outcome, split = validate_batch(self.raw, cfg, cfg.storage.data_root)
             self.record = ledger.record_ingest(
                 self.outcome, split.reasons, current.username, self.run_pathspec
@@ -96,21 +96,20 @@ class IngestFlow(FlowSpec):
     def end(self):
         """Fail below the minimum valid fraction (after recording), else finish the run."""
         o = self.outcome
-        with run_context(self.ledger_url, self.run_pathspec):
+        with run_context(self.project, self.run_pathspec):
             if not o.passed:
                 raise RenkeiFlowError(
                     f"{o.raw.source}: only {o.valid_fraction:.1%} of {o.rows_in:,} rows are "
                     f"valid, under the minimum {o.min_valid_fraction:.1%}; report and "
                     f"quarantine recorded (renkei quarantine {o.dataset_version})"
                 )
-            Ledger.open(self.ledger_url).finish_run(
-                self.run_pathspec, "succeeded", dataset_version=o.dataset_version
-            )
+            ledger = open_ledger(self.project)
+            ledger.finish_run(self.run_pathspec, "succeeded", dataset_version=o.dataset_version)
         print(
             f"dataset {o.dataset_version}: {o.rows_in:,} rows in, {o.rows_valid:,} valid, "
             f"{o.rows_quarantined:,} quarantined ({'new version' if self.record.dataset_created else 'same data as an existing version'})\n"
             f"  dataset    {o.dataset_uri}\n  quarantine {o.quarantine_uri}\n"
-            f"  raw copy   {o.raw.uri}\n  ledger     {Ledger.open(self.ledger_url).url}"
+            f"  raw copy   {o.raw.uri}\n  ledger     {ledger.url}"
         )
 
 

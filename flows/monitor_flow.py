@@ -10,11 +10,11 @@ from shared.flowkit import (
     begin_run,
     deploy_config,
     monitoring_card,
+    open_ledger,
     production,
     project_config,
     run_context,
 )
-from shared.ledger import Ledger
 from shared.monitoring import (
     monitor,
     record,
@@ -56,8 +56,8 @@ class MonitorFlow(FlowSpec):
         """Run every monitoring check and record the verdict."""
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
-        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
-        with run_context(self.ledger_url, self.run_pathspec):
+        self.run_pathspec = run.run_pathspec
+        with run_context(self.project, self.run_pathspec):
             self.result = monitor(ledger, cfg, self.window or None)
             self.report = record(ledger, cfg, self.result, self.run_pathspec, current.username)
             current.card.extend(monitoring_card(self.result, self.report))
@@ -68,14 +68,14 @@ class MonitorFlow(FlowSpec):
         """Start the train flow when the verdict asks for it (never promotes)."""
         self.retrain_run = None
         if self.report.retrain and self.retrain_mode != "none":
-            with run_context(self.ledger_url, self.run_pathspec):
+            with run_context(self.project, self.run_pathspec):
                 if self.deploy.get("target") == "aws":  # deployed: the train state machine
                     self.retrain_run = start_production_training(self.project["name"])
                 else:
                     self.retrain_run = start_training_run(
                         self.project.to_dict(), os.path.dirname(__file__)
                     )
-                Ledger.open(self.ledger_url).set_retrain_run(
+                open_ledger(self.project).set_retrain_run(
                     self.report.id, self.retrain_run, current.username
                 )
         self.next(self.end)
@@ -83,8 +83,8 @@ class MonitorFlow(FlowSpec):
     @step
     def end(self):
         """Print every check's verdict and the retraining decision."""
-        with run_context(self.ledger_url, self.run_pathspec):
-            Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        with run_context(self.project, self.run_pathspec):
+            open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
         for c in self.result.checks:
             print(f"{c.verdict:7} {c.name:28} {c.detail}")
         if self.report.retrain:

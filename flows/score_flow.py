@@ -10,12 +10,12 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    open_ledger,
     production,
     project_config,
     run_context,
 )
 from shared.ingest import generate_raw, generator_settings, land_raw, read_raw
-from shared.ledger import Ledger
 from shared.scoring import FRESH_DAYS, combine, fresh_batch_start, partitions, score_partition
 
 
@@ -53,8 +53,8 @@ class ScoreFlow(FlowSpec):
         """Find the deployment, land and read the input, cut it into partitions."""
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
-        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
-        with run_context(self.ledger_url, self.run_pathspec):
+        self.run_pathspec = run.run_pathspec
+        with run_context(self.project, self.run_pathspec):
             if not self.source:
                 generator_settings(cfg)  # the built-in use case only: others need --source
             self.deployment = ledger.alias(self.alias)
@@ -89,7 +89,7 @@ class ScoreFlow(FlowSpec):
     @step
     def score(self):
         """Guarded answers for one partition."""
-        with run_context(self.ledger_url, self.run_pathspec):
+        with run_context(self.project, self.run_pathspec):
             guarded = load_deployed(self.deployment)  # verified in every task
             self.scored = score_partition(
                 guarded, self.frame, self.input, self.out_prefix, self.run_pathspec
@@ -99,13 +99,11 @@ class ScoreFlow(FlowSpec):
     @step
     def join(self, inputs):
         """Combine the partitions and record the scoring batch with its lineage."""
-        self.merge_artifacts(
-            inputs, include=["ledger_url", "run_pathspec", "deployment", "raw", "out_prefix"]
-        )
-        with run_context(self.ledger_url, self.run_pathspec):
+        self.merge_artifacts(inputs, include=["run_pathspec", "deployment", "raw", "out_prefix"])
+        with run_context(self.project, self.run_pathspec):
             out_uri = storage.join(self.out_prefix, "predictions.parquet")
             rows, counts = combine([i.scored for i in inputs], out_uri)
-            self.batch = Ledger.open(self.ledger_url).record_scoring_batch(
+            self.batch = open_ledger(self.project).record_scoring_batch(
                 self.run_pathspec,
                 self.raw.source,
                 self.raw.uri,
@@ -121,8 +119,8 @@ class ScoreFlow(FlowSpec):
     @step
     def end(self):
         """Print the decision counts."""
-        with run_context(self.ledger_url, self.run_pathspec):
-            Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        with run_context(self.project, self.run_pathspec):
+            open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
         b = self.batch
         mix = ", ".join(f"{d} {n:,}" for d, n in b.decisions.items())
         print(f"scoring batch {b.id}: {b.rows:,} rows with {b.version} and rules {b.rules_version}")

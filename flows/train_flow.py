@@ -18,13 +18,13 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    open_ledger,
     production,
     project_config,
     run_context,
     training_card,
 )
 from shared.guard import Envelope
-from shared.ledger import Ledger
 from shared.provenance import code_version
 from shared.release import champion_metrics
 from shared.reports import comparison_table
@@ -32,12 +32,17 @@ from shared.settings import injected_fault
 from shared.training import (
     apply_gates,
     comparison_frame,
+    families_by_device,
     load_training_input,
     registration,
-    save_artifacts,
     split_by_time,
-    train_candidate,
+    train_and_save,
 )
+
+
+def _run_key() -> str:
+    """The run's key for artifact paths (a resumed run keeps its origin's)."""
+    return f"{current.flow_name}/{current.origin_run_id or current.run_id}"
 
 
 @production
@@ -47,15 +52,15 @@ class TrainFlow(FlowSpec):
 
     Steps:
       start   - pick dataset versions from the ledger (default: the newest), join their
-                labels, split by time into train / validation / holdout; check the rules
-                against the project; learn the training envelope; score the production
-                version (the champion) on the holdout
-      train   - foreach family in config (baseline, xgboost, torch_mlp): fit, score on the
+                labels, split by time into train / validation / holdout; learn the training
+                envelope; score the production version (the champion) on the holdout; fit
+                the families that need no GPU (the baseline rule) here, on a CPU
+      train   - foreach family that uses a GPU (xgboost, torch_mlp): fit, score on the
                 holdout and its slices, save the artifact in an open format (GPU when present)
       compare - join: run the gates (beats baseline, no worse slice, beats the champion,
                 guard rate under the rules' limit; binary: a baseline that discriminates),
-                register every family in the ledger (the best passing
-                one as `candidate`), card with the comparison chart and gate table
+                register every family in the ledger (the best passing one as `candidate`),
+                card with the comparison chart and gate table
       end     - print the comparison table and finish the run
     """
 
@@ -70,31 +75,32 @@ class TrainFlow(FlowSpec):
     def start(self):
         """Record the run, load the chosen datasets with labels and split them by time."""
         run = begin_run(self.project)
-        cfg, ledger = run.cfg, run.ledger
-        self.ledger_url, self.run_pathspec = run.ledger_url, run.run_pathspec
-        self.code = code_version()
-        with run_context(self.ledger_url, self.run_pathspec):
+        cfg, ledger, rules = run.cfg, run.ledger, set_from_flow(self.project).rules
+        self.run_pathspec, self.code = run.run_pathspec, code_version()
+        with run_context(self.project, self.run_pathspec):
             chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]
             self.training_input = load_training_input(ledger, cfg, chosen)
             self.split = split_by_time(self.training_input.rows, cfg)
             self.envelope = Envelope.learn(self.split.train, cfg)
             self.champion = champion_metrics(ledger, self.split.holdout, cfg)
+            cpu_families, self.families = families_by_device(cfg)
+            self.start_task = current.pathspec
+            self.cpu_candidates = [
+                train_and_save(f, self.split, cfg, rules, self.envelope, _run_key())
+                for f in cpu_families
+            ]
         self.dataset_versions = self.training_input.dataset_versions
-        self.families = list(cfg.training.families)
         print(f"training on {self.dataset_versions}: {self.split.sizes}")
         self.next(self.train, foreach="families")
 
-    @resources(gpu=1, cpu=4, memory=16000)
+    @resources(gpu=1)  # the GPU step: deployed, its cpu/memory come from config/aws.yaml
     @step
     def train(self):
         """Fit one family, score it on the holdout and store its artifact."""
-        with run_context(self.ledger_url, self.run_pathspec):
+        with run_context(self.project, self.run_pathspec):
             pset = set_from_flow(self.project)  # project.yaml and the rules it names, frozen
-            cfg, rules = pset.project, pset.rules
-            self.candidate = train_candidate(self.input, self.split, cfg, rules, self.envelope)
-            run_key = f"{current.flow_name}/{current.origin_run_id or current.run_id}"
-            self.candidate.artifact_uri = save_artifacts(
-                self.candidate, cfg.storage.data_root, run_key
+            self.candidate = train_and_save(
+                self.input, self.split, pset.project, pset.rules, self.envelope, _run_key()
             )
         self.candidate_task = current.pathspec
         print(f"{self.input}: {self.candidate.metrics} on {self.candidate.fit.device}")
@@ -106,16 +112,18 @@ class TrainFlow(FlowSpec):
         """Gate every candidate against the baseline and register all of them."""
         pset = set_from_flow(self.project)
         cfg, rules = pset.project, pset.rules
-        self.merge_artifacts(
-            inputs, include=["ledger_url", "run_pathspec", "code", "dataset_versions", "champion"]
-        )
-        with run_context(self.ledger_url, self.run_pathspec):
-            tasks = {i.candidate.family: i.candidate_task for i in inputs}
-            self.candidates = apply_gates([i.candidate for i in inputs], cfg, self.champion, rules)
+        self.merge_artifacts(inputs, include=["run_pathspec", "code", "dataset_versions"])
+        first = inputs[0]
+        tasks = {i.candidate.family: i.candidate_task for i in inputs}
+        tasks.update({c.family: first.start_task for c in first.cpu_candidates})
+        fitted = {c.family: c for c in [*first.cpu_candidates, *(i.candidate for i in inputs)]}
+        with run_context(self.project, self.run_pathspec):
+            self.candidates = apply_gates(
+                [fitted[f] for f in cfg.training.families], cfg, first.champion, rules
+            )
             base = next(c for c in self.candidates if c.family == "baseline")
-            ledger = Ledger.open(self.ledger_url)
-            self.registered = ledger.register_models(
-                f"{current.flow_name}/{current.origin_run_id or current.run_id}",
+            self.registered = open_ledger(self.project).register_models(
+                _run_key(),
                 self.run_pathspec,
                 [registration(c, base, cfg, tasks[c.family]) for c in self.candidates],
                 self.dataset_versions,
@@ -134,8 +142,8 @@ class TrainFlow(FlowSpec):
     @step
     def end(self):
         """Print the comparison and finish the run."""
-        with run_context(self.ledger_url, self.run_pathspec):
-            Ledger.open(self.ledger_url).finish_run(self.run_pathspec, "succeeded")
+        with run_context(self.project, self.run_pathspec):
+            open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
         print(comparison_table(self.registered))
         chosen = [m for m in self.registered if m.status == "candidate"]
         print(

@@ -52,10 +52,13 @@ def deploy_config() -> Any:
 
 def _production_mutator() -> Any:
     from metaflow import FlowMutator
+    from metaflow.user_decorators.mutable_step import MutableStep
 
     class production(FlowMutator):  # noqa: N801 (used as a decorator)
-        """When deployed to AWS: @schedule from config/aws.yaml and, on every step, @batch (the GPU queue and image for steps whose
-        @resources ask for a GPU, the CPU queue otherwise), @retry and @timeout."""
+        """When deployed to AWS: @schedule from config/aws.yaml and, on every step, @batch,
+        @resources, @retry and @timeout. A step whose own @resources asks for a GPU is a GPU
+        step (GPU queue and image, `batch.gpu_step` resources); every other step is a CPU
+        step (CPU queue and image, `batch.cpu_step`)."""
 
         def pre_mutate(self, mutable_flow: Any) -> None:
             configs = dict(mutable_flow.configs)
@@ -68,20 +71,30 @@ def _production_mutator() -> Any:
                 mutable_flow.add_decorator("schedule", deco_kwargs={"cron": cron})
             batch = aws["batch"]
             for _, step in mutable_flow.steps:
-                gpu = 0
-                for name, _fq, _args, kwargs in step.decorator_specs:
-                    if name == "resources":
-                        gpu = int(kwargs.get("gpu") or 0)
-                args = {
-                    "queue": batch["cpu_queue"],
-                    "image": batch["image"],
-                    "iam_role": aws["iam"]["batch_job_role"],
-                }
-                if gpu:
-                    args.update(
-                        queue=batch["gpu_queue"], image=batch["gpu_image"], gpu=batch["gpus"]
-                    )
-                step.add_decorator("batch", deco_kwargs=args)
+                gpu = any(
+                    int(kwargs.get("gpu") or 0)
+                    for name, _fq, _args, kwargs in step.decorator_specs
+                    if name == "resources"
+                )
+                kind = "gpu" if gpu else "cpu"
+                res = batch[f"{kind}_step"]
+                step.add_decorator(
+                    "resources",
+                    deco_kwargs={
+                        "cpu": res["cpu"],
+                        "memory": res["memory"],
+                        **({"gpu": res["gpus"]} if gpu else {}),
+                    },
+                    duplicates=MutableStep.OVERRIDE,
+                )
+                step.add_decorator(
+                    "batch",
+                    deco_kwargs={
+                        "queue": batch[f"{kind}_queue"],
+                        "image": batch["gpu_image" if gpu else "image"],
+                        "iam_role": aws["iam"]["batch_job_role"],
+                    },
+                )
                 step.add_decorator(
                     "retry",
                     deco_kwargs={
@@ -107,12 +120,22 @@ class RunKilled(BaseException):  # noqa: N818 (a signal, not an error of the cod
     """The step's process was told to stop (SIGTERM, SIGINT)."""
 
 
+def open_ledger(project: Any) -> Any:
+    """The ledger named by the frozen project config, its URL resolved here, in this step
+    (Secrets Manager or RENKEI_LEDGER_URL): never kept as an artifact, so no password ever
+    lands in the datastore."""
+    from shared.config import project_from_flow
+    from shared.ledger import Ledger
+    from shared.settings import ledger_url
+
+    return Ledger.open(ledger_url(project_from_flow(project)))
+
+
 @dataclass(frozen=True)
 class RunStart:
     """What a flow's start step gets: the typed config, the ledger and the run's record."""
 
     cfg: Any
-    ledger_url: str
     ledger: Any
     run_pathspec: str
 
@@ -127,22 +150,19 @@ def begin_run(project: Any) -> RunStart:
 
     from shared.config import project_from_flow
     from shared.errors import expected_errors, one_line
-    from shared.ledger import Ledger
-    from shared.settings import ledger_url
 
     try:
         cfg = project_from_flow(project)
-        url = ledger_url(cfg)
-        ledger = Ledger.open(url)
+        ledger = open_ledger(project)
         branch = getattr(current, "branch_name", None)
         pathspec = ledger.start_run(current.flow_name, current.run_id, current.username, branch)
     except expected_errors() as e:
         raise RenkeiFlowError(one_line(e)) from None
-    return RunStart(cfg, url, ledger, pathspec)
+    return RunStart(cfg, ledger, pathspec)
 
 
 @contextmanager
-def run_context(ledger_url: str, run_pathspec: str) -> Iterator[None]:
+def run_context(project: Any, run_pathspec: str) -> Iterator[None]:
     """Wrap every step's body: whatever ends it (a Renkei, database, storage or bundle error,
     a bug, SIGTERM), the run is recorded ``failed`` in the ledger with a one-line reason.
 
@@ -151,7 +171,6 @@ def run_context(ledger_url: str, run_pathspec: str) -> Iterator[None]:
     Temporary files are the writers' own: ``storage.write_bytes`` removes its on failure.
     """
     from shared.errors import expected_errors, one_line
-    from shared.ledger import Ledger
 
     def stop(signum: int, _frame: Any) -> None:
         raise RunKilled(f"stopped by signal {signal.Signals(signum).name}")
@@ -163,7 +182,7 @@ def run_context(ledger_url: str, run_pathspec: str) -> Iterator[None]:
     except BaseException as e:
         reason = e.message if isinstance(e, RenkeiFlowError) else one_line(e)
         try:
-            Ledger.open(ledger_url).finish_run(run_pathspec, "failed", error=reason)
+            open_ledger(project).finish_run(run_pathspec, "failed", error=reason)
         except Exception as again:  # the ledger itself may be what failed
             print(f"could not record the failure in the ledger: {one_line(again)}", file=sys.stderr)
         if isinstance(e, expected_errors()):

@@ -307,22 +307,12 @@ def start_training_run(project: dict[str, Any], flows_dir: str) -> str:
     import os
     import subprocess
     import sys
-    import tempfile
 
-    import yaml
+    from shared.deploy import frozen_yaml
 
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        yaml.safe_dump(project, f)
-    cmd = [
-        sys.executable,
-        os.path.join(flows_dir, "train_flow.py"),
-        "--config",
-        "project",
-        f.name,
-        "run",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    os.unlink(f.name)
+    with frozen_yaml(project) as path:
+        cmd = [sys.executable, os.path.join(flows_dir, "train_flow.py"), "--config", "project"]
+        done = subprocess.run([*cmd, path, "run"], capture_output=True, text=True)
     if done.returncode != 0:
         raise MonitoringError(f"the retraining run failed:\n{done.stderr[-2000:]}")
     for line in done.stdout.splitlines() + done.stderr.splitlines():

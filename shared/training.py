@@ -381,6 +381,34 @@ def save_artifacts(c: Candidate, root: str, run_key: str) -> str:
     return prefix
 
 
+# Families that use a GPU when there is one (XGBoost and PyTorch pick `cuda`); deployed, they
+# train in the GPU step. The others (the Software 1.0 baseline rule) train on a CPU.
+GPU_FAMILIES = ("xgboost", "torch_mlp")
+
+
+def families_by_device(cfg: ProjectConfig) -> tuple[list[str], list[str]]:
+    """The configured families that train on a CPU, and those that use a GPU."""
+    fams = cfg.training.families
+    gpu = [f for f in fams if f in GPU_FAMILIES]
+    if not gpu:
+        raise TrainingError("training.families names no learned family (xgboost, torch_mlp)")
+    return [f for f in fams if f not in GPU_FAMILIES], gpu
+
+
+def train_and_save(
+    family: str,
+    split: TrainingSplit,
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    envelope: Envelope,
+    run_key: str,
+) -> Candidate:
+    """Fit, score and store one family's artifact (what a training task does)."""
+    c = train_candidate(family, split, cfg, rules, envelope)
+    c.artifact_uri = save_artifacts(c, cfg.storage.data_root, run_key)
+    return c
+
+
 def load_artifacts(prefix: str, names: list[str]) -> dict[str, bytes]:
     return {n: storage.read_bytes(storage.join(prefix, n)) for n in names}
 

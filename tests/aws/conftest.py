@@ -50,3 +50,44 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
     finally:
         stop_process(proc)
+
+
+# A stand-in for Metaflow's metadata service (a separate server, not installed here): it
+# answers the one call `step-functions create` makes (GET /ping) and logs every request path.
+_METADATA_STAND_IN = """
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+port, log = int(sys.argv[1]), sys.argv[2]
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(log, "a") as f:
+            f.write(self.path + "\\n")
+        self.send_response(200 if self.path.endswith("/ping") else 404)
+        self.send_header("METADATA_SERVICE_VERSION", "2.4.0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+@pytest.fixture
+def metadata_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A metadata-service stand-in on a free loopback port: yields (its URL, its request log)."""
+    port = free_port()
+    log = str(tmp_path_factory.mktemp("metadata") / "requests.log")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _METADATA_STAND_IN, str(port), log],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/metadata"
+    wait_for_http(f"{url}/ping", proc, timeout=30)
+    try:
+        yield url, log
+    finally:
+        stop_process(proc)

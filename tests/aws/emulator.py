@@ -4,7 +4,9 @@ Test code, not product code. It reads the state machine definition back from mot
 in order (Task, the DynamoDB lookup behind a foreach, the Map over its items, the join),
 resolves the `$.`/`$$.` paths the way Step Functions would, and runs each Batch task's real
 container command in an empty temporary directory with the environment a Batch container
-would have. Nothing here imports the repository: the code comes from the package in S3.
+would have: the `ENV` lines of the image its job definition names (from the image's
+Dockerfile) and the job's own environment. Nothing here imports the repository: the code
+comes from the package in S3.
 """
 
 from __future__ import annotations
@@ -80,11 +82,37 @@ def _pick(output_path: str | None, result: Any) -> Any:
     return resolve(output_path, result, {})
 
 
+def dockerfile_env(path: str) -> dict[str, str]:
+    """The `ENV KEY=VALUE` settings a Dockerfile bakes into its image."""
+    env = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("ENV "):
+                for pair in line[4:].split():
+                    key, _, value = pair.partition("=")
+                    env[key] = value
+    return env
+
+
 class Emulator:
-    def __init__(self, endpoint: str, base_env: dict[str, str]) -> None:
+    def __init__(
+        self, endpoint: str, base_env: dict[str, str], images: dict[str, dict[str, str]]
+    ) -> None:
+        """``images``: each image's baked-in environment (see :func:`dockerfile_env`)."""
         self.endpoint = endpoint
         self.base_env = base_env
+        self.images = images
         self.dynamo = boto3.client("dynamodb", endpoint_url=endpoint)
+        self.batch = boto3.client("batch", endpoint_url=endpoint)
+
+    def _image_env(self, job_definition: str) -> dict[str, str]:
+        [jd] = self.batch.describe_job_definitions(jobDefinitions=[job_definition])[
+            "jobDefinitions"
+        ]
+        image = jd["containerProperties"]["image"]
+        if image not in self.images:
+            raise KeyError(f"job definition {job_definition} runs unknown image {image}")
+        return self.images[image]
 
     def run(self, definition: dict[str, Any], name: str, parameters: dict[str, Any]) -> Execution:
         execution = Execution(name)
@@ -137,7 +165,7 @@ class Emulator:
         p = resolve_params(st["Parameters"], data, ctx)
         over = p["ContainerOverrides"]
         job_id = uuid.uuid4().hex
-        env = {**self.base_env}
+        env = {**self.base_env, **self._image_env(p["JobDefinition"])}
         for e in over.get("Environment", []):
             env[e["Name"]] = str(e["Value"])
         env.update(
@@ -146,7 +174,6 @@ class Emulator:
             AWS_BATCH_CE_NAME="emulated-ce",
             AWS_BATCH_JQ_NAME=p["JobQueue"].rsplit("/", 1)[-1],
             AWS_EXECUTION_ENV="AWS_ECS_EC2",
-            METAFLOW_SKIP_INSTALL_DEPENDENCIES="1",
         )
         with tempfile.TemporaryDirectory(prefix="batch-") as work:
             done = subprocess.run(
@@ -188,4 +215,4 @@ def definition(endpoint: str, flow: str) -> dict[str, Any]:
     )
 
 
-__all__ = ["Emulator", "Execution", "TaskRun", "definition", "task_env", "os"]
+__all__ = ["Emulator", "Execution", "TaskRun", "definition", "dockerfile_env", "task_env", "os"]

@@ -13,12 +13,13 @@ import yaml
 from click.testing import CliRunner
 
 from shared.cli import cli
+from shared.config import load_project
 from tests.conftest import REPO, write_project
 
 pytestmark = pytest.mark.slow
 
 
-def aws_world(endpoint: str, tmp: Path) -> Path:
+def aws_world(endpoint: str, tmp: Path, **overrides: object) -> Path:
     """What a standard Metaflow AWS deployment leaves behind, created in moto."""
     s3 = boto3.client("s3", endpoint_url=endpoint)
     for b in ("renkei-metaflow", "renkei-data"):
@@ -78,8 +79,14 @@ def aws_world(endpoint: str, tmp: Path) -> Path:
         "step_functions_role": arns["renkei-step-functions"],
         "eventbridge_role": arns["renkei-eventbridge"],
     }
+    for key, value in overrides.items():
+        *parents, leaf = key.split("__")
+        node = data
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
     path = tmp / "aws.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
@@ -90,13 +97,17 @@ def run_deploy(
     *args: str,
     aws_path: Path | None = None,
 ):
-    """`renkei deploy aws ARGS` against moto, with a fresh project config; returns the result."""
+    """`renkei deploy aws ARGS` against moto, with a fresh project config and the production
+    settings written to ``tmp/production``; returns the result."""
     monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", endpoint)
     monkeypatch.setenv("METAFLOW_USER", "sora")
     aws_path = aws_path or aws_world(endpoint, tmp)
     project = write_project(tmp)
+    settings = ["--settings-out", str(tmp / "production")]
     out = CliRunner().invoke(
-        cli, ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path), *args]
+        cli,
+        ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path), *settings]
+        + list(args),
     )
     assert out.exit_code == 0, out.output
     return out
@@ -127,10 +138,13 @@ def test_deploy_every_production_flow(
     train = train.get("Iterator", {}).get("States", {}).get("train", train)
     params = train["Parameters"]
     assert params["JobQueue"].endswith("renkei-gpu")
-    gpu = [r for r in params["ContainerOverrides"]["ResourceRequirements"] if r["Type"] == "GPU"]
-    assert gpu == [{"Type": "GPU", "Value": "1"}]
+    # resources per kind of step, from config/aws.yaml (gpu_step / cpu_step)
+    reqs = {r["Type"]: r["Value"] for r in params["ContainerOverrides"]["ResourceRequirements"]}
+    assert reqs == {"VCPU": "3", "MEMORY": "12000", "GPU": "1"}
     start = states["start"]["Parameters"]
     assert start["JobQueue"].endswith("renkei-cpu")
+    reqs = {r["Type"]: r["Value"] for r in start["ContainerOverrides"]["ResourceRequirements"]}
+    assert reqs == {"VCPU": "1", "MEMORY": "3500"}
     rules = boto3.client("events", endpoint_url=moto_server).list_rules()["Rules"]
     crons = sorted(r.get("ScheduleExpression") for r in rules)
     assert crons == sorted(
@@ -154,6 +168,44 @@ def test_deploy_every_production_flow(
     # ... with the project's rules, roles and costs (one project set)
     assert "within_training_envelope" in frozen and "required_roles" in frozen
     assert "value_per_unit_improvement" in frozen
+    # ... exactly as declared: the same settings in the same order (features included)
+    source = yaml.safe_load((tmp_path / "project.yaml").read_text())
+    project, _plain = json.loads(frozen)["user_configs"]["project"]
+    included = project.pop("included")  # the rules, roles and costs frozen with it
+    assert included["sources"]["rules"].endswith("production/rules.yaml")
+    assert list(project["features"]) == list(source["features"])
+    assert list(project) == list(load_project(tmp_path / "project.yaml").model_dump())
+    settings = tmp_path / "production"
+    assert project == yaml.safe_load((settings / "project.yaml").read_text())
+    assert project["storage"] == {
+        "data_root": "s3://renkei-data/eta",
+        "ledger_url": "secretsmanager:renkei/ledger-url",
+    }
+    # the production settings operators use: the project folder with its four files
+    for name in ("rules", "roles", "costs"):
+        assert (settings / f"{name}.yaml").read_bytes() == (
+            REPO / "config" / f"{name}.yaml"
+        ).read_bytes()
+    assert (settings / "aws.yaml").read_bytes() == aws_path.read_bytes()
+    # the IAM policies name exactly the state machines that were deployed
+    policies = json.loads(
+        CliRunner()
+        .invoke(
+            cli,
+            [
+                "--config",
+                str(tmp_path / "project.yaml"),
+                "deploy",
+                "aws",
+                "--aws-config",
+                str(aws_path),
+                "--print-iam",
+            ],
+        )
+        .output
+    )
+    [start] = policies["eventbridge_role"]["policy"]["Statement"]
+    assert sorted(start["Resource"]) == sorted(m["stateMachineArn"] for m in machines)
 
 
 def test_missing_setting_names_the_setting_and_the_file(tmp_path: Path) -> None:
@@ -166,10 +218,86 @@ def test_missing_setting_names_the_setting_and_the_file(tmp_path: Path) -> None:
     assert f"{path}: field 'batch.gpu_queue': Field required" in out.output
 
 
+@pytest.mark.parametrize(
+    "field, value, problem",
+    [
+        (
+            "memory",
+            16000,
+            "gpu_step asks for memory (MiB) 16000 but a g5.xlarge can allocate 15200",
+        ),
+        ("cpu", 5, "gpu_step asks for cpu (vCPUs) 5 but a g5.xlarge can allocate 4"),
+    ],
+)
+def test_step_resources_must_fit_the_instance_types(
+    tmp_path: Path, field: str, value: int, problem: str
+) -> None:
+    data = yaml.safe_load((REPO / "config" / "aws.yaml").read_text())
+    data["batch"]["gpu_step"][field] = value
+    path = tmp_path / "aws.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = CliRunner().invoke(cli, ["deploy", "aws", "--aws-config", str(path)])
+    assert out.exit_code != 0
+    assert f"{path}: field 'batch': {problem}: the job would stay RUNNABLE" in out.output
+
+
+def test_print_iam_writes_least_privilege_policies(moto_server: str, tmp_path: Path) -> None:
+    aws_path = aws_world(moto_server, tmp_path)
+    project = write_project(tmp_path)
+    out = CliRunner().invoke(
+        cli,
+        ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path), "--print-iam"],
+    )
+    assert out.exit_code == 0, out.output
+    policies = json.loads(out.output)
+    assert set(policies) == {
+        "batch_job_role",
+        "step_functions_role",
+        "eventbridge_role",
+        "operator",
+    }
+    iam = boto3.client("iam", endpoint_url=moto_server)
+    for role, p in policies.items():  # each one is a valid policy document, attached to its role
+        arn = iam.create_policy(PolicyName=f"renkei-{role}", PolicyDocument=json.dumps(p["policy"]))
+        if p["role"]:
+            iam.attach_role_policy(
+                RoleName=p["role"].rsplit("/", 1)[1], PolicyArn=arn["Policy"]["Arn"]
+            )
+
+    def grants(role: str) -> dict[str, object]:
+        return {
+            a: st["Resource"] for st in policies[role]["policy"]["Statement"] for a in st["Action"]
+        }
+
+    job = grants("batch_job_role")
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:eta.prod.TrainFlow"
+    assert job["states:StartExecution"] == machine and job["states:ListStateMachines"] == "*"
+    assert job["secretsmanager:GetSecretValue"] == (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:renkei/ledger-url-??????"
+    )
+    objects = [
+        st["Resource"]
+        for st in policies["batch_job_role"]["policy"]["Statement"]
+        if "s3:PutObject" in st["Action"]
+    ]
+    assert objects == ["arn:aws:s3:::renkei-metaflow/metaflow/*", "arn:aws:s3:::renkei-data/eta/*"]
+    assert not any("*" == a.split(":")[1] for a in job)  # no service-wide wildcards
+    sfn = grants("step_functions_role")
+    assert "batch:SubmitJob" in sfn and "dynamodb:GetItem" in sfn
+    operator = grants("operator")
+    assert operator["s3:PutObject"] == "arn:aws:s3:::renkei-data/eta/*"
+    assert "states:StartExecution" not in operator and "dynamodb:GetItem" not in operator
+
+
 def test_dry_run_writes_the_state_machine_json(
-    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_server: str,
+    metadata_service: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out_dir = tmp_path / "sm"
+    service, log = metadata_service  # a Metaflow metadata service, named in aws.yaml
+    aws_path = aws_world(moto_server, tmp_path, metadata__service_url=service)
     run_deploy(
         moto_server,
         tmp_path,
@@ -179,10 +307,19 @@ def test_dry_run_writes_the_state_machine_json(
         "--dry-run",
         "--out",
         str(out_dir),
+        aws_path=aws_path,
     )
     definition = json.loads((out_dir / "ScoreFlow.json").read_text())
     assert definition["StartAt"] == "start"
     assert any(s.get("Type") == "Map" for s in definition["States"].values())  # the foreach
+    # every task reports to the metadata service, so runs show in Metaflow's client and UI
+    env = {
+        e["Name"]: e.get("Value")
+        for e in definition["States"]["start"]["Parameters"]["ContainerOverrides"]["Environment"]
+    }
+    assert env["METAFLOW_SERVICE_URL"] == service
+    assert env["METAFLOW_DEFAULT_METADATA"] == "service"
+    assert "/metadata/ping" in Path(log).read_text().split()  # the deployment reached it
     assert (
         boto3.client("stepfunctions", endpoint_url=moto_server).list_state_machines()[
             "stateMachines"

@@ -1,10 +1,16 @@
-"""Deployed ingest and train executions, run end to end through the production emulation:
-every Batch task's real container command in an empty directory, against moto on loopback,
-with the ledger on a real PostgreSQL server reached through a Secrets Manager URL."""
+"""All four deployed flows run end to end through the production emulation: every Batch
+task's real container command in an empty directory, with its image's environment, against
+moto on loopback, the ledger on a real PostgreSQL server reached through a Secrets Manager
+URL, and approval and promotion done with the production settings `renkei deploy aws` wrote."""
 
 from __future__ import annotations
 
+import gzip
+import secrets
 import sys
+import tarfile
+import time
+from io import BytesIO
 from pathlib import Path
 
 import boto3
@@ -15,85 +21,153 @@ from click.testing import CliRunner
 from shared.cli import cli
 from shared.ledger import Ledger
 from tests.aws.conftest import AWS_TEST_ENV
-from tests.aws.emulator import Emulator, definition, task_env
+from tests.aws.emulator import Emulator, definition, dockerfile_env, task_env
 from tests.aws.test_deploy import aws_world
-from tests.conftest import FAST_TRAINING, write_project
+from tests.conftest import FAST_TRAINING, REPO, write_project
 
 pytestmark = pytest.mark.slow
 
 
-def test_ingest_and_train_run_end_to_end_in_production_emulation(
+def _texts(blob: bytes) -> list[bytes]:
+    """An S3 object's bytes, and what they hold when gzip- or tar-compressed (Metaflow
+    stores artifacts gzipped, code packages as tar.gz)."""
+    out = [blob]
+    try:
+        out.append(gzip.decompress(blob))
+    except (OSError, EOFError):
+        return out
+    try:
+        with tarfile.open(fileobj=BytesIO(blob)) as tar:
+            out += [tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()]
+    except tarfile.TarError:
+        pass
+    return out
+
+
+def _objects_holding(s3, buckets: list[str], needle: bytes) -> tuple[int, list[str]]:
+    """How many objects the buckets hold, and the keys of those holding ``needle``."""
+    seen, found = 0, []
+    for bucket in buckets:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for o in page.get("Contents", []):
+                seen += 1
+                blob = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+                if any(needle in t for t in _texts(blob)):
+                    found.append(f"{bucket}/{o['Key']}")
+    return seen, found
+
+
+def test_four_deployed_flows_run_end_to_end_in_production_emulation(
     moto_server: str, tmp_path: Path, fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    began = time.perf_counter()
     monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", moto_server)
     monkeypatch.setenv("METAFLOW_USER", "sora")
+    monkeypatch.delenv("RENKEI_LEDGER_URL", raising=False)
     aws_path = aws_world(moto_server, tmp_path)
+    # the production ledger's URL, password included, lives only in Secrets Manager
+    password = secrets.token_hex(16)
+    secret_url = fresh_pg_url.replace("://postgres@", f"://postgres:{password}@")
     boto3.client("secretsmanager", endpoint_url=moto_server).create_secret(
-        Name="renkei/ledger-url", SecretString=fresh_pg_url
+        Name="renkei/ledger-url", SecretString=secret_url
     )
     aws = yaml.safe_load(aws_path.read_text())
-    aws["ledger"] = {"url": None, "secret_name": "renkei/ledger-url"}
-    aws_path.write_text(yaml.safe_dump(aws))
+    assert aws["ledger"] == {"url": None, "secret_name": "renkei/ledger-url"}
     project = write_project(
         tmp_path, generator__rows=3000, training__families=["baseline", "xgboost"], **FAST_TRAINING
     )
-    for flow in ("IngestFlow", "TrainFlow"):
-        out = CliRunner().invoke(
-            cli,
-            [
-                "--config",
-                str(project),
-                "deploy",
-                "aws",
-                "--aws-config",
-                str(aws_path),
-                "--flow",
-                flow,
-            ],
-        )
-        assert out.exit_code == 0, out.output
-    emu = Emulator(
-        moto_server, task_env(str(Path(sys.executable).parent), AWS_TEST_ENV, moto_server)
+    settings = tmp_path / "production"
+    out = CliRunner().invoke(
+        cli,
+        ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path)]
+        + ["--settings-out", str(settings)],
     )
+    assert out.exit_code == 0, out.output
+    deployed = time.perf_counter()
+    images = {
+        aws["batch"]["image"]: dockerfile_env(str(REPO / "docker" / "Dockerfile.cpu")),
+        aws["batch"]["gpu_image"]: dockerfile_env(str(REPO / "docker" / "Dockerfile.cuda")),
+    }
+    emu = Emulator(
+        moto_server, task_env(str(Path(sys.executable).parent), AWS_TEST_ENV, moto_server), images
+    )
+    ledger = Ledger.open(fresh_pg_url)
+
+    # 1. ingest
     ingest = emu.run(definition(moto_server, "IngestFlow"), "emu-ingest", {})
     assert ingest.succeeded, ingest.tasks[-1].output
     assert [t.state for t in ingest.tasks] == ["start", "validate", "end"]
-    train = emu.run(definition(moto_server, "TrainFlow"), "emu-train", {})
-    assert train.succeeded, train.tasks[-1].output
-    assert [t.state for t in train.tasks] == ["start", "train", "train", "compare", "end"]
-    for t in train.tasks:
-        gpu = [r for r in t.resources if r["Type"] == "GPU"]
-        assert (t.queue.endswith("renkei-gpu"), gpu) == (
-            (True, [{"Type": "GPU", "Value": "1"}]) if t.state == "train" else (False, [])
-        )
-    # the ledger (PostgreSQL, URL from Secrets Manager) records it as a laptop run would
-    ledger = Ledger.open(fresh_pg_url)
-    runs = {r["pathspec"]: r for r in ledger.flow_runs()}
-    assert runs["IngestFlow/sfn-emu-ingest"]["status"] == "succeeded"
-    assert runs["TrainFlow/sfn-emu-train"]["status"] == "succeeded"
-    assert runs["TrainFlow/sfn-emu-train"]["branch"] == "prod"
     [ds] = ledger.datasets()
     assert ds.rows_in == 3000 and ds.location.startswith("s3://renkei-data/eta/datasets/")
-    models = ledger.models()
-    assert {m.family for m in models} == {"baseline", "xgboost"}
-    [cand] = [m for m in models if m.status == "candidate"]
-    assert cand.flow_run == "TrainFlow/sfn-emu-train" and cand.datasets == [ds.version]
+
+    # 2. train: the baseline rule on the CPU queue, only the learned family on the GPU queue
+    train = emu.run(definition(moto_server, "TrainFlow"), "emu-train", {})
+    assert train.succeeded, train.tasks[-1].output
+    assert [t.state for t in train.tasks] == ["start", "train", "compare", "end"]
+    for t in train.tasks:
+        reqs = {r["Type"]: r["Value"] for r in t.resources}
+        if t.state == "train":
+            assert t.queue.endswith("renkei-gpu") and reqs == {
+                "VCPU": "3",
+                "MEMORY": "12000",
+                "GPU": "1",
+            }
+        else:
+            assert t.queue.endswith("renkei-cpu") and reqs == {"VCPU": "1", "MEMORY": "3500"}
+    runs = {r["pathspec"]: r for r in ledger.flow_runs()}
+    assert runs["TrainFlow/sfn-emu-train"]["status"] == "succeeded"
+    assert runs["TrainFlow/sfn-emu-train"]["branch"] == "prod"
+    models = {m.family: m for m in ledger.models()}
+    assert set(models) == {"baseline", "xgboost"}
+    cand = models["xgboost"]
+    assert cand.status == "candidate" and cand.datasets == [ds.version]
     assert cand.artifact_uri.startswith("s3://renkei-data/eta/models/")
+    assert "/start/" in (models["baseline"].task_pathspec or "")  # fitted in the CPU step
+
+    # 3. approval and promotion through the production settings (no --ledger, no data root)
+    ops = ["--project", str(settings)]
+    for user in ("kenji", "yui"):
+        r = CliRunner().invoke(
+            cli, [*ops, "approve", cand.version, "--as", user, "--comment", "ok"]
+        )
+        assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(
+        cli, [*ops, "promote", cand.version, "--to", "production", "--as", "sora"]
+    )
+    assert r.exit_code == 0, r.output
+    dep = ledger.alias("production")
+    assert dep.version == cand.version and dep.bundle_uri.startswith("s3://renkei-data/eta/")
+
+    # 4. score, drifted, with the promoted bundle
+    score = emu.run(definition(moto_server, "ScoreFlow"), "emu-score", {"rows": 2000, "drift": 1.0})
+    assert score.succeeded, score.tasks[-1].output
+    [batch] = ledger.scoring_batches()
+    assert batch.version == cand.version and batch.rows == 2000
+    assert batch.output_uri.startswith("s3://renkei-data/eta/scores/")
+
+    # 5. monitor: drift -> it starts the deployed train state machine (nothing promoted)
+    monitor = emu.run(definition(moto_server, "MonitorFlow"), "emu-monitor", {"window": 1})
+    assert monitor.succeeded, monitor.tasks[-1].output
+    [report] = ledger.monitoring_reports()
+    assert report.retrain, report.reasons
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
+    [machine] = [m for m in sfn.list_state_machines()["stateMachines"] if "TrainFlow" in m["name"]]
+    [retrain] = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+    assert report.retrain_run == retrain["executionArn"]
+    assert ledger.alias("production").version == cand.version
     assert ledger.verify_audit().ok
-    # artifacts land in S3: Metaflow's datastore and Renkei's models
+    finished = time.perf_counter()
+
+    # 6. no secret at rest: no object of the datastore (or the data root) holds the password
     s3 = boto3.client("s3", endpoint_url=moto_server)
-    mf = [
-        o["Key"]
-        for o in s3.list_objects_v2(
-            Bucket="renkei-metaflow", Prefix="metaflow/TrainFlow/sfn-emu-train/"
-        )["Contents"]
-    ]
-    assert any("/compare/" in k for k in mf)
-    models_prefix = cand.artifact_uri.split("renkei-data/", 1)[1]
-    keys = [
-        o["Key"] for o in s3.list_objects_v2(Bucket="renkei-data", Prefix=models_prefix)["Contents"]
-    ]
-    assert any(k.endswith("model.json") for k in keys)
+    seen, holding = _objects_holding(s3, ["renkei-metaflow", "renkei-data"], password.encode())
+    assert seen > 100 and holding == [], holding
+    print(
+        f"\nfour-flow production emulation: deploy {deployed - began:.0f} s, "
+        f"ingest+train+approve/promote+score+monitor {finished - deployed:.0f} s, "
+        f"{sum(len(e.tasks) for e in (ingest, train, score, monitor))} tasks, "
+        f"{seen} S3 objects scanned"
+    )
 
 
 def test_a_laptop_run_with_the_s3_datastore(moto_server: str, tmp_path: Path) -> None:

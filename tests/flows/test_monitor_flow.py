@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.models import ARTIFACT_FILES, load_model
+from shared.training import load_artifacts
 from tests.builders import build
 from tests.flows.helpers import MONITOR, cli_run, run_flow
 from tests.monitoring.helpers import release, score
@@ -27,6 +29,10 @@ def test_monitor_flow_detects_drift_and_retrains_without_promoting(tmp_path: Pat
     assert "RETRAIN" in stdout and "nothing was promoted" in stdout
     new = [m for m in t.ledger.models() if m.version not in before]
     assert {m.family for m in new} == {"baseline", "xgboost"}
+    # the retraining run saw the project config as declared (feature order kept), so its
+    # models load with the project config, as promotion and scoring will load them
+    for m in new:
+        load_model(load_artifacts(m.artifact_uri, ARTIFACT_FILES[m.family]), t.cfg)
     assert t.ledger.alias("production").version == v  # no silent promotion
     actions = [e.action for e in t.ledger.audit_entries()]
     assert "monitoring.report" in actions and "retrain.triggered" in actions

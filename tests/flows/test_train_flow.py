@@ -47,6 +47,9 @@ def test_ingest_then_train_registers_a_candidate_with_lineage(tmp_path: Path) ->
     assert cand.git_commit and len(cand.git_commit) == 40 and cand.git_dirty is not None
     assert cand.config_hash == load_project(project).config_hash()
     assert cand.task_pathspec.startswith(run.pathspec + "/train/")
+    # the baseline rule needs no GPU: fitted in the start step, not in the (GPU) foreach
+    [base] = [m for m in versions if m.family == "baseline"]
+    assert base.task_pathspec.startswith(run.pathspec + "/start/")
     assert cand.resources["device"] == "cpu" and cand.resources["fit_seconds"] > 0
     artifact = Path(cand.artifact_uri)
     assert (artifact / "model.json").exists() and (artifact / "meta.json").exists()
