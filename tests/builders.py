@@ -48,7 +48,7 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
     project_path = write_project(tmp, **overrides)
     data = yaml.safe_load(project_path.read_text())
     data["storage"]["ledger_url"] = url
-    project_path.write_text(yaml.safe_dump(data))
+    project_path.write_text(yaml.safe_dump(data, sort_keys=False))  # as declared
     cfg = load_project(project_path)
     pset = load_project_set(project_path)  # the project folder's rules and roles
     rules, roles = pset.rules, pset.roles
