@@ -1,8 +1,10 @@
-"""Typed, validated project settings (config/project.yaml and config/roles.yaml).
+"""Typed, validated project settings: one project folder (default config/) holding
+project.yaml and the rules, roles, costs and aws files it names (``files:``).
 
-Flows read the YAML through Metaflow ``Config`` with :func:`parse_project` /
-:func:`parse_roles` as parser; the CLI and tests call :func:`load_project` /
-:func:`load_roles`. Any problem raises :class:`ConfigError` naming file, field and problem.
+Flows read the folder through one Metaflow ``Config`` with :func:`parse_project` as parser,
+which freezes the whole set into the run; the CLI, the app and tests call
+:func:`load_project_set` (or :func:`load_project` and friends for one file). Any problem
+raises :class:`ConfigError` naming file, field and problem.
 """
 
 from __future__ import annotations
@@ -886,13 +888,6 @@ def parse_project(text: str) -> dict[str, Any]:
     return project_set_from_text(text, source).frozen()
 
 
-@_flow_parser
-def parse_roles(text: str) -> dict[str, Any]:
-    """Metaflow ``Config`` parser: validates config/roles.yaml, returns plain data."""
-    source = _cli_config_source("roles", DEFAULT_ROLES_PATH)
-    return _parse(text, RolesConfig, source).model_dump(mode="json")
-
-
 def project_from_flow(value: Any) -> ProjectConfig:
     """Turn a Metaflow ``ConfigValue`` (already validated at parse time) into the model."""
     return set_from_flow(value).project
@@ -902,9 +897,3 @@ def set_from_flow(value: Any) -> ProjectSet:
     """The whole project set frozen into the flow's ``project`` Config."""
     data = value.to_dict() if hasattr(value, "to_dict") else dict(value)
     return ProjectSet.from_frozen(data)
-
-
-def roles_from_flow(value: Any) -> RolesConfig:
-    """Turn a Metaflow ``ConfigValue`` into :class:`RolesConfig`."""
-    data = value.to_dict() if hasattr(value, "to_dict") else dict(value)
-    return RolesConfig.model_validate(data)
