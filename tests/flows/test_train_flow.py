@@ -100,6 +100,13 @@ def test_binary_project_end_to_end(tmp_path: Path) -> None:
     base.update(task="binary", target="late", target_range={})
     base["baseline"] = {"rule": "threshold", "params": {"feature": "distance_km", "above": 4.0}}
     base["training"].update(key_metric="roc_auc", slices=["rain", "zone"])
+    benefit = {  # a binary project's costs, in its own terms
+        "predictions_per_month": 100000,
+        "value_per_true_positive": 5.0,
+        "cost_per_false_positive": 1.0,
+        "prevalence": 0.3,
+    }
+    (tmp_path / "costs.yaml").write_text(yaml.safe_dump({"benefit": benefit}))
     project = write_project(tmp_path, base=base, **FAST_TRAINING)
     g = generate_orders(4000, seed=5, bad_fraction=0.01)
     src = tmp_path / "late.csv"
