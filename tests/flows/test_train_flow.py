@@ -124,6 +124,13 @@ def test_binary_project_end_to_end(tmp_path: Path) -> None:
     base.update(task="binary", target="late", target_range={})
     base.pop("baseline")  # the default for binary tasks: a stump learned from the data
     base["training"].update(key_metric="roc_auc", slices=["rain", "zone"], threshold=0.4)
+    benefit = {  # a binary project's costs, in its own terms
+        "predictions_per_month": 100000,
+        "value_per_true_positive": 5.0,
+        "cost_per_false_positive": 1.0,
+        "prevalence": 0.3,
+    }
+    (tmp_path / "costs.yaml").write_text(yaml.safe_dump({"benefit": benefit}))
     project = write_project(tmp_path, base=base, **FAST_TRAINING)
     rules = tmp_path / "rules.yaml"  # the project folder's rules file
     rules.write_text(yaml.safe_dump(BINARY_RULES))
