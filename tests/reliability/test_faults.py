@@ -338,7 +338,7 @@ def test_a_mistyped_ledger_is_refused_and_nothing_is_created(tmp_path: Path) -> 
     assert p.returncode == 0 and wrong.is_file()
 
 
-def test_read_only_ledger_and_bundle_errors_are_one_line_debug_shows_traceback(trained) -> None:
+def test_a_read_only_ledger_is_one_line_and_debug_shows_the_traceback(trained) -> None:
     t = trained
     v1, _ = t.candidates
     db = Path(t.cfg.storage.ledger_url.removeprefix("sqlite:///"))
