@@ -338,7 +338,7 @@ def test_a_mistyped_ledger_is_refused_and_nothing_is_created(tmp_path: Path) -> 
     assert p.returncode == 0 and wrong.is_file()
 
 
-def test_read_only_ledger_and_bundle_errors_are_one_line_debug_shows_traceback(trained) -> None:
+def test_a_read_only_ledger_is_one_line_and_debug_shows_the_traceback(trained) -> None:
     t = trained
     v1, _ = t.candidates
     db = Path(t.cfg.storage.ledger_url.removeprefix("sqlite:///"))
@@ -370,3 +370,11 @@ def test_kill_after_the_dataset_record_then_resume_leaves_one_report(tmp_path: P
     assert len(ledger.reports()) == 1 and len(ledger.datasets()) == 1
     assert ledger.quarantine(report["dataset_version"]).rows_quarantined == quarantined
     assert [r["status"] for r in ledger.flow_runs()] == ["succeeded"]
+
+
+def test_a_config_error_ends_a_flow_in_one_line_not_an_internal_error(tmp_path: Path) -> None:
+    project = write_project(tmp_path, validation__min_valid_fraction=7)
+    p = cli_run(INGEST, "--config", "project", str(project), "run")
+    out = p.stdout + p.stderr
+    assert p.returncode != 0 and "Internal error" not in out and "Traceback" not in out
+    assert f"{project}: field 'validation.min_valid_fraction'" in out
