@@ -86,6 +86,8 @@ def test_own_data_as_a_second_project_folder(name: str, tmp_path: Path) -> None:
         assert p.returncode == 0, out[-3000:]
         return out
 
+    created = CliRunner().invoke(cli, ["--project", str(folder), "db", "upgrade"])
+    assert created.exit_code == 0, created.output  # a new project creates its ledger first
     ok(cli_run(INGEST, *flow_cfg, "run", "--source", str(train_csv)))
     ok(cli_run(TRAIN, *flow_cfg, "run"))
     ledger = Ledger.open(cfg.storage.ledger_url)

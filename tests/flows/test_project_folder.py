@@ -29,7 +29,8 @@ def ledger_of(project: Path) -> Ledger:
 def test_retraining_an_old_dataset_sees_only_the_labels_delivered_for_it(tmp_path: Path) -> None:
     """Issue 10, problem 9: the same generator seed twice reuses ids; a retrain of the first
     dataset must not take the second batch's labels."""
-    project = write_project(tmp_path, **FAST_TRAINING, training__families=["baseline"])
+    families = ["baseline", "xgboost"]  # the baseline plus one learned family: fast
+    project = write_project(tmp_path, **FAST_TRAINING, training__families=families)
     _, status, _, _ = run_flow(INGEST, project, rows=3000, seed=5)
     assert status == "successful"
     [old] = ledger_of(project).datasets()
