@@ -884,7 +884,19 @@ def parse_project(text: str) -> dict[str, Any]:
     costs files it names (beside it), freezing the whole set into one value under
     ``included``; a deployed or retraining flow then needs no other file at run time.
     A value that already holds ``included`` (frozen earlier) is taken as it is."""
-    source = _cli_config_source("project", DEFAULT_PROJECT_PATH)
+    source = _cli_config_source("project", "")
+    if not source:
+        default = Path(DEFAULT_PROJECT_PATH)
+        data = yaml.safe_load(text) if text.strip() else None
+        frozen = isinstance(data, dict) and "included" in data
+        if not frozen and not (default.is_file() and default.read_text("utf-8") == text):
+            # parsed outside the flow's own command line (Metaflow's Runner computing
+            # parameters in the caller's process): where the file lies is unknown here, so
+            # only project.yaml itself is checked; the flow's process, which has the path on
+            # its command line, reads and freezes the files it names.
+            cfg = _parse(text, ProjectConfig, "project.yaml")
+            return {**cfg.model_dump(mode="json"), "included": None}
+        source = DEFAULT_PROJECT_PATH
     return project_set_from_text(text, source).frozen()
 
 

@@ -82,10 +82,14 @@ def test_metaflow_parser_returns_plain_validated_data() -> None:
     data = parse_project((REPO / "config" / "project.yaml").read_text())
     assert data["features"]["rain"]["type"] == "bool"
     # under Metaflow a ConfigError ends the command in one line (its own exception type)
-    with pytest.raises(RenkeiFlowError, match="config/project.yaml: field 'task'"):
+    with pytest.raises(RenkeiFlowError, match="project.yaml: field 'task'"):
         parse_project(
             (REPO / "config" / "project.yaml").read_text().replace("task: regression", "task: x")
         )
+    # parsed without its path on the command line (Metaflow's Runner computing parameters
+    # in the caller's process): only project.yaml is checked, no other project's files read
+    other = (REPO / "config" / "project.yaml").read_text() + "# another project's file\n"
+    assert parse_project(other)["included"] is None
 
 
 def test_config_hash_changes_with_settings(tmp_path: Path) -> None:

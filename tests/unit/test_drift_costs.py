@@ -136,7 +136,7 @@ def _bin(precision: float, recall: float, base_p: float, base_r: float) -> Model
 
 def test_binary_benefit_uses_prevalence_by_hand(tmp_path) -> None:
     """Issue 10, problem 6: the binary formula left out prevalence."""
-    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", create=True)
     ledger.start_run("TrainFlow", "1", "mina")
     ledger.register_models(
         "TrainFlow/1", "TrainFlow/1", [_bin(0.5, 0.8, 0.25, 0.4)], [], "mina", None, None, "h"
