@@ -12,8 +12,8 @@ from shared.config import (
     RulesConfig,
     load_project_set,
 )
+from shared.config.settings import app_project_path, ledger_url
 from shared.ledger import Ledger
-from shared.settings import app_project_path, ledger_url
 
 
 @st.cache_resource

@@ -25,17 +25,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import best_of, write_table  # noqa: E402
-from shared.bundle import build_bundle, load_bundle  # noqa: E402
 from shared.config import load_project, load_rules  # noqa: E402
-from shared.generator import generate_orders  # noqa: E402
+from shared.data.generator import generate_orders  # noqa: E402
 from shared.guard import Envelope  # noqa: E402
-from shared.models import Baseline  # noqa: E402
+from shared.guard.bundle import build_bundle, load_bundle  # noqa: E402
 from shared.training import generated_split, train_candidate  # noqa: E402
+from shared.training.families import Baseline  # noqa: E402
 
 BARE_APP = """
 import sys, pandas as pd
 from fastapi import FastAPI, Body
-from shared.bundle import load_bundle
+from shared.guard.bundle import load_bundle
 g = load_bundle(open(sys.argv[1], "rb").read())
 app = FastAPI()
 @app.post("/predict")
@@ -123,8 +123,8 @@ def main() -> None:
         result.append([f"single row in-process, {label}", f"p50 {p50:.2f} ms", f"p99 {p99:.2f} ms"])
 
     with tempfile.TemporaryDirectory() as tmp:
-        from shared import storage
-        from shared.bundle import describe, digest
+        from shared.data import storage
+        from shared.guard.bundle import describe, digest
         from shared.ledger import Ledger
         from tests.conftest import free_port
 

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import best_of, write_table  # noqa: E402
 from shared.config import load_project  # noqa: E402
-from shared.contracts import build_contracts  # noqa: E402
-from shared.generator import TYPED_KINDS, generate_orders  # noqa: E402
-from shared.validation import split_valid  # noqa: E402
+from shared.data.contracts import build_contracts  # noqa: E402
+from shared.data.generator import TYPED_KINDS, generate_orders  # noqa: E402
+from shared.data.validation import split_valid  # noqa: E402
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from metaflow import FlowSpec, Parameter, card, config_expr, current, project, s
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.config import project_from_flow
+from shared.data.ingest import generate_raw, generator_settings, land_raw, validate_batch
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -16,7 +17,6 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
-from shared.ingest import generate_raw, generator_settings, land_raw, validate_batch
 
 
 @production

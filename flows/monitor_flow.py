@@ -15,7 +15,7 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
-from shared.monitoring import (
+from shared.monitor.monitoring import (
     monitor,
     record,
     start_production_training,

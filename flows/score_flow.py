@@ -3,8 +3,8 @@
 from metaflow import FlowSpec, Parameter, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared import storage
-from shared.bundle import load_deployed
+from shared.data import storage
+from shared.data.ingest import generate_raw, generator_settings, land_raw, read_raw
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -15,8 +15,14 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
-from shared.ingest import generate_raw, generator_settings, land_raw, read_raw
-from shared.scoring import FRESH_DAYS, combine, fresh_batch_start, partitions, score_partition
+from shared.guard.bundle import load_deployed
+from shared.operate.scoring import (
+    FRESH_DAYS,
+    combine,
+    fresh_batch_start,
+    partitions,
+    score_partition,
+)
 
 
 @production

@@ -13,6 +13,8 @@ from metaflow import (
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.config import set_from_flow
+from shared.config.settings import injected_fault
+from shared.data.provenance import code_version
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -25,10 +27,8 @@ from shared.flowkit import (
     training_card,
 )
 from shared.guard import Envelope
-from shared.provenance import code_version
+from shared.monitor.reports import comparison_table
 from shared.release import champion_metrics
-from shared.reports import comparison_table
-from shared.settings import injected_fault
 from shared.training import (
     apply_gates,
     comparison_frame,

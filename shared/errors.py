@@ -12,14 +12,14 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     """The exception classes reported in one line."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from shared.bundle import BundleError
     from shared.config import ConfigError
+    from shared.data.validation import RawInputError
     from shared.deploy import DeployError
+    from shared.guard.bundle import BundleError
     from shared.ledger import LedgerError
-    from shared.monitoring import MonitoringError
+    from shared.monitor.monitoring import MonitoringError
     from shared.release import ReleaseRefused
     from shared.training import TrainingError
-    from shared.validation import RawInputError
 
     found: list[type[BaseException]] = [
         BundleError,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import yaml
 
-from shared import storage
 from shared.config import (
     ProjectConfig,
     RolesConfig,
@@ -19,8 +18,9 @@ from shared.config import (
     load_project,
     load_project_set,
 )
+from shared.data import storage
+from shared.data.ingest import generate_raw, land_raw, validate_batch
 from shared.guard import Envelope
-from shared.ingest import generate_raw, land_raw, validate_batch
 from shared.ledger import Ledger
 from shared.training import (
     apply_gates,

@@ -1,7 +1,7 @@
 import streamlit as st
 from common import ledger
 
-from shared.appdata import audit_frame, filter_audit
+from shared.views import audit_frame, filter_audit
 
 lg = ledger()
 st.title("Audit")

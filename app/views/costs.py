@@ -2,7 +2,7 @@ import pandas as pd
 import streamlit as st
 from common import ledger, project_set
 
-from shared.costs import economics
+from shared.monitor.costs import economics
 
 st.title("Costs and break-even")
 st.caption(

@@ -2,9 +2,9 @@ import pandas as pd
 import streamlit as st
 from common import configs, ledger
 
-from shared.appdata import guard_activity
-from shared.bundle import BundleError
+from shared.guard.bundle import BundleError
 from shared.release import load_alias
+from shared.views import guard_activity
 
 cfg, _, _ = configs()
 lg = ledger()

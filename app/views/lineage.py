@@ -1,7 +1,7 @@
 import streamlit as st
 from common import ledger
 
-from shared.appdata import lineage_graph
+from shared.views import lineage_graph
 
 st.title("Lineage")
 st.caption(

@@ -2,7 +2,6 @@ import pandas as pd
 import streamlit as st
 from common import configs, current_user, ledger
 
-from shared.appdata import models_frame
 from shared.release import (
     ReleaseRefused,
     approval_status,
@@ -11,6 +10,7 @@ from shared.release import (
     review,
     rollback,
 )
+from shared.views import models_frame
 
 cfg, roles, _ = configs()
 lg = ledger()

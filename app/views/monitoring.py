@@ -1,7 +1,7 @@
 import streamlit as st
 from common import configs, ledger
 
-from shared.appdata import monitoring_views
+from shared.views import monitoring_views
 
 cfg, _, _ = configs()
 st.title("Monitoring")

@@ -2,7 +2,7 @@ import pandas as pd
 import streamlit as st
 from common import configs, current_user, ledger
 
-from shared.feedback import apply_feedback, can_give_feedback, scored_rows
+from shared.operate.feedback import apply_feedback, can_give_feedback, scored_rows
 
 cfg, roles, _ = configs()
 lg = ledger()

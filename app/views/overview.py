@@ -2,8 +2,8 @@ import pandas as pd
 import streamlit as st
 from common import configs, current_user, ledger
 
-from shared.appdata import maturity, maturity_level
 from shared.release import approval_status
+from shared.views import maturity, maturity_level
 
 cfg, roles, rules = configs()
 lg = ledger()

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from shared import storage
-from shared.feedback import apply_feedback
-from shared.generator import generate_orders
-from shared.ingest import land_raw, read_raw
-from shared.monitoring import monitor, record
+from shared.data import storage
+from shared.data.generator import generate_orders
+from shared.data.ingest import land_raw, read_raw
+from shared.monitor.monitoring import monitor, record
+from shared.operate.feedback import apply_feedback
+from shared.operate.scoring import combine, fresh_batch_start, partitions, score_partition
 from shared.release import load_alias, promote, review
-from shared.scoring import combine, fresh_batch_start, partitions, score_partition
 from tests.builders import build
 from tests.conftest import REPO, write_project
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from shared import storage
-from shared.generator import generate_orders
+from shared.data import storage
+from shared.data.generator import generate_orders
 from shared.ledger import Ledger
 from tests.aws.conftest import AWS_TEST_ENV
 from tests.conftest import write_project

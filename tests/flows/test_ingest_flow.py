@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from shared.config import load_project
-from shared.generator import generate_orders
+from shared.data.generator import generate_orders
 from shared.ledger import Ledger
-from tests.conftest import write_project
-from tests.flows.helpers import INGEST, cli_run, run_flow
+from tests.conftest import REPO, write_project
+from tests.flows.helpers import INGEST, MONITOR, SCORE, TRAIN, cli_run, run_flow
 
 pytestmark = pytest.mark.slow
 
@@ -85,9 +85,15 @@ def test_parquet_source(tmp_path: Path) -> None:
     assert ds.rows_valid == 400
 
 
-def test_code_package_contains_shared(tmp_path: Path) -> None:
-    p = cli_run(INGEST, "package", "list")
+@pytest.mark.parametrize("flow", [INGEST, TRAIN, SCORE, MONITOR], ids=lambda f: Path(f).stem)
+def test_code_package_contains_every_shared_subpackage(flow: str) -> None:
+    p = cli_run(flow, "package", "list")
     assert p.returncode == 0, p.stderr
     listed = p.stdout + p.stderr
-    assert "shared/__init__.py" in listed and "shared/ledger/store.py" in listed
+    subpackages = sorted(
+        str(init.parent.relative_to(REPO)) for init in (REPO / "shared").rglob("__init__.py")
+    )
+    assert len(subpackages) > 8
+    missing = [s for s in subpackages if f"{s}/__init__.py" not in listed]
+    assert not missing, f"not in {Path(flow).name}'s code package: {missing}"
     assert "shared/ledger/migrations/versions/0001_backbone.py" in listed

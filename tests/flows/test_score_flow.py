@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shared.generator import generate_orders
-from shared.scoring import fresh_batch_start
+from shared.data.generator import generate_orders
+from shared.operate.scoring import fresh_batch_start
 from tests.builders import build, release
 from tests.flows.helpers import SCORE, cli_run, run_flow
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from shared.config import load_project, load_roles, load_rules
-from shared.generator import generate_orders
+from shared.data.generator import generate_orders
 from shared.ledger import Ledger
 from shared.release import load_alias
 from tests.builders import build, release

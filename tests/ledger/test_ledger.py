@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from shared.config import load_project
-from shared.generator import generate_orders
-from shared.ingest import land_raw, validate_batch
+from shared.data.generator import generate_orders
+from shared.data.ingest import land_raw, validate_batch
 from shared.ledger import Ledger, LedgerError
 
 REPO = Path(__file__).resolve().parents[2]

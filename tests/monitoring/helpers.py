@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared import storage
-from shared.generator import GeneratedBatch, generate_orders
-from shared.ingest import land_raw, read_raw
+from shared.data import storage
+from shared.data.generator import GeneratedBatch, generate_orders
+from shared.data.ingest import land_raw, read_raw
+from shared.operate.scoring import combine, partitions, score_partition
 from shared.release import load_alias, promote, review
-from shared.scoring import combine, partitions, score_partition
 
 
 def release(t, version: str) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shared.feedback import apply_feedback
-from shared.monitoring import MonitoringError, monitor, record
+from shared.monitor.monitoring import MonitoringError, monitor, record
+from shared.operate.feedback import apply_feedback
 from tests.builders import build
 from tests.monitoring.helpers import labels_frame, release, score
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import storage
-from shared.bundle import load_bundle
+from shared.data import storage
+from shared.guard.bundle import load_bundle
 from shared.ledger import Ledger
 from shared.release import (
     ReleaseRefused,

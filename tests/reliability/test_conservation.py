@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.config import load_project
-from shared.contracts import build_contracts
-from shared.generator import generate_orders
-from shared.validation import split_valid
+from shared.data.contracts import build_contracts
+from shared.data.generator import generate_orders
+from shared.data.validation import split_valid
 
 CFG = load_project(Path(__file__).resolve().parents[2] / "config" / "project.yaml")
 CONTRACTS = build_contracts(CFG, datetime(2026, 11, 1))

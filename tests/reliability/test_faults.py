@@ -18,9 +18,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from shared import storage
-from shared.bundle import BundleError, load_deployed
 from shared.config import load_project
+from shared.data import storage
+from shared.guard.bundle import BundleError, load_deployed
 from shared.ledger import Ledger, LedgerError
 from shared.release import ReleaseRefused, load_alias, promote, review, rollback
 from tests.builders import build
@@ -293,7 +293,7 @@ def test_a_full_disk_leaves_no_temporary_file(tmp_path: Path) -> None:
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
-        "from shared import storage\n"
+        "from shared.data import storage\n"
         "try:\n"
         "    storage.write_bytes(sys.argv[1], b'x' * 100_000)\n"
         "except OSError as e:\n"

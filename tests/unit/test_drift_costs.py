@@ -11,8 +11,9 @@ import pytest
 from scipy import stats
 
 from shared.config import CostsConfig
-from shared.costs import economics, monthly_benefit
-from shared.drift import (
+from shared.ledger import Ledger, ModelRegistration
+from shared.monitor.costs import economics, monthly_benefit
+from shared.monitor.drift import (
     CategoricalRef,
     NumericRef,
     categorical_psi,
@@ -22,7 +23,6 @@ from shared.drift import (
     numeric_ref,
     psi,
 )
-from shared.ledger import Ledger, ModelRegistration
 
 
 def test_psi_by_hand() -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from shared.generator import BAD_KINDS, generate_orders
+from shared.data.generator import BAD_KINDS, generate_orders
 
 
 def test_same_seed_same_batch_and_labels_come_separately() -> None:
@@ -49,8 +49,8 @@ def test_corrupted_rows_are_exactly_the_quarantined_ones() -> None:
     from pathlib import Path
 
     from shared.config import load_project
-    from shared.contracts import build_contracts
-    from shared.validation import split_valid
+    from shared.data.contracts import build_contracts
+    from shared.data.validation import split_valid
 
     cfg = load_project(Path(__file__).resolve().parents[2] / "config" / "project.yaml")
     g = generate_orders(4000, seed=8, bad_fraction=0.1)

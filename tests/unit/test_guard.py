@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.bundle import BundleError, build_bundle, load_bundle
 from shared.config import RulesConfig, load_project, load_rules
-from shared.generator import generate_orders
+from shared.data.generator import generate_orders
 from shared.guard import Envelope, GuardedModel, GuardedPredictions
-from shared.models import Baseline
+from shared.guard.bundle import BundleError, build_bundle, load_bundle
 from shared.training import generated_split, train_candidate
+from shared.training.families import Baseline
 from tests.unit.test_training import fast
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from shared.config import ProjectConfig, load_project
-from shared.generator import generate_orders
-from shared.models import Baseline, load_model
+from shared.data.generator import generate_orders
 from shared.training import (
     TrainingError,
     apply_gates,
@@ -21,6 +20,7 @@ from shared.training import (
     split_by_time,
     train_candidate,
 )
+from shared.training.families import Baseline, load_model
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_CFG = load_project(REPO / "config" / "project.yaml")

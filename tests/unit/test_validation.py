@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from shared.config import load_project
-from shared.contracts import build_contracts
-from shared.generator import BAD_KINDS, TYPED_KINDS, _apply, generate_orders
-from shared.ingest import land_raw, read_raw, validate_batch
-from shared.validation import RawInputError, split_valid
+from shared.data.contracts import build_contracts
+from shared.data.generator import BAD_KINDS, TYPED_KINDS, _apply, generate_orders
+from shared.data.ingest import land_raw, read_raw, validate_batch
+from shared.data.validation import RawInputError, split_valid
 
 REPO = Path(__file__).resolve().parents[2]
 CFG = load_project(REPO / "config" / "project.yaml")

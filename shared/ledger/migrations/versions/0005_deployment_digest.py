@@ -15,7 +15,7 @@ depends_on = None
 
 def upgrade() -> None:
     # deployments made before this revision have none: loading them is refused until the
-    # version is promoted again (shared.bundle.load_verified)
+    # version is promoted again (shared.guard.bundle.load_verified)
     with op.batch_alter_table("deployments") as t:
         t.add_column(sa.Column("bundle_sha256", sa.String(64), nullable=True))
 

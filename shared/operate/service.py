@@ -25,9 +25,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.bundle import BundleError, load_deployed
 from shared.config import ProjectConfig
 from shared.guard import GuardedModel
+from shared.guard.bundle import BundleError, load_deployed
 from shared.ledger import DeploymentRecord, Ledger, LedgerError
 
 _BODY = Body(..., description="One row (an object) or many (a list of objects).")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from shared import storage
+from shared.data import storage
 from shared.guard import DECISIONS, GuardedModel, decision_counts
 
 

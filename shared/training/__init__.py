@@ -11,12 +11,12 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from shared import storage
 from shared.config import ProjectConfig, RulesConfig
-from shared.drift import reference_profile
+from shared.data import storage
 from shared.guard import Envelope, GuardedModel, decision_counts, intervention_rate
-from shared.metrics import evaluate, slice_metrics
-from shared.models import Baseline, FitReport, new_model
+from shared.monitor.drift import reference_profile
+from shared.training.families import Baseline, FitReport, new_model
+from shared.training.metrics import evaluate, slice_metrics
 
 
 class TrainingError(ValueError):
@@ -136,10 +136,10 @@ def assemble(
 def generated_split(cfg: ProjectConfig, rows: int, seed: int, **generator: Any) -> TrainingSplit:
     """A training split made from the built-in generator, through ingest's validation:
     orders validated by the project's contract, labels joined, split by time."""
-    from shared.contracts import build_contracts
-    from shared.generator import generate_orders
-    from shared.ingest import generator_settings
-    from shared.validation import split_valid
+    from shared.data.contracts import build_contracts
+    from shared.data.generator import generate_orders
+    from shared.data.ingest import generator_settings
+    from shared.data.validation import split_valid
 
     g = generator_settings(cfg)
     kwargs = {"start": g.start, "days": g.days, **generator}

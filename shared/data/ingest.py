@@ -17,11 +17,11 @@ from pathlib import PurePosixPath
 import pandas as pd
 import pyarrow as pa_arrow
 
-from shared import storage
+from shared.data import storage
 from shared.config import GeneratorSettings, ProjectConfig
-from shared.contracts import SCHEMA_VERSION, build_contracts
-from shared.generator import generate_orders
-from shared.validation import CheckCount, RawInputError, SplitResult, split_valid
+from shared.data.contracts import SCHEMA_VERSION, build_contracts
+from shared.data.generator import generate_orders
+from shared.data.validation import CheckCount, RawInputError, SplitResult, split_valid
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 

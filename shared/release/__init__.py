@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared import storage
-from shared.bundle import (
+from shared.config import ProjectConfig, RolesConfig, RulesConfig
+from shared.data import storage
+from shared.guard import Envelope, GuardedModel
+from shared.guard.bundle import (
     BundleError,
     build_bundle,
     bundle_uri,
@@ -29,8 +31,6 @@ from shared.bundle import (
     load_verified,
     rules_version,
 )
-from shared.config import ProjectConfig, RolesConfig, RulesConfig
-from shared.guard import Envelope, GuardedModel
 from shared.ledger import (
     AliasMoveRecord,
     ApprovalRecord,
@@ -39,8 +39,8 @@ from shared.ledger import (
     LedgerError,
     ModelVersionRecord,
 )
-from shared.models import ARTIFACT_FILES
 from shared.training import TrainingError, load_artifacts
+from shared.training.families import ARTIFACT_FILES
 
 ALIASES = ("staging", "production")
 RELEASE_STAGES = ("Release", "Deploy")
@@ -324,7 +324,7 @@ def champion_metrics(
     ledger: Ledger, holdout: Any, cfg: ProjectConfig
 ) -> tuple[str, dict[str, float]] | None:
     """The production model's metrics on a holdout (the champion a challenger must beat)."""
-    from shared.metrics import evaluate
+    from shared.training.metrics import evaluate
 
     dep = ledger.alias("production")
     if dep is None:

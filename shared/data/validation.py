@@ -1,6 +1,6 @@
 """Split a raw batch into valid rows and quarantined rows, each with its reasons.
 
-The checks come from the Pandera contract (:mod:`shared.contracts`); this module evaluates
+The checks come from the Pandera contract (:mod:`shared.data.contracts`); this module evaluates
 them column by column, vectorised, and records for every failing row the column, the check
 and the value as it came. Nothing is lost: ``rows_in == rows_valid + rows_quarantined``.
 """
@@ -16,7 +16,7 @@ import pyarrow as pa_arrow
 from pandera.config import ValidationDepth, config_context
 from pandera.typing import Series
 
-from shared.contracts import ColumnSpec, Contracts
+from shared.data.contracts import ColumnSpec, Contracts
 
 _TRUE = {"true", "1", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "no", "n", "f", "0.0"}

@@ -13,8 +13,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from shared import storage
 from shared.config import LIFECYCLE_STAGES, ML_LENS_ROLES, PHASES, RolesConfig
+from shared.data import storage
 from shared.ledger import Ledger
 
 # roles a team needs by the time it reaches each phase (cumulative), after SEED_NOTES.md:

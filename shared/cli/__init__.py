@@ -20,9 +20,9 @@ from shared.config import (
     RulesConfig,
     load_project_set,
 )
+from shared.config.settings import ledger_url
 from shared.ledger import Ledger, LedgerError
-from shared.reports import comparison_table, text_table
-from shared.settings import ledger_url
+from shared.monitor.reports import comparison_table, text_table
 
 
 def _jsonable(obj: Any) -> Any:
@@ -316,7 +316,7 @@ def reject(obj: Ctx, version: str, user: str, comment: str, role: str | None) ->
 @click.pass_obj
 def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
     """Move ALIAS to model VERSION, wrapped in the current guard rules."""
-    from shared.provenance import code_version
+    from shared.data.provenance import code_version
     from shared.release import promote as do_promote
 
     move = _refusal(
@@ -393,7 +393,7 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
     """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn)."""
     import uvicorn
 
-    from shared.service import create_app
+    from shared.operate.service import create_app
 
     url = obj.ledger_override or ledger_url(obj.project())
     uvicorn.run(create_app(url, alias, cfg=obj.project()), host=host, port=port, log_level="info")
@@ -413,9 +413,9 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
 def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -> None:
     """Record delayed labels from PATH (CSV/Parquet with the id and target columns), joined
     by id within one scoring batch."""
-    from shared.feedback import apply_feedback, read_labels
-    from shared.settings import current_user
-    from shared.validation import RawInputError
+    from shared.config.settings import current_user
+    from shared.data.validation import RawInputError
+    from shared.operate.feedback import apply_feedback, read_labels
 
     cfg = obj.project()
     try:
@@ -480,7 +480,7 @@ def monitoring(obj: Ctx, as_json: bool, last: int) -> None:
 def costs(obj: Ctx, as_json: bool) -> None:
     """Fixed, variable and benefit per model version and for the project; break-even
     (the project folder's costs file)."""
-    from shared.costs import economics
+    from shared.monitor.costs import economics
 
     econ = economics(obj.ledger(), obj.costs())
     if as_json:
@@ -532,12 +532,12 @@ def app(obj: Ctx, port: int, host: str) -> None:
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    home = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+    from shared.paths import APP_HOME as home
+
     if not home.exists():
         raise click.ClickException(f"{home} not found: run renkei app from a Renkei checkout")
-    from shared.settings import app_environment
+    from shared.config.settings import app_environment
 
     obj.project_set()  # a wrong project folder fails here, with one line
     env = {**os.environ, **app_environment(obj.project_path, obj.ledger_override)}
@@ -624,7 +624,8 @@ def deploy_aws(
     except (DeployError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"production settings in {settings} (renkei --project {settings})")
-    repo = Path(__file__).resolve().parents[1]
+    from shared.paths import REPO as repo
+
     for flow in flows or tuple(FLOW_FILES):
         click.echo(f"deploying {flow} ...")
         try:

@@ -28,13 +28,8 @@ from typing import Any
 import yaml
 
 from shared.config import AwsConfig, ProjectConfig, ProjectSet
+from shared.paths import FLOW_FILES, flow_file
 
-FLOW_FILES = {
-    "IngestFlow": "ingest_flow.py",
-    "TrainFlow": "train_flow.py",
-    "ScoreFlow": "score_flow.py",
-    "MonitorFlow": "monitor_flow.py",
-}
 
 
 class DeployError(RuntimeError):
@@ -133,7 +128,7 @@ def deploy_flow(
     configs += ["--config", "aws", str(settings / "aws.yaml")]
     cmd = [
         sys.executable,
-        str(repo / "flows" / FLOW_FILES[flow]),
+        str(flow_file(flow, repo / "flows")),
         *configs,
         "--config-value",
         "deploy",

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from shared.config import ProjectConfig
-from shared.features import build_features, check_features, feature_space
+from shared.data.features import build_features, check_features, feature_space
 
 META = "meta.json"
 

@@ -125,8 +125,8 @@ def open_ledger(project: Any) -> Any:
     (Secrets Manager or RENKEI_LEDGER_URL): never kept as an artifact, so no password ever
     lands in the datastore."""
     from shared.config import project_from_flow
+    from shared.config.settings import ledger_url
     from shared.ledger import Ledger
-    from shared.settings import ledger_url
 
     return Ledger.open(ledger_url(project_from_flow(project)))
 
@@ -198,7 +198,7 @@ def fault_point(point: str) -> None:
     SIGKILL, be stopped by SIGTERM, or raise an unexpected (non-Renkei) error."""
     import os
 
-    from shared.settings import injected_fault
+    from shared.config.settings import injected_fault
 
     fault = injected_fault()
     if fault == f"{point}-kill":

@@ -11,20 +11,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shared import storage
 from shared.config import ProjectConfig
-from shared.contracts import build_contracts
-from shared.drift import (
+from shared.data import storage
+from shared.data.contracts import build_contracts
+from shared.data.ingest import read_raw
+from shared.data.validation import RawInputError, check_rows
+from shared.ledger import Ledger, ModelVersionRecord
+from shared.monitor.drift import (
     ReferenceProfile,
     categorical_psi,
     chi_square,
     numeric_drift,
     numeric_psi,
 )
-from shared.ingest import read_raw
-from shared.ledger import Ledger, ModelVersionRecord
-from shared.metrics import evaluate
-from shared.validation import RawInputError, check_rows
+from shared.training.metrics import evaluate
 
 
 class MonitoringError(ValueError):
@@ -309,9 +309,15 @@ def start_training_run(project: dict[str, Any], flows_dir: str) -> str:
     import sys
 
     from shared.deploy import frozen_yaml
+    from shared.paths import FLOW_FILES
 
     with frozen_yaml(project) as path:
-        cmd = [sys.executable, os.path.join(flows_dir, "train_flow.py"), "--config", "project"]
+        cmd = [
+            sys.executable,
+            os.path.join(flows_dir, FLOW_FILES["TrainFlow"]),
+            "--config",
+            "project",
+        ]
         done = subprocess.run([*cmd, path, "run"], capture_output=True, text=True)
     if done.returncode != 0:
         raise MonitoringError(f"the retraining run failed:\n{done.stderr[-2000:]}")

@@ -19,8 +19,8 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from shared.config import ProjectConfig, RulesConfig
-from shared.contracts import Contracts, build_contracts
-from shared.validation import check_rows
+from shared.data.contracts import Contracts, build_contracts
+from shared.data.validation import check_rows
 
 DECISIONS = ("model", "corrected", "fallback", "rejected")
 

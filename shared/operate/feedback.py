@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from shared import storage
 from shared.config import ProjectConfig, RolesConfig
-from shared.ingest import read_raw
+from shared.data import storage
+from shared.data.ingest import read_raw
+from shared.data.validation import RawInputError
 from shared.ledger import FeedbackBatchRecord, Ledger
-from shared.validation import RawInputError
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def scored_rows(ledger: Ledger) -> pd.DataFrame:
 
 def read_labels(path: str) -> pd.DataFrame:
     """A feedback file (CSV or Parquet); file-level problems raise RawInputError."""
-    from shared.ingest import _format_of
+    from shared.data.ingest import _format_of
 
     fmt = _format_of(path)
     try:

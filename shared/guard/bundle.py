@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared import storage
 from shared.config import ConfigError, ProjectConfig, RulesConfig, check_rules
+from shared.data import storage
 from shared.guard import Envelope, GuardedModel
-from shared.models import load_model
+from shared.training.families import load_model
 
 if TYPE_CHECKING:
     from shared.ledger import DeploymentRecord
