@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from shared.config import ProjectConfig, RolesConfig, RulesConfig
 from shared.data import storage
@@ -39,7 +38,7 @@ from shared.ledger import (
     LedgerError,
     ModelVersionRecord,
 )
-from shared.training import TrainingError, load_artifacts
+from shared.training import TrainingError, champion_metrics, load_artifacts  # noqa: F401  (champion_metrics: moved to training.gates)
 from shared.training.families import ARTIFACT_FILES
 
 ALIASES = ("staging", "production")
@@ -318,23 +317,3 @@ def load_alias(
     if dep is None:
         return None
     return dep, load_deployed(dep)
-
-
-def champion_metrics(
-    ledger: Ledger, holdout: Any, cfg: ProjectConfig
-) -> tuple[str, dict[str, float]] | None:
-    """The production model's metrics on a holdout (the champion a challenger must beat)."""
-    from shared.training.metrics import evaluate
-
-    dep = ledger.alias("production")
-    if dep is None:
-        return None
-    try:
-        p = load_deployed(dep).model.predict(holdout)
-    except (BundleError, ValueError, KeyError) as e:
-        raise TrainingError(
-            f"the production version {dep.version} cannot be scored on this holdout, so it "
-            f"cannot be compared: {e}"
-        ) from None
-    y = holdout[cfg.target].to_numpy(dtype=float)
-    return dep.version, evaluate(cfg.task, y, p, cfg.training.threshold)
