@@ -20,6 +20,7 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    end_run,
     open_ledger,
     production,
     project_config,
@@ -131,8 +132,7 @@ class TrainFlow(FlowSpec):
     @step
     def end(self):
         """Print the comparison and finish the run."""
-        with run_context(self.project, self.run_pathspec):
-            open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
+        end_run(self.project, self.run_pathspec)
         print(comparison_table(self.registered))
         chosen = [m for m in self.registered if m.status == "candidate"]
         print(
