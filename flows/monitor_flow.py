@@ -16,12 +16,8 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
-from shared.monitor.monitoring import (
-    monitor,
-    record,
-    start_production_training,
-    start_training_run,
-)
+from shared.monitor.monitoring import monitor, record
+from shared.monitor.retrain import start_production_training, start_training_run
 
 
 @production
