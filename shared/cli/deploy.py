@@ -58,7 +58,6 @@ def deploy_aws(
 
     from shared.config import load_aws
     from shared.deploy import (
-        FLOW_FILES,
         DeployError,
         deploy_flow,
         iam_policies,
@@ -79,6 +78,7 @@ def deploy_aws(
     except (DeployError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"production settings in {settings} (renkei --project {settings})")
+    from shared.paths import FLOW_FILES
     from shared.paths import REPO as repo
 
     for flow in flows or tuple(FLOW_FILES):
