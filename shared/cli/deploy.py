@@ -24,7 +24,7 @@ def deploy() -> None:
     default=None,
     help="Production settings YAML (default: the project folder's files.aws, aws.yaml).",
 )
-@click.option("--flow", "flows", multiple=True, help="Only these flows (default: all four).")
+@click.option("--flow", "only", multiple=True, help="Only these flows (default: all four).")
 @click.option("--dry-run", is_flag=True, help="Write the state machine JSON files instead.")
 @click.option(
     "--out", default="deploy/state-machines", show_default=True, help="Where --dry-run writes."
@@ -44,7 +44,7 @@ def deploy() -> None:
 def deploy_aws(
     obj: Ctx,
     aws_path: str | None,
-    flows: tuple[str, ...],
+    only: tuple[str, ...],
     dry_run: bool,
     out: str,
     settings_out: str,
@@ -81,7 +81,7 @@ def deploy_aws(
     from shared.paths import FLOW_FILES
     from shared.paths import REPO as repo
 
-    for flow in flows or tuple(FLOW_FILES):
+    for flow in only or tuple(FLOW_FILES):
         click.echo(f"deploying {flow} ...")
         try:
             r = deploy_flow(flow, settings, aws, repo, dry_run, Path(out))
