@@ -36,7 +36,7 @@ def test_every_listing_prints_a_table_or_json(tmp_path: Path) -> None:
         assert isinstance(records, list) and len(records) == n, (cmd, records)
     assert json.loads(renkei("models", "--json"))[0]["version"].startswith("v")
     quarantine = json.loads(renkei("quarantine", dataset, "--json"))
-    assert quarantine["rows_quarantined"] == sum(g["rows"] for g in quarantine["by_check"])
+    assert quarantine["rows_quarantined"] > 0 and quarantine["by_check"][0]["examples"]
     assert f"rows quarantined in {dataset}" in renkei("quarantine", dataset)
     assert json.loads(renkei("lineage", v, "--json"))["version"] == v
     costs = json.loads(renkei("costs", "--json"))
