@@ -10,6 +10,7 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    end_run,
     fault_point,
     ingest_card,
     open_ledger,
@@ -103,8 +104,7 @@ class IngestFlow(FlowSpec):
                     f"valid, under the minimum {o.min_valid_fraction:.1%}; report and "
                     f"quarantine recorded (renkei quarantine {o.dataset_version})"
                 )
-            ledger = open_ledger(self.project)
-            ledger.finish_run(self.run_pathspec, "succeeded", dataset_version=o.dataset_version)
+        ledger = end_run(self.project, self.run_pathspec, dataset_version=o.dataset_version)
         print(
             f"dataset {o.dataset_version}: {o.rows_in:,} rows in, {o.rows_valid:,} valid, "
             f"{o.rows_quarantined:,} quarantined ({'new version' if self.record.dataset_created else 'same data as an existing version'})\n"

@@ -9,18 +9,15 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    end_run,
     monitoring_card,
     open_ledger,
     production,
     project_config,
     run_context,
 )
-from shared.monitor.monitoring import (
-    monitor,
-    record,
-    start_production_training,
-    start_training_run,
-)
+from shared.monitor.monitoring import monitor, record
+from shared.monitor.retrain import start_production_training, start_training_run
 
 
 @production
@@ -83,8 +80,7 @@ class MonitorFlow(FlowSpec):
     @step
     def end(self):
         """Print every check's verdict and the retraining decision."""
-        with run_context(self.project, self.run_pathspec):
-            open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
+        end_run(self.project, self.run_pathspec)
         for c in self.result.checks:
             print(f"{c.verdict:7} {c.name:28} {c.detail}")
         if self.report.retrain:

@@ -10,6 +10,7 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    end_run,
     open_ledger,
     production,
     project_config,
@@ -125,8 +126,7 @@ class ScoreFlow(FlowSpec):
     @step
     def end(self):
         """Print the decision counts."""
-        with run_context(self.project, self.run_pathspec):
-            open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
+        end_run(self.project, self.run_pathspec)
         b = self.batch
         mix = ", ".join(f"{d} {n:,}" for d, n in b.decisions.items())
         print(f"scoring batch {b.id}: {b.rows:,} rows with {b.version} and rules {b.rules_version}")

@@ -20,22 +20,19 @@ from shared.flowkit import (
     aws_config,
     begin_run,
     deploy_config,
+    end_run,
     open_ledger,
     production,
     project_config,
     run_context,
     training_card,
 )
-from shared.guard import Envelope
 from shared.monitor.reports import comparison_table
-from shared.release import champion_metrics
 from shared.training import (
     apply_gates,
     comparison_frame,
-    families_by_device,
-    load_training_input,
     registration,
-    split_by_time,
+    start_training,
     train_and_save,
 )
 
@@ -75,20 +72,13 @@ class TrainFlow(FlowSpec):
     def start(self):
         """Record the run, load the chosen datasets with labels and split them by time."""
         run = begin_run(self.project)
-        cfg, ledger, rules = run.cfg, run.ledger, set_from_flow(self.project).rules
         self.run_pathspec, self.code = run.run_pathspec, code_version()
         with run_context(self.project, self.run_pathspec):
-            chosen = [v.strip() for v in self.datasets.split(",") if v.strip()]
-            self.training_input = load_training_input(ledger, cfg, chosen)
-            self.split = split_by_time(self.training_input.rows, cfg)
-            self.envelope = Envelope.learn(self.split.train, cfg)
-            self.champion = champion_metrics(ledger, self.split.holdout, cfg)
-            cpu_families, self.families = families_by_device(cfg)
-            self.start_task = current.pathspec
-            self.cpu_candidates = [
-                train_and_save(f, self.split, cfg, rules, self.envelope, _run_key())
-                for f in cpu_families
-            ]
+            rules = set_from_flow(self.project).rules
+            s = start_training(run.ledger, run.cfg, rules, self.datasets, _run_key())
+        self.training_input, self.split, self.envelope = s.training_input, s.split, s.envelope
+        self.champion, self.families = s.champion, s.gpu_families
+        self.cpu_candidates, self.start_task = s.cpu_candidates, current.pathspec
         self.dataset_versions = self.training_input.dataset_versions
         print(f"training on {self.dataset_versions}: {self.split.sizes}")
         self.next(self.train, foreach="families")
@@ -142,8 +132,7 @@ class TrainFlow(FlowSpec):
     @step
     def end(self):
         """Print the comparison and finish the run."""
-        with run_context(self.project, self.run_pathspec):
-            open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
+        end_run(self.project, self.run_pathspec)
         print(comparison_table(self.registered))
         chosen = [m for m in self.registered if m.status == "candidate"]
         print(

@@ -1,5 +1,5 @@
 METAFLOW_PACKAGE_POLICY = "include"
-"""Renkei's library: config, data contracts, generator, validation, ledger and CLI.
+"""Renkei's library, one subpackage per lifecycle stage (see README, Layout).
 
 `METAFLOW_PACKAGE_POLICY = "include"` must stay first: it makes Metaflow ship this package
 inside the flow's code package (AWS Batch, Step Functions) although it sits beside `flows/`.

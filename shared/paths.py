@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FLOWS_DIR = REPO / "flows"
+
+
+def flows_dir(repo: Path = REPO) -> Path:
+    """The flows folder of a checkout."""
+    return repo / "flows"
+
+
+FLOWS_DIR = flows_dir()
 APP_HOME = REPO / "app" / "Home.py"
 
 FLOW_FILES = {

@@ -1,4 +1,4 @@
-"""`python -m shared.cli`: the same as the `renkei` command."""
+"""``python -m shared.cli``: the same as ``renkei``."""
 
 from shared.cli import main
 

@@ -1,0 +1,1 @@
+"""Operate: scoring in batches, the HTTP scoring service and delayed feedback (labels)."""

@@ -331,7 +331,8 @@ def test_dry_run_writes_the_state_machine_json(
 def test_deployed_monitor_starts_the_train_state_machine(
     moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.monitor.monitoring import MonitoringError, start_production_training
+    from shared.monitor.monitoring import MonitoringError
+    from shared.monitor.retrain import start_production_training
 
     with pytest.raises(MonitoringError, match="no deployed state machine 'eta.prod.TrainFlow'"):
         start_production_training("eta")

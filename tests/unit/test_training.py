@@ -225,3 +225,29 @@ def test_a_baseline_that_cannot_discriminate_is_refused(binary_split) -> None:
         [train_candidate(f, binary_split, cfg) for f in ("baseline", "xgboost")], cfg
     )
     assert next(g for g in cands[1].gates if g.name == "baseline_discriminates").passed
+
+
+def test_fitting_xgboost_never_imports_torch() -> None:
+    """torch is imported only in the torch family, when a torch model is fitted or loaded:
+    a fresh interpreter that imports shared.training and fits and reloads XGBoost has no
+    torch in sys.modules; fitting the MLP then imports it."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from shared.config import load_project
+from shared.training import generated_split, train_candidate
+from shared.training.families import load_model
+cfg = load_project({str(REPO / "config" / "project.yaml")!r})
+split = generated_split(cfg, 1500, seed=2)
+c = train_candidate("xgboost", split, cfg)
+load_model(c.files, cfg).predict(split.holdout)
+print("torch" in sys.modules)
+import shared.training.families.torch_mlp
+print("torch" in sys.modules)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr

@@ -1,0 +1,105 @@
+"""The ``renkei`` group, its context (project folder and ledger, read once) and ``main``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from shared.config import (
+    DEFAULT_PROJECT_PATH,
+    ConfigError,
+    CostsConfig,
+    ProjectConfig,
+    ProjectSet,
+    RolesConfig,
+    RulesConfig,
+    load_project_set,
+)
+from shared.config.settings import ledger_url
+from shared.ledger import Ledger, LedgerError
+
+
+class Ctx:
+    def __init__(self, project_path: str, ledger: str | None) -> None:
+        self.project_path = project_path
+        self.ledger_override = ledger
+        self._set: ProjectSet | None = None
+
+    def project_set(self) -> ProjectSet:
+        """The project folder's files (project, rules, roles, costs), read once."""
+        if self._set is None:
+            try:
+                self._set = load_project_set(self.project_path)
+            except ConfigError as e:
+                raise click.ClickException(str(e)) from None
+        return self._set
+
+    def project(self) -> ProjectConfig:
+        return self.project_set().project
+
+    def roles(self) -> RolesConfig:
+        return self.project_set().roles
+
+    def rules(self) -> RulesConfig:
+        return self.project_set().rules
+
+    def costs(self) -> CostsConfig:
+        return self.project_set().costs
+
+    def ledger(self) -> Ledger:
+        try:
+            url = self.ledger_override or ledger_url(self.project())
+            return Ledger.open(url)
+        except LedgerError as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project",
+    "--config",
+    "project_path",
+    default=DEFAULT_PROJECT_PATH,
+    show_default=True,
+    help="The project folder (holding project.yaml) or its project.yaml; the rules, roles "
+    "and costs files it names are read from beside it. Its storage.ledger_url names the ledger.",
+)
+@click.option(
+    "--ledger",
+    default=None,
+    help="Ledger SQLAlchemy URL; overrides RENKEI_LEDGER_URL and the config.",
+)
+@click.option("--debug", is_flag=True, help="On an error, show the full traceback.")
+@click.pass_context
+def cli(ctx: click.Context, project_path: str, ledger: str | None, debug: bool) -> None:
+    """Renkei: the ledger's datasets, models, lineage, approvals, releases, monitoring,
+    costs and audit chain; the scoring service, the app and the AWS deployment.
+
+    Run from the repository root (config/ is the default project folder), or pass
+    --project DIR for another project.
+    """
+    ctx.obj = Ctx(project_path, ledger)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; Renkei, database, storage and bundle errors end in one line, exit 1
+    (``--debug``: the traceback)."""
+    from shared.errors import expected_errors, one_line
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        rc = cli.main(args=args, prog_name="renkei", standalone_mode=False)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except expected_errors() as e:
+        if "--debug" in args:
+            raise
+        click.echo(f"Error: {one_line(e)}", err=True)
+        sys.exit(1)
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)

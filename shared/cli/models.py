@@ -1,0 +1,85 @@
+"""``renkei models`` and ``renkei lineage``: the registry and where a model came from."""
+
+from __future__ import annotations
+
+import click
+
+from shared.ledger import LedgerError
+from shared.monitor.reports import comparison_table
+
+from .main import Ctx, cli
+from .output import Table, echo_json, jsonable, show
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--latest-candidate", is_flag=True, help="Print only the newest candidate's version.")
+@click.pass_obj
+def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
+    """List model versions: family, status, metrics vs the baseline, data, who and when."""
+    rows = obj.ledger().models()
+    if latest_candidate:
+        found = [m for m in rows if m.status == "candidate"]
+        if not found:
+            raise click.ClickException("no candidate registered: train one first")
+        click.echo(found[0].version)
+        return
+    provenance = Table(
+        ["version", "trained on", "by", "when"],
+        lambda m: [
+            m.version,
+            ", ".join(m.datasets),
+            m.trained_by,
+            f"{m.created_at:%Y-%m-%d %H:%M}",
+        ],
+    )
+
+    def text(rows: list) -> None:
+        click.echo(comparison_table(rows))
+        if rows:
+            click.echo()
+            click.echo(provenance.render(rows))
+
+    show(rows, as_json, text, data=[{"version": m.version, **jsonable(m)} for m in rows])
+
+
+@cli.command()
+@click.argument("version")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def lineage(obj: Ctx, version: str, as_json: bool) -> None:
+    """Trace model VERSION back to its code, config, run and raw data."""
+    try:
+        lin = obj.ledger().lineage(version)
+    except LedgerError as e:
+        raise click.ClickException(str(e)) from None
+    m = lin.model
+    if as_json:
+        echo_json(
+            {
+                "version": m.version,
+                "family": m.family,
+                "status": m.status,
+                "git_commit": m.git_commit,
+                "git_dirty": m.git_dirty,
+                "config_hash": m.config_hash,
+                "flow_run": m.flow_run,
+                "task": m.task_pathspec,
+                "artifact_uri": m.artifact_uri,
+                "trained_by": m.trained_by,
+                "datasets": lin.datasets,
+            }
+        )
+        return
+    dirty = " (uncommitted changes)" if m.git_dirty else ""
+    click.echo(f"{m.version} {m.family} [{m.status}] trained by {m.trained_by}")
+    click.echo(f"  code      {m.git_commit or 'unknown'}{dirty}")
+    click.echo(f"  config    {m.config_hash}")
+    click.echo(f"  run       {m.flow_run}  (task {m.task_pathspec})")
+    click.echo(f"  artifact  {m.artifact_uri}")
+    for d in lin.datasets:
+        click.echo(
+            f"  dataset   {d['version']}: {d['rows_valid']:,} valid of {d['rows_in']:,}, "
+            f"{d['rows_quarantined']:,} quarantined"
+        )
+        click.echo(f"    raw     {d['raw_source']}  (kept at {d['raw_uri']})")

@@ -1,0 +1,63 @@
+"""``renkei serve`` and ``renkei feedback``: the scoring service and delayed labels."""
+
+from __future__ import annotations
+
+import click
+
+from shared.config.settings import ledger_url
+
+from .main import Ctx, cli
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--alias", default="production", show_default=True)
+@click.pass_obj
+def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
+    """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn)."""
+    import uvicorn
+
+    from shared.operate.service import create_app
+
+    url = obj.ledger_override or ledger_url(obj.project())
+    uvicorn.run(create_app(url, alias, cfg=obj.project()), host=host, port=port, log_level="info")
+
+
+@cli.command()
+@click.argument("path")
+@click.option("--as", "user", default=None, help="Who delivers the labels (default: you).")
+@click.option(
+    "--batch",
+    "scoring_batch",
+    type=int,
+    default=None,
+    help="The scoring batch these labels are for (default: each id's newest scoring batch).",
+)
+@click.pass_obj
+def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -> None:
+    """Record delayed labels from PATH (CSV/Parquet with the id and target columns), joined
+    by id within one scoring batch."""
+    from shared.config.settings import current_user
+    from shared.data.validation import RawInputError
+    from shared.operate.feedback import apply_feedback, read_labels
+
+    cfg = obj.project()
+    try:
+        out = apply_feedback(
+            obj.ledger(),
+            cfg,
+            read_labels(path),
+            path,
+            user or current_user(),
+            scoring_batch=scoring_batch,
+        )
+    except RawInputError as e:
+        raise click.ClickException(str(e)) from None
+    b = out.batch
+    click.echo(
+        f"{b.rows:,} labels from {path}: {b.accepted:,} accepted, {b.late:,} late (kept), "
+        f"{b.duplicates:,} duplicates, {b.unknown:,} unknown ids, {b.invalid:,} invalid"
+    )
+    for status, ids in out.examples.items():
+        click.echo(f"  {status}: e.g. {', '.join(ids)}")

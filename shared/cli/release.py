@@ -1,0 +1,142 @@
+"""``renkei approve/reject/promote/rollback/history``: reviews and alias moves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from shared.ledger import LedgerError
+
+from .main import Ctx, cli
+from .output import Table, show
+
+
+def _refusal(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from shared.release import ReleaseRefused
+
+    try:
+        return fn(*args, **kwargs)
+    except (ReleaseRefused, LedgerError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _review(
+    obj: Ctx, version: str, user: str, comment: str, role: str | None, decision: str
+) -> None:
+    from shared.release import approval_status, review
+
+    ledger = obj.ledger()
+    roles = obj.roles()
+    rec = _refusal(review, ledger, roles, version, user, comment, decision, role)
+    verb = "approved" if decision == "approve" else "rejected"
+    click.echo(f"{user} {verb} {rec.version} as {rec.role}: {rec.comment}")
+    status = approval_status(ledger, roles, rec.version)
+    if status.rejections:
+        click.echo(f"{rec.version} is rejected in review and cannot go to production")
+    elif status.missing:
+        click.echo(f"{rec.version} still needs: {', '.join(status.missing)}")
+    else:
+        click.echo(f"{rec.version} has every approval production needs")
+
+
+@cli.command()
+@click.argument("version")
+@click.option("--as", "user", required=True, help="Who approves (must hold a required role).")
+@click.option("--comment", required=True, help="Why (recorded in the audit chain).")
+@click.option(
+    "--role", default=None, help="Which of your roles approves (default: the first open one)."
+)
+@click.pass_obj
+def approve(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
+    """Approve model VERSION for production (policy: the project's roles file, approval)."""
+    _review(obj, version, user, comment, role, "approve")
+
+
+@cli.command()
+@click.argument("version")
+@click.option("--as", "user", required=True, help="Who rejects (must hold a required role).")
+@click.option("--comment", required=True, help="Why (recorded in the audit chain).")
+@click.option("--role", default=None, help="Which of your roles rejects.")
+@click.pass_obj
+def reject(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
+    """Reject model VERSION: it cannot be promoted to production."""
+    _review(obj, version, user, comment, role, "reject")
+
+
+@cli.command()
+@click.argument("version")
+@click.option(
+    "--to",
+    "alias",
+    type=click.Choice(["staging", "production"]),
+    default="production",
+    show_default=True,
+)
+@click.option(
+    "--as", "user", required=True, help="Who promotes (Release/Deploy R or A in roles.yaml)."
+)
+@click.option("--reason", default="", help="Why (recorded in the alias history).")
+@click.pass_obj
+def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
+    """Move ALIAS to model VERSION, wrapped in the current guard rules."""
+    from shared.data.provenance import code_version
+    from shared.release import promote as do_promote
+
+    move = _refusal(
+        do_promote,
+        obj.ledger(),
+        obj.roles(),
+        obj.project(),
+        obj.rules(),
+        version,
+        alias,
+        user,
+        reason,
+        code_version().commit,
+    )
+    dep = obj.ledger().deployment(move.deployment_id)
+    was = f" (was {move.previous_version})" if move.previous_version else ""
+    click.echo(f"{alias} now serves {move.version}{was} with rules {dep.rules_version}")
+    click.echo(f"  bundle {dep.bundle_uri}")
+
+
+@cli.command()
+@click.option("--as", "user", required=True, help="Who rolls back (Release/Deploy R or A).")
+@click.option(
+    "--alias", type=click.Choice(["staging", "production"]), default="production", show_default=True
+)
+@click.option("--reason", default="", help="Why (recorded in the alias history).")
+@click.pass_obj
+def rollback(obj: Ctx, user: str, alias: str, reason: str) -> None:
+    """Move ALIAS back to the version it served before."""
+    from shared.release import rollback as do_rollback
+
+    move = _refusal(do_rollback, obj.ledger(), obj.roles(), user, alias, reason)
+    click.echo(f"{alias} rolled back to {move.version} (was {move.previous_version})")
+
+
+@cli.command()
+@click.option("--alias", default=None, help="Only this alias.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def history(obj: Ctx, alias: str | None, as_json: bool) -> None:
+    """Which version each alias served when, who moved it and why (append-only)."""
+    table = Table(
+        ["when", "alias", "action", "from", "to", "by", "why"],
+        lambda m: [
+            f"{m.at:%Y-%m-%d %H:%M:%S}",
+            m.alias,
+            m.action,
+            m.previous_version or "-",
+            m.version,
+            m.actor,
+            m.reason,
+        ],
+    )
+    show(
+        obj.ledger().alias_history(alias),
+        as_json,
+        table,
+        empty="No promotions yet: renkei promote VERSION --to production --as USER",
+    )

@@ -1,0 +1,68 @@
+"""costs.yaml's schema: the benefit model, checked against the project's task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from .base import DEFAULT_COSTS_PATH, ConfigError, _load, _Strict
+from .project import ProjectConfig
+
+
+class BenefitSettings(_Strict):
+    """What a model's answers are worth, by task (neutral names, any use case)."""
+
+    predictions_per_month: float = Field(0.0, ge=0)
+    # regression: value of one unit of key-metric improvement (e.g. one minute less MAE), per
+    # prediction
+    value_per_unit_improvement: float = Field(0.0, ge=0)
+    # binary: value of each true positive, cost of each false positive, share of positives
+    value_per_true_positive: float = Field(0.0, ge=0)
+    cost_per_false_positive: float = Field(0.0, ge=0)
+    prevalence: float | None = Field(None, gt=0, lt=1)
+
+
+class CostsConfig(_Strict):
+    currency: str = "USD"
+    fixed_monthly: dict[str, float] = {}
+    prices_per_hour: dict[str, float] = Field(default_factory=lambda: {"cpu": 0.4, "gpu": 1.2})
+    benefit: BenefitSettings = BenefitSettings()
+    months_per_model: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _prices(self) -> CostsConfig:
+        for k in ("cpu", "gpu"):
+            if k not in self.prices_per_hour:
+                raise ValueError(f"prices_per_hour needs '{k}'")
+        return self
+
+
+def check_costs(costs: CostsConfig, cfg: ProjectConfig, source: str) -> None:
+    """The benefit settings must fit the project's task (regression or binary)."""
+    b = costs.benefit
+    binary_fields = ("value_per_true_positive", "cost_per_false_positive", "prevalence")
+    if cfg.task == "regression":
+        wrong = [f for f in binary_fields if getattr(b, f)]
+        if wrong:
+            raise ConfigError(
+                f"{source}: field 'benefit.{wrong[0]}': is for binary tasks; project "
+                f"{cfg.name!r} is a regression (use benefit.value_per_unit_improvement)"
+            )
+        return
+    if b.value_per_unit_improvement:
+        raise ConfigError(
+            f"{source}: field 'benefit.value_per_unit_improvement': is for regression; project "
+            f"{cfg.name!r} is binary (use value_per_true_positive, cost_per_false_positive, "
+            "prevalence)"
+        )
+    if (b.value_per_true_positive or b.cost_per_false_positive) and b.prevalence is None:
+        raise ConfigError(
+            f"{source}: field 'benefit.prevalence': needed for a binary task's benefit (the "
+            "share of positive cases, between 0 and 1)"
+        )
+
+
+def load_costs(path: str | Path = DEFAULT_COSTS_PATH) -> CostsConfig:
+    """Read and validate the costs and benefit model."""
+    return _load(path, CostsConfig)

@@ -1,0 +1,1 @@
+"""Data: contracts, validation, ingest, the generator, features, storage and provenance."""

@@ -1,0 +1,121 @@
+"""A flow run's bookkeeping: begin_run, the failing-run context manager run_context, end_run, fault points."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from metaflow.exception import MetaflowException
+
+
+class RenkeiFlowError(MetaflowException):
+    """Ends a step with one clear message and no traceback."""
+
+    headline = "Renkei"
+
+
+class RunKilled(BaseException):  # noqa: N818 (a signal, not an error of the code)
+    """The step's process was told to stop (SIGTERM, SIGINT)."""
+
+
+def open_ledger(project: Any) -> Any:
+    """The ledger named by the frozen project config, its URL resolved here, in this step
+    (Secrets Manager or RENKEI_LEDGER_URL): never kept as an artifact, so no password ever
+    lands in the datastore."""
+    from shared.config import project_from_flow
+    from shared.config.settings import ledger_url
+    from shared.ledger import Ledger
+
+    return Ledger.open(ledger_url(project_from_flow(project)))
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a flow's start step gets: the typed config, the ledger and the run's record."""
+
+    cfg: Any
+    ledger: Any
+    run_pathspec: str
+
+
+def begin_run(project: Any) -> RunStart:
+    """Parse the frozen project config, open the ledger and record the run as started.
+
+    A missing, read-only or unreachable ledger ends the step in one line (there is no run
+    record to mark failed then).
+    """
+    from metaflow import current
+
+    from shared.config import project_from_flow
+    from shared.errors import expected_errors, one_line
+
+    try:
+        cfg = project_from_flow(project)
+        ledger = open_ledger(project)
+        branch = getattr(current, "branch_name", None)
+        pathspec = ledger.start_run(current.flow_name, current.run_id, current.username, branch)
+    except expected_errors() as e:
+        raise RenkeiFlowError(one_line(e)) from None
+    return RunStart(cfg, ledger, pathspec)
+
+
+@contextmanager
+def run_context(project: Any, run_pathspec: str) -> Iterator[None]:
+    """Wrap every step's body: whatever ends it (a Renkei, database, storage or bundle error,
+    a bug, SIGTERM), the run is recorded ``failed`` in the ledger with a one-line reason.
+
+    Renkei, database, storage and bundle errors end the step with that one line (Metaflow
+    prints its own exceptions without a traceback); anything else keeps its traceback.
+    Temporary files are the writers' own: ``storage.write_bytes`` removes its on failure.
+    """
+    from shared.errors import expected_errors, one_line
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise RunKilled(f"stopped by signal {signal.Signals(signum).name}")
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
+    try:
+        yield
+    except BaseException as e:
+        reason = e.message if isinstance(e, RenkeiFlowError) else one_line(e)
+        try:
+            open_ledger(project).finish_run(run_pathspec, "failed", error=reason)
+        except Exception as again:  # the ledger itself may be what failed
+            print(f"could not record the failure in the ledger: {one_line(again)}", file=sys.stderr)
+        if isinstance(e, expected_errors()):
+            raise RenkeiFlowError(reason) from None
+        raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def end_run(project: Any, run_pathspec: str, **details: Any) -> Any:
+    """A flow's end step: record the run ``succeeded`` (with ``details``, e.g. the dataset
+    version) inside :func:`run_context`; returns the ledger."""
+    with run_context(project, run_pathspec):
+        ledger = open_ledger(project)
+        ledger.finish_run(run_pathspec, "succeeded", **details)
+    return ledger
+
+
+def fault_point(point: str) -> None:
+    """Reliability tests only (RENKEI_INJECT_FAULT=<point>-kill|-term|-bug): die here by
+    SIGKILL, be stopped by SIGTERM, or raise an unexpected (non-Renkei) error."""
+    import os
+
+    from shared.config.settings import injected_fault
+
+    fault = injected_fault()
+    if fault == f"{point}-kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif fault == f"{point}-term":
+        os.kill(os.getpid(), signal.SIGTERM)
+    elif fault == f"{point}-bug":
+        raise RuntimeError(f"injected bug at {point} (RENKEI_INJECT_FAULT)")

@@ -1,0 +1,191 @@
+"""One function per monitoring check: data drift of a feature, prediction drift,
+performance on arrived labels and the guard's rate, each against its threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pandas as pd
+
+from shared.config import MonitoringSettings, ProjectConfig
+from shared.ledger import ModelVersionRecord
+from shared.monitor.drift import (
+    ReferenceProfile,
+    categorical_psi,
+    chi_square,
+    numeric_drift,
+    numeric_psi,
+)
+from shared.training.metrics import evaluate
+
+
+class Verdict(StrEnum):
+    """A check's verdict. Only ``alert`` can start a retrain."""
+
+    OK = "ok"
+    ALERT = "alert"
+    SKIPPED = "skipped"  # performance: too few labels arrived (coverage)
+    NOT_ENOUGH_ROWS = "not enough rows"  # under the check's minimum sample size
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # e.g. "drift:distance_km"
+    kind: str  # data_drift | prediction_drift | performance | guard
+    value: float | None
+    threshold: float
+    verdict: str  # a Verdict
+    detail: str
+
+
+def _too_few(name: str, kind: str, threshold: float, rows: int, needed: int, what: str) -> Check:
+    """The verdict of a statistical check under its minimum sample size: never an alert."""
+    return Check(
+        name,
+        kind,
+        None,
+        threshold,
+        Verdict.NOT_ENOUGH_ROWS,
+        f"not enough rows: {rows:,} {what}, needs at least {needed:,} (monitoring settings)",
+    )
+
+
+def check_data_drift(
+    name: str, ref: ReferenceProfile, x: pd.DataFrame, m: MonitoringSettings
+) -> Check | None:
+    """Feature ``name`` against its training distribution (PSI and KS or chi-square);
+    None when the reference has no profile of it."""
+    if name not in ref.numeric and name not in ref.categorical:
+        return None
+    usable = int(x[name].notna().sum())
+    if usable < m.min_rows_drift:
+        return _too_few(
+            f"drift:{name}", "data_drift", m.psi_alert, usable, m.min_rows_drift, "rows"
+        )
+    if name in ref.numeric:
+        value, _, p = numeric_drift(ref.numeric[name], x[name].to_numpy(dtype=float))
+        test = "KS"
+    else:
+        value = categorical_psi(ref.categorical[name], x[name])
+        _, p = chi_square(ref.categorical[name], x[name])
+        test = "chi-square"
+    alert = value > m.psi_alert or p < m.ks_pvalue
+    return Check(
+        f"drift:{name}",
+        "data_drift",
+        value,
+        m.psi_alert,
+        Verdict.ALERT if alert else Verdict.OK,
+        f"PSI {value:.3f} (alert > {m.psi_alert}), {test} p={p:.2g} (alert < {m.ks_pvalue})",
+    )
+
+
+def check_prediction_drift(
+    ref: ReferenceProfile, answered: pd.DataFrame, m: MonitoringSettings
+) -> Check | None:
+    """The answered rows' predictions against the holdout's; None without a reference."""
+    if ref.prediction is None:
+        return None
+    if len(answered) < m.min_rows_prediction:
+        return _too_few(
+            "prediction_drift",
+            "prediction_drift",
+            m.prediction_psi_alert,
+            len(answered),
+            m.min_rows_prediction,
+            "answered rows",
+        )
+    value = numeric_psi(ref.prediction, answered["prediction"].to_numpy(dtype=float))
+    return Check(
+        "prediction_drift",
+        "prediction_drift",
+        value,
+        m.prediction_psi_alert,
+        Verdict.ALERT if value > m.prediction_psi_alert else Verdict.OK,
+        f"PSI of predictions vs the holdout's {value:.3f} (alert > {m.prediction_psi_alert})",
+    )
+
+
+def check_performance(
+    model: ModelVersionRecord,
+    answered: pd.DataFrame,
+    labels: pd.DataFrame,
+    cfg: ProjectConfig,
+) -> tuple[Check, float]:
+    """The key metric on the answered rows whose labels arrived, against its value at
+    training; and the label coverage."""
+    m = cfg.monitoring
+    # a label counts for the scored row of the batch it was delivered for, once
+    labels = labels.drop_duplicates(["scoring_batch_id", "row_id"], keep="first")
+    joined = answered.merge(
+        labels[["scoring_batch_id", "row_id", "value"]],
+        on=["scoring_batch_id", "row_id"],
+        how="inner",
+    )
+    coverage = len(joined) / len(answered) if len(answered) else 0.0
+    km = model.key_metric
+    if coverage >= m.min_label_coverage and len(joined) < m.min_labelled_rows:
+        return _too_few(
+            "performance",
+            "performance",
+            m.max_metric_decay,
+            len(joined),
+            m.min_labelled_rows,
+            "labelled rows",
+        ), coverage
+    if coverage < m.min_label_coverage:
+        return Check(
+            "performance",
+            "performance",
+            None,
+            m.max_metric_decay,
+            Verdict.SKIPPED,
+            f"only {coverage:.0%} of rows labelled ({len(joined)} rows): needs {m.min_label_coverage:.0%}",
+        ), coverage
+    now_metric = evaluate(
+        cfg.task,
+        joined["value"].to_numpy(float),
+        joined["prediction"].to_numpy(float),
+        cfg.training.threshold,
+    )[km]
+    at_train = model.metrics[km]
+    decay = (
+        (at_train - now_metric) / abs(at_train)
+        if km == "roc_auc"
+        else (now_metric - at_train) / abs(at_train)
+    )
+    return Check(
+        "performance",
+        "performance",
+        decay,
+        m.max_metric_decay,
+        Verdict.ALERT if decay > m.max_metric_decay else Verdict.OK,
+        f"{km} {now_metric:.3f} on {len(joined):,} labelled rows ({coverage:.0%} coverage) vs "
+        f"{at_train:.3f} at training: {decay:+.0%} (alert > {m.max_metric_decay:+.0%})",
+    ), coverage
+
+
+def check_guard_rate(model: ModelVersionRecord, out: pd.DataFrame, m: MonitoringSettings) -> Check:
+    """How often the guard stepped in, against its rate on the holdout at training."""
+    base_rate = float(model.resources.get("guard", {}).get("intervention_rate", 0.0))
+    if len(out) < m.min_rows_guard:
+        return _too_few(
+            "guard_rate",
+            "guard",
+            m.max_guard_rate_increase,
+            len(out),
+            m.min_rows_guard,
+            "scored rows",
+        )
+    rate = float((out["decision"] != "model").mean())
+    increase = rate - base_rate
+    return Check(
+        "guard_rate",
+        "guard",
+        increase,
+        m.max_guard_rate_increase,
+        Verdict.ALERT if increase > m.max_guard_rate_increase else Verdict.OK,
+        f"guard stepped in on {rate:.1%} of rows vs {base_rate:.1%} on the holdout "
+        f"({increase:+.1%}, alert > {m.max_guard_rate_increase:+.0%})",
+    )

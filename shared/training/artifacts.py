@@ -1,0 +1,69 @@
+"""A candidate's outputs: the comparison frame (the card's chart), artifact files and its ledger registration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from shared.config import ProjectConfig
+from shared.data import storage
+
+from .candidate import Candidate
+
+
+class ComparisonRow(pa.DataFrameModel):
+    """One candidate's holdout metric overall or on one slice (the card's chart data)."""
+
+    family: Series[str]
+    slice: Series[str]
+    metric: Series[str]
+    value: Series[float] = pa.Field(nullable=True)
+
+
+def comparison_frame(candidates: list[Candidate], cfg: ProjectConfig) -> pd.DataFrame:
+    """Long table of the key metric per family, overall and per slice (the card's chart)."""
+    m = cfg.training.key_metric
+    rows = []
+    for c in candidates:
+        rows.append({"family": c.family, "slice": "all", "metric": m, "value": c.metrics[m]})
+        for name, values in c.slices.items():
+            rows.append({"family": c.family, "slice": name, "metric": m, "value": values[m]})
+    return ComparisonRow.validate(pd.DataFrame(rows))
+
+
+def save_artifacts(c: Candidate, root: str, run_key: str) -> str:
+    """Write a candidate's files under ``<data_root>/models/<run>/<family>/``; return the dir."""
+    prefix = storage.join(root, "models", run_key.replace("/", "-"), c.family)
+    for name, data in c.files.items():
+        storage.write_bytes(storage.join(prefix, name), data)
+    return prefix
+
+
+def load_artifacts(prefix: str, names: list[str]) -> dict[str, bytes]:
+    return {n: storage.read_bytes(storage.join(prefix, n)) for n in names}
+
+
+def registration(c: Candidate, base: Candidate, cfg: ProjectConfig, task: str | None) -> Any:
+    """The ledger record of one trained family."""
+    from shared.ledger import ModelRegistration
+
+    return ModelRegistration(
+        family=c.family,
+        status=c.status,
+        key_metric=cfg.training.key_metric,
+        metrics=c.metrics,
+        slice_metrics=c.slices,
+        gate_results=[vars(g) for g in c.gates],
+        baseline_metrics=base.metrics,
+        artifact_uri=c.artifact_uri or "",
+        resources={
+            "device": c.fit.device,
+            "fit_seconds": round(c.fit.seconds, 3),
+            "iterations": c.fit.iterations,
+            "guard": c.guard,
+        },
+        task_pathspec=task,
+    )

@@ -1,0 +1,44 @@
+"""What training produces: one trained family (Candidate), its gate results and TrainingError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.training.families import FitReport
+
+
+class TrainingError(ValueError):
+    """Training cannot start or finish; the message says why."""
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    passed: bool
+    value: float
+    threshold: float
+    detail: str
+
+
+@dataclass
+class Candidate:
+    """One trained family: holdout metrics, slices, fit report, artifact files."""
+
+    family: str
+    metrics: dict[str, float]
+    slices: dict[str, dict[str, float]]
+    fit: FitReport
+    files: dict[str, bytes] = field(repr=False)
+    gates: list[GateResult] = field(default_factory=list)
+    status: str = "trained"
+    artifact_uri: str | None = None
+    guard: dict[str, Any] = field(default_factory=dict)  # holdout decisions under the rules
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    @property
+    def failing_gates(self) -> list[str]:
+        return [g.name for g in self.gates if not g.passed]

@@ -1,0 +1,34 @@
+"""The families by name: new_model, load_model and the files each one writes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.config import ProjectConfig
+
+from .base import META
+from .baseline import Baseline
+from .torch_mlp import TorchMLP
+from .xgboost_model import XGBoostModel
+
+# the files each family writes (besides envelope.json, which training adds)
+ARTIFACT_FILES: dict[str, list[str]] = {
+    "baseline": [META],
+    "xgboost": ["model.json", META],
+    "torch_mlp": ["state_dict.pt", META],
+}
+
+FAMILIES: dict[str, Any] = {"baseline": Baseline, "xgboost": XGBoostModel, "torch_mlp": TorchMLP}
+
+
+def new_model(family: str, cfg: ProjectConfig) -> Any:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r} (known: {sorted(FAMILIES)})")
+    return FAMILIES[family](cfg)
+
+
+def load_model(files: dict[str, bytes], cfg: ProjectConfig) -> Any:
+    """Rebuild a model from its files (as written by ``to_files``)."""
+    family = json.loads(files[META])["family"]
+    return FAMILIES[family].from_files(files, cfg)

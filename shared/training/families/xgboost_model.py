@@ -1,0 +1,89 @@
+"""The XGBoost family (GPU when there is one); saved as the booster's JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shared.config import ProjectConfig
+from shared.data.features import build_features, check_features, feature_space
+
+from .base import META, FitReport, _check_feature_list, pick_device
+
+
+# -- XGBoost ------------------------------------------------------------------------------
+class XGBoostModel:
+    family = "xgboost"
+
+    def __init__(self, cfg: ProjectConfig, booster: Any = None, device: str | None = None) -> None:
+        self.cfg = cfg
+        self.booster = booster
+        self.device = device or pick_device()
+
+    def _params(self, seed: int) -> dict[str, Any]:
+        s = self.cfg.training.xgboost
+        objective = "reg:squarederror" if self.cfg.task == "regression" else "binary:logistic"
+        if self.cfg.task == "regression" and self.cfg.training.key_metric == "mae":
+            objective = "reg:absoluteerror"
+        return {
+            "objective": objective,
+            "tree_method": "hist",
+            "device": self.device,
+            "max_depth": s.max_depth,
+            "eta": s.learning_rate,
+            "subsample": 0.9,
+            "colsample_bytree": 0.9,
+            "seed": seed,
+            "nthread": 0,
+        }
+
+    def fit(
+        self, rows: pd.DataFrame, y: np.ndarray, valid: pd.DataFrame, y_valid: np.ndarray, seed: int
+    ) -> FitReport:
+        import xgboost as xgb
+
+        t0 = time.perf_counter()
+        s = self.cfg.training.xgboost
+        dtrain = xgb.DMatrix(check_features(build_features(rows, self.cfg), self.cfg), label=y)
+        dvalid = xgb.DMatrix(build_features(valid, self.cfg), label=y_valid)
+        self.booster = xgb.train(
+            self._params(seed),
+            dtrain,
+            num_boost_round=s.n_estimators,
+            evals=[(dvalid, "validation")],
+            early_stopping_rounds=s.early_stopping_rounds,
+            verbose_eval=False,
+        )
+        return FitReport(
+            self.family, self.device, time.perf_counter() - t0, self.booster.best_iteration + 1
+        )
+
+    def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        import xgboost as xgb
+
+        d = xgb.DMatrix(build_features(rows, self.cfg))
+        return self.booster.predict(d, iteration_range=(0, self.booster.best_iteration + 1))
+
+    def to_files(self) -> dict[str, bytes]:
+        raw = self.booster.save_raw(raw_format="json")
+        meta = {
+            "family": self.family,
+            "features": list(feature_space(self.cfg).columns),
+            "best_iteration": int(self.booster.best_iteration),
+        }
+        return {"model.json": bytes(raw), META: json.dumps(meta, indent=2).encode()}
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], cfg: ProjectConfig) -> XGBoostModel:
+        import xgboost as xgb
+
+        booster = xgb.Booster()
+        booster.load_model(bytearray(files["model.json"]))
+        meta = json.loads(files[META])
+        booster.set_attr(best_iteration=str(meta["best_iteration"]))
+        _check_feature_list(meta, cfg)
+        return cls(cfg, booster, "cpu")

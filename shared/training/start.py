@@ -1,0 +1,42 @@
+"""What the train flow's first step does: pick the data, split it, learn the envelope,
+score the champion and fit the families that need no GPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.config import ProjectConfig, RulesConfig
+from shared.guard import Envelope
+from shared.ledger import Ledger
+
+from .candidate import Candidate
+from .fit import families_by_device, train_and_save
+from .gates import champion_metrics
+from .inputs import TrainingInput, TrainingSplit, load_training_input, split_by_time
+
+
+@dataclass
+class TrainingStart:
+    """The chosen input and its split, the envelope, the champion's holdout metrics, the
+    families left for the GPU step and the CPU families already fitted and saved."""
+
+    training_input: TrainingInput
+    split: TrainingSplit
+    envelope: Envelope
+    champion: tuple[str, dict[str, float]] | None
+    gpu_families: list[str]
+    cpu_candidates: list[Candidate]
+
+
+def start_training(
+    ledger: Ledger, cfg: ProjectConfig, rules: RulesConfig, datasets: str, run_key: str
+) -> TrainingStart:
+    """``datasets``: comma-separated dataset versions (empty: the newest)."""
+    chosen = [v.strip() for v in datasets.split(",") if v.strip()]
+    training_input = load_training_input(ledger, cfg, chosen)
+    split = split_by_time(training_input.rows, cfg)
+    envelope = Envelope.learn(split.train, cfg)
+    champion = champion_metrics(ledger, split.holdout, cfg)
+    cpu_families, gpu_families = families_by_device(cfg)
+    cpu_candidates = [train_and_save(f, split, cfg, rules, envelope, run_key) for f in cpu_families]
+    return TrainingStart(training_input, split, envelope, champion, gpu_families, cpu_candidates)

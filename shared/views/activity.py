@@ -1,0 +1,112 @@
+"""What happened in operation: guard activity per scoring batch and the monitoring checks over time."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from shared.data import storage
+from shared.ledger import Ledger
+
+
+def guard_activity(
+    ledger: Ledger, batches: int = 20
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Decisions per scoring batch over time, top reasons, and example intervened rows."""
+    recent = ledger.scoring_batches()[-batches:]
+    over_time = pd.DataFrame(
+        [{"batch": b.id, "at": b.created_at, **b.decisions} for b in recent],
+        columns=["batch", "at", "model", "corrected", "fallback", "rejected"],
+    )
+    outputs = []
+    for b in recent[-5:]:
+        try:
+            outputs.append(storage.read_parquet(b.output_uri).assign(batch=b.id))
+        except FileNotFoundError:
+            continue
+    if not outputs:
+        empty = pd.DataFrame(columns=["reason", "rows"])
+        return over_time, empty, pd.DataFrame()
+    out = pd.concat(outputs, ignore_index=True)
+    reasons = Counter(r for rs in out["reasons"] for r in str(rs).split("; ") if r)
+    top = pd.DataFrame(reasons.most_common(15), columns=["reason", "rows"])
+    examples = out[out["decision"].isin(["corrected", "fallback"])].head(20)
+    return over_time, top, examples
+
+
+class CheckRow(pa.DataFrameModel):
+    """One check of one monitoring run."""
+
+    report: Series[int]
+    check: Series[str]
+    kind: Series[str]
+    value: Series[float] = pa.Field(nullable=True)
+    threshold: Series[float]
+    verdict: Series[str] = pa.Field(isin=["ok", "alert", "skipped", "not enough rows"])
+
+
+@dataclass(frozen=True)
+class MonitoringViews:
+    drift: pd.DataFrame  # report x feature -> PSI
+    performance: pd.DataFrame  # report, label coverage, decay
+    guard: pd.DataFrame  # report -> guard rate above the holdout's
+    retrains: pd.DataFrame  # report, at, model, why, run
+    latest: pd.DataFrame  # the newest report's checks with their details
+
+
+def monitoring_views(ledger: Ledger) -> MonitoringViews | None:
+    """The Monitoring page's tables, from the ledger's monitoring reports (None: no runs)."""
+    reports = ledger.monitoring_reports()
+    if not reports:
+        return None
+    checks = CheckRow.validate(
+        pd.DataFrame(
+            [
+                {
+                    "report": r.id,
+                    "check": c["name"],
+                    "kind": c["kind"],
+                    "value": c["value"],
+                    "threshold": c["threshold"],
+                    "verdict": c["verdict"],
+                }
+                for r in reports
+                for c in r.checks
+            ]
+        ).astype({"value": float, "threshold": float})
+    )
+    drift = checks[checks["kind"] == "data_drift"].assign(
+        feature=lambda d: d["check"].str.removeprefix("drift:")
+    )
+    perf = checks[checks["check"] == "performance"].set_index("report")["value"]
+    performance = pd.DataFrame(
+        {"report": [r.id for r in reports], "label coverage": [r.label_coverage for r in reports]}
+    ).assign(decay=lambda d: d["report"].map(perf))
+    retrains = pd.DataFrame(
+        [
+            {
+                "report": r.id,
+                "at": r.created_at,
+                "model": r.version,
+                "why": "; ".join(r.reasons),
+                "run": r.retrain_run or "not started",
+            }
+            for r in reports
+            if r.retrain
+        ],
+        columns=["report", "at", "model", "why", "run"],
+    )
+    latest = pd.DataFrame(reports[-1].checks)[["name", "verdict", "value", "threshold", "detail"]]
+    return MonitoringViews(
+        drift.pivot_table(index="report", columns="feature", values="value"),
+        performance,
+        checks[checks["kind"] == "guard"]
+        .set_index("report")["value"]
+        .to_frame("guard rate increase"),
+        retrains,
+        latest,
+    )
