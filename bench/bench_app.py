@@ -123,7 +123,7 @@ def fill(ledger: Ledger, n_models: int, n_runs: int) -> int:
             ],
         )
     v = f"v{n_models - 1}"
-    ledger.move_alias(
+    ledger.releases.move_alias(
         "production",
         v,
         "sora",
@@ -137,10 +137,10 @@ def fill(ledger: Ledger, n_models: int, n_runs: int) -> int:
             "created_by": "sora",
         },
     )
-    dep = ledger.alias("production")
+    dep = ledger.releases.alias("production")
     batch = None
     for _ in range(5):
-        batch = ledger.record_scoring_batch(
+        batch = ledger.operations.record_scoring_batch(
             "ScoreFlow/1",
             "in.csv",
             "data/raw/in.csv",
@@ -172,7 +172,7 @@ def main() -> None:
         samples = []
         for _ in range(30):
             t0 = time.perf_counter()
-            lin = ledger.batch_lineage(batch_id)
+            lin = ledger.operations.batch_lineage(batch_id)
             samples.append(time.perf_counter() - t0)
         assert lin["datasets"] and lin["model"].version
         query_ms = sorted(samples)[len(samples) // 2] * 1000

@@ -133,10 +133,10 @@ def main() -> None:
         url = f"sqlite:///{tmp}/l.db"
         ledger = Ledger.open(url, create=True)
         # a ledger whose production alias points at the bundle (as a promotion would leave it)
-        ledger.register_models(
+        ledger.registry.register(
             "bench/1", "bench/1", [_reg(xgb, cfg)], [], "bench", None, None, cfg.config_hash()
         )
-        ledger.move_alias(
+        ledger.releases.move_alias(
             "production",
             "v1",
             "bench",

@@ -77,12 +77,12 @@ class IngestFlow(FlowSpec):
             cfg = project_from_flow(self.project)
             ledger = open_ledger(self.project)
             self.outcome, split = validate_batch(self.raw, cfg, cfg.storage.data_root)
-            self.record = ledger.record_ingest(
+            self.record = ledger.datasets.record_ingest(
                 self.outcome, split.reasons, current.username, self.run_pathspec
             )
             fault_point("validate")  # reliability tests: kill -9, SIGTERM or a bug here
             if self.labels_uri:  # the generator also delivers the true times (delayed labels)
-                ledger.record_labels(
+                ledger.datasets.record_labels(
                     self.labels_uri,
                     self.outcome.rows_in,
                     "generator",
@@ -104,7 +104,7 @@ class IngestFlow(FlowSpec):
                     f"quarantine recorded (renkei quarantine {o.dataset_version})"
                 )
             ledger = open_ledger(self.project)
-            ledger.finish_run(self.run_pathspec, "succeeded", dataset_version=o.dataset_version)
+            ledger.runs.finish(self.run_pathspec, "succeeded", dataset_version=o.dataset_version)
         print(
             f"dataset {o.dataset_version}: {o.rows_in:,} rows in, {o.rows_valid:,} valid, "
             f"{o.rows_quarantined:,} quarantined ({'new version' if self.record.dataset_created else 'same data as an existing version'})\n"

@@ -75,7 +75,7 @@ class MonitorFlow(FlowSpec):
                     self.retrain_run = start_training_run(
                         self.project.to_dict(), os.path.dirname(__file__)
                     )
-                open_ledger(self.project).set_retrain_run(
+                open_ledger(self.project).monitoring.set_retrain_run(
                     self.report.id, self.retrain_run, current.username
                 )
         self.next(self.end)
@@ -84,7 +84,7 @@ class MonitorFlow(FlowSpec):
     def end(self):
         """Print every check's verdict and the retraining decision."""
         with run_context(self.project, self.run_pathspec):
-            open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
+            open_ledger(self.project).runs.finish(self.run_pathspec, "succeeded")
         for c in self.result.checks:
             print(f"{c.verdict:7} {c.name:28} {c.detail}")
         if self.report.retrain:

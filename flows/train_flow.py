@@ -122,7 +122,7 @@ class TrainFlow(FlowSpec):
                 [fitted[f] for f in cfg.training.families], cfg, first.champion, rules
             )
             base = next(c for c in self.candidates if c.family == "baseline")
-            self.registered = open_ledger(self.project).register_models(
+            self.registered = open_ledger(self.project).registry.register(
                 _run_key(),
                 self.run_pathspec,
                 [registration(c, base, cfg, tasks[c.family]) for c in self.candidates],
@@ -143,7 +143,7 @@ class TrainFlow(FlowSpec):
     def end(self):
         """Print the comparison and finish the run."""
         with run_context(self.project, self.run_pathspec):
-            open_ledger(self.project).finish_run(self.run_pathspec, "succeeded")
+            open_ledger(self.project).runs.finish(self.run_pathspec, "succeeded")
         print(comparison_table(self.registered))
         chosen = [m for m in self.registered if m.status == "candidate"]
         print(

@@ -104,7 +104,7 @@ def cli(ctx: click.Context, project_path: str, ledger: str | None, debug: bool) 
 @click.pass_obj
 def datasets(obj: Ctx, as_json: bool) -> None:
     """List dataset versions: rows in, valid, quarantined, location, who and when."""
-    rows = obj.ledger().datasets()
+    rows = obj.ledger().datasets.all()
     if as_json:
         click.echo(json.dumps(_jsonable(rows), indent=2))
         return
@@ -138,7 +138,7 @@ def datasets(obj: Ctx, as_json: bool) -> None:
 def quarantine(obj: Ctx, version: str, as_json: bool, examples: int) -> None:
     """Show why rows of dataset VERSION were quarantined, grouped by check."""
     try:
-        summary = obj.ledger().quarantine(version, examples)
+        summary = obj.ledger().datasets.quarantine(version, examples)
     except LedgerError as e:
         raise click.ClickException(str(e)) from None
     if as_json:
@@ -169,7 +169,7 @@ def quarantine(obj: Ctx, version: str, as_json: bool, examples: int) -> None:
 @click.pass_obj
 def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
     """List model versions: family, status, metrics vs the baseline, data, who and when."""
-    rows = obj.ledger().models()
+    rows = obj.ledger().registry.models()
     if latest_candidate:
         found = [m for m in rows if m.status == "candidate"]
         if not found:
@@ -209,7 +209,7 @@ def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
 def lineage(obj: Ctx, version: str, as_json: bool) -> None:
     """Trace model VERSION back to its code, config, run and raw data."""
     try:
-        lin = obj.ledger().lineage(version)
+        lin = obj.ledger().registry.lineage(version)
     except LedgerError as e:
         raise click.ClickException(str(e)) from None
     m = lin.model
@@ -331,7 +331,7 @@ def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
         reason,
         code_version().commit,
     )
-    dep = obj.ledger().deployment(move.deployment_id)
+    dep = obj.ledger().releases.deployment(move.deployment_id)
     was = f" (was {move.previous_version})" if move.previous_version else ""
     click.echo(f"{alias} now serves {move.version}{was} with rules {dep.rules_version}")
     click.echo(f"  bundle {dep.bundle_uri}")
@@ -358,7 +358,7 @@ def rollback(obj: Ctx, user: str, alias: str, reason: str) -> None:
 @click.pass_obj
 def history(obj: Ctx, alias: str | None, as_json: bool) -> None:
     """Which version each alias served when, who moved it and why (append-only)."""
-    moves = obj.ledger().alias_history(alias)
+    moves = obj.ledger().releases.history(alias)
     if as_json:
         click.echo(json.dumps(_jsonable(moves), indent=2))
         return
@@ -444,7 +444,7 @@ def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -
 @click.pass_obj
 def monitoring(obj: Ctx, as_json: bool, last: int) -> None:
     """Monitoring runs: each check's value, threshold and verdict, and the retrain decision."""
-    reports = obj.ledger().monitoring_reports()[-last:]
+    reports = obj.ledger().monitoring.reports()[-last:]
     if as_json:
         click.echo(json.dumps(_jsonable(reports), indent=2))
         return
@@ -647,7 +647,7 @@ def audit() -> None:
 @click.pass_obj
 def audit_verify(obj: Ctx) -> None:
     """Recompute every entry's hash; exit 1 if anything was edited or deleted."""
-    result = obj.ledger().verify_audit()
+    result = obj.ledger().audit.verify()
     if result.ok:
         click.echo(f"audit chain OK: {result.entries} entries, every hash matches")
         return
@@ -663,7 +663,7 @@ def audit_verify(obj: Ctx) -> None:
 @click.pass_obj
 def audit_log(obj: Ctx, as_json: bool, limit: int) -> None:
     """Show the newest audit entries."""
-    entries = obj.ledger().audit_entries()[-limit:]
+    entries = obj.ledger().audit.entries()[-limit:]
     rows = [
         {"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action, "subject": e.subject}
         for e in entries

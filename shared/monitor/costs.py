@@ -74,9 +74,9 @@ def _hours(start: datetime | None, end: datetime | None) -> float:
 
 def run_costs(ledger: Ledger, costs: CostsConfig) -> dict[str, float]:
     """Variable cost of each recorded flow run (pathspec -> money)."""
-    gpu_runs = {m.flow_run for m in ledger.models() if m.resources.get("device") == "cuda"}
+    gpu_runs = {m.flow_run for m in ledger.registry.models() if m.resources.get("device") == "cuda"}
     out = {}
-    for r in ledger.flow_runs():
+    for r in ledger.runs.all():
         price = costs.prices_per_hour["gpu" if r["pathspec"] in gpu_runs else "cpu"]
         out[r["pathspec"]] = _hours(r["started_at"], r["ended_at"]) * price
     return out
@@ -108,7 +108,7 @@ def economics(ledger: Ledger, costs: CostsConfig) -> ProjectEconomics:
     per_run = run_costs(ledger, costs)
     fixed_month = sum(costs.fixed_monthly.values())
     models = sorted(
-        [m for m in ledger.models() if m.status in ("candidate", "passed", "rejected")],
+        [m for m in ledger.registry.models() if m.status in ("candidate", "passed", "rejected")],
         key=lambda m: m.id,
     )
     # one model is "built" per training run: the run's candidate, or its best family

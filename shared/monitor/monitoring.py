@@ -132,15 +132,15 @@ def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame
 def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> MonitoringResult:
     """Run every check over the newest ``window`` scoring batches of the production model."""
     m = cfg.monitoring
-    dep = ledger.alias("production")
+    dep = ledger.releases.alias("production")
     if dep is None:
         raise MonitoringError("nothing is in production: nothing to monitor")
-    batches = [b for b in ledger.scoring_batches() if b.version == dep.version][
+    batches = [b for b in ledger.operations.scoring_batches() if b.version == dep.version][
         -(window or m.window_batches) :
     ]
     if not batches:
         raise MonitoringError(f"no scoring batch of the production model {dep.version} yet")
-    model = ledger.model(dep.version)
+    model = ledger.registry.model(dep.version)
     ref = load_reference(model)
     x, out = _window_inputs(batches, cfg)
     result = MonitoringResult(dep.version, [b.id for b in batches], len(out), 0.0)
@@ -198,7 +198,7 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
             )
         )
     # a label counts for the scored row of the batch it was delivered for, once
-    labels = ledger.labelled_rows().drop_duplicates(["scoring_batch_id", "row_id"], keep="first")
+    labels = ledger.operations.labelled_rows().drop_duplicates(["scoring_batch_id", "row_id"], keep="first")
     joined = answered.merge(
         labels[["scoring_batch_id", "row_id", "value"]],
         on=["scoring_batch_id", "row_id"],
@@ -286,7 +286,7 @@ def record(
     ledger: Ledger, cfg: ProjectConfig, result: MonitoringResult, flow_run: str | None, actor: str
 ) -> Any:
     reasons = result.retrain_reasons(cfg)
-    return ledger.record_monitoring(
+    return ledger.monitoring.record(
         flow_run,
         result.version,
         result.batches,

@@ -54,7 +54,7 @@ def scored_rows(ledger: Ledger) -> pd.DataFrame:
     """Every scored row: row_id, scoring batch, when it was scored, prediction, decision
     (one row per scoring batch and id)."""
     frames = []
-    for b in ledger.scoring_batches():
+    for b in ledger.operations.scoring_batches():
         try:
             out = storage.read_parquet(b.output_uri)
         except FileNotFoundError:
@@ -119,7 +119,7 @@ def apply_feedback(
         .drop_duplicates("row_id", keep="last")
         .set_index("row_id")
     )
-    done = ledger.labelled_rows()
+    done = ledger.operations.labelled_rows()
     already = set(zip(done["scoring_batch_id"], done["row_id"], strict=True))
     seen: set[tuple[int, str]] = set()
     lo, hi = cfg.target_range.min, cfg.target_range.max
@@ -168,7 +168,7 @@ def apply_feedback(
                 entry["status"] = "late"
             seen.add((entry["scoring_batch_id"], rid))
         entries.append(entry)
-    batch = ledger.record_feedback(source, entries, actor)
+    batch = ledger.operations.record_feedback(source, entries, actor)
     examples: dict[str, list[str]] = {}
     for e in entries:
         if e["status"] != "accepted" and len(examples.setdefault(e["status"], [])) < 5:

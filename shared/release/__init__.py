@@ -72,7 +72,7 @@ class ApprovalStatus:
 
 def _model(ledger: Ledger, version: str) -> ModelVersionRecord:
     try:
-        return ledger.model(version)
+        return ledger.registry.model(version)
     except LedgerError as e:
         raise ReleaseRefused("unknown_version", str(e)) from None
 
@@ -81,7 +81,7 @@ def approval_status(ledger: Ledger, roles: RolesConfig, version: str) -> Approva
     m = _model(ledger, version)
     approved: dict[str, str] = {}
     rejections = []
-    for a in ledger.approvals(m.version):
+    for a in ledger.releases.approvals(m.version):
         if a.decision == "approve":
             approved.setdefault(a.role, a.actor)
         else:
@@ -139,7 +139,7 @@ def review(
         raise ReleaseRefused(
             "already_approved", f"{m.version} is already approved for {', '.join(mine)}"
         )
-    return ledger.add_approval(m.version, user, (open_roles or mine)[0], decision, comment.strip())
+    return ledger.releases.add_approval(m.version, user, (open_roles or mine)[0], decision, comment.strip())
 
 
 def can_release(roles: RolesConfig, user: str) -> bool:
@@ -232,7 +232,7 @@ def promote(
         if current == m.version:
             raise ReleaseRefused("already_there", f"{alias} already serves {m.version}")
 
-    return ledger.move_alias(
+    return ledger.releases.move_alias(
         alias,
         m.version,
         user,
@@ -264,7 +264,7 @@ def rollback(
         )
 
     stack: list[str] = []
-    for move in ledger.alias_history(alias):
+    for move in ledger.releases.history(alias):
         if move.action == "promote":
             stack.append(move.version)
         elif stack:
@@ -273,7 +273,7 @@ def rollback(
         raise ReleaseRefused("nothing_to_roll_back", f"{alias} has no earlier version")
     serving, target = stack[-1], stack[-2]
     _release_rules(ledger, roles, _model(ledger, target), alias, user, "roll back")
-    dep = ledger.latest_deployment(target, alias)
+    dep = ledger.releases.latest_deployment(target, alias)
     if dep is None:
         raise ReleaseRefused("bundle_verified", f"{target} was never deployed as {alias!r}")
     _verified(lambda: load_deployed(dep))
@@ -282,7 +282,7 @@ def rollback(
         if current != serving:
             raise ReleaseRefused("moved_meanwhile", f"{alias} moved while rolling back")
 
-    return ledger.move_alias(
+    return ledger.releases.move_alias(
         alias, target, user, reason or f"roll back {alias}", "rollback", check=check
     )
 
@@ -298,7 +298,7 @@ def bundle_for(
     import json
 
     base = next(
-        (x for x in ledger.models() if x.flow_run == m.flow_run and x.family == "baseline"), None
+        (x for x in ledger.registry.models() if x.flow_run == m.flow_run and x.family == "baseline"), None
     )
     if base is None:
         raise ReleaseRefused("no_baseline", f"the run that trained {m.version} has no baseline")
@@ -314,7 +314,7 @@ def load_alias(
     ledger: Ledger, alias: str = "production"
 ) -> tuple[DeploymentRecord, GuardedModel] | None:
     """The deployment behind ``alias`` and its guarded model, or None if nothing is there."""
-    dep = ledger.alias(alias)
+    dep = ledger.releases.alias(alias)
     if dep is None:
         return None
     return dep, load_deployed(dep)
@@ -326,7 +326,7 @@ def champion_metrics(
     """The production model's metrics on a holdout (the champion a challenger must beat)."""
     from shared.training.metrics import evaluate
 
-    dep = ledger.alias("production")
+    dep = ledger.releases.alias("production")
     if dep is None:
         return None
     try:

@@ -115,7 +115,7 @@ class Graph:
 
 def models_frame(ledger: Ledger, limit: int | None = None) -> pd.DataFrame:
     rows = []
-    for m in ledger.models()[:limit]:
+    for m in ledger.registry.models()[:limit]:
         km = m.key_metric
         value, base = m.metrics.get(km), m.baseline_metrics.get(km)
         rows.append(
@@ -152,9 +152,9 @@ def lineage_graph(ledger: Ledger, max_models: int = 30) -> Graph:
         nodes[nid] = {"id": nid, "kind": kind, "lane": lane, "label": label}
         details[nid] = info
 
-    models = ledger.models()[:max_models]
+    models = ledger.registry.models()[:max_models]
     wanted_ds = {d for m in models for d in m.datasets}
-    for d in ledger.datasets():
+    for d in ledger.datasets.all():
         if d.version not in wanted_ds and models:
             continue
         raw = f"raw:{d.raw_uri}"
@@ -212,7 +212,7 @@ def lineage_graph(ledger: Ledger, max_models: int = 30) -> Graph:
         )
         edges.add((run, f"model:{m.version}"))
     shown = {f"model:{m.version}" for m in models}
-    for dep in ledger.deployments():
+    for dep in ledger.releases.deployments():
         if f"model:{dep.version}" not in shown:
             continue
         rules = f"rules:{dep.rules_version}"
@@ -241,7 +241,7 @@ def lineage_graph(ledger: Ledger, max_models: int = 30) -> Graph:
         edges.add((f"model:{dep.version}", did))
         edges.add((rules, did))
     deployed = {n for n in nodes if n.startswith("deploy:")}
-    for b in ledger.scoring_batches():
+    for b in ledger.operations.scoring_batches():
         if f"deploy:{b.deployment_id}" not in deployed:
             continue
         bid = f"batch:{b.id}"
@@ -313,7 +313,7 @@ def role_gaps(roles: RolesConfig) -> RoleGaps:
 
 
 def who_did_what(ledger: Ledger) -> pd.DataFrame:
-    counts = Counter((e.actor, e.action) for e in ledger.audit_entries())
+    counts = Counter((e.actor, e.action) for e in ledger.audit.entries())
     return pd.DataFrame(
         [{"actor": a, "action": k, "times": n} for (a, k), n in sorted(counts.items())],
         columns=["actor", "action", "times"],
@@ -323,12 +323,12 @@ def who_did_what(ledger: Ledger) -> pd.DataFrame:
 def draft_message(roles: RolesConfig, ledger: Ledger) -> str:
     """The message SEED_NOTES.md recommends sending to the product manager and architect."""
     gaps = role_gaps(roles)
-    models = ledger.models()
-    prod = ledger.alias("production")
+    models = ledger.registry.models()
+    prod = ledger.releases.alias("production")
     best = next((m for m in models if m.status == "candidate"), None)
     i = PHASES.index(roles.phase)
     next_phase = PHASES[min(i + 1, len(PHASES) - 1)]
-    learned = [f"- {len(ledger.datasets())} validated dataset version(s), quarantine with reasons"]
+    learned = [f"- {len(ledger.datasets.all())} validated dataset version(s), quarantine with reasons"]
     if best:
         km = best.key_metric
         learned.append(
@@ -371,7 +371,7 @@ def draft_message(roles: RolesConfig, ledger: Ledger) -> str:
 
 def maturity(ledger: Ledger, roles: RolesConfig) -> pd.DataFrame:
     """Facts from the ledger against the maturity table (early / middle / late)."""
-    runs = ledger.flow_runs()
+    runs = ledger.runs.all()
     ok = [r for r in runs if r["status"] == "succeeded"]
     facts = [
         (
@@ -389,9 +389,9 @@ def maturity(ledger: Ledger, roles: RolesConfig) -> pd.DataFrame:
             "scheduled training (production branch runs)",
             any((r["branch"] or "").startswith("prod") for r in ok),
         ),
-        ("deploy", "approvals in use", bool(ledger.approvals())),
-        ("deploy", "guarded deployments", bool(ledger.deployments())),
-        ("deploy", "batch scoring with lineage", bool(ledger.scoring_batches())),
+        ("deploy", "approvals in use", bool(ledger.releases.approvals())),
+        ("deploy", "guarded deployments", bool(ledger.releases.deployments())),
+        ("deploy", "batch scoring with lineage", bool(ledger.operations.scoring_batches())),
         (
             "monitoring",
             "monitoring runs",
@@ -428,7 +428,7 @@ def audit_frame(ledger: Ledger) -> pd.DataFrame:
             "subject": e.subject,
             "details": e.details,
         }
-        for e in ledger.audit_entries()
+        for e in ledger.audit.entries()
     ]
     return AuditRow.validate(
         pd.DataFrame(rows, columns=list(AuditRow.to_schema().columns)).astype(
@@ -451,7 +451,7 @@ def guard_activity(
     ledger: Ledger, batches: int = 20
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Decisions per scoring batch over time, top reasons, and example intervened rows."""
-    recent = ledger.scoring_batches()[-batches:]
+    recent = ledger.operations.scoring_batches()[-batches:]
     over_time = pd.DataFrame(
         [{"batch": b.id, "at": b.created_at, **b.decisions} for b in recent],
         columns=["batch", "at", "model", "corrected", "fallback", "rejected"],
@@ -494,7 +494,7 @@ class MonitoringViews:
 
 def monitoring_views(ledger: Ledger) -> MonitoringViews | None:
     """The Monitoring page's tables, from the ledger's monitoring reports (None: no runs)."""
-    reports = ledger.monitoring_reports()
+    reports = ledger.monitoring.reports()
     if not reports:
         return None
     checks = CheckRow.validate(
