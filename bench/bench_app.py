@@ -174,7 +174,7 @@ def main() -> None:
             t0 = time.perf_counter()
             lin = ledger.operations.batch_lineage(batch_id)
             samples.append(time.perf_counter() - t0)
-        assert lin["datasets"] and lin["model"].version
+        assert lin.datasets and lin.model.version
         query_ms = sorted(samples)[len(samples) // 2] * 1000
         port = free_port()
         proc = start_app(project, port)

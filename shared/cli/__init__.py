@@ -151,10 +151,10 @@ def quarantine(obj: Ctx, version: str, as_json: bool, examples: int) -> None:
         text_table(
             [
                 [
-                    g["column"],
-                    g["check"],
-                    f"{g['rows']:,}",
-                    ", ".join(f"row {e['row']}={e['value']!r}" for e in g["examples"]),
+                    g.column,
+                    g.check,
+                    f"{g.rows:,}",
+                    ", ".join(f"row {e.row}={e.value!r}" for e in g.examples),
                 ]
                 for g in summary.by_check
             ],
@@ -227,7 +227,7 @@ def lineage(obj: Ctx, version: str, as_json: bool) -> None:
                     "task": m.task_pathspec,
                     "artifact_uri": m.artifact_uri,
                     "trained_by": m.trained_by,
-                    "datasets": lin.datasets,
+                    "datasets": _jsonable(lin.datasets),
                 },
                 indent=2,
                 default=str,
@@ -242,10 +242,10 @@ def lineage(obj: Ctx, version: str, as_json: bool) -> None:
     click.echo(f"  artifact  {m.artifact_uri}")
     for d in lin.datasets:
         click.echo(
-            f"  dataset   {d['version']}: {d['rows_valid']:,} valid of {d['rows_in']:,}, "
-            f"{d['rows_quarantined']:,} quarantined"
+            f"  dataset   {d.version}: {d.rows_valid:,} valid of {d.rows_in:,}, "
+            f"{d.rows_quarantined:,} quarantined"
         )
-        click.echo(f"    raw     {d['raw_source']}  (kept at {d['raw_uri']})")
+        click.echo(f"    raw     {d.raw_source}  (kept at {d.raw_uri})")
 
 
 def _refusal(fn: Any, *args: Any, **kwargs: Any) -> Any:

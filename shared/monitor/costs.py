@@ -77,8 +77,8 @@ def run_costs(ledger: Ledger, costs: CostsConfig) -> dict[str, float]:
     gpu_runs = {m.flow_run for m in ledger.registry.models() if m.resources.get("device") == "cuda"}
     out = {}
     for r in ledger.runs.all():
-        price = costs.prices_per_hour["gpu" if r["pathspec"] in gpu_runs else "cpu"]
-        out[r["pathspec"]] = _hours(r["started_at"], r["ended_at"]) * price
+        price = costs.prices_per_hour["gpu" if r.pathspec in gpu_runs else "cpu"]
+        out[r.pathspec] = _hours(r.started_at, r.ended_at) * price
     return out
 
 

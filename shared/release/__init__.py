@@ -32,17 +32,22 @@ from shared.guard.bundle import (
     rules_version,
 )
 from shared.ledger import (
+    Alias,
+    AliasAction,
     AliasMoveRecord,
     ApprovalRecord,
+    Decision,
     DeploymentRecord,
     Ledger,
     LedgerError,
+    ModelStatus,
     ModelVersionRecord,
+    NewDeployment,
 )
 from shared.training import TrainingError, load_artifacts
 from shared.training.families import ARTIFACT_FILES
 
-ALIASES = ("staging", "production")
+ALIASES = tuple(a.value for a in Alias)
 RELEASE_STAGES = ("Release", "Deploy")
 
 
@@ -82,7 +87,7 @@ def approval_status(ledger: Ledger, roles: RolesConfig, version: str) -> Approva
     approved: dict[str, str] = {}
     rejections = []
     for a in ledger.releases.approvals(m.version):
-        if a.decision == "approve":
+        if a.decision == Decision.APPROVE:
             approved.setdefault(a.role, a.actor)
         else:
             rejections.append(a)
@@ -101,19 +106,19 @@ def review(
     version: str,
     user: str,
     comment: str,
-    decision: str = "approve",
+    decision: Decision = Decision.APPROVE,
     role: str | None = None,
 ) -> ApprovalRecord:
     """Approve or reject ``version`` as ``user`` (in ``role``, or the first eligible one)."""
-    if decision not in ("approve", "reject"):
-        raise ValueError("decision must be 'approve' or 'reject'")
+    if decision not in tuple(Decision):
+        raise ValueError(f"decision must be one of {', '.join(Decision)}")
     m = _model(ledger, version)
     if not comment or not comment.strip():
         raise ReleaseRefused("comment_required", "an approval or rejection needs a comment")
-    if m.status != "candidate":
+    if m.status != ModelStatus.CANDIDATE:
         failing = ", ".join(m.failing_gates) or "none"
         raise ReleaseRefused(
-            "failed_gate" if m.status == "rejected" else "not_a_candidate",
+            "failed_gate" if m.status == ModelStatus.REJECTED else "not_a_candidate",
             f"{m.version} is '{m.status}', not a candidate (failed gates: {failing})",
         )
     mine = eligible_roles(roles, user)
@@ -135,11 +140,12 @@ def review(
         )
     status = approval_status(ledger, roles, m.version)
     open_roles = [r for r in mine if r not in status.approved]
-    if decision == "approve" and not open_roles:
+    if decision == Decision.APPROVE and not open_roles:
         raise ReleaseRefused(
             "already_approved", f"{m.version} is already approved for {', '.join(mine)}"
         )
-    return ledger.releases.add_approval(m.version, user, (open_roles or mine)[0], decision, comment.strip())
+    role = (open_roles or mine)[0]
+    return ledger.releases.add_approval(m.version, user, role, Decision(decision), comment.strip())
 
 
 def can_release(roles: RolesConfig, user: str) -> bool:
@@ -170,14 +176,14 @@ def _release_rules(
         raise ReleaseRefused(
             "missing_role", f"{user} may not {verb}: needs one of {_release_roles(roles)}"
         )
-    if m.status != "candidate":
+    if m.status != ModelStatus.CANDIDATE:
         failing = ", ".join(m.failing_gates) or "none"
         raise ReleaseRefused(
             "failed_gate",
             f"{m.version} is '{m.status}', not a candidate that passed every gate "
             f"(failed gates: {failing})",
         )
-    if alias == "production":
+    if alias == Alias.PRODUCTION:
         status = approval_status(ledger, roles, m.version)
         if status.rejections:
             who = ", ".join(f"{r.actor} ({r.role})" for r in status.rejections)
@@ -237,21 +243,21 @@ def promote(
         m.version,
         user,
         reason or f"promote {m.version} to {alias}",
-        "promote",
-        deployment={
-            "rules_hash": rules.rules_hash(),
-            "rules_version": rv,
-            "code_commit": commit,
-            "bundle_uri": uri,
-            "bundle_sha256": sha,
-            "created_by": user,
-        },
+        AliasAction.PROMOTE,
+        deployment=NewDeployment(
+            rules_hash=rules.rules_hash(),
+            rules_version=rv,
+            code_commit=commit,
+            bundle_uri=uri,
+            bundle_sha256=sha,
+            created_by=user,
+        ),
         check=check,
     )
 
 
 def rollback(
-    ledger: Ledger, roles: RolesConfig, user: str, alias: str = "production", reason: str = ""
+    ledger: Ledger, roles: RolesConfig, user: str, alias: str = Alias.PRODUCTION, reason: str = ""
 ) -> AliasMoveRecord:
     """Move ``alias`` back to the version it served before the current one.
 
@@ -265,7 +271,7 @@ def rollback(
 
     stack: list[str] = []
     for move in ledger.releases.history(alias):
-        if move.action == "promote":
+        if move.action == AliasAction.PROMOTE:
             stack.append(move.version)
         elif stack:
             stack.pop()
@@ -283,7 +289,7 @@ def rollback(
             raise ReleaseRefused("moved_meanwhile", f"{alias} moved while rolling back")
 
     return ledger.releases.move_alias(
-        alias, target, user, reason or f"roll back {alias}", "rollback", check=check
+        alias, target, user, reason or f"roll back {alias}", AliasAction.ROLLBACK, check=check
     )
 
 
@@ -298,7 +304,12 @@ def bundle_for(
     import json
 
     base = next(
-        (x for x in ledger.registry.models() if x.flow_run == m.flow_run and x.family == "baseline"), None
+        (
+            x
+            for x in ledger.registry.models()
+            if x.flow_run == m.flow_run and x.family == "baseline"
+        ),
+        None,
     )
     if base is None:
         raise ReleaseRefused("no_baseline", f"the run that trained {m.version} has no baseline")
@@ -311,7 +322,7 @@ def bundle_for(
 
 
 def load_alias(
-    ledger: Ledger, alias: str = "production"
+    ledger: Ledger, alias: str = Alias.PRODUCTION
 ) -> tuple[DeploymentRecord, GuardedModel] | None:
     """The deployment behind ``alias`` and its guarded model, or None if nothing is there."""
     dep = ledger.releases.alias(alias)
@@ -326,7 +337,7 @@ def champion_metrics(
     """The production model's metrics on a holdout (the champion a challenger must beat)."""
     from shared.training.metrics import evaluate
 
-    dep = ledger.releases.alias("production")
+    dep = ledger.releases.alias(Alias.PRODUCTION)
     if dep is None:
         return None
     try:

@@ -15,7 +15,7 @@ from pandera.typing import Series
 
 from shared.config import LIFECYCLE_STAGES, ML_LENS_ROLES, PHASES, RolesConfig
 from shared.data import storage
-from shared.ledger import Ledger
+from shared.ledger import Ledger, RunStatus
 
 # roles a team needs by the time it reaches each phase (cumulative), after SEED_NOTES.md:
 # the ML team names Business Analyst, Data Scientist and Data Analyst first, then the
@@ -328,7 +328,9 @@ def draft_message(roles: RolesConfig, ledger: Ledger) -> str:
     best = next((m for m in models if m.status == "candidate"), None)
     i = PHASES.index(roles.phase)
     next_phase = PHASES[min(i + 1, len(PHASES) - 1)]
-    learned = [f"- {len(ledger.datasets.all())} validated dataset version(s), quarantine with reasons"]
+    learned = [
+        f"- {len(ledger.datasets.all())} validated dataset version(s), quarantine with reasons"
+    ]
     if best:
         km = best.key_metric
         learned.append(
@@ -372,17 +374,17 @@ def draft_message(roles: RolesConfig, ledger: Ledger) -> str:
 def maturity(ledger: Ledger, roles: RolesConfig) -> pd.DataFrame:
     """Facts from the ledger against the maturity table (early / middle / late)."""
     runs = ledger.runs.all()
-    ok = [r for r in runs if r["status"] == "succeeded"]
+    ok = [r for r in runs if r.status == RunStatus.SUCCEEDED]
     facts = [
         (
             "data",
             "automated data pipeline (ingest flow runs)",
-            sum(r["pathspec"].startswith("IngestFlow/") for r in ok) >= 2,
+            sum(r.pathspec.startswith("IngestFlow/") for r in ok) >= 2,
         ),
         (
             "training",
             "automated training pipeline (train flow runs)",
-            any(r["pathspec"].startswith("TrainFlow/") for r in ok),
+            any(r.pathspec.startswith("TrainFlow/") for r in ok),
         ),
         (
             "training",
@@ -395,7 +397,7 @@ def maturity(ledger: Ledger, roles: RolesConfig) -> pd.DataFrame:
         (
             "monitoring",
             "monitoring runs",
-            any(r["pathspec"].startswith("MonitorFlow/") for r in ok),
+            any(r.pathspec.startswith("MonitorFlow/") for r in ok),
         ),
         (
             "team",

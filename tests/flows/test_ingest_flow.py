@@ -31,7 +31,7 @@ def test_ingest_run_records_dataset_and_lineage(tmp_path: Path) -> None:
     # the raw input is kept byte for byte
     assert Path(ds.raw_uri).read_bytes() == Path(ds.source).read_bytes()
     [fr] = ledger.runs.all()
-    assert fr["pathspec"] == run.pathspec and fr["status"] == "succeeded"
+    assert fr.pathspec == run.pathspec and fr.status == "succeeded"
     assert ledger.audit.verify().ok
     outcome = run["validate"].task.data.outcome
     assert outcome.dataset_version == ds.version
@@ -50,9 +50,9 @@ def test_low_valid_fraction_fails_after_recording(tmp_path: Path) -> None:
     assert "under the minimum 95.0%" in stdout + stderr
     ledger = Ledger.open(load_project(project).storage.ledger_url)
     [report] = ledger.datasets.reports()
-    assert report["passed"] is False and report["rows_quarantined"] == 100
-    assert ledger.datasets.quarantine(report["dataset_version"]).rows_quarantined == 100
-    assert ledger.runs.all()[0]["status"] == "failed"
+    assert report.passed is False and report.rows_quarantined == 100
+    assert ledger.datasets.quarantine(report.dataset_version).rows_quarantined == 100
+    assert ledger.runs.all()[0].status == "failed"
 
 
 def test_missing_file_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
@@ -63,9 +63,7 @@ def test_missing_file_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
     assert p.returncode != 0
     assert f"{missing}: file not found" in out
     assert "Traceback" not in out
-    assert (
-        Ledger.open(load_project(project).storage.ledger_url).runs.all()[0]["status"] == "failed"
-    )
+    assert Ledger.open(load_project(project).storage.ledger_url).runs.all()[0].status == "failed"
 
 
 def test_bad_config_fails_at_once_naming_file_and_field(tmp_path: Path) -> None:

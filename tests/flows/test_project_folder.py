@@ -97,7 +97,7 @@ def test_monitor_flow_on_a_one_row_batch_says_not_enough_rows_and_does_not_retra
     assert set(verdicts.values()) <= {"not enough rows", "skipped"}
     assert verdicts["guard_rate"] == verdicts["drift:distance_km"] == "not enough rows"
     assert "not enough rows" in stdout and "no retraining needed" in stdout
-    assert not [r for r in t.ledger.runs.all() if r["pathspec"].startswith("TrainFlow/")][1:]
+    assert not [r for r in t.ledger.runs.all() if r.pathspec.startswith("TrainFlow/")][1:]
 
 
 def test_monitor_triggered_retraining_uses_the_project_folders_rules(tmp_path: Path) -> None:

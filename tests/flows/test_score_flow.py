@@ -43,13 +43,13 @@ def test_score_flow_guards_every_row_and_records_lineage(tmp_path: Path) -> None
     # lineage: an output row -> batch -> deployment (rules + model) -> training data -> raw
     row = out.iloc[5]
     lin = t.ledger.operations.batch_lineage(batch.id)
-    assert lin["batch"].output_uri == batch.output_uri and row["flow_run"] == batch.flow_run
-    assert lin["deployment"].rules_hash == t.rules.rules_hash()
-    assert lin["model"].version == row["model_version"]
-    raw_source = lin["datasets"][0]["raw_source"]
+    assert lin.batch.output_uri == batch.output_uri and row["flow_run"] == batch.flow_run
+    assert lin.deployment.rules_hash == t.rules.rules_hash()
+    assert lin.model.version == row["model_version"]
+    raw_source = lin.datasets[0].raw_source
     assert (
         Path(raw_source).exists()
-        and Path(lin["datasets"][0]["raw_uri"]).read_bytes() == Path(raw_source).read_bytes()
+        and Path(lin.datasets[0].raw_uri).read_bytes() == Path(raw_source).read_bytes()
     )
     assert Path(batch.input_uri).read_bytes() == src.read_bytes()
     assert f"scoring batch {batch.id}" in stdout

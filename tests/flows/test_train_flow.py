@@ -40,10 +40,10 @@ def test_ingest_then_train_registers_a_candidate_with_lineage(tmp_path: Path) ->
     # lineage: model -> run, code, config -> dataset -> raw source as it came
     lin = ledger.registry.lineage(cand.version)
     [ds] = ledger.datasets.all()
-    assert [d["version"] for d in lin.datasets] == [ds.version] == cand.datasets
-    assert lin.datasets[0]["raw_source"] == ds.source
-    assert Path(lin.datasets[0]["raw_uri"]).read_bytes() == Path(ds.source).read_bytes()
-    assert cand.flow_run == run.pathspec and lin.flow_run["status"] == "succeeded"
+    assert [d.version for d in lin.datasets] == [ds.version] == cand.datasets
+    assert lin.datasets[0].raw_source == ds.source
+    assert Path(lin.datasets[0].raw_uri).read_bytes() == Path(ds.source).read_bytes()
+    assert cand.flow_run == run.pathspec and lin.flow_run.status == "succeeded"
     assert cand.git_commit and len(cand.git_commit) == 40 and cand.git_dirty is not None
     assert cand.config_hash == load_project(project).config_hash()
     assert cand.task_pathspec.startswith(run.pathspec + "/train/")

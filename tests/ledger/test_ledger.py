@@ -51,7 +51,7 @@ def test_ingest_is_recorded_once_per_version(ledger_url: str, tmp_path: Path) ->
     assert ds[0].rows_valid + ds[0].rows_quarantined == 300
     assert len(ledger.datasets.reports(outcome.dataset_version)) == 2
     runs = ledger.runs.all()
-    assert runs[0]["status"] == "succeeded" and runs[0]["ended_at"] is not None
+    assert runs[0].status == "succeeded" and runs[0].ended_at is not None
 
 
 def test_quarantine_grouped_by_check(ledger_url: str, tmp_path: Path) -> None:
@@ -61,8 +61,8 @@ def test_quarantine_grouped_by_check(ledger_url: str, tmp_path: Path) -> None:
     summary = ledger.datasets.quarantine(outcome.dataset_version)
     assert summary.rows_quarantined == split.rows_quarantined > 0
     expected = {(c.column, c.check): c.rows for c in split.check_counts()}
-    assert {(g["column"], g["check"]): g["rows"] for g in summary.by_check} == expected
-    assert all(g["examples"] for g in summary.by_check)
+    assert {(g.column, g.check): g.rows for g in summary.by_check} == expected
+    assert all(g.examples for g in summary.by_check)
     with pytest.raises(LedgerError, match="no dataset version 'ds-nope'"):
         ledger.datasets.quarantine("ds-nope")
 
@@ -122,7 +122,7 @@ def test_concurrent_writers_keep_the_ledger_consistent(ledger_url: str, tmp_path
     assert result.entries == 3 * (1 + 1 + 15 + 1)
     assert len(ledger.datasets.all()) == 2  # seeds 1 and 2; seed 1 recorded once
     assert len(ledger.datasets.reports()) == 3
-    assert {r["status"] for r in ledger.runs.all()} == {"succeeded"}
+    assert {r.status for r in ledger.runs.all()} == {"succeeded"}
 
 
 def test_bad_url_is_a_clear_error() -> None:

@@ -114,7 +114,7 @@ def test_swapped_edited_and_truncated_bundles_are_refused_at_every_load(trained)
     p = cli_run(SCORE, "--config", "project", str(t.project_path), "run", "--rows", "300")
     out = p.stdout + p.stderr
     assert p.returncode != 0 and "refusing to load it" in out and "Internal error" not in out
-    assert t.ledger.runs.all()[-1]["status"] == "failed"
+    assert t.ledger.runs.all()[-1].status == "failed"
     assert t.ledger.operations.scoring_batches() == []
     # a manifest naming another version than the deployment is refused naming both
     Path(prod.bundle_uri).write_bytes(good)
@@ -267,7 +267,7 @@ def test_failing_flows_are_recorded_failed_in_one_line(tmp_path: Path) -> None:
     assert "Operation not permitted" in stdout + stderr
     assert "Internal error" not in stdout + stderr
     [run] = ledger.runs.all()
-    assert run["status"] == "failed" and "Operation not permitted" in run["error"]
+    assert run.status == "failed" and "Operation not permitted" in run.error
     assert list((root / "datasets").iterdir()) == []
 
 
@@ -284,7 +284,7 @@ def test_stopped_or_crashing_flows_are_recorded_failed(
     )
     assert status == "failed"
     [run] = Ledger.open(load_project(project).storage.ledger_url).runs.all()
-    assert run["status"] == "failed" and reason in run["error"]
+    assert run.status == "failed" and reason in run.error
 
 
 def test_a_full_disk_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -364,12 +364,12 @@ def test_kill_after_the_dataset_record_then_resume_leaves_one_report(tmp_path: P
     assert status == "failed"
     ledger = Ledger.open(load_project(project).storage.ledger_url)
     [report] = ledger.datasets.reports()
-    quarantined = ledger.datasets.quarantine(report["dataset_version"]).rows_quarantined
+    quarantined = ledger.datasets.quarantine(report.dataset_version).rows_quarantined
     p = cli_run(INGEST, "resume", "--origin-run-id", first.id)
     assert p.returncode == 0, p.stdout + p.stderr
     assert len(ledger.datasets.reports()) == 1 and len(ledger.datasets.all()) == 1
-    assert ledger.datasets.quarantine(report["dataset_version"]).rows_quarantined == quarantined
-    assert [r["status"] for r in ledger.runs.all()] == ["succeeded"]
+    assert ledger.datasets.quarantine(report.dataset_version).rows_quarantined == quarantined
+    assert [r.status for r in ledger.runs.all()] == ["succeeded"]
 
 
 def test_a_config_error_ends_a_flow_in_one_line_not_an_internal_error(tmp_path: Path) -> None:
