@@ -68,7 +68,7 @@ def make_engine(url: str, create: bool) -> Engine:
     return create_engine(u, pool_pre_ping=True)
 
 
-def _alembic_config() -> AlembicConfig:
+def alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(resources.files("shared.ledger") / MIGRATIONS))
     return cfg
@@ -77,14 +77,14 @@ def _alembic_config() -> AlembicConfig:
 @cache
 def head_revision() -> str:
     """The newest schema revision this Renkei knows."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "the ledger has no migrations"
     return head
 
 
 @cache
 def known_revisions() -> frozenset[str]:
-    script = ScriptDirectory.from_config(_alembic_config())
+    script = ScriptDirectory.from_config(alembic_config())
     return frozenset(r.revision for r in script.walk_revisions())
 
 
@@ -122,7 +122,7 @@ def check_revision(engine: Engine) -> None:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (safe to call concurrently)."""
-    cfg = _alembic_config()
+    cfg = alembic_config()
     try:
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":

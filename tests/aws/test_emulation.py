@@ -23,7 +23,7 @@ from shared.ledger import Ledger
 from tests.aws.conftest import AWS_TEST_ENV
 from tests.aws.emulator import Emulator, definition, dockerfile_env, task_env
 from tests.aws.test_deploy import aws_world
-from tests.conftest import FAST_TRAINING, REPO, write_project
+from tests.conftest import FAST_TRAINING, REPO, create_ledger, write_project
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +91,7 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
     emu = Emulator(
         moto_server, task_env(str(Path(sys.executable).parent), AWS_TEST_ENV, moto_server), images
     )
-    ledger = Ledger.open(fresh_pg_url)
+    ledger = Ledger.open(create_ledger(fresh_pg_url))  # as `renkei db upgrade` does
 
     # 1. ingest
     ingest = emu.run(definition(moto_server, "IngestFlow"), "emu-ingest", {})

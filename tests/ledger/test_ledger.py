@@ -26,8 +26,8 @@ def _ingest(tmp: Path, seed: int, bad: float = 0.05):
 
 
 def test_migrations_are_idempotent(ledger_url: str) -> None:
-    Ledger.open(ledger_url)
-    ledger = Ledger.open(ledger_url)  # second open: already at head
+    Ledger.open(ledger_url, create=True)
+    ledger = Ledger.open(ledger_url, create=True)  # second upgrade: already at head
     from importlib import resources
 
     from alembic.script import ScriptDirectory
