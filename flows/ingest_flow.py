@@ -17,6 +17,7 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
+from shared.ledger import RunStatus
 
 
 @production
@@ -104,7 +105,9 @@ class IngestFlow(FlowSpec):
                     f"quarantine recorded (renkei quarantine {o.dataset_version})"
                 )
             ledger = open_ledger(self.project)
-            ledger.runs.finish(self.run_pathspec, "succeeded", dataset_version=o.dataset_version)
+            ledger.runs.finish(
+                self.run_pathspec, RunStatus.SUCCEEDED, dataset_version=o.dataset_version
+            )
         print(
             f"dataset {o.dataset_version}: {o.rows_in:,} rows in, {o.rows_valid:,} valid, "
             f"{o.rows_quarantined:,} quarantined ({'new version' if self.record.dataset_created else 'same data as an existing version'})\n"

@@ -15,6 +15,7 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
+from shared.ledger import RunStatus
 from shared.monitor.monitoring import (
     monitor,
     record,
@@ -84,7 +85,7 @@ class MonitorFlow(FlowSpec):
     def end(self):
         """Print every check's verdict and the retraining decision."""
         with run_context(self.project, self.run_pathspec):
-            open_ledger(self.project).runs.finish(self.run_pathspec, "succeeded")
+            open_ledger(self.project).runs.finish(self.run_pathspec, RunStatus.SUCCEEDED)
         for c in self.result.checks:
             print(f"{c.verdict:7} {c.name:28} {c.detail}")
         if self.report.retrain:

@@ -16,6 +16,7 @@ from shared.flowkit import (
     run_context,
 )
 from shared.guard.bundle import load_deployed
+from shared.ledger import Alias, RunStatus
 from shared.operate.scoring import (
     FRESH_DAYS,
     combine,
@@ -52,7 +53,7 @@ class ScoreFlow(FlowSpec):
     partition_rows = Parameter(
         "partition-rows", default=2000, type=int, help="Rows per scoring task (foreach)."
     )
-    alias = Parameter("alias", default="production", help="Which alias to score with.")
+    alias = Parameter("alias", default=Alias.PRODUCTION.value, help="Which alias to score with.")
 
     @step
     def start(self):
@@ -126,7 +127,7 @@ class ScoreFlow(FlowSpec):
     def end(self):
         """Print the decision counts."""
         with run_context(self.project, self.run_pathspec):
-            open_ledger(self.project).runs.finish(self.run_pathspec, "succeeded")
+            open_ledger(self.project).runs.finish(self.run_pathspec, RunStatus.SUCCEEDED)
         b = self.batch
         mix = ", ".join(f"{d} {n:,}" for d, n in b.decisions.items())
         print(f"scoring batch {b.id}: {b.rows:,} rows with {b.version} and rules {b.rules_version}")

@@ -27,6 +27,7 @@ from shared.flowkit import (
     training_card,
 )
 from shared.guard import Envelope
+from shared.ledger import ModelStatus, RunStatus
 from shared.monitor.reports import comparison_table
 from shared.release import champion_metrics
 from shared.training import (
@@ -143,9 +144,9 @@ class TrainFlow(FlowSpec):
     def end(self):
         """Print the comparison and finish the run."""
         with run_context(self.project, self.run_pathspec):
-            open_ledger(self.project).runs.finish(self.run_pathspec, "succeeded")
+            open_ledger(self.project).runs.finish(self.run_pathspec, RunStatus.SUCCEEDED)
         print(comparison_table(self.registered))
-        chosen = [m for m in self.registered if m.status == "candidate"]
+        chosen = [m for m in self.registered if m.status == ModelStatus.CANDIDATE]
         print(
             f"registered {chosen[0].version} ({chosen[0].family}) as candidate"
             if chosen

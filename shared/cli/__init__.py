@@ -21,7 +21,7 @@ from shared.config import (
     load_project_set,
 )
 from shared.config.settings import ledger_url
-from shared.ledger import Ledger, LedgerError
+from shared.ledger import Alias, Decision, Ledger, LedgerError, ModelStatus
 from shared.monitor.reports import comparison_table, text_table
 
 
@@ -171,7 +171,7 @@ def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
     """List model versions: family, status, metrics vs the baseline, data, who and when."""
     rows = obj.ledger().registry.models()
     if latest_candidate:
-        found = [m for m in rows if m.status == "candidate"]
+        found = [m for m in rows if m.status == ModelStatus.CANDIDATE]
         if not found:
             raise click.ClickException("no candidate registered: train one first")
         click.echo(found[0].version)
@@ -258,14 +258,14 @@ def _refusal(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _review(
-    obj: Ctx, version: str, user: str, comment: str, role: str | None, decision: str
+    obj: Ctx, version: str, user: str, comment: str, role: str | None, decision: Decision
 ) -> None:
     from shared.release import approval_status, review
 
     ledger = obj.ledger()
     roles = obj.roles()
     rec = _refusal(review, ledger, roles, version, user, comment, decision, role)
-    verb = "approved" if decision == "approve" else "rejected"
+    verb = "approved" if decision == Decision.APPROVE else "rejected"
     click.echo(f"{user} {verb} {rec.version} as {rec.role}: {rec.comment}")
     status = approval_status(ledger, roles, rec.version)
     if status.rejections:
@@ -286,7 +286,7 @@ def _review(
 @click.pass_obj
 def approve(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
     """Approve model VERSION for production (policy: config/roles.yaml approval)."""
-    _review(obj, version, user, comment, role, "approve")
+    _review(obj, version, user, comment, role, Decision.APPROVE)
 
 
 @cli.command()
@@ -297,7 +297,7 @@ def approve(obj: Ctx, version: str, user: str, comment: str, role: str | None) -
 @click.pass_obj
 def reject(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
     """Reject model VERSION: it cannot be promoted to production."""
-    _review(obj, version, user, comment, role, "reject")
+    _review(obj, version, user, comment, role, Decision.REJECT)
 
 
 @cli.command()
@@ -305,8 +305,8 @@ def reject(obj: Ctx, version: str, user: str, comment: str, role: str | None) ->
 @click.option(
     "--to",
     "alias",
-    type=click.Choice(["staging", "production"]),
-    default="production",
+    type=click.Choice([a.value for a in Alias]),
+    default=Alias.PRODUCTION.value,
     show_default=True,
 )
 @click.option(
@@ -340,7 +340,10 @@ def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
 @cli.command()
 @click.option("--as", "user", required=True, help="Who rolls back (Release/Deploy R or A).")
 @click.option(
-    "--alias", type=click.Choice(["staging", "production"]), default="production", show_default=True
+    "--alias",
+    type=click.Choice([a.value for a in Alias]),
+    default=Alias.PRODUCTION.value,
+    show_default=True,
 )
 @click.option("--reason", default="", help="Why (recorded in the alias history).")
 @click.pass_obj
@@ -387,7 +390,7 @@ def history(obj: Ctx, alias: str | None, as_json: bool) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--alias", default="production", show_default=True)
+@click.option("--alias", default=Alias.PRODUCTION.value, show_default=True)
 @click.pass_obj
 def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
     """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn)."""

@@ -180,9 +180,11 @@ def run_context(project: Any, run_pathspec: str) -> Iterator[None]:
     try:
         yield
     except BaseException as e:
+        from shared.ledger import RunStatus
+
         reason = e.message if isinstance(e, RenkeiFlowError) else one_line(e)
         try:
-            open_ledger(project).runs.finish(run_pathspec, "failed", error=reason)
+            open_ledger(project).runs.finish(run_pathspec, RunStatus.FAILED, error=reason)
         except Exception as again:  # the ledger itself may be what failed
             print(f"could not record the failure in the ledger: {one_line(again)}", file=sys.stderr)
         if isinstance(e, expected_errors()):

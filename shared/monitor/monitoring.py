@@ -16,7 +16,7 @@ from shared.data import storage
 from shared.data.contracts import build_contracts
 from shared.data.ingest import read_raw
 from shared.data.validation import RawInputError, check_rows
-from shared.ledger import Ledger, ModelVersionRecord
+from shared.ledger import Alias, Ledger, ModelVersionRecord
 from shared.monitor.drift import (
     ReferenceProfile,
     categorical_psi,
@@ -132,7 +132,7 @@ def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame
 def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> MonitoringResult:
     """Run every check over the newest ``window`` scoring batches of the production model."""
     m = cfg.monitoring
-    dep = ledger.releases.alias("production")
+    dep = ledger.releases.alias(Alias.PRODUCTION)
     if dep is None:
         raise MonitoringError("nothing is in production: nothing to monitor")
     batches = [b for b in ledger.operations.scoring_batches() if b.version == dep.version][
@@ -198,7 +198,9 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
             )
         )
     # a label counts for the scored row of the batch it was delivered for, once
-    labels = ledger.operations.labelled_rows().drop_duplicates(["scoring_batch_id", "row_id"], keep="first")
+    labels = ledger.operations.labelled_rows().drop_duplicates(
+        ["scoring_batch_id", "row_id"], keep="first"
+    )
     joined = answered.merge(
         labels[["scoring_batch_id", "row_id", "value"]],
         on=["scoring_batch_id", "row_id"],

@@ -14,6 +14,7 @@ from pandera.typing import Series
 from shared.config import ProjectConfig, RulesConfig
 from shared.data import storage
 from shared.guard import Envelope, GuardedModel, decision_counts, intervention_rate
+from shared.ledger.vocab import ModelStatus
 from shared.monitor.drift import reference_profile
 from shared.training.families import Baseline, FitReport, new_model
 from shared.training.metrics import evaluate, slice_metrics
@@ -347,18 +348,18 @@ def apply_gates(
     base = next((c for c in candidates if c.family == "baseline"), None)
     if base is None:
         raise TrainingError("the baseline family must be trained: gates compare against it")
-    base.status = "baseline"
+    base.status = ModelStatus.BASELINE
     models = [c for c in candidates if c.family != "baseline"]
     ctx = GateContext(cfg, base, champion, rules)
     gates = GATES + (BINARY_GATES if cfg.task == "binary" else [])
     for c in models:
         c.gates = [gate(c, ctx) for gate in gates]
-        c.status = "passed" if c.passed else "rejected"
+        c.status = ModelStatus.PASSED if c.passed else ModelStatus.REJECTED
     passing = [c for c in models if c.passed]
     if passing:
         m = cfg.training.key_metric
         best = (max if cfg.higher_is_better else min)(passing, key=lambda c: c.metrics[m])
-        best.status = "candidate"
+        best.status = ModelStatus.CANDIDATE
     return candidates
 
 

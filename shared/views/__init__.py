@@ -15,7 +15,7 @@ from pandera.typing import Series
 
 from shared.config import LIFECYCLE_STAGES, ML_LENS_ROLES, PHASES, RolesConfig
 from shared.data import storage
-from shared.ledger import Ledger, RunStatus
+from shared.ledger import Alias, Ledger, ModelStatus, RunStatus
 
 # roles a team needs by the time it reaches each phase (cumulative), after SEED_NOTES.md:
 # the ML team names Business Analyst, Data Scientist and Data Analyst first, then the
@@ -324,8 +324,8 @@ def draft_message(roles: RolesConfig, ledger: Ledger) -> str:
     """The message SEED_NOTES.md recommends sending to the product manager and architect."""
     gaps = role_gaps(roles)
     models = ledger.registry.models()
-    prod = ledger.releases.alias("production")
-    best = next((m for m in models if m.status == "candidate"), None)
+    prod = ledger.releases.alias(Alias.PRODUCTION)
+    best = next((m for m in models if m.status == ModelStatus.CANDIDATE), None)
     i = PHASES.index(roles.phase)
     next_phase = PHASES[min(i + 1, len(PHASES) - 1)]
     learned = [
