@@ -27,7 +27,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from bench.common import write_table  # noqa: E402
 from shared.config import load_project  # noqa: E402
-from shared.ledger import Ledger  # noqa: E402
+from shared.ledger import Ledger, NewDeployment, version_label  # noqa: E402
 from shared.ledger.models import Dataset, FlowRun, ModelDataset, ModelVersion  # noqa: E402
 from tests.app.test_browser import (  # noqa: E402
     CHROMIUM,
@@ -122,20 +122,20 @@ def fill(ledger: Ledger, n_models: int, n_runs: int) -> int:
                 for i in range(n_models)
             ],
         )
-    v = f"v{n_models - 1}"
+    v = version_label(n_models - 1)
     ledger.releases.move_alias(
         "production",
         v,
         "sora",
         "bench",
         "promote",
-        deployment={
-            "rules_hash": "r" * 16,
-            "rules_version": "bench+rules",
-            "code_commit": None,
-            "bundle_uri": "data/bundles/none.zip",
-            "created_by": "sora",
-        },
+        deployment=NewDeployment(
+            rules_hash="r" * 16,
+            rules_version="bench+rules",
+            code_commit=None,
+            bundle_uri="data/bundles/none.zip",
+            created_by="sora",
+        ),
     )
     dep = ledger.releases.alias("production")
     batch = None

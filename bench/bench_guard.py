@@ -125,7 +125,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         from shared.data import storage
         from shared.guard.bundle import describe, digest
-        from shared.ledger import Ledger
+        from shared.ledger import Ledger, NewDeployment
         from tests.conftest import free_port
 
         bpath = Path(tmp) / "bundle.zip"
@@ -142,14 +142,14 @@ def main() -> None:
             "bench",
             "bench",
             "promote",
-            deployment={
-                "rules_hash": rules.rules_hash(),
-                "rules_version": describe(bundle)["rules_version"],
-                "code_commit": None,
-                "bundle_uri": str(bpath),
-                "bundle_sha256": digest(bundle),
-                "created_by": "bench",
-            },
+            deployment=NewDeployment(
+                rules_hash=rules.rules_hash(),
+                rules_version=describe(bundle)["rules_version"],
+                code_commit=None,
+                bundle_uri=str(bpath),
+                bundle_sha256=digest(bundle),
+                created_by="bench",
+            ),
         )
         assert storage.exists(str(bpath))
         body = {

@@ -199,8 +199,8 @@ class NewDeployment:
     rules_version: str
     code_commit: str | None
     bundle_uri: str
-    bundle_sha256: str | None
     created_by: str
+    bundle_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import pytest
 from shared.config import load_project
 from shared.data import storage
 from shared.guard.bundle import BundleError, load_deployed
-from shared.ledger import Ledger, LedgerError
+from shared.ledger import Ledger, LedgerError, NewDeployment
 from shared.release import ReleaseRefused, load_alias, promote, review, rollback
 from tests.builders import build
 from tests.conftest import REPO, need, stop_process, wait_for_http, write_project
@@ -193,14 +193,14 @@ def test_service_degrades_on_a_failed_reload_and_refuses_bad_requests(trained) -
                 "sora",
                 "fault",
                 "promote",
-                deployment={
-                    "rules_hash": dep.rules_hash,
-                    "rules_version": dep.rules_version,
-                    "code_commit": dep.code_commit,
-                    "bundle_uri": str(broken),
-                    "bundle_sha256": dep.bundle_sha256,
-                    "created_by": "sora",
-                },
+                deployment=NewDeployment(
+                    rules_hash=dep.rules_hash,
+                    rules_version=dep.rules_version,
+                    code_commit=dep.code_commit,
+                    bundle_uri=str(broken),
+                    bundle_sha256=dep.bundle_sha256,
+                    created_by="sora",
+                ),
             )
             deadline = time.time() + 30
             while (health := c.get("/health").json())["status"] != "degraded":
