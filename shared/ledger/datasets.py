@@ -116,9 +116,7 @@ class DatasetRepository(Repository):
 
     def get(self, version: str) -> DatasetRecord:
         with self.read() as s:
-            d = s.get(Dataset, version)
-            if d is None:
-                raise LedgerError(f"no dataset version {version!r} in the ledger")
+            d = self.row(s, Dataset, version, f"no dataset version {version!r} in the ledger")
             return mapping.dataset(d)
 
     def reports(self, dataset_version: str | None = None) -> list[ValidationReportRecord]:

@@ -8,7 +8,7 @@ from shared.ledger import mapping
 from shared.ledger.models import MonitoringReport
 from shared.ledger.records import MonitoringRecord
 from shared.ledger.unit import Repository, utcnow
-from shared.ledger.vocab import LedgerError, parse_version, version_label
+from shared.ledger.vocab import parse_version, version_label
 
 
 class MonitoringRepository(Repository):
@@ -49,9 +49,8 @@ class MonitoringRepository(Repository):
 
     def set_retrain_run(self, report_id: int, run: str, actor: str) -> None:
         with self.write() as uow:
-            r = uow.session.get(MonitoringReport, report_id)
-            if r is None:
-                raise LedgerError(f"no monitoring report {report_id}")
+            missing = f"no monitoring report {report_id}"
+            r = self.row(uow.session, MonitoringReport, report_id, missing)
             r.retrain_run = run
             uow.audit(actor, "retrain.triggered", run, {"report": report_id, "reasons": r.reasons})
 

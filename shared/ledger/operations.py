@@ -20,7 +20,7 @@ from shared.ledger.records import (
 from shared.ledger.registry import RegistryRepository
 from shared.ledger.releases import ReleaseRepository
 from shared.ledger.unit import Repository, utcnow
-from shared.ledger.vocab import FeedbackStatus, LedgerError, version_label
+from shared.ledger.vocab import FeedbackStatus, version_label
 
 USABLE_FEEDBACK = (FeedbackStatus.ACCEPTED, FeedbackStatus.LATE)
 
@@ -47,9 +47,7 @@ class OperationsRepository(Repository):
     ) -> ScoringBatchRecord:
         with self.write() as uow:
             s = uow.session
-            dep = s.get(DeploymentRow, deployment_id)
-            if dep is None:
-                raise LedgerError(f"no deployment {deployment_id}")
+            dep = self.row(s, DeploymentRow, deployment_id, f"no deployment {deployment_id}")
             b = ScoringBatch(
                 flow_run=flow_run,
                 input_source=input_source,
@@ -77,9 +75,7 @@ class OperationsRepository(Repository):
 
     def scoring_batch(self, batch_id: int) -> ScoringBatchRecord:
         with self.read() as s:
-            b = s.get(ScoringBatch, batch_id)
-            if b is None:
-                raise LedgerError(f"no scoring batch {batch_id}")
+            b = self.row(s, ScoringBatch, batch_id, f"no scoring batch {batch_id}")
             return mapping.scoring_batch(b)
 
     def batch_lineage(self, batch_id: int) -> BatchLineage:

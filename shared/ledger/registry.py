@@ -105,9 +105,8 @@ class RegistryRepository(Repository):
     def model(self, version: str | int) -> ModelVersionRecord:
         mid = parse_version(version)
         with self.read() as s:
-            m = s.get(ModelVersion, mid)
-            if m is None:
-                raise LedgerError(f"no model version {version_label(mid)} in the ledger")
+            missing = f"no model version {version_label(mid)} in the ledger"
+            m = self.row(s, ModelVersion, mid, missing)
             links = s.execute(
                 select(ModelDataset.dataset_version).where(ModelDataset.model_id == mid)
             ).scalars()

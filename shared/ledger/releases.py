@@ -167,7 +167,5 @@ class ReleaseRepository(Repository):
 
     def deployment(self, deployment_id: int) -> DeploymentRecord:
         with self.read() as s:
-            d = s.get(DeploymentRow, deployment_id)
-            if d is None:
-                raise LedgerError(f"no deployment {deployment_id}")
+            d = self.row(s, DeploymentRow, deployment_id, f"no deployment {deployment_id}")
             return mapping.deployment(d)

@@ -12,13 +12,16 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from shared.ledger.models import AuditEntry, AuditHead
+from shared.ledger.models import AuditEntry, AuditHead, Base
+from shared.ledger.vocab import LedgerError
 
 GENESIS = "0" * 64
+Row = TypeVar("Row", bound=Base)
 
 
 def utcnow() -> datetime:
@@ -68,6 +71,14 @@ class Repository:
 
     def read(self) -> Session:
         return Session(self.engine)
+
+    @staticmethod
+    def row(s: Session, table: type[Row], key: object, missing: str) -> Row:
+        """The row of ``table`` with primary key ``key``; LedgerError(``missing``) if none."""
+        found = s.get(table, key)
+        if found is None:
+            raise LedgerError(missing)
+        return found
 
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:
