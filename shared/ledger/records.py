@@ -55,8 +55,6 @@ class ValidationReportRecord:
 
 @dataclass(frozen=True)
 class IngestRecord:
-    """What recording one ingest did: whether the dataset was new, and the report id."""
-
     dataset_version: str
     dataset_created: bool
     report_id: int
@@ -70,8 +68,6 @@ class QuarantineExample:
 
 @dataclass(frozen=True)
 class QuarantineCheck:
-    """Rows of one dataset version that failed one check of one column."""
-
     column: str
     check: str
     rows: int
