@@ -68,8 +68,7 @@ class ReleaseRepository(Repository):
         ``check(current_version_or_None)`` may raise to refuse, seeing the alias as it is
         inside the lock, so racing moves cannot both pass on a stale view.
         """
-        mid = parse_version(version)
-        action = AliasAction(action)
+        mid, alias, action = parse_version(version), str(alias), AliasAction(action)
         with self.write() as uow:
             s = uow.session
             current = s.get(AliasRow, alias)

@@ -257,7 +257,11 @@ def promote(
 
 
 def rollback(
-    ledger: Ledger, roles: RolesConfig, user: str, alias: str = Alias.PRODUCTION, reason: str = ""
+    ledger: Ledger,
+    roles: RolesConfig,
+    user: str,
+    alias: str = Alias.PRODUCTION.value,
+    reason: str = "",
 ) -> AliasMoveRecord:
     """Move ``alias`` back to the version it served before the current one.
 
@@ -322,7 +326,7 @@ def bundle_for(
 
 
 def load_alias(
-    ledger: Ledger, alias: str = Alias.PRODUCTION
+    ledger: Ledger, alias: str = Alias.PRODUCTION.value
 ) -> tuple[DeploymentRecord, GuardedModel] | None:
     """The deployment behind ``alias`` and its guarded model, or None if nothing is there."""
     dep = ledger.releases.alias(alias)
