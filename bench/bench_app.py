@@ -27,7 +27,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from bench.common import write_table  # noqa: E402
 from shared.config import load_project  # noqa: E402
-from shared.ledger import Ledger  # noqa: E402
+from shared.ledger import Ledger, NewDeployment, version_label  # noqa: E402
 from shared.ledger.models import Dataset, FlowRun, ModelDataset, ModelVersion  # noqa: E402
 from tests.app.test_browser import (  # noqa: E402
     CHROMIUM,
@@ -122,25 +122,25 @@ def fill(ledger: Ledger, n_models: int, n_runs: int) -> int:
                 for i in range(n_models)
             ],
         )
-    v = f"v{n_models - 1}"
-    ledger.move_alias(
+    v = version_label(n_models - 1)
+    ledger.releases.move_alias(
         "production",
         v,
         "sora",
         "bench",
         "promote",
-        deployment={
-            "rules_hash": "r" * 16,
-            "rules_version": "bench+rules",
-            "code_commit": None,
-            "bundle_uri": "data/bundles/none.zip",
-            "created_by": "sora",
-        },
+        deployment=NewDeployment(
+            rules_hash="r" * 16,
+            rules_version="bench+rules",
+            code_commit=None,
+            bundle_uri="data/bundles/none.zip",
+            created_by="sora",
+        ),
     )
-    dep = ledger.alias("production")
+    dep = ledger.releases.alias("production")
     batch = None
     for _ in range(5):
-        batch = ledger.record_scoring_batch(
+        batch = ledger.operations.record_scoring_batch(
             "ScoreFlow/1",
             "in.csv",
             "data/raw/in.csv",
@@ -172,9 +172,9 @@ def main() -> None:
         samples = []
         for _ in range(30):
             t0 = time.perf_counter()
-            lin = ledger.batch_lineage(batch_id)
+            lin = ledger.operations.batch_lineage(batch_id)
             samples.append(time.perf_counter() - t0)
-        assert lin["datasets"] and lin["model"].version
+        assert lin.datasets and lin.model.version
         query_ms = sorted(samples)[len(samples) // 2] * 1000
         port = free_port()
         proc = start_app(project, port)

@@ -125,7 +125,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         from shared.data import storage
         from shared.guard.bundle import describe, digest
-        from shared.ledger import Ledger
+        from shared.ledger import Ledger, NewDeployment
         from tests.conftest import free_port
 
         bpath = Path(tmp) / "bundle.zip"
@@ -133,23 +133,23 @@ def main() -> None:
         url = f"sqlite:///{tmp}/l.db"
         ledger = Ledger.open(url, create=True)
         # a ledger whose production alias points at the bundle (as a promotion would leave it)
-        ledger.register_models(
+        ledger.registry.register(
             "bench/1", "bench/1", [_reg(xgb, cfg)], [], "bench", None, None, cfg.config_hash()
         )
-        ledger.move_alias(
+        ledger.releases.move_alias(
             "production",
             "v1",
             "bench",
             "bench",
             "promote",
-            deployment={
-                "rules_hash": rules.rules_hash(),
-                "rules_version": describe(bundle)["rules_version"],
-                "code_commit": None,
-                "bundle_uri": str(bpath),
-                "bundle_sha256": digest(bundle),
-                "created_by": "bench",
-            },
+            deployment=NewDeployment(
+                rules_hash=rules.rules_hash(),
+                rules_version=describe(bundle)["rules_version"],
+                code_commit=None,
+                bundle_uri=str(bpath),
+                bundle_sha256=digest(bundle),
+                created_by="bench",
+            ),
         )
         assert storage.exists(str(bpath))
         body = {

@@ -78,12 +78,12 @@ class IngestFlow(FlowSpec):
             cfg = project_from_flow(self.project)
             ledger = open_ledger(self.project)
             self.outcome, split = validate_batch(self.raw, cfg, cfg.storage.data_root)
-            self.record = ledger.record_ingest(
+            self.record = ledger.datasets.record_ingest(
                 self.outcome, split.reasons, current.username, self.run_pathspec
             )
             fault_point("validate")  # reliability tests: kill -9, SIGTERM or a bug here
             if self.labels_uri:  # the generator also delivers the true times (delayed labels)
-                ledger.record_labels(
+                ledger.datasets.record_labels(
                     self.labels_uri,
                     self.outcome.rows_in,
                     "generator",

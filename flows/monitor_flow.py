@@ -72,7 +72,7 @@ class MonitorFlow(FlowSpec):
                     self.retrain_run = start_training_run(
                         self.project.to_dict(), os.path.dirname(__file__)
                     )
-                open_ledger(self.project).set_retrain_run(
+                open_ledger(self.project).monitoring.set_retrain_run(
                     self.report.id, self.retrain_run, current.username
                 )
         self.next(self.end)

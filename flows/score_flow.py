@@ -64,7 +64,7 @@ class ScoreFlow(FlowSpec):
         with run_context(self.project, self.run_pathspec):
             if not self.source:
                 generator_settings(cfg)  # the built-in use case only: others need --source
-            self.deployment = ledger.alias(self.alias)
+            self.deployment = ledger.releases.alias(self.alias)
             if self.deployment is None:
                 raise RenkeiFlowError(
                     f"no model serves '{self.alias}': promote one first "
@@ -110,7 +110,7 @@ class ScoreFlow(FlowSpec):
         with run_context(self.project, self.run_pathspec):
             out_uri = storage.join(self.out_prefix, "predictions.parquet")
             rows, counts = combine([i.scored for i in inputs], out_uri)
-            self.batch = open_ledger(self.project).record_scoring_batch(
+            self.batch = open_ledger(self.project).operations.record_scoring_batch(
                 self.run_pathspec,
                 self.raw.source,
                 self.raw.uri,

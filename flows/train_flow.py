@@ -112,7 +112,7 @@ class TrainFlow(FlowSpec):
                 [fitted[f] for f in cfg.training.families], cfg, first.champion, rules
             )
             base = next(c for c in self.candidates if c.family == "baseline")
-            self.registered = open_ledger(self.project).register_models(
+            self.registered = open_ledger(self.project).registry.register(
                 _run_key(),
                 self.run_pathspec,
                 [registration(c, base, cfg, tasks[c.family]) for c in self.candidates],

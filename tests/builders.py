@@ -58,8 +58,10 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
     for i in range(runs):
         src, labels = generate_raw(cfg, root, rows, seed=10 + i, bad_fraction=0.01)
         outcome, split = validate_batch(land_raw(src, root), cfg, root, datetime(2026, 11, 1))
-        ledger.record_ingest(outcome, split.reasons, "taro", f"IngestFlow/t{i}")
-        ledger.record_labels(labels, outcome.rows_in, "generator", "taro", outcome.dataset_version)
+        ledger.datasets.record_ingest(outcome, split.reasons, "taro", f"IngestFlow/t{i}")
+        ledger.datasets.record_labels(
+            labels, outcome.rows_in, "generator", "taro", outcome.dataset_version
+        )
         inp = load_training_input(ledger, cfg, [outcome.dataset_version])
         sp = split_by_time(inp.rows, cfg)
         env = Envelope.learn(sp.train, cfg)
@@ -69,8 +71,8 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
         for c in cands:
             c.artifact_uri = save_artifacts(c, root, run_key)
         base = next(c for c in cands if c.family == "baseline")
-        ledger.start_run("TrainFlow", f"t{i}", trainer)
-        regs = ledger.register_models(
+        ledger.runs.start("TrainFlow", f"t{i}", trainer)
+        regs = ledger.registry.register(
             run_key,
             run_key,
             [registration(c, base, cfg, None) for c in cands],
@@ -80,7 +82,7 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
             False,
             cfg.config_hash(),
         )
-        ledger.finish_run(run_key, "succeeded")
+        ledger.runs.finish(run_key, "succeeded")
         candidates += [m.version for m in regs if m.status == "candidate"]
     assert storage.exists(root)
     return Trained(project_path, cfg, roles, rules, ledger, candidates)

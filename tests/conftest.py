@@ -216,4 +216,4 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each ledger test runs on SQLite and on a real PostgreSQL server."""
     if request.param == "sqlite":
         return create_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    return request.getfixturevalue("fresh_pg_url")
+    return create_ledger(request.getfixturevalue("fresh_pg_url"))

@@ -5,7 +5,7 @@ from shared.views import audit_frame, filter_audit
 
 lg = ledger()
 st.title("Audit")
-result = lg.verify_audit()
+result = lg.audit.verify()
 if result.ok:
     st.success(f"Audit chain verified: {result.entries} entries, every hash matches.")
 else:

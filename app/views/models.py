@@ -35,14 +35,14 @@ st.dataframe(
 )
 versions = list(shown["version"]) or list(frame["version"])
 version = st.selectbox("Model version", versions, key="model_version")
-m = lg.model(version)
-prod = lg.alias("production")
+m = lg.registry.model(version)
+prod = lg.releases.alias("production")
 km = m.key_metric
 cols = st.columns(3)
 cols[0].metric(km, f"{m.metrics.get(km, float('nan')):.3f}")
 cols[1].metric("baseline", f"{m.baseline_metrics.get(km, float('nan')):.3f}")
 if prod is not None:
-    champ = lg.model(prod.version)
+    champ = lg.registry.model(prod.version)
     cols[2].metric(f"production {prod.version}", f"{champ.metrics.get(km, float('nan')):.3f}")
 st.subheader("Gates")
 if m.gate_results:
@@ -82,7 +82,7 @@ if m.status == "candidate":
             except ReleaseRefused as e:
                 st.error(str(e))
 st.subheader("Production history")
-hist = lg.alias_history("production")
+hist = lg.releases.history("production")
 if hist:
     st.dataframe(
         pd.DataFrame(

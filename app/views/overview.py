@@ -10,7 +10,7 @@ lg = ledger()
 user = current_user()
 st.title("Overview")
 st.caption(f"Project **{cfg.name}** ({cfg.task}) · team phase **{roles.phase}**")
-prod = lg.alias("production")
+prod = lg.releases.alias("production")
 c1, c2, c3 = st.columns(3)
 if prod is None:
     c1.metric("Production model", "none yet")
@@ -22,11 +22,11 @@ if prod is None:
 else:
     c1.metric("Production model", prod.version)
     c2.metric("Rules version", prod.rules_version)
-candidates = [m for m in lg.models() if m.status == "candidate"]
+candidates = [m for m in lg.registry.models() if m.status == "candidate"]
 open_approvals = [m for m in candidates if not approval_status(lg, roles, m.version).complete]
 c3.metric("Candidates awaiting approval", len(open_approvals))
 st.subheader("Last scoring batch")
-batches = lg.scoring_batches()
+batches = lg.operations.scoring_batches()
 if batches:
     b = batches[-1]
     st.write(f"Batch {b.id}: {b.rows:,} rows with {b.version} ({b.created_at:%Y-%m-%d %H:%M})")

@@ -19,7 +19,7 @@ def audit() -> None:
 @click.pass_obj
 def audit_verify(obj: Ctx) -> None:
     """Recompute every entry's hash; exit 1 if anything was edited or deleted."""
-    result = obj.ledger().verify_audit()
+    result = obj.ledger().audit.verify()
     if result.ok:
         click.echo(f"audit chain OK: {result.entries} entries, every hash matches")
         return
@@ -35,7 +35,7 @@ def audit_verify(obj: Ctx) -> None:
 @click.pass_obj
 def audit_log(obj: Ctx, as_json: bool, limit: int) -> None:
     """Show the newest audit entries."""
-    entries = obj.ledger().audit_entries()[-limit:]
+    entries = obj.ledger().audit.entries()[-limit:]
     rows = [
         {"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action, "subject": e.subject}
         for e in entries

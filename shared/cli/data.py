@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from shared.ledger import LedgerError
+from shared.ledger import LedgerError, QuarantineCheck
 
 from .main import Ctx, cli
 from .output import Table, show
@@ -28,7 +28,7 @@ def datasets(obj: Ctx, as_json: bool) -> None:
         ],
     )
     show(
-        obj.ledger().datasets(),
+        obj.ledger().datasets.all(),
         as_json,
         table,
         empty="No datasets yet. Ingest one: python flows/ingest_flow.py run",
@@ -43,20 +43,20 @@ def datasets(obj: Ctx, as_json: bool) -> None:
 def quarantine(obj: Ctx, version: str, as_json: bool, examples: int) -> None:
     """Show why rows of dataset VERSION were quarantined, grouped by check."""
     try:
-        summary = obj.ledger().quarantine(version, examples)
+        summary = obj.ledger().datasets.quarantine(version, examples)
     except LedgerError as e:
         raise click.ClickException(str(e)) from None
     table = Table(
         ["column", "check", "rows", "examples"],
         lambda g: [
-            g["column"],
-            g["check"],
-            f"{g['rows']:,}",
-            ", ".join(f"row {e['row']}={e['value']!r}" for e in g["examples"]),
+            g.column,
+            g.check,
+            f"{g.rows:,}",
+            ", ".join(f"row {e.row}={e.value!r}" for e in g.examples),
         ],
     )
 
-    def text(groups: list[dict]) -> None:
+    def text(groups: list[QuarantineCheck]) -> None:
         click.echo(f"{summary.rows_quarantined:,} rows quarantined in {version}")
         if groups:
             click.echo(table.render(groups))

@@ -17,7 +17,7 @@ from .output import Table, echo_json, jsonable, show
 @click.pass_obj
 def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
     """List model versions: family, status, metrics vs the baseline, data, who and when."""
-    rows = obj.ledger().models()
+    rows = obj.ledger().registry.models()
     if latest_candidate:
         found = [m for m in rows if m.status == "candidate"]
         if not found:
@@ -50,7 +50,7 @@ def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
 def lineage(obj: Ctx, version: str, as_json: bool) -> None:
     """Trace model VERSION back to its code, config, run and raw data."""
     try:
-        lin = obj.ledger().lineage(version)
+        lin = obj.ledger().registry.lineage(version)
     except LedgerError as e:
         raise click.ClickException(str(e)) from None
     m = lin.model
@@ -79,7 +79,7 @@ def lineage(obj: Ctx, version: str, as_json: bool) -> None:
     click.echo(f"  artifact  {m.artifact_uri}")
     for d in lin.datasets:
         click.echo(
-            f"  dataset   {d['version']}: {d['rows_valid']:,} valid of {d['rows_in']:,}, "
-            f"{d['rows_quarantined']:,} quarantined"
+            f"  dataset   {d.version}: {d.rows_valid:,} valid of {d.rows_in:,}, "
+            f"{d.rows_quarantined:,} quarantined"
         )
-        click.echo(f"    raw     {d['raw_source']}  (kept at {d['raw_uri']})")
+        click.echo(f"    raw     {d.raw_source}  (kept at {d.raw_uri})")

@@ -35,7 +35,7 @@ def monitoring(obj: Ctx, as_json: bool, last: int) -> None:
             click.echo()
 
     show(
-        obj.ledger().monitoring_reports()[-last:],
+        obj.ledger().monitoring.reports()[-last:],
         as_json,
         text,
         empty="No monitoring runs yet: python flows/monitor_flow.py run",

@@ -95,7 +95,7 @@ def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
         reason,
         code_version().commit,
     )
-    dep = obj.ledger().deployment(move.deployment_id)
+    dep = obj.ledger().releases.deployment(move.deployment_id)
     was = f" (was {move.previous_version})" if move.previous_version else ""
     click.echo(f"{alias} now serves {move.version}{was} with rules {dep.rules_version}")
     click.echo(f"  bundle {dep.bundle_uri}")
@@ -135,7 +135,7 @@ def history(obj: Ctx, alias: str | None, as_json: bool) -> None:
         ],
     )
     show(
-        obj.ledger().alias_history(alias),
+        obj.ledger().releases.history(alias),
         as_json,
         table,
         empty="No promotions yet: renkei promote VERSION --to production --as USER",

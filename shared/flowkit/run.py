@@ -58,7 +58,7 @@ def begin_run(project: Any) -> RunStart:
         cfg = project_from_flow(project)
         ledger = open_ledger(project)
         branch = getattr(current, "branch_name", None)
-        pathspec = ledger.start_run(current.flow_name, current.run_id, current.username, branch)
+        pathspec = ledger.runs.start(current.flow_name, current.run_id, current.username, branch)
     except expected_errors() as e:
         raise RenkeiFlowError(one_line(e)) from None
     return RunStart(cfg, ledger, pathspec)
@@ -85,7 +85,7 @@ def run_context(project: Any, run_pathspec: str) -> Iterator[None]:
     except BaseException as e:
         reason = e.message if isinstance(e, RenkeiFlowError) else one_line(e)
         try:
-            open_ledger(project).finish_run(run_pathspec, "failed", error=reason)
+            open_ledger(project).runs.finish(run_pathspec, "failed", error=reason)
         except Exception as again:  # the ledger itself may be what failed
             print(f"could not record the failure in the ledger: {one_line(again)}", file=sys.stderr)
         if isinstance(e, expected_errors()):
@@ -101,7 +101,7 @@ def end_run(project: Any, run_pathspec: str, **details: Any) -> Any:
     version) inside :func:`run_context`; returns the ledger."""
     with run_context(project, run_pathspec):
         ledger = open_ledger(project)
-        ledger.finish_run(run_pathspec, "succeeded", **details)
+        ledger.runs.finish(run_pathspec, "succeeded", **details)
     return ledger
 
 

@@ -1,43 +1,84 @@
-"""The ledger: one store for datasets, runs, models, approvals and the audit chain."""
+"""The ledger: one store for datasets, runs, models, approvals and the audit chain.
 
-from shared.ledger.store import (
+``Ledger.open(url)`` gives ``.runs .datasets .registry .releases .operations .monitoring
+.audit``; every method returns the typed records below.
+"""
+
+from shared.ledger.engine import current_revision, db_error, head_revision, upgrade
+from shared.ledger.records import (
     AliasMoveRecord,
     ApprovalRecord,
+    AuditEntryRecord,
     AuditVerification,
+    BatchLineage,
     DatasetRecord,
     DeploymentRecord,
     FeedbackBatchRecord,
+    FeedbackEntry,
+    FlowRunRecord,
     IngestRecord,
     LabelBatchRecord,
-    Ledger,
-    LedgerError,
     Lineage,
+    LineageDataset,
     ModelRegistration,
     ModelVersionRecord,
     MonitoringRecord,
+    NewDeployment,
+    QuarantineCheck,
+    QuarantineExample,
     QuarantineSummary,
     ScoringBatchRecord,
-    db_error,
+    ValidationReportRecord,
+)
+from shared.ledger.store import Ledger
+from shared.ledger.vocab import (
+    Alias,
+    AliasAction,
+    Decision,
+    FeedbackStatus,
+    LedgerError,
+    ModelStatus,
+    RunStatus,
     parse_version,
+    version_label,
 )
 
 __all__ = [
+    "Alias",
+    "AliasAction",
     "AliasMoveRecord",
     "ApprovalRecord",
+    "AuditEntryRecord",
+    "AuditVerification",
+    "BatchLineage",
+    "DatasetRecord",
+    "Decision",
     "DeploymentRecord",
     "FeedbackBatchRecord",
-    "MonitoringRecord",
-    "ScoringBatchRecord",
-    "AuditVerification",
-    "DatasetRecord",
+    "FeedbackEntry",
+    "FeedbackStatus",
+    "FlowRunRecord",
     "IngestRecord",
     "LabelBatchRecord",
     "Ledger",
     "LedgerError",
     "Lineage",
+    "LineageDataset",
     "ModelRegistration",
+    "ModelStatus",
     "ModelVersionRecord",
+    "MonitoringRecord",
+    "NewDeployment",
+    "QuarantineCheck",
+    "QuarantineExample",
     "QuarantineSummary",
+    "RunStatus",
+    "ScoringBatchRecord",
+    "ValidationReportRecord",
+    "current_revision",
     "db_error",
+    "head_revision",
     "parse_version",
+    "upgrade",
+    "version_label",
 ]

@@ -23,7 +23,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from shared.config import REGRESSION_METRICS, CostsConfig
-from shared.ledger import Ledger, ModelVersionRecord
+from shared.ledger import Ledger, ModelStatus, ModelVersionRecord
 
 
 class BreakEvenRow(pa.DataFrameModel):
@@ -74,11 +74,11 @@ def _hours(start: datetime | None, end: datetime | None) -> float:
 
 def run_costs(ledger: Ledger, costs: CostsConfig) -> dict[str, float]:
     """Variable cost of each recorded flow run (pathspec -> money)."""
-    gpu_runs = {m.flow_run for m in ledger.models() if m.resources.get("device") == "cuda"}
+    gpu_runs = {m.flow_run for m in ledger.registry.models() if m.resources.get("device") == "cuda"}
     out = {}
-    for r in ledger.flow_runs():
-        price = costs.prices_per_hour["gpu" if r["pathspec"] in gpu_runs else "cpu"]
-        out[r["pathspec"]] = _hours(r["started_at"], r["ended_at"]) * price
+    for r in ledger.runs.all():
+        price = costs.prices_per_hour["gpu" if r.pathspec in gpu_runs else "cpu"]
+        out[r.pathspec] = _hours(r.started_at, r.ended_at) * price
     return out
 
 
@@ -108,19 +108,23 @@ def economics(ledger: Ledger, costs: CostsConfig) -> ProjectEconomics:
     per_run = run_costs(ledger, costs)
     fixed_month = sum(costs.fixed_monthly.values())
     models = sorted(
-        [m for m in ledger.models() if m.status in ("candidate", "passed", "rejected")],
+        [
+            m
+            for m in ledger.registry.models()
+            if m.status in (ModelStatus.CANDIDATE, ModelStatus.PASSED, ModelStatus.REJECTED)
+        ],
         key=lambda m: m.id,
     )
     # one model is "built" per training run: the run's candidate, or its best family
     built: dict[str, ModelVersionRecord] = {}
     for m in models:
-        if m.flow_run not in built or m.status == "candidate":
+        if m.flow_run not in built or m.status == ModelStatus.CANDIDATE:
             built[m.flow_run] = m
     per_model, rows = [], []
     fixed = variable = benefit = 0.0
     break_even = None
     for k, m in enumerate(sorted(built.values(), key=lambda m: m.id), start=1):
-        months = costs.months_per_model if m.status == "candidate" else 0.0
+        months = costs.months_per_model if m.status == ModelStatus.CANDIDATE else 0.0
         econ = ModelEconomics(
             m.version,
             m.family,

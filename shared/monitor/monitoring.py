@@ -101,15 +101,15 @@ def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame
 def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> MonitoringResult:
     """Run every check over the newest ``window`` scoring batches of the production model."""
     m = cfg.monitoring
-    dep = ledger.alias("production")
+    dep = ledger.releases.alias("production")
     if dep is None:
         raise MonitoringError("nothing is in production: nothing to monitor")
-    batches = [b for b in ledger.scoring_batches() if b.version == dep.version][
+    batches = [b for b in ledger.operations.scoring_batches() if b.version == dep.version][
         -(window or m.window_batches) :
     ]
     if not batches:
         raise MonitoringError(f"no scoring batch of the production model {dep.version} yet")
-    model = ledger.model(dep.version)
+    model = ledger.registry.model(dep.version)
     ref = load_reference(model)
     x, out = _window_inputs(batches, cfg)
     result = MonitoringResult(dep.version, [b.id for b in batches], len(out), 0.0)
@@ -117,7 +117,7 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
     answered = out[out["decision"] != "rejected"]
     prediction = check_prediction_drift(ref, answered, m)
     performance, result.label_coverage = check_performance(
-        model, answered, ledger.labelled_rows(), cfg
+        model, answered, ledger.operations.labelled_rows(), cfg
     )
     guard = check_guard_rate(model, out, m)
     result.checks = [c for c in [*drift, prediction, performance, guard] if c is not None]
@@ -128,7 +128,7 @@ def record(
     ledger: Ledger, cfg: ProjectConfig, result: MonitoringResult, flow_run: str | None, actor: str
 ) -> Any:
     reasons = result.retrain_reasons(cfg)
-    return ledger.record_monitoring(
+    return ledger.monitoring.record(
         flow_run,
         result.version,
         result.batches,

@@ -20,7 +20,7 @@ from shared.config import ProjectConfig, RolesConfig
 from shared.data import storage
 from shared.data.ingest import read_raw
 from shared.data.validation import RawInputError
-from shared.ledger import FeedbackBatchRecord, Ledger
+from shared.ledger import FeedbackBatchRecord, FeedbackEntry, FeedbackStatus, Ledger
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def scored_rows(ledger: Ledger) -> pd.DataFrame:
     """Every scored row: row_id, scoring batch, when it was scored, prediction, decision
     (one row per scoring batch and id)."""
     frames = []
-    for b in ledger.scoring_batches():
+    for b in ledger.operations.scoring_batches():
         try:
             out = storage.read_parquet(b.output_uri)
         except FileNotFoundError:
@@ -119,7 +119,7 @@ def apply_feedback(
         .drop_duplicates("row_id", keep="last")
         .set_index("row_id")
     )
-    done = ledger.labelled_rows()
+    done = ledger.operations.labelled_rows()
     already = set(zip(done["scoring_batch_id"], done["row_id"], strict=True))
     seen: set[tuple[int, str]] = set()
     lo, hi = cfg.target_range.min, cfg.target_range.max
@@ -132,45 +132,35 @@ def apply_feedback(
         .map({"true": 1.0, "1": 1.0, "false": 0.0, "0": 0.0})
     )
     late_after = timedelta(days=cfg.monitoring.late_feedback_days)
-    entries = []
+    entries: list[FeedbackEntry] = []
     for rid, value in zip(
         labels[idc].astype("string").fillna("").tolist(), values.tolist(), strict=True
     ):
-        entry = {
-            "row_id": rid,
-            "value": None,
-            "status": "accepted",
-            "flagged": flagged,
-            "note": note,
-        }
+        status, batch_id = FeedbackStatus.ACCEPTED, None
         ok_value = value is not None and not pd.isna(value) and np.isfinite(value)
         ok_value = ok_value and (lo is None or value >= lo) and (hi is None or value <= hi)
         if not rid or not ok_value:
-            entry["status"] = "invalid"
-            entry["value"] = None if not ok_value else float(value)
+            status = FeedbackStatus.INVALID
         elif rid not in scored.index:
-            entry["status"] = "unknown"
-            entry["value"] = float(value)
+            status = FeedbackStatus.UNKNOWN
         elif (key := (int(scored.loc[rid, "scoring_batch_id"]), rid)) in already or key in seen:
-            entry["status"] = "duplicate"
-            entry["value"] = float(value)
-            entry["scoring_batch_id"] = key[0]
+            status, batch_id = FeedbackStatus.DUPLICATE, key[0]
         else:
             hit = scored.loc[rid]
-            entry["value"] = float(value)
-            entry["scoring_batch_id"] = int(hit["scoring_batch_id"])
+            batch_id = int(hit["scoring_batch_id"])
             scored_at = (
                 hit["scored_at"]
                 if hit["scored_at"].tzinfo
                 else hit["scored_at"].replace(tzinfo=UTC)
             )
             if now - scored_at > late_after:
-                entry["status"] = "late"
-            seen.add((entry["scoring_batch_id"], rid))
-        entries.append(entry)
-    batch = ledger.record_feedback(source, entries, actor)
+                status = FeedbackStatus.LATE
+            seen.add((batch_id, rid))
+        kept = float(value) if ok_value else None
+        entries.append(FeedbackEntry(rid, kept, status, flagged, note, batch_id))
+    batch = ledger.operations.record_feedback(source, entries, actor)
     examples: dict[str, list[str]] = {}
     for e in entries:
-        if e["status"] != "accepted" and len(examples.setdefault(e["status"], [])) < 5:
-            examples[e["status"]].append(e["row_id"] or "<empty id>")
+        if e.status != FeedbackStatus.ACCEPTED and len(examples.setdefault(e.status, [])) < 5:
+            examples[e.status].append(e.row_id or "<empty id>")
     return FeedbackOutcome(batch, examples)

@@ -96,7 +96,7 @@ class _Holder:
 
     def _refresh(self) -> None:
         try:
-            dep = self.ledger.alias(self.alias)
+            dep = self.ledger.releases.alias(self.alias)
         except (LedgerError, SQLAlchemyError) as e:
             self.failure = _Failure(-1, "?", f"cannot read the ledger: {_one_line(e)}")
             return

@@ -40,7 +40,7 @@ class ApprovalStatus:
 
 def _model(ledger: Ledger, version: str) -> ModelVersionRecord:
     try:
-        return ledger.model(version)
+        return ledger.registry.model(version)
     except LedgerError as e:
         raise ReleaseRefused("unknown_version", str(e)) from None
 
@@ -49,7 +49,7 @@ def approval_status(ledger: Ledger, roles: RolesConfig, version: str) -> Approva
     m = _model(ledger, version)
     approved: dict[str, str] = {}
     rejections = []
-    for a in ledger.approvals(m.version):
+    for a in ledger.releases.approvals(m.version):
         if a.decision == "approve":
             approved.setdefault(a.role, a.actor)
         else:
@@ -107,4 +107,6 @@ def review(
         raise ReleaseRefused(
             "already_approved", f"{m.version} is already approved for {', '.join(mine)}"
         )
-    return ledger.add_approval(m.version, user, (open_roles or mine)[0], decision, comment.strip())
+    return ledger.releases.add_approval(
+        m.version, user, (open_roles or mine)[0], decision, comment.strip()
+    )

@@ -17,10 +17,12 @@ from shared.guard.bundle import (
     rules_version,
 )
 from shared.ledger import (
+    AliasAction,
     AliasMoveRecord,
     DeploymentRecord,
     Ledger,
     ModelVersionRecord,
+    NewDeployment,
 )
 from shared.training import TrainingError, champion_metrics, load_artifacts  # noqa: F401  (champion_metrics: moved to training.gates)
 from shared.training.families import ARTIFACT_FILES
@@ -121,20 +123,20 @@ def promote(
         if current == m.version:
             raise ReleaseRefused("already_there", f"{alias} already serves {m.version}")
 
-    return ledger.move_alias(
+    return ledger.releases.move_alias(
         alias,
         m.version,
         user,
         reason or f"promote {m.version} to {alias}",
-        "promote",
-        deployment={
-            "rules_hash": rules.rules_hash(),
-            "rules_version": rv,
-            "code_commit": commit,
-            "bundle_uri": uri,
-            "bundle_sha256": sha,
-            "created_by": user,
-        },
+        AliasAction.PROMOTE,
+        deployment=NewDeployment(
+            rules_hash=rules.rules_hash(),
+            rules_version=rv,
+            code_commit=commit,
+            bundle_uri=uri,
+            bundle_sha256=sha,
+            created_by=user,
+        ),
         check=check,
     )
 
@@ -153,7 +155,7 @@ def rollback(
         )
 
     stack: list[str] = []
-    for move in ledger.alias_history(alias):
+    for move in ledger.releases.history(alias):
         if move.action == "promote":
             stack.append(move.version)
         elif stack:
@@ -162,7 +164,7 @@ def rollback(
         raise ReleaseRefused("nothing_to_roll_back", f"{alias} has no earlier version")
     serving, target = stack[-1], stack[-2]
     _release_rules(ledger, roles, _model(ledger, target), alias, user, "roll back")
-    dep = ledger.latest_deployment(target, alias)
+    dep = ledger.releases.latest_deployment(target, alias)
     if dep is None:
         raise ReleaseRefused("bundle_verified", f"{target} was never deployed as {alias!r}")
     _verified(lambda: load_deployed(dep))
@@ -171,7 +173,7 @@ def rollback(
         if current != serving:
             raise ReleaseRefused("moved_meanwhile", f"{alias} moved while rolling back")
 
-    return ledger.move_alias(
+    return ledger.releases.move_alias(
         alias, target, user, reason or f"roll back {alias}", "rollback", check=check
     )
 
@@ -187,7 +189,12 @@ def bundle_for(
     import json
 
     base = next(
-        (x for x in ledger.models() if x.flow_run == m.flow_run and x.family == "baseline"), None
+        (
+            x
+            for x in ledger.registry.models()
+            if x.flow_run == m.flow_run and x.family == "baseline"
+        ),
+        None,
     )
     if base is None:
         raise ReleaseRefused("no_baseline", f"the run that trained {m.version} has no baseline")
@@ -203,7 +210,7 @@ def load_alias(
     ledger: Ledger, alias: str = "production"
 ) -> tuple[DeploymentRecord, GuardedModel] | None:
     """The deployment behind ``alias`` and its guarded model, or None if nothing is there."""
-    dep = ledger.alias(alias)
+    dep = ledger.releases.alias(alias)
     if dep is None:
         return None
     return dep, load_deployed(dep)

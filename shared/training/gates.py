@@ -166,7 +166,7 @@ def champion_metrics(
     """The production model's metrics on a holdout (the champion a challenger must beat)."""
     from shared.guard.bundle import BundleError, load_deployed  # bundle imports training
 
-    dep = ledger.alias("production")
+    dep = ledger.releases.alias("production")
     if dep is None:
         return None
     try:

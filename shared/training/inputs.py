@@ -129,7 +129,7 @@ class TrainingInput:
 def load_training_input(ledger: Any, cfg: ProjectConfig, versions: list[str]) -> TrainingInput:
     """Read the chosen dataset versions (default: the newest), each joined with the labels
     recorded for it."""
-    known = ledger.datasets()
+    known = ledger.datasets.all()
     if not known:
         raise TrainingError("the ledger has no datasets: run python flows/ingest_flow.py run first")
     if not versions:
@@ -140,7 +140,7 @@ def load_training_input(ledger: Any, cfg: ProjectConfig, versions: list[str]) ->
         raise TrainingError(f"unknown dataset version(s): {', '.join(missing)}")
     versions = list(dict.fromkeys(versions))
     frames = [storage.read_parquet(by_version[v].location) for v in versions]
-    batches = ledger.label_batches()
+    batches = ledger.datasets.label_batches()
     labels = [  # only the labels delivered for each dataset version (a retrain of an old
         # dataset never sees labels of a later batch that happens to reuse its ids)
         pd.concat(

@@ -17,7 +17,7 @@ def guard_activity(
     ledger: Ledger, batches: int = 20
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Decisions per scoring batch over time, top reasons, and example intervened rows."""
-    recent = ledger.scoring_batches()[-batches:]
+    recent = ledger.operations.scoring_batches()[-batches:]
     over_time = pd.DataFrame(
         [{"batch": b.id, "at": b.created_at, **b.decisions} for b in recent],
         columns=["batch", "at", "model", "corrected", "fallback", "rejected"],
@@ -60,7 +60,7 @@ class MonitoringViews:
 
 def monitoring_views(ledger: Ledger) -> MonitoringViews | None:
     """The Monitoring page's tables, from the ledger's monitoring reports (None: no runs)."""
-    reports = ledger.monitoring_reports()
+    reports = ledger.monitoring.reports()
     if not reports:
         return None
     checks = CheckRow.validate(

@@ -28,7 +28,7 @@ def audit_frame(ledger: Ledger) -> pd.DataFrame:
             "subject": e.subject,
             "details": e.details,
         }
-        for e in ledger.audit_entries()
+        for e in ledger.audit.entries()
     ]
     return AuditRow.validate(
         pd.DataFrame(rows, columns=list(AuditRow.to_schema().columns)).astype(

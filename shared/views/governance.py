@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from shared.config import LIFECYCLE_STAGES, ML_LENS_ROLES, PHASES, RolesConfig
-from shared.ledger import Ledger
+from shared.ledger import Ledger, RunStatus
 
 # roles a team needs by the time it reaches each phase (cumulative), after SEED_NOTES.md:
 # the ML team names Business Analyst, Data Scientist and Data Analyst first, then the
@@ -71,7 +71,7 @@ def role_gaps(roles: RolesConfig) -> RoleGaps:
 
 
 def who_did_what(ledger: Ledger) -> pd.DataFrame:
-    counts = Counter((e.actor, e.action) for e in ledger.audit_entries())
+    counts = Counter((e.actor, e.action) for e in ledger.audit.entries())
     return pd.DataFrame(
         [{"actor": a, "action": k, "times": n} for (a, k), n in sorted(counts.items())],
         columns=["actor", "action", "times"],
@@ -81,12 +81,14 @@ def who_did_what(ledger: Ledger) -> pd.DataFrame:
 def draft_message(roles: RolesConfig, ledger: Ledger) -> str:
     """The message SEED_NOTES.md recommends sending to the product manager and architect."""
     gaps = role_gaps(roles)
-    models = ledger.models()
-    prod = ledger.alias("production")
+    models = ledger.registry.models()
+    prod = ledger.releases.alias("production")
     best = next((m for m in models if m.status == "candidate"), None)
     i = PHASES.index(roles.phase)
     next_phase = PHASES[min(i + 1, len(PHASES) - 1)]
-    learned = [f"- {len(ledger.datasets())} validated dataset version(s), quarantine with reasons"]
+    learned = [
+        f"- {len(ledger.datasets.all())} validated dataset version(s), quarantine with reasons"
+    ]
     if best:
         km = best.key_metric
         learned.append(
@@ -129,31 +131,31 @@ def draft_message(roles: RolesConfig, ledger: Ledger) -> str:
 
 def maturity(ledger: Ledger, roles: RolesConfig) -> pd.DataFrame:
     """Facts from the ledger against the maturity table (early / middle / late)."""
-    runs = ledger.flow_runs()
-    ok = [r for r in runs if r["status"] == "succeeded"]
+    runs = ledger.runs.all()
+    ok = [r for r in runs if r.status == RunStatus.SUCCEEDED]
     facts = [
         (
             "data",
             "automated data pipeline (ingest flow runs)",
-            sum(r["pathspec"].startswith("IngestFlow/") for r in ok) >= 2,
+            sum(r.pathspec.startswith("IngestFlow/") for r in ok) >= 2,
         ),
         (
             "training",
             "automated training pipeline (train flow runs)",
-            any(r["pathspec"].startswith("TrainFlow/") for r in ok),
+            any(r.pathspec.startswith("TrainFlow/") for r in ok),
         ),
         (
             "training",
             "scheduled training (production branch runs)",
             any((r["branch"] or "").startswith("prod") for r in ok),
         ),
-        ("deploy", "approvals in use", bool(ledger.approvals())),
-        ("deploy", "guarded deployments", bool(ledger.deployments())),
-        ("deploy", "batch scoring with lineage", bool(ledger.scoring_batches())),
+        ("deploy", "approvals in use", bool(ledger.releases.approvals())),
+        ("deploy", "guarded deployments", bool(ledger.releases.deployments())),
+        ("deploy", "batch scoring with lineage", bool(ledger.operations.scoring_batches())),
         (
             "monitoring",
             "monitoring runs",
-            any(r["pathspec"].startswith("MonitorFlow/") for r in ok),
+            any(r.pathspec.startswith("MonitorFlow/") for r in ok),
         ),
         (
             "team",

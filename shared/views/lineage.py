@@ -88,7 +88,7 @@ class Graph:
 
 def models_frame(ledger: Ledger, limit: int | None = None) -> pd.DataFrame:
     rows = []
-    for m in ledger.models()[:limit]:
+    for m in ledger.registry.models()[:limit]:
         km = m.key_metric
         value, base = m.metrics.get(km), m.baseline_metrics.get(km)
         rows.append(
@@ -125,9 +125,9 @@ def lineage_graph(ledger: Ledger, max_models: int = 30) -> Graph:
         nodes[nid] = {"id": nid, "kind": kind, "lane": lane, "label": label}
         details[nid] = info
 
-    models = ledger.models()[:max_models]
+    models = ledger.registry.models()[:max_models]
     wanted_ds = {d for m in models for d in m.datasets}
-    for d in ledger.datasets():
+    for d in ledger.datasets.all():
         if d.version not in wanted_ds and models:
             continue
         raw = f"raw:{d.raw_uri}"
@@ -185,7 +185,7 @@ def lineage_graph(ledger: Ledger, max_models: int = 30) -> Graph:
         )
         edges.add((run, f"model:{m.version}"))
     shown = {f"model:{m.version}" for m in models}
-    for dep in ledger.deployments():
+    for dep in ledger.releases.deployments():
         if f"model:{dep.version}" not in shown:
             continue
         rules = f"rules:{dep.rules_version}"
@@ -214,7 +214,7 @@ def lineage_graph(ledger: Ledger, max_models: int = 30) -> Graph:
         edges.add((f"model:{dep.version}", did))
         edges.add((rules, did))
     deployed = {n for n in nodes if n.startswith("deploy:")}
-    for b in ledger.scoring_batches():
+    for b in ledger.operations.scoring_batches():
         if f"deploy:{b.deployment_id}" not in deployed:
             continue
         bid = f"batch:{b.id}"

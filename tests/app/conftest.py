@@ -52,7 +52,7 @@ def populate(tmp: Path):
     ]
     out = storage.join(prefix, "predictions.parquet")
     rows, counts = combine(parts, out)
-    t.ledger.record_scoring_batch(
+    t.ledger.operations.record_scoring_batch(
         "ScoreFlow/test", raw.source, raw.uri, raw.sha256, dep.id, out, rows, counts, "ren"
     )
     apply_feedback(t.ledger, t.cfg, g.labels.iloc[:300], "labels.parquet", "ren")

@@ -49,7 +49,7 @@ def test_every_page_on_a_populated_ledger(page, app_env, populated) -> None:
     if page == "overview":
         assert [m.value for m in at.metric][:2] == [
             v1,
-            populated.ledger.alias("production").rules_version,
+            populated.ledger.releases.alias("production").rules_version,
         ]
         assert any("Batch 1: 600 rows" in m.value for m in at.markdown)
     elif page == "lineage":
@@ -86,7 +86,7 @@ def test_every_page_on_a_populated_ledger(page, app_env, populated) -> None:
 def test_operator_flags_a_prediction_with_the_true_value(app_env, populated) -> None:
     app_env(populated.project_path)
     at = open_page("operator", user="ren")  # ML Operator
-    already = set(populated.ledger.labelled_rows()["row_id"])
+    already = set(populated.ledger.operations.labelled_rows()["row_id"])
     pick = next(
         o for o in at.selectbox(key="fb_row").options if o.split(" (batch")[0] not in already
     )
@@ -97,7 +97,7 @@ def test_operator_flags_a_prediction_with_the_true_value(app_env, populated) -> 
     at.button[0].click().run()
     assert not at.exception
     assert at.success[0].value == f"Recorded for {rid}: accepted"
-    labelled = populated.ledger.labelled_rows()
+    labelled = populated.ledger.operations.labelled_rows()
     flagged = labelled[labelled["flagged"]]
     assert list(flagged["row_id"]) == [rid] and list(flagged["value"]) == [42.5]
     assert list(flagged["actor"]) == ["ren"]

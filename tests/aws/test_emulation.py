@@ -23,7 +23,7 @@ from shared.ledger import Ledger
 from tests.aws.conftest import AWS_TEST_ENV
 from tests.aws.emulator import Emulator, definition, dockerfile_env, task_env
 from tests.aws.test_deploy import aws_world
-from tests.conftest import FAST_TRAINING, REPO, write_project
+from tests.conftest import FAST_TRAINING, REPO, create_ledger, write_project
 
 pytestmark = pytest.mark.slow
 
@@ -91,13 +91,13 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
     emu = Emulator(
         moto_server, task_env(str(Path(sys.executable).parent), AWS_TEST_ENV, moto_server), images
     )
-    ledger = Ledger.open(fresh_pg_url)
+    ledger = Ledger.open(create_ledger(fresh_pg_url))  # as `renkei db upgrade` does
 
     # 1. ingest
     ingest = emu.run(definition(moto_server, "IngestFlow"), "emu-ingest", {})
     assert ingest.succeeded, ingest.tasks[-1].output
     assert [t.state for t in ingest.tasks] == ["start", "validate", "end"]
-    [ds] = ledger.datasets()
+    [ds] = ledger.datasets.all()
     assert ds.rows_in == 3000 and ds.location.startswith("s3://renkei-data/eta/datasets/")
 
     # 2. train: the baseline rule on the CPU queue, only the learned family on the GPU queue
@@ -114,10 +114,10 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
             }
         else:
             assert t.queue.endswith("renkei-cpu") and reqs == {"VCPU": "1", "MEMORY": "3500"}
-    runs = {r["pathspec"]: r for r in ledger.flow_runs()}
-    assert runs["TrainFlow/sfn-emu-train"]["status"] == "succeeded"
+    runs = {r.pathspec: r for r in ledger.runs.all()}
+    assert runs["TrainFlow/sfn-emu-train"].status == "succeeded"
     assert runs["TrainFlow/sfn-emu-train"]["branch"] == "prod"
-    models = {m.family: m for m in ledger.models()}
+    models = {m.family: m for m in ledger.registry.models()}
     assert set(models) == {"baseline", "xgboost"}
     cand = models["xgboost"]
     assert cand.status == "candidate" and cand.datasets == [ds.version]
@@ -135,27 +135,27 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
         cli, [*ops, "promote", cand.version, "--to", "production", "--as", "sora"]
     )
     assert r.exit_code == 0, r.output
-    dep = ledger.alias("production")
+    dep = ledger.releases.alias("production")
     assert dep.version == cand.version and dep.bundle_uri.startswith("s3://renkei-data/eta/")
 
     # 4. score, drifted, with the promoted bundle
     score = emu.run(definition(moto_server, "ScoreFlow"), "emu-score", {"rows": 2000, "drift": 1.0})
     assert score.succeeded, score.tasks[-1].output
-    [batch] = ledger.scoring_batches()
+    [batch] = ledger.operations.scoring_batches()
     assert batch.version == cand.version and batch.rows == 2000
     assert batch.output_uri.startswith("s3://renkei-data/eta/scores/")
 
     # 5. monitor: drift -> it starts the deployed train state machine (nothing promoted)
     monitor = emu.run(definition(moto_server, "MonitorFlow"), "emu-monitor", {"window": 1})
     assert monitor.succeeded, monitor.tasks[-1].output
-    [report] = ledger.monitoring_reports()
+    [report] = ledger.monitoring.reports()
     assert report.retrain, report.reasons
     sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
     [machine] = [m for m in sfn.list_state_machines()["stateMachines"] if "TrainFlow" in m["name"]]
     [retrain] = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
     assert report.retrain_run == retrain["executionArn"]
-    assert ledger.alias("production").version == cand.version
-    assert ledger.verify_audit().ok
+    assert ledger.releases.alias("production").version == cand.version
+    assert ledger.audit.verify().ok
     finished = time.perf_counter()
 
     # 6. no secret at rest: no object of the datastore (or the data root) holds the password
@@ -201,5 +201,5 @@ def test_a_laptop_run_with_the_s3_datastore(moto_server: str, tmp_path: Path) ->
         )["Contents"]
     ]
     assert any(k.startswith("metaflow/IngestFlow/") and "/validate/" in k for k in keys)
-    [ds] = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}").datasets()
+    [ds] = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}").datasets.all()
     assert ds.rows_in == 1000

@@ -39,7 +39,7 @@ def test_ingest_reads_an_s3_source_and_writes_to_an_s3_data_root(
     )
     assert p.returncode == 0, p.stdout + p.stderr
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    [ds] = Ledger.open(url).datasets()
+    [ds] = Ledger.open(url).datasets.all()
     assert (
         ds.rows_in == 800
         and ds.rows_valid + ds.rows_quarantined == 800

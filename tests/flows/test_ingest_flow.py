@@ -24,15 +24,15 @@ def test_ingest_run_records_dataset_and_lineage(tmp_path: Path) -> None:
     assert status == "successful", stdout
     cfg = load_project(project)
     ledger = Ledger.open(cfg.storage.ledger_url)
-    [ds] = ledger.datasets()
+    [ds] = ledger.datasets.all()
     assert ds.rows_in == 3000 and ds.rows_quarantined == 60 and ds.rows_valid == 2940
     assert ds.created_by == "mina" and ds.flow_run == run.pathspec
     assert pd.read_parquet(ds.location).shape[0] == 2940
     # the raw input is kept byte for byte
     assert Path(ds.raw_uri).read_bytes() == Path(ds.source).read_bytes()
-    [fr] = ledger.flow_runs()
-    assert fr["pathspec"] == run.pathspec and fr["status"] == "succeeded"
-    assert ledger.verify_audit().ok
+    [fr] = ledger.runs.all()
+    assert fr.pathspec == run.pathspec and fr.status == "succeeded"
+    assert ledger.audit.verify().ok
     outcome = run["validate"].task.data.outcome
     assert outcome.dataset_version == ds.version
     assert f"dataset {ds.version}" in stdout
@@ -40,7 +40,7 @@ def test_ingest_run_records_dataset_and_lineage(tmp_path: Path) -> None:
     _, status, stdout, _ = run_flow(INGEST, project, source=ds.source)
     assert status == "successful"
     assert "same data as an existing version" in stdout
-    assert len(ledger.datasets()) == 1 and len(ledger.reports()) == 2
+    assert len(ledger.datasets.all()) == 1 and len(ledger.datasets.reports()) == 2
 
 
 def test_low_valid_fraction_fails_after_recording(tmp_path: Path) -> None:
@@ -49,10 +49,10 @@ def test_low_valid_fraction_fails_after_recording(tmp_path: Path) -> None:
     assert status == "failed"
     assert "under the minimum 95.0%" in stdout + stderr
     ledger = Ledger.open(load_project(project).storage.ledger_url)
-    [report] = ledger.reports()
-    assert report["passed"] is False and report["rows_quarantined"] == 100
-    assert ledger.quarantine(report["dataset_version"]).rows_quarantined == 100
-    assert ledger.flow_runs()[0]["status"] == "failed"
+    [report] = ledger.datasets.reports()
+    assert report.passed is False and report.rows_quarantined == 100
+    assert ledger.datasets.quarantine(report.dataset_version).rows_quarantined == 100
+    assert ledger.runs.all()[0].status == "failed"
 
 
 def test_missing_file_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
@@ -63,9 +63,7 @@ def test_missing_file_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
     assert p.returncode != 0
     assert f"{missing}: file not found" in out
     assert "Traceback" not in out
-    assert (
-        Ledger.open(load_project(project).storage.ledger_url).flow_runs()[0]["status"] == "failed"
-    )
+    assert Ledger.open(load_project(project).storage.ledger_url).runs.all()[0].status == "failed"
 
 
 def test_bad_config_fails_at_once_naming_file_and_field(tmp_path: Path) -> None:
@@ -81,7 +79,7 @@ def test_parquet_source(tmp_path: Path) -> None:
     generate_orders(400, seed=3).orders.to_parquet(src)
     _, status, _, _ = run_flow(INGEST, project, source=str(src))
     assert status == "successful"
-    [ds] = Ledger.open(load_project(project).storage.ledger_url).datasets()
+    [ds] = Ledger.open(load_project(project).storage.ledger_url).datasets.all()
     assert ds.rows_valid == 400
 
 

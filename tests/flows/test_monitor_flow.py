@@ -20,23 +20,23 @@ def test_monitor_flow_detects_drift_and_retrains_without_promoting(tmp_path: Pat
     [v] = t.candidates
     release(t, v)
     score(t, tmp_path, seed=51, drift=1.0)
-    before = {m.version for m in t.ledger.models()}
+    before = {m.version for m in t.ledger.registry.models()}
     run, status, stdout, stderr = run_flow(MONITOR, t.project_path, window=1)
     assert status == "successful", stdout + stderr
-    [report] = t.ledger.monitoring_reports()
+    [report] = t.ledger.monitoring.reports()
     assert report.retrain and report.flow_run == run.pathspec
     assert report.retrain_run and report.retrain_run.startswith("TrainFlow/")
     assert "RETRAIN" in stdout and "nothing was promoted" in stdout
-    new = [m for m in t.ledger.models() if m.version not in before]
+    new = [m for m in t.ledger.registry.models() if m.version not in before]
     assert {m.family for m in new} == {"baseline", "xgboost"}
     # the retraining run saw the project config as declared (feature order kept), so its
     # models load with the project config, as promotion and scoring will load them
     for m in new:
         load_model(load_artifacts(m.artifact_uri, ARTIFACT_FILES[m.family]), t.cfg)
-    assert t.ledger.alias("production").version == v  # no silent promotion
-    actions = [e.action for e in t.ledger.audit_entries()]
+    assert t.ledger.releases.alias("production").version == v  # no silent promotion
+    actions = [e.action for e in t.ledger.audit.entries()]
     assert "monitoring.report" in actions and "retrain.triggered" in actions
-    assert t.ledger.verify_audit().ok
+    assert t.ledger.audit.verify().ok
 
 
 def test_monitor_flow_without_drift_does_not_retrain(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_monitor_flow_without_drift_does_not_retrain(tmp_path: Path) -> None:
     score(t, tmp_path, seed=52)
     _, status, stdout, _ = run_flow(MONITOR, t.project_path, window=1)
     assert status == "successful"
-    [report] = t.ledger.monitoring_reports()
+    [report] = t.ledger.monitoring.reports()
     assert not report.retrain and report.retrain_run is None
     assert "no retraining needed" in stdout
 

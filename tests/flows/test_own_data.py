@@ -91,7 +91,7 @@ def test_own_data_as_a_second_project_folder(name: str, tmp_path: Path) -> None:
     ok(cli_run(INGEST, *flow_cfg, "run", "--source", str(train_csv)))
     ok(cli_run(TRAIN, *flow_cfg, "run"))
     ledger = Ledger.open(cfg.storage.ledger_url)
-    [cand] = [m for m in ledger.models() if m.status == "candidate"]
+    [cand] = [m for m in ledger.registry.models() if m.status == "candidate"]
     km = cfg.training.key_metric
     better = (
         cand.metrics[km] > cand.baseline_metrics[km]
@@ -111,7 +111,7 @@ def test_own_data_as_a_second_project_folder(name: str, tmp_path: Path) -> None:
     renkei("approve", cand.version, "--as", risk, "--comment", "risk acceptable")
     renkei("promote", cand.version, "--to", "production", "--as", people["MLOps Engineer"][0])
     out = ok(cli_run(SCORE, *flow_cfg, "run", "--source", str(new_csv)))
-    [batch] = ledger.scoring_batches()
+    [batch] = ledger.operations.scoring_batches()
     assert batch.rows == len(pd.read_csv(new_csv)) and batch.version == cand.version, out
     assert batch.decisions.get("model", 0) >= 0.8 * batch.rows, batch.decisions
     # the generator is the built-in use case's only

@@ -33,15 +33,15 @@ def test_retraining_an_old_dataset_sees_only_the_labels_delivered_for_it(tmp_pat
     project = write_project(tmp_path, **FAST_TRAINING, training__families=families)
     _, status, _, _ = run_flow(INGEST, project, rows=3000, seed=5)
     assert status == "successful"
-    [old] = ledger_of(project).datasets()
+    [old] = ledger_of(project).datasets.all()
     _, status, _, _ = run_flow(INGEST, project, rows=3000, seed=5, drift=1.0)  # same ids
     assert status == "successful"
     ledger = ledger_of(project)
-    assert len(ledger.datasets()) == 2
+    assert len(ledger.datasets.all()) == 2
     run, status, stdout, stderr = run_flow(TRAIN, project, datasets=old.version)
     assert status == "successful", stdout + stderr
     rows = run["start"].task.data.training_input.rows
-    [batch] = [b for b in ledger.label_batches() if b.dataset_version == old.version]
+    [batch] = [b for b in ledger.datasets.label_batches() if b.dataset_version == old.version]
     own = pd.read_parquet(batch.uri).set_index("order_id")["delivery_minutes"]
     assert len(rows) > 2500
     assert rows["delivery_minutes"].tolist() == own.loc[rows["order_id"]].tolist()
@@ -67,11 +67,11 @@ def test_monitoring_counts_each_label_for_the_scoring_batch_it_was_delivered_for
         [*base, str(tmp_path / "early.parquet"), "--as", "ren", "--batch", str(first.id)],
     )
     assert out.exit_code == 0 and "100 accepted" in out.output, out.output
-    labelled = t.ledger.labelled_rows()
+    labelled = t.ledger.operations.labelled_rows()
     assert labelled.groupby("scoring_batch_id").size().to_dict() == {second.id: 500, first.id: 100}
     _, status, stdout, stderr = run_flow(MONITOR, t.project_path, window=2, retrain="none")
     assert status == "successful", stdout + stderr
-    [report] = t.ledger.monitoring_reports()
+    [report] = t.ledger.monitoring.reports()
     [perf] = [c for c in report.checks if c["name"] == "performance"]
     assert perf["verdict"] in ("ok", "alert"), perf
     counted = int(re.search(r"on ([\d,]+) labelled rows", perf["detail"])[1].replace(",", ""))
@@ -90,14 +90,14 @@ def test_monitor_flow_on_a_one_row_batch_says_not_enough_rows_and_does_not_retra
     score(t, tmp_path, seed=53, drift=1.0, rows=1)
     _, status, stdout, stderr = run_flow(MONITOR, t.project_path, window=1)
     assert status == "successful", stdout + stderr
-    [report] = t.ledger.monitoring_reports()
+    [report] = t.ledger.monitoring.reports()
     assert not report.retrain and report.retrain_run is None
     verdicts = {c["name"]: c["verdict"] for c in report.checks}
     assert {n for n in verdicts if n.startswith("drift:")} == {f"drift:{f}" for f in t.cfg.features}
     assert set(verdicts.values()) <= {"not enough rows", "skipped"}
     assert verdicts["guard_rate"] == verdicts["drift:distance_km"] == "not enough rows"
     assert "not enough rows" in stdout and "no retraining needed" in stdout
-    assert not [r for r in t.ledger.flow_runs() if r["pathspec"].startswith("TrainFlow/")][1:]
+    assert not [r for r in t.ledger.runs.all() if r.pathspec.startswith("TrainFlow/")][1:]
 
 
 def test_monitor_triggered_retraining_uses_the_project_folders_rules(tmp_path: Path) -> None:
@@ -119,12 +119,12 @@ def test_monitor_triggered_retraining_uses_the_project_folders_rules(tmp_path: P
     )
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
     score(t, tmp_path, seed=51, drift=1.0)
-    before = {m.version for m in t.ledger.models()}
+    before = {m.version for m in t.ledger.registry.models()}
     _, status, stdout, stderr = run_flow(MONITOR, t.project_path, window=1)
     assert status == "successful", stdout + stderr
-    [report] = t.ledger.monitoring_reports()
+    [report] = t.ledger.monitoring.reports()
     assert report.retrain and report.retrain_run.startswith("TrainFlow/")
-    new = [m for m in t.ledger.models() if m.version not in before]
+    new = [m for m in t.ledger.registry.models() if m.version not in before]
     assert new
     for m in new:
         assert m.resources["guard"]["intervention_rate"] > 0.5, m.resources["guard"]
@@ -141,4 +141,4 @@ def test_without_a_generator_ingest_and_score_ask_for_source(tmp_path: Path) -> 
         out = p.stdout + p.stderr
         assert p.returncode != 0
         assert "pass --source" in out and "Traceback" not in out
-    assert not ledger_of(project).datasets()
+    assert not ledger_of(project).datasets.all()

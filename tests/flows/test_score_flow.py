@@ -26,7 +26,7 @@ def test_score_flow_guards_every_row_and_records_lineage(tmp_path: Path) -> None
     g.orders.to_csv(src, index=False)
     run, status, stdout, _ = run_flow(SCORE, t.project_path, source=str(src), partition_rows=400)
     assert status == "successful", stdout
-    [batch] = t.ledger.scoring_batches()
+    [batch] = t.ledger.operations.scoring_batches()
     assert batch.rows == 900 and batch.version == v and batch.flow_run == run.pathspec
     assert sum(batch.decisions.values()) == 900
     assert batch.decisions["rejected"] >= 60  # the generator's bad rows are caught
@@ -42,14 +42,14 @@ def test_score_flow_guards_every_row_and_records_lineage(tmp_path: Path) -> None
     assert (bad["decision"].isin(["rejected", "fallback"])).all() and (bad["reasons"] != "").all()
     # lineage: an output row -> batch -> deployment (rules + model) -> training data -> raw
     row = out.iloc[5]
-    lin = t.ledger.batch_lineage(batch.id)
-    assert lin["batch"].output_uri == batch.output_uri and row["flow_run"] == batch.flow_run
-    assert lin["deployment"].rules_hash == t.rules.rules_hash()
-    assert lin["model"].version == row["model_version"]
-    raw_source = lin["datasets"][0]["raw_source"]
+    lin = t.ledger.operations.batch_lineage(batch.id)
+    assert lin.batch.output_uri == batch.output_uri and row["flow_run"] == batch.flow_run
+    assert lin.deployment.rules_hash == t.rules.rules_hash()
+    assert lin.model.version == row["model_version"]
+    raw_source = lin.datasets[0].raw_source
     assert (
         Path(raw_source).exists()
-        and Path(lin["datasets"][0]["raw_uri"]).read_bytes() == Path(raw_source).read_bytes()
+        and Path(lin.datasets[0].raw_uri).read_bytes() == Path(raw_source).read_bytes()
     )
     assert Path(batch.input_uri).read_bytes() == src.read_bytes()
     assert f"scoring batch {batch.id}" in stdout

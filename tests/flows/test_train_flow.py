@@ -30,7 +30,7 @@ def test_ingest_then_train_registers_a_candidate_with_lineage(tmp_path: Path) ->
     run, status, stdout, _ = run_flow(TRAIN, project)
     assert status == "successful", stdout
     ledger = ledger_of(project)
-    versions = ledger.models()
+    versions = ledger.registry.models()
     assert {m.family for m in versions} == {"baseline", "xgboost", "torch_mlp"}
     [cand] = [m for m in versions if m.status == "candidate"]
     assert cand.metrics["mae"] <= 0.95 * cand.baseline_metrics["mae"]
@@ -38,12 +38,12 @@ def test_ingest_then_train_registers_a_candidate_with_lineage(tmp_path: Path) ->
         assert family in stdout
     assert f"registered {cand.version}" in stdout
     # lineage: model -> run, code, config -> dataset -> raw source as it came
-    lin = ledger.lineage(cand.version)
-    [ds] = ledger.datasets()
-    assert [d["version"] for d in lin.datasets] == [ds.version] == cand.datasets
-    assert lin.datasets[0]["raw_source"] == ds.source
-    assert Path(lin.datasets[0]["raw_uri"]).read_bytes() == Path(ds.source).read_bytes()
-    assert cand.flow_run == run.pathspec and lin.flow_run["status"] == "succeeded"
+    lin = ledger.registry.lineage(cand.version)
+    [ds] = ledger.datasets.all()
+    assert [d.version for d in lin.datasets] == [ds.version] == cand.datasets
+    assert lin.datasets[0].raw_source == ds.source
+    assert Path(lin.datasets[0].raw_uri).read_bytes() == Path(ds.source).read_bytes()
+    assert cand.flow_run == run.pathspec and lin.flow_run.status == "succeeded"
     assert cand.git_commit and len(cand.git_commit) == 40 and cand.git_dirty is not None
     assert cand.config_hash == load_project(project).config_hash()
     assert cand.task_pathspec.startswith(run.pathspec + "/train/")
@@ -53,7 +53,7 @@ def test_ingest_then_train_registers_a_candidate_with_lineage(tmp_path: Path) ->
     assert cand.resources["device"] == "cpu" and cand.resources["fit_seconds"] > 0
     artifact = Path(cand.artifact_uri)
     assert (artifact / "model.json").exists() and (artifact / "meta.json").exists()
-    assert ledger.verify_audit().ok
+    assert ledger.audit.verify().ok
     # the CLI shows the same
     from click.testing import CliRunner
 
@@ -71,7 +71,7 @@ def test_failing_gates_register_no_candidate(tmp_path: Path) -> None:
     _, status, stdout, _ = run_flow(TRAIN, project)
     assert status == "successful"
     assert "nothing registered as candidate" in stdout
-    versions = ledger_of(project).models()
+    versions = ledger_of(project).registry.models()
     assert not [m for m in versions if m.status == "candidate"]
     for m in versions:
         if m.family != "baseline":
@@ -83,11 +83,11 @@ def test_resume_after_a_failed_step_registers_exactly_once(tmp_path: Path) -> No
     run_flow(INGEST, project, rows=3000)
     first, status, _, _ = run_flow(TRAIN, project, env={"RENKEI_INJECT_FAULT": "compare"})
     assert status == "failed"
-    assert len(ledger_of(project).models()) == 3  # registered, then the step failed
+    assert len(ledger_of(project).registry.models()) == 3  # registered, then the step failed
     # resume reuses the frozen config of the original run
     p = cli_run(TRAIN, "resume", "--origin-run-id", first.id)
     assert p.returncode == 0, p.stdout + p.stderr
-    versions = ledger_of(project).models()
+    versions = ledger_of(project).registry.models()
     assert len(versions) == 3
     assert [m.status for m in versions].count("candidate") == 1
 
@@ -142,11 +142,11 @@ def test_binary_project_end_to_end(tmp_path: Path) -> None:
     _, status, stdout, _ = run_flow(TRAIN, project)
     assert status == "successful", stdout
     ledger = ledger_of(project)
-    versions = ledger.models()
+    versions = ledger.registry.models()
     [cand] = [m for m in versions if m.status == "candidate"]
     assert cand.key_metric == "roc_auc" and cand.metrics["roc_auc"] > 0.8
     assert set(cand.metrics) == {"roc_auc", "log_loss", "precision", "recall"}
-    assert pd.read_parquet(ledger.datasets()[0].location)["late"].dtype == bool
+    assert pd.read_parquet(ledger.datasets.all()[0].location)["late"].dtype == bool
     # the baseline is a learned one-feature split that discriminates, and a gate says so
     assert 0.6 < cand.baseline_metrics["roc_auc"] < cand.metrics["roc_auc"]
     assert _gate(cand, "baseline_discriminates")["passed"]
@@ -181,7 +181,7 @@ def test_code_package_contains_shared() -> None:
 
 
 def _registered_by(project: Path, run) -> list:
-    return [m for m in ledger_of(project).models() if m.flow_run == run.pathspec]
+    return [m for m in ledger_of(project).registry.models() if m.flow_run == run.pathspec]
 
 
 def _gate(m, name: str) -> dict:

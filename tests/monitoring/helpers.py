@@ -38,7 +38,7 @@ def score(
     ]
     out = storage.join(prefix, "predictions.parquet")
     n, counts = combine(parts, out)
-    batch = t.ledger.record_scoring_batch(
+    batch = t.ledger.operations.record_scoring_batch(
         f"ScoreFlow/t{seed}", raw.source, raw.uri, raw.sha256, dep.id, out, n, counts, "ren"
     )
     return g, batch

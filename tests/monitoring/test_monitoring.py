@@ -48,7 +48,7 @@ def test_feedback_edge_cases_are_all_kept_and_reported(live, tmp_path: Path) -> 
     # the first label stands: a second delivery of the same file is all duplicates
     again = apply_feedback(t.ledger, t.cfg, lab.iloc[:100], "file-2", "ren").batch
     assert again.accepted == 0 and again.duplicates == 100 - _missing_ids(g, 100)
-    labelled = t.ledger.labelled_rows()
+    labelled = t.ledger.operations.labelled_rows()
     assert len(labelled) == b.accepted and labelled["value"].ge(1).all()
     # late: labels arriving long after scoring are kept and counted as late
     late = apply_feedback(
@@ -60,7 +60,7 @@ def test_feedback_edge_cases_are_all_kept_and_reported(live, tmp_path: Path) -> 
         now=batch.created_at + timedelta(days=t.cfg.monitoring.late_feedback_days + 1),
     ).batch
     assert late.late == 10 - _missing_ids(g, 210, 200) and late.accepted == 0
-    assert len(t.ledger.labelled_rows()) == b.accepted + late.late
+    assert len(t.ledger.operations.labelled_rows()) == b.accepted + late.late
 
 
 def _missing_ids(g, stop: int, start: int = 0) -> int:
@@ -85,7 +85,7 @@ def test_retrain_fires_on_drift_and_not_without(live, tmp_path: Path) -> None:
     reasons = drifted.retrain_reasons(t.cfg)
     assert reasons and "data drift" in reasons[0]
     rec = record(t.ledger, t.cfg, drifted, None, "sora")
-    assert rec.retrain and t.ledger.monitoring_reports()[-1].reasons == reasons
+    assert rec.retrain and t.ledger.monitoring.reports()[-1].reasons == reasons
     # with the labels in, performance on the drifted world is measured (and decays)
     apply_feedback(t.ledger, t.cfg, labels_frame(g), "labels", "ren")
     with_labels = monitor(t.ledger, t.cfg, window=1)

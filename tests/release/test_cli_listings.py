@@ -16,7 +16,7 @@ def test_every_listing_prints_a_table_or_json(tmp_path: Path) -> None:
     t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
     [v] = t.candidates
     release(t.ledger, t.roles, t.cfg, t.rules, v)
-    dataset = t.ledger.datasets()[0].version
+    dataset = t.ledger.datasets.all()[0].version
 
     def renkei(*args: str) -> str:
         out = CliRunner().invoke(cli, ["--project", str(t.project_path), *args])
@@ -26,9 +26,9 @@ def test_every_listing_prints_a_table_or_json(tmp_path: Path) -> None:
     # command -> (a header of its table, how many records its JSON holds)
     listings = {
         ("datasets",): ("quarantined", 1),
-        ("models",): ("trained on", len(t.ledger.models())),
+        ("models",): ("trained on", len(t.ledger.registry.models())),
         ("history",): ("alias", 1),
-        ("audit", "log"): ("subject", len(t.ledger.audit_entries())),
+        ("audit", "log"): ("subject", len(t.ledger.audit.entries())),
     }
     for cmd, (header, n) in listings.items():
         assert header in renkei(*cmd), cmd
@@ -40,7 +40,9 @@ def test_every_listing_prints_a_table_or_json(tmp_path: Path) -> None:
     assert f"rows quarantined in {dataset}" in renkei("quarantine", dataset)
     assert json.loads(renkei("lineage", v, "--json"))["version"] == v
     costs = json.loads(renkei("costs", "--json"))
-    assert {m["version"] for m in costs["per_model"]} == {m.version for m in t.ledger.models()}
+    assert {m["version"] for m in costs["per_model"]} == {
+        m.version for m in t.ledger.registry.models()
+    }
     assert "break-even" in renkei("costs")
     assert json.loads(renkei("monitoring", "--json")) == []
     assert renkei("monitoring").startswith("No monitoring runs yet")

@@ -70,7 +70,7 @@ def test_four_eyes_nobody_reviews_what_they_trained(tmp_path: Path) -> None:
         with pytest.raises(ReleaseRefused) as e:
             review(t.ledger, t.roles, v, "yui", "my own work is great", decision)
         assert e.value.rule == "four_eyes"
-    assert t.ledger.approvals(v) == []
+    assert t.ledger.releases.approvals(v) == []
     review(t.ledger, t.roles, v, "kenji", "checked the zones", "approve")
     assert approval_status(t.ledger, t.roles, v).missing == ["Model Risk Manager"]
 
@@ -87,7 +87,7 @@ def test_a_rejection_blocks_production(trained) -> None:
 
 def test_failed_gate_cannot_be_promoted(trained) -> None:
     t = trained
-    failing = [m for m in t.ledger.models() if m.family == "baseline"][0]
+    failing = [m for m in t.ledger.registry.models() if m.family == "baseline"][0]
     with pytest.raises(ReleaseRefused) as e:
         _promote(t, failing.version, alias="staging")
     assert e.value.rule == "failed_gate"
@@ -106,7 +106,7 @@ def test_promote_rollback_history_and_audit(trained) -> None:
     assert e.value.rule == "already_there"
     m2 = _promote(t, v2)
     assert m2.previous_version == v1
-    dep = t.ledger.alias("production")
+    dep = t.ledger.releases.alias("production")
     assert dep.version == v2 and dep.rules_hash == t.rules.rules_hash()
     assert dep.rules_version.startswith("abc123+")
     # the bundle behind the alias loads without Metaflow and answers
@@ -114,22 +114,22 @@ def test_promote_rollback_history_and_audit(trained) -> None:
     assert guarded.model_version == v2
     back = rollback(t.ledger, t.roles, "yui", "production", "v2 slower at lunch")
     assert back.version == v1 and back.previous_version == v2
-    assert t.ledger.alias("production").version == v1
+    assert t.ledger.releases.alias("production").version == v1
     with pytest.raises(ReleaseRefused) as e:
         rollback(t.ledger, t.roles, "yui")
     assert e.value.rule == "nothing_to_roll_back"
-    hist = t.ledger.alias_history("production")
+    hist = t.ledger.releases.history("production")
     assert [(h.action, h.previous_version, h.version) for h in hist] == [
         ("promote", None, v1),
         ("promote", v1, v2),
         ("rollback", v2, v1),
     ]
-    assert t.ledger.alias_at("production", before) is None
-    assert t.ledger.alias_at("production", hist[1].at) == v2
-    assert t.ledger.alias_at("production", datetime.now(UTC)) == v1
-    actions = [e.action for e in t.ledger.audit_entries()]
+    assert t.ledger.releases.alias_at("production", before) is None
+    assert t.ledger.releases.alias_at("production", hist[1].at) == v2
+    assert t.ledger.releases.alias_at("production", datetime.now(UTC)) == v1
+    actions = [e.action for e in t.ledger.audit.entries()]
     assert actions.count("model.approve") == 4 and "alias.rollback" in actions
-    assert t.ledger.verify_audit().ok
+    assert t.ledger.audit.verify().ok
     assert load_alias(t.ledger)[0].version == v1
 
 
@@ -174,14 +174,14 @@ def test_racing_promotions_leave_one_production_version(trained) -> None:
         # takes minutes; a hang still fails
         p.join(600)
         assert p.exitcode == 0
-    hist = t.ledger.alias_history("production")
+    hist = t.ledger.releases.history("production")
     assert 2 <= len(hist) <= 4
     # a consistent chain: each move starts where the one before ended
     for before, after in zip(hist, hist[1:], strict=False):
         assert after.previous_version == before.version != after.version
     assert hist[0].previous_version is None
-    assert t.ledger.alias("production").version == hist[-1].version
-    assert t.ledger.verify_audit().ok
+    assert t.ledger.releases.alias("production").version == hist[-1].version
+    assert t.ledger.audit.verify().ok
 
 
 def test_promote_refuses_rules_that_do_not_fit_the_project(tmp_path: Path) -> None:
@@ -209,8 +209,8 @@ def test_promote_refuses_rules_that_do_not_fit_the_project(tmp_path: Path) -> No
         "(floor): expression 'prep_minutes + distance_miles / 45 * 60' names 'distance_miles', "
         "not feature(s) of the project (features: "
     )
-    assert t.ledger.alias("production") is None
+    assert t.ledger.releases.alias("production") is None
     bad.write_text(good_text)
     out = CliRunner().invoke(cli, [*base, *promote_v])
     assert out.exit_code == 0, out.output
-    assert t.ledger.alias("production").version == v
+    assert t.ledger.releases.alias("production").version == v

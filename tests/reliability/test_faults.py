@@ -21,7 +21,7 @@ import pytest
 from shared.config import load_project
 from shared.data import storage
 from shared.guard.bundle import BundleError, load_deployed
-from shared.ledger import Ledger, LedgerError
+from shared.ledger import Ledger, LedgerError, NewDeployment
 from shared.release import ReleaseRefused, load_alias, promote, review, rollback
 from tests.builders import build
 from tests.conftest import REPO, need, stop_process, wait_for_http, write_project
@@ -67,14 +67,14 @@ def test_promotions_never_rewrite_a_deployed_bundle(trained) -> None:
     t = trained
     v1, _ = t.candidates
     _release(t, v1)
-    prod = t.ledger.alias("production")
+    prod = t.ledger.releases.alias("production")
     before = storage.read_bytes(prod.bundle_uri)
     # promote the same version to staging with an edited project config (a stricter range)
     data = t.cfg.model_dump(mode="json")
     data["features"]["distance_km"]["max"] = 5.0
     edited = type(t.cfg).model_validate(data)
     promote(t.ledger, t.roles, edited, t.rules, v1, "staging", "sora", "edited", "abc")
-    stage = t.ledger.alias("staging")
+    stage = t.ledger.releases.alias("staging")
     assert stage.bundle_uri != prod.bundle_uri and stage.bundle_sha256 != prod.bundle_sha256
     assert storage.read_bytes(prod.bundle_uri) == before  # production's bytes untouched
     far = pd.DataFrame([{**ROW, "distance_km": 8.0, "created_at": "2026-11-01T12:00:00"}])
@@ -93,7 +93,7 @@ def test_swapped_edited_and_truncated_bundles_are_refused_at_every_load(trained)
     v1, v2 = t.candidates
     _release(t, v2, "staging")
     _release(t, v1)
-    prod, other = t.ledger.alias("production"), t.ledger.alias("staging")
+    prod, other = t.ledger.releases.alias("production"), t.ledger.releases.alias("staging")
     good = storage.read_bytes(prod.bundle_uri)
     tampered = {
         "swapped": storage.read_bytes(other.bundle_uri),
@@ -114,8 +114,8 @@ def test_swapped_edited_and_truncated_bundles_are_refused_at_every_load(trained)
     p = cli_run(SCORE, "--config", "project", str(t.project_path), "run", "--rows", "300")
     out = p.stdout + p.stderr
     assert p.returncode != 0 and "refusing to load it" in out and "Internal error" not in out
-    assert t.ledger.flow_runs()[-1]["status"] == "failed"
-    assert t.ledger.scoring_batches() == []
+    assert t.ledger.runs.all()[-1].status == "failed"
+    assert t.ledger.operations.scoring_batches() == []
     # a manifest naming another version than the deployment is refused naming both
     Path(prod.bundle_uri).write_bytes(good)
     with Ledger.open(t.ledger.url).engine.begin() as c:
@@ -133,19 +133,19 @@ def test_rollback_onto_a_corrupt_bundle_or_a_rejected_version_is_refused(trained
     t = trained
     v1, v2 = t.candidates
     _release(t, v1)
-    first = t.ledger.alias("production")
+    first = t.ledger.releases.alias("production")
     _release(t, v2)
     good = storage.read_bytes(first.bundle_uri)
     Path(first.bundle_uri).write_bytes(good[:-10])
     line = _one_line_error(_renkei(t, "rollback", "--as", "sora"))
     assert "bundle_verified" in line and "truncated" in line
-    assert t.ledger.alias("production").version == v2
+    assert t.ledger.releases.alias("production").version == v2
     Path(first.bundle_uri).write_bytes(good)
     review(t.ledger, t.roles, v1, "yui", "north zone errors too high after all", "reject")
     with pytest.raises(ReleaseRefused) as e:
         rollback(t.ledger, t.roles, "sora")
     assert e.value.rule == "rejected_in_review"
-    assert t.ledger.alias("production").version == v2
+    assert t.ledger.releases.alias("production").version == v2
 
 
 def _raw_post(port: int, headers: dict[str, str], body: bytes) -> tuple[int, str, float]:
@@ -184,23 +184,23 @@ def test_service_degrades_on_a_failed_reload_and_refuses_bad_requests(trained) -
         with httpx.Client(base_url=base, timeout=10, trust_env=False) as c:
             assert c.get("/health").json()["status"] == "ok"
             # production moves onto a deployment whose bundle is corrupt
-            dep = t.ledger.deployment(staged.deployment_id)
+            dep = t.ledger.releases.deployment(staged.deployment_id)
             broken = Path(dep.bundle_uri).with_name("broken.zip")
             broken.write_bytes(storage.read_bytes(dep.bundle_uri)[:1000])
-            t.ledger.move_alias(
+            t.ledger.releases.move_alias(
                 "production",
                 v2,
                 "sora",
                 "fault",
                 "promote",
-                deployment={
-                    "rules_hash": dep.rules_hash,
-                    "rules_version": dep.rules_version,
-                    "code_commit": dep.code_commit,
-                    "bundle_uri": str(broken),
-                    "bundle_sha256": dep.bundle_sha256,
-                    "created_by": "sora",
-                },
+                deployment=NewDeployment(
+                    rules_hash=dep.rules_hash,
+                    rules_version=dep.rules_version,
+                    code_commit=dep.code_commit,
+                    bundle_uri=str(broken),
+                    bundle_sha256=dep.bundle_sha256,
+                    created_by="sora",
+                ),
             )
             deadline = time.time() + 30
             while (health := c.get("/health").json())["status"] != "degraded":
@@ -266,8 +266,8 @@ def test_failing_flows_are_recorded_failed_in_one_line(tmp_path: Path) -> None:
     assert status == "failed"
     assert "Operation not permitted" in stdout + stderr
     assert "Internal error" not in stdout + stderr
-    [run] = ledger.flow_runs()
-    assert run["status"] == "failed" and "Operation not permitted" in run["error"]
+    [run] = ledger.runs.all()
+    assert run.status == "failed" and "Operation not permitted" in run.error
     assert list((root / "datasets").iterdir()) == []
 
 
@@ -283,8 +283,8 @@ def test_stopped_or_crashing_flows_are_recorded_failed(
         INGEST, project, env={"RENKEI_INJECT_FAULT": f"validate-{fault}"}, rows=300
     )
     assert status == "failed"
-    [run] = Ledger.open(load_project(project).storage.ledger_url).flow_runs()
-    assert run["status"] == "failed" and reason in run["error"]
+    [run] = Ledger.open(load_project(project).storage.ledger_url).runs.all()
+    assert run.status == "failed" and reason in run.error
 
 
 def test_a_full_disk_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -363,13 +363,13 @@ def test_kill_after_the_dataset_record_then_resume_leaves_one_report(tmp_path: P
     )
     assert status == "failed"
     ledger = Ledger.open(load_project(project).storage.ledger_url)
-    [report] = ledger.reports()
-    quarantined = ledger.quarantine(report["dataset_version"]).rows_quarantined
+    [report] = ledger.datasets.reports()
+    quarantined = ledger.datasets.quarantine(report.dataset_version).rows_quarantined
     p = cli_run(INGEST, "resume", "--origin-run-id", first.id)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert len(ledger.reports()) == 1 and len(ledger.datasets()) == 1
-    assert ledger.quarantine(report["dataset_version"]).rows_quarantined == quarantined
-    assert [r["status"] for r in ledger.flow_runs()] == ["succeeded"]
+    assert len(ledger.datasets.reports()) == 1 and len(ledger.datasets.all()) == 1
+    assert ledger.datasets.quarantine(report.dataset_version).rows_quarantined == quarantined
+    assert [r.status for r in ledger.runs.all()] == ["succeeded"]
 
 
 def test_a_config_error_ends_a_flow_in_one_line_not_an_internal_error(tmp_path: Path) -> None:

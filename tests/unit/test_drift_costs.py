@@ -88,11 +88,11 @@ def test_break_even_by_hand(tmp_path) -> None:
     )
     for i, (mae, base) in enumerate([(3.0, 3.5), (2.0, 3.5)]):
         run = f"TrainFlow/{i}"
-        ledger.start_run("TrainFlow", str(i), "mina")
-        ledger.register_models(
+        ledger.runs.start("TrainFlow", str(i), "mina")
+        ledger.registry.register(
             run, run, [_reg("xgboost", "candidate", mae, base)], [], "mina", None, None, "h"
         )
-        ledger.finish_run(run, "succeeded")
+        ledger.runs.finish(run, "succeeded")
     # make each run last exactly one hour
     from sqlalchemy import update
 
@@ -117,7 +117,7 @@ def test_break_even_by_hand(tmp_path) -> None:
     econ2 = economics(ledger, costs2)
     assert list(econ2.chart["benefit"]) == [1000.0, 4000.0]
     assert econ2.break_even_at == 2  # 4000 >= 2404, while 1000 < 1202
-    assert monthly_benefit(ledger.models()[0], costs2) == pytest.approx(3000.0)
+    assert monthly_benefit(ledger.registry.models()[0], costs2) == pytest.approx(3000.0)
 
 
 def _bin(precision: float, recall: float, base_p: float, base_r: float) -> ModelRegistration:
@@ -137,8 +137,8 @@ def _bin(precision: float, recall: float, base_p: float, base_r: float) -> Model
 def test_binary_benefit_uses_prevalence_by_hand(tmp_path) -> None:
     """Issue 10, problem 6: the binary formula left out prevalence."""
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", create=True)
-    ledger.start_run("TrainFlow", "1", "mina")
-    ledger.register_models(
+    ledger.runs.start("TrainFlow", "1", "mina")
+    ledger.registry.register(
         "TrainFlow/1", "TrainFlow/1", [_bin(0.5, 0.8, 0.25, 0.4)], [], "mina", None, None, "h"
     )
     costs = CostsConfig.model_validate(
@@ -153,7 +153,7 @@ def test_binary_benefit_uses_prevalence_by_hand(tmp_path) -> None:
     )
     # model: TP 0.1*0.8 = 0.08, FP 0.08*(1-0.5)/0.5 = 0.08 -> 0.8 - 0.16 = 0.64 per prediction
     # baseline: TP 0.04, FP 0.04*0.75/0.25 = 0.12 -> 0.4 - 0.24 = 0.16; gain 0.48 x 1000
-    [m] = ledger.models()
+    [m] = ledger.registry.models()
     assert monthly_benefit(m, costs) == pytest.approx(480.0)
 
 
