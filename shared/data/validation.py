@@ -153,7 +153,7 @@ def _run_check(check: pa.Check, s: pd.Series, column: str) -> np.ndarray:
     stats = check.statistics
     if check.name == "greater_than_or_equal_to":
         return (s >= stats["min_value"]).to_numpy(dtype=bool)
-    if check.name == "less_than_or_equal_to":
+    if check.name in ("less_than_or_equal_to", "not_in_future"):
         return (s <= stats["max_value"]).to_numpy(dtype=bool)
     if check.name == "isin":
         return s.isin(stats["allowed_values"]).to_numpy(dtype=bool)

@@ -21,8 +21,8 @@ from pandera.typing import Series
 from shared.config import ProjectConfig, RulesConfig
 from shared.data.contracts import Contracts, build_contracts
 from shared.data.validation import check_rows
-
-DECISIONS = ("model", "corrected", "fallback", "rejected")
+from shared.guard.plan import DECISIONS, Outcome, Plan, records_columns, stand_in
+from shared.guard.plan import Rows as _Rows
 
 
 class GuardedPredictions(pa.DataFrameModel):
@@ -69,37 +69,6 @@ class Envelope:
         return cls(data["numeric"], data["categories"])
 
 
-_RANK = {d: k for k, d in enumerate(DECISIONS)}
-
-
-class _Rows:
-    """Per-row decision (as a rank: rejected > fallback > corrected > model) and reasons."""
-
-    def __init__(self, n: int) -> None:
-        self.rank = np.zeros(n, dtype=np.int8)
-        self.reasons: dict[int, list[str]] = {}  # only rows where something fired
-
-    def fire(self, mask: np.ndarray, code: str, decision: str | None = None) -> None:
-        if code:
-            for i in np.flatnonzero(mask).tolist():
-                self.reasons.setdefault(i, []).append(code)
-        if decision is not None:
-            self.rank[mask] = np.maximum(self.rank[mask], _RANK[decision])
-
-    def is_(self, decision: str) -> np.ndarray:
-        return self.rank == _RANK[decision]
-
-    @property
-    def decision(self) -> np.ndarray:
-        return np.asarray(DECISIONS, dtype=object)[self.rank]
-
-    def reason_text(self) -> np.ndarray:
-        out = np.full(len(self.rank), "", dtype=object)
-        for i, codes in self.reasons.items():
-            out[i] = "; ".join(codes)
-        return out
-
-
 class GuardedModel:
     """A model version wrapped in the project's rules. See the module docstring."""
 
@@ -122,6 +91,7 @@ class GuardedModel:
         self.rules_version = rules_version
         self._contracts: Contracts | None = None
         self._contracts_at = 0.0
+        self.plan = Plan(cfg, rules, envelope, model, baseline)
 
     # contracts anchor "not in the future" at a time: refresh them once a minute
     def _current_contracts(self) -> Contracts:
@@ -132,6 +102,69 @@ class GuardedModel:
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Guarded answers, one per row of ``rows`` (any dtypes, missing columns allowed)."""
+        raw = pd.DataFrame(rows)
+        if not isinstance(raw.index, pd.RangeIndex) or raw.index.start != 0:
+            raw = raw.reset_index(drop=True)
+        n = len(raw)
+        cols = {c: raw[c] for c in self._wanted() if c in raw.columns}
+        done = self.plan.run(cols, n, self._current_contracts())
+        ids = cols.get(self.cfg.id_column)
+        if ids is not None:
+            row_id = ids.astype("string").fillna("").to_numpy(dtype=object)
+        else:
+            row_id = np.arange(n).astype(str)
+        return self._frame(done, row_id)
+
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Guarded answers for row dicts (the service's path: no pandas frame), as dicts with
+        the columns of :class:`GuardedPredictions` (``reasons`` as a list of codes)."""
+        n = len(records)
+        cols = records_columns(records, self._wanted())
+        done = self.plan.run(cols, n, self._current_contracts())
+        ids = cols.get(self.cfg.id_column)
+        reasons = done.state.reasons
+        decision = done.state.decision.tolist()
+        pred = done.prediction.tolist()
+        classes = done.predicted_class.tolist() if done.predicted_class is not None else None
+        out = []
+        for i in range(n):
+            rid = ids[i] if ids is not None else i
+            answer: dict[str, Any] = {
+                "row_id": "" if rid is None else str(rid),
+                "prediction": None if pred[i] != pred[i] else pred[i],
+                "decision": decision[i],
+                "reasons": reasons.get(i, []),
+                "model_version": self.model_version,
+                "rules_version": self.rules_version,
+            }
+            if classes is not None:
+                answer["predicted_class"] = classes[i]
+            out.append(answer)
+        return out
+
+    def _wanted(self) -> list[str]:
+        cfg = self.cfg
+        return [cfg.id_column, cfg.timestamp_column, *cfg.features]
+
+    def _frame(self, done: Outcome, row_id: np.ndarray) -> pd.DataFrame:
+        n = len(row_id)
+        out = pd.DataFrame(
+            {
+                "row_id": pd.array(row_id, dtype=str),
+                "prediction": done.prediction.astype(float),
+                "decision": pd.array(done.state.decision, dtype=str),
+                "reasons": pd.array(done.state.reason_text(), dtype=str),
+                "model_version": pd.array([self.model_version] * n, dtype=str),
+                "rules_version": pd.array([self.rules_version] * n, dtype=str),
+            }
+        )
+        if done.predicted_class is not None:
+            out.insert(2, "predicted_class", pd.array(done.predicted_class, dtype="boolean"))
+        return out
+
+    def predict_frame(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`predict` the way it was first written, over pandas frames: the reference
+        the compiled plan is tested against (same decisions, predictions and reasons)."""
         raw = pd.DataFrame(rows).reset_index(drop=True)
         n = len(raw)
         cfg = self.cfg
@@ -217,15 +250,7 @@ class GuardedModel:
 
     def _typed_frame(self, typed: dict[str, pd.Series], n: int) -> pd.DataFrame:
         """Typed features with harmless stand-ins where a value was unusable (rejected rows)."""
-        cols = {}
-        for name, spec in self.cfg.features.items():
-            s = typed[name]
-            if spec.type in ("float", "int"):
-                cols[name] = s.astype(float).fillna(0.0).to_numpy()
-            elif spec.type == "bool":
-                cols[name] = s.fillna(False).astype(bool).to_numpy()
-            else:
-                cols[name] = s.astype("string").fillna("")
+        cols = {name: stand_in(spec.type, typed[name]) for name, spec in self.cfg.features.items()}
         return pd.DataFrame(cols, index=range(n))
 
     def _input_rule(self, rule: Any, frame: pd.DataFrame) -> np.ndarray:
