@@ -117,7 +117,8 @@ class GuardedModel:
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Guarded answers for row dicts (the service's path: no pandas frame), as dicts with
-        the columns of :class:`GuardedPredictions` (``reasons`` as a list of codes)."""
+        the columns of :class:`GuardedPredictions` (``reasons`` as a list of codes,
+        ``predicted_class`` None for regression tasks and rejected rows)."""
         n = len(records)
         cols = records_columns(records, self._wanted())
         done = self.plan.run(cols, n, self._current_contracts())
@@ -125,21 +126,25 @@ class GuardedModel:
         reasons = done.state.reasons
         decision = done.state.decision.tolist()
         pred = done.prediction.tolist()
-        classes = done.predicted_class.tolist() if done.predicted_class is not None else None
+        classes = (
+            [None if c is None else bool(c) for c in done.predicted_class.tolist()]
+            if done.predicted_class is not None
+            else [None] * n
+        )
         out = []
         for i in range(n):
             rid = ids[i] if ids is not None else i
-            answer: dict[str, Any] = {
-                "row_id": "" if rid is None else str(rid),
-                "prediction": None if pred[i] != pred[i] else pred[i],
-                "decision": decision[i],
-                "reasons": reasons.get(i, []),
-                "model_version": self.model_version,
-                "rules_version": self.rules_version,
-            }
-            if classes is not None:
-                answer["predicted_class"] = classes[i]
-            out.append(answer)
+            out.append(
+                {
+                    "row_id": "" if rid is None else str(rid),
+                    "prediction": None if pred[i] != pred[i] else pred[i],
+                    "predicted_class": classes[i],
+                    "decision": decision[i],
+                    "reasons": list(reasons.get(i, ())),
+                    "model_version": self.model_version,
+                    "rules_version": self.rules_version,
+                }
+            )
         return out
 
     def _wanted(self) -> list[str]:
