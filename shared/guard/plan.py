@@ -23,14 +23,13 @@ import numpy as np
 import pandas as pd
 
 from shared.config import ProjectConfig, RulesConfig
-from shared.data.contracts import ColumnSpec, Contracts
+from shared.data.contracts import Contracts
 from shared.data.features import feature_matrix
-from shared.data.validation import check_rows
+from shared.data.validation import check_rows, column_array, fast_check
 
 DECISIONS = ("model", "corrected", "fallback", "rejected")
 _RANK = {d: k for k, d in enumerate(DECISIONS)}
 _DECISION_ARRAY = np.asarray(DECISIONS, dtype=object)
-_EXACT_INT = 2.0**53  # integers a float64 holds exactly
 
 
 class Rows:
@@ -153,107 +152,6 @@ def compile_expression(expr: str, names: set[str]) -> Callable[[Mapping[str, Any
     return run
 
 
-# -- fast column checks -----------------------------------------------------------------------
-def _column_array(col: Any) -> np.ndarray:
-    return col.to_numpy() if isinstance(col, pd.Series) else np.asarray(col)
-
-
-def _all_of(values: np.ndarray, types: tuple[type, ...]) -> bool:
-    return all(type(v) in types for v in values.tolist())
-
-
-@dataclass(frozen=True)
-class _ColumnPlan:
-    spec: ColumnSpec
-    low: float | None  # numeric bounds from the contract's checks
-    high: float | None
-    allowed: frozenset[str] | None  # category values (str_length >= 1 implied)
-    future_limit: np.datetime64 | None
-    fast: bool  # every check of the column is one the plan evaluates itself
-
-    def typed(self, col: Any, n: int) -> np.ndarray | None:
-        """The column's typed values if every row passes every check, else None."""
-        if col is None:
-            return None
-        t = self.spec.type
-        if isinstance(col, pd.Series) and isinstance(col.dtype, pd.api.extensions.ExtensionDtype):
-            if t not in ("category", "str") or not pd.api.types.is_string_dtype(col.dtype):
-                return None
-        values = _column_array(col)
-        if len(values) != n:
-            return None
-        if t in ("float", "int"):
-            kind = values.dtype.kind
-            if kind == "O":
-                if not _all_of(values, (int, float)):
-                    return None
-                x = np.asarray(values.tolist(), dtype=float)
-                if (np.abs(x) >= _EXACT_INT).any():
-                    return None
-            elif kind in "iuf":
-                x = values.astype(float, copy=False)
-            else:
-                return None
-            with np.errstate(invalid="ignore"):
-                ok = np.isfinite(x).all()
-                if ok and self.low is not None:
-                    ok = bool((x >= self.low).all())
-                if ok and self.high is not None:
-                    ok = bool((x <= self.high).all())
-                if ok and t == "int":
-                    ok = bool((x == np.floor(x)).all())
-            return x if ok else None
-        if t == "bool":
-            if values.dtype.kind == "b":
-                return values
-            if values.dtype.kind == "O" and _all_of(values, (bool, np.bool_)):
-                return values.astype(bool)
-            return None
-        if t == "timestamp":
-            if values.dtype.kind == "O" and n and _all_of(values, (np.datetime64,)):
-                values = values.astype("datetime64[ns]")
-            if values.dtype.kind != "M":
-                return None
-            ok = ~np.isnat(values)
-            if self.future_limit is not None:
-                ok &= values <= self.future_limit
-            return values if ok.all() else None
-        # category / str: text exactly as declared (no blanks, no padding) passes as it is
-        if values.dtype.kind not in "OUT":
-            return None
-        if self.allowed is not None:
-            if isinstance(col, pd.Series):
-                ok = col.isin(self.allowed).to_numpy(dtype=bool, na_value=False).all()
-            else:
-                ok = all(type(v) is str and v in self.allowed for v in values.tolist())
-            return values.astype(object, copy=False) if ok else None
-        ok = all(type(v) is str and v and v == v.strip() for v in values.tolist())
-        return values.astype(object, copy=False) if ok else None
-
-
-def _column_plan(spec: ColumnSpec, contracts: Contracts) -> _ColumnPlan:
-    low = high = None
-    allowed: frozenset[str] | None = None
-    limit: np.datetime64 | None = None
-    fast = True
-    for check in contracts.raw_schema.columns[spec.name].checks:
-        stats = check.statistics or {}
-        if check.name == "greater_than_or_equal_to":
-            low = float(stats["min_value"])
-        elif check.name == "less_than_or_equal_to":
-            high = float(stats["max_value"])
-        elif check.name == "isin":
-            vals = [str(v) for v in stats["allowed_values"]]
-            allowed = frozenset(v for v in vals if v and v == v.strip())
-        elif check.name == "str_length" and (stats.get("min_value") or 0) <= 1:
-            pass  # the fast path takes only non-empty text
-        elif check.name == "not_in_future" and "max_value" in stats:
-            limit = np.datetime64(pd.Timestamp(stats["max_value"]).to_datetime64(), "ns")
-        else:
-            fast = False
-    return _ColumnPlan(spec, low, high, allowed, limit, fast)
-
-
 # -- the plan ----------------------------------------------------------------------------------
 @dataclass
 class Outcome:
@@ -280,15 +178,6 @@ class Plan:
             if getattr(r, "expr", None) is not None
         }
         self.seen = {k: frozenset(v) for k, v in envelope.categories.items()}
-        self._columns: dict[str, _ColumnPlan] = {}
-        self._columns_of: Contracts | None = None
-
-    def _column(self, spec: ColumnSpec, contracts: Contracts) -> _ColumnPlan:
-        if self._columns_of is not contracts:  # contracts are refreshed once a minute
-            self._columns, self._columns_of = {}, contracts
-        if spec.name not in self._columns:
-            self._columns[spec.name] = _column_plan(spec, contracts)
-        return self._columns[spec.name]
 
     def run(self, cols: Mapping[str, Any], n: int, contracts: Contracts) -> Outcome:
         """Guarded answers for ``cols`` (column name -> Series or array of n values; any
@@ -341,13 +230,12 @@ class Plan:
             ):
                 continue
             col = cols.get(spec.name)
-            plan = self._column(spec, contracts)
-            values = plan.typed(col, n) if plan.fast else None
+            values = fast_check(contracts, spec.name).typed(col, n)
             if values is None:  # some value needs the contract's full coercion
                 if isinstance(col, pd.Series):
                     series = col.reset_index(drop=True)
                 else:
-                    series = pd.Series([None] * n if col is None else _column_array(col))
+                    series = pd.Series([None] * n if col is None else column_array(col))
                 raw = pd.DataFrame({spec.name: series})
                 checked = check_rows(raw, contracts, [spec], unique=False)
                 rr = checked.reasons
@@ -355,7 +243,7 @@ class Plan:
                     rr["row"].tolist(), rr["column"].tolist(), rr["check"].tolist(), strict=True
                 )
                 values = stand_in(spec.type, checked.typed[spec.name])
-            typed[spec.name] = values
+            typed[spec.name] = column_array(values)
         if found:
             found.sort()
             for r, c, k in found:
