@@ -7,6 +7,7 @@ and the value as it came. Nothing is lost: ``rows_in == rows_valid + rows_quaran
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -174,6 +175,14 @@ def column_array(col: Any) -> np.ndarray:
     return col.to_numpy() if isinstance(col, pd.Series) else np.asarray(col)
 
 
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?")
+
+
+def _plain_iso(v: Any) -> bool:
+    """A naive ISO 8601 text NumPy parses as pandas does (no zone, within nanosecond years)."""
+    return type(v) is str and _ISO.fullmatch(v) is not None and 1678 <= int(v[:4]) <= 2261
+
+
 def _all_of(values: np.ndarray, types: tuple[type, ...]) -> bool:
     return all(type(v) in types for v in values.tolist())
 
@@ -235,6 +244,11 @@ class FastCheck:
         if t == "timestamp":
             if kind == "O" and n and _all_of(values, (np.datetime64,)):
                 values = values.astype("datetime64[ns]")
+            elif kind == "O" and 0 < n <= 64 and all(_plain_iso(v) for v in values.tolist()):
+                try:  # a request's naive ISO timestamps
+                    values = values.astype("datetime64[ns]")
+                except ValueError:  # e.g. a 30th of February: the full path says so
+                    return None
             if values.dtype.kind != "M":
                 return None
             ok = ~np.isnat(values)
