@@ -69,7 +69,10 @@ def feature_matrix(rows: Mapping[str, Any], cfg: ProjectConfig) -> np.ndarray:
         s = rows[name]
         if spec.type == "category":
             text = _as(s, str)
-            out += [text == v for v in spec.values or []]
+            if isinstance(text, pd.Series):  # Arrow text: compared in Arrow, NA is no value
+                out += [(text == v).to_numpy(dtype=bool, na_value=False) for v in spec.values or []]
+            else:
+                out += [text == v for v in spec.values or []]
         elif spec.type == "bool":
             out.append(_as(s, bool))
         elif spec.type in ("float", "int"):
@@ -84,10 +87,12 @@ def feature_matrix(rows: Mapping[str, Any], cfg: ProjectConfig) -> np.ndarray:
     return matrix
 
 
-def _as(values: Any, kind: type) -> np.ndarray:
+def _as(values: Any, kind: type) -> Any:
     """``values`` (a Series or an array) as an array of ``kind`` (strings: kept as they are
     in an array, which holds the guard's typed text)."""
     if isinstance(values, pd.Series):
+        if kind is str and values.dtype.kind != "O" and pd.api.types.is_string_dtype(values.dtype):
+            return values  # already text (Arrow): no conversion
         return values.astype(kind).to_numpy()
     if kind is str:
         return np.asarray(values)

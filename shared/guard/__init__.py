@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_arrow
 from pandera.typing import Series
 
 from shared.config import ProjectConfig, RulesConfig
@@ -103,17 +104,12 @@ class GuardedModel:
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Guarded answers, one per row of ``rows`` (any dtypes, missing columns allowed)."""
         raw = pd.DataFrame(rows)
-        if not isinstance(raw.index, pd.RangeIndex) or raw.index.start != 0:
+        if not raw.index.equals(pd.RangeIndex(len(raw))):
             raw = raw.reset_index(drop=True)
         n = len(raw)
         cols = {c: raw[c] for c in self._wanted() if c in raw.columns}
         done = self.plan.run(cols, n, self._current_contracts())
-        ids = cols.get(self.cfg.id_column)
-        if ids is not None:
-            row_id = ids.astype("string").fillna("").to_numpy(dtype=object)
-        else:
-            row_id = np.arange(n).astype(str)
-        return self._frame(done, row_id)
+        return self._frame(done, _row_ids(cols.get(self.cfg.id_column), n))
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Guarded answers for row dicts (the service's path: no pandas frame), as dicts with
@@ -122,7 +118,7 @@ class GuardedModel:
         n = len(records)
         cols = records_columns(records, self._wanted())
         done = self.plan.run(cols, n, self._current_contracts())
-        ids = cols.get(self.cfg.id_column)
+        ids = _row_ids(cols.get(self.cfg.id_column), n).tolist()
         reasons = done.state.reasons
         decision = done.state.decision.tolist()
         pred = done.prediction.tolist()
@@ -133,10 +129,9 @@ class GuardedModel:
         )
         out = []
         for i in range(n):
-            rid = ids[i] if ids is not None else i
             out.append(
                 {
-                    "row_id": "" if rid is None else str(rid),
+                    "row_id": ids[i],
                     "prediction": None if pred[i] != pred[i] else pred[i],
                     "predicted_class": classes[i],
                     "decision": decision[i],
@@ -151,16 +146,26 @@ class GuardedModel:
         cfg = self.cfg
         return [cfg.id_column, cfg.timestamp_column, *cfg.features]
 
-    def _frame(self, done: Outcome, row_id: np.ndarray) -> pd.DataFrame:
+    def _frame(self, done: Outcome, row_id: Any) -> pd.DataFrame:
         n = len(row_id)
+        fired = done.state.reasons
+        # text columns built in Arrow: each distinct text once, then taken per row
+        reason_at = np.zeros(n, dtype=np.int64)
+        reason_at[list(fired)] = np.arange(1, len(fired) + 1)
+        reasons = pa_arrow.array(["", *("; ".join(c) for c in fired.values())])
+        one = pa_arrow.array(np.zeros(n, dtype=np.int64))
         out = pd.DataFrame(
             {
                 "row_id": pd.array(row_id, dtype=str),
                 "prediction": done.prediction.astype(float),
-                "decision": pd.array(done.state.decision, dtype=str),
-                "reasons": pd.array(done.state.reason_text(), dtype=str),
-                "model_version": pd.array([self.model_version] * n, dtype=str),
-                "rules_version": pd.array([self.rules_version] * n, dtype=str),
+                "decision": _text(pa_arrow.array(DECISIONS), done.state.rank),
+                "reasons": _text(reasons, reason_at),
+                "model_version": pd.array(
+                    pa_arrow.array([self.model_version]).take(one), dtype=str
+                ),
+                "rules_version": pd.array(
+                    pa_arrow.array([self.rules_version]).take(one), dtype=str
+                ),
             }
         )
         if done.predicted_class is not None:
@@ -324,6 +329,24 @@ class GuardedModel:
         if binary:
             pred = np.where(answered, np.clip(pred, 0.0, 1.0), np.nan)
         return pred
+
+
+def _text(values: pa_arrow.Array, at: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A text column: ``values[at[i]]`` for each row (Arrow's take, no Python loop)."""
+    return pd.array(values.take(pa_arrow.array(at)), dtype=str)
+
+
+def _row_ids(ids: Any, n: int) -> Any:
+    """Each row's id as text ("" where missing), or its position where there is no id column."""
+    if ids is None:
+        return np.arange(n).astype(str)
+    if not isinstance(ids, pd.Series):
+        if all(type(v) is str for v in ids.tolist()):
+            return np.asarray(ids, dtype=object)
+        ids = pd.Series(ids, dtype=object)
+    elif pd.api.types.is_string_dtype(ids.dtype) and not ids.hasnans and ids.dtype.kind != "O":
+        return ids.array  # already text: no copy
+    return ids.astype("string").fillna("").to_numpy(dtype=object)
 
 
 def intervention_rate(predictions: pd.DataFrame) -> float:

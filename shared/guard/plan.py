@@ -243,7 +243,7 @@ class Plan:
                     rr["row"].tolist(), rr["column"].tolist(), rr["check"].tolist(), strict=True
                 )
                 values = stand_in(spec.type, checked.typed[spec.name])
-            typed[spec.name] = column_array(values)
+            typed[spec.name] = values  # text given as a Series stays one (Arrow)
         if found:
             found.sort()
             for r, c, k in found:
@@ -287,7 +287,9 @@ class Plan:
         self, model: Any, typed: Mapping[str, np.ndarray], rows: np.ndarray, n: int
     ) -> np.ndarray:
         every = bool(rows.all())
-        part = {k: (v if every else v[rows]) for k, v in typed.items() if k in self.cfg.features}
+        part = {
+            k: (v if every else _rows(v, rows)) for k, v in typed.items() if k in self.cfg.features
+        }
         if hasattr(model, "predict_matrix"):
             out = model.predict_matrix(feature_matrix(part, self.cfg))
         else:
@@ -345,9 +347,18 @@ class Plan:
         return pred
 
 
-def _isin(values: np.ndarray, spec_type: str, allowed: Any) -> np.ndarray:
+def _rows(values: Any, rows: np.ndarray) -> Any:
+    """The values at the rows of a mask, renumbered from 0."""
+    if isinstance(values, pd.Series):
+        return values[rows].reset_index(drop=True)
+    return values[rows]
+
+
+def _isin(values: Any, spec_type: str, allowed: Any) -> np.ndarray:
     """Membership of typed values (as text) in ``allowed``."""
     allowed = allowed if isinstance(allowed, frozenset) else frozenset(allowed)
+    if isinstance(values, pd.Series):
+        return values.astype(str).isin(allowed).to_numpy(dtype=bool, na_value=False)
     if spec_type not in ("category", "str"):
         values = pd.Series(values).astype(str).to_numpy(dtype=object)
     if len(values) <= 64:

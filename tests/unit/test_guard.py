@@ -370,3 +370,8 @@ def test_the_plan_and_the_frame_path_agree_on_a_large_batch_with_xgboost(world) 
             out = g.predict(frame)
             pd.testing.assert_frame_equal(out, g.predict_frame(frame))
             assert set(out["decision"]) >= {"model", "rejected", "fallback"}
+
+
+def test_row_ids_of_any_type_agree_between_paths(world) -> None:
+    frame = pd.concat([one_row(order_id=v) for v in ("a-1", None, np.nan, 5, 5.5, True)])
+    assert_paths_agree(guarded(ConstantModel(40.0), world), frame.reset_index(drop=True))
