@@ -19,24 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch
-	$(BIN)/renkei db upgrade   # the demo creates its ledger (nothing else creates one)
-	$(PY) flows/ingest_flow.py run --bad-fraction 0.02
-	$(BIN)/renkei datasets
-	$(PY) flows/train_flow.py run
-	@echo
-	$(BIN)/renkei models
-	@echo
-	@# the demo members of config/roles.yaml: kenji (Domain Expert) and yui (Model Risk
-	@# Manager) approve, sora (MLOps Engineer) promotes; nobody reviews their own model
-	V=$$($(BIN)/renkei models --latest-candidate) && \
-	  $(BIN)/renkei approve $$V --as kenji --comment "ETA error well under the rule's on every zone" && \
-	  $(BIN)/renkei approve $$V --as yui --comment "guard interventions within limits" && \
-	  $(BIN)/renkei promote $$V --to production --as sora --reason "demo release"
-	$(PY) flows/score_flow.py run --rows 5000 --drift 0.5 --bad-fraction 0.03
-	@echo
-	$(BIN)/renkei history
-	PY=$(PY) RENKEI=$(BIN)/renkei scripts/demo_days.sh
+demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch, two days
+	PY=$(PY) RENKEI=$(BIN)/renkei scripts/demo.sh
 	@echo
 	@echo "Open the app:   $(BIN)/renkei app        (http://127.0.0.1:8501)"
 	@echo "Serve the API:  $(BIN)/renkei serve      (POST http://127.0.0.1:8000/predict)"

@@ -81,11 +81,63 @@ def http_latency(port: int, body: dict, n: int) -> tuple[float, float]:
     return percentiles(samples)
 
 
+def single_row(fn, arg, n: int = 500) -> tuple[float, float]:
+    for _ in range(20):
+        fn(arg)
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn(arg)
+        samples.append(time.perf_counter() - t0)
+    return percentiles(samples)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--requests", type=int, default=500)
     args = ap.parse_args()
+    m = measure(args.rows, args.requests)
+    result = [
+        [f"raw model, {args.rows:,} rows (baseline)", f"{m['raw_ms']:.0f} ms", ""],
+        [
+            f"guarded model, {args.rows:,} rows",
+            f"{m['guarded_ms']:.0f} ms",
+            f"ratio {m['guarded_ms'] / m['raw_ms']:.2f}",
+        ],
+    ]
+    for key, label in (
+        ("raw", "raw model, one-row frame (baseline)"),
+        ("frame", "guarded model, one-row frame"),
+        ("records", "guarded model, one row dict (the service's path)"),
+    ):
+        result.append(
+            [
+                f"single row in-process, {label}",
+                f"p50 {m[key + '_p50']:.2f} ms",
+                f"p99 {m[key + '_p99']:.2f} ms",
+            ]
+        )
+    result.append(
+        [
+            f"HTTP bare FastAPI + raw model, {args.requests} requests (baseline)",
+            f"p50 {m['bare_p50']:.2f} ms",
+            f"p99 {m['bare_p99']:.2f} ms",
+        ]
+    )
+    result.append(
+        [
+            f"HTTP renkei serve /predict, {args.requests} requests",
+            f"p50 {m['http_p50']:.2f} ms",
+            f"p99 {m['http_p99']:.2f} ms (p99 ratio {m['http_p99'] / m['bare_p99']:.2f})",
+        ]
+    )
+    write_table("guard", "Guard: guarded vs raw model", result, ["what", "time", "vs / tail"])
+    print("decisions on the batch:", m["decisions"])
+
+
+def measure(rows: int = 100_000, requests: int = 500) -> dict:
+    """Guarded vs raw on ``rows`` rows, single-row p50/p99, HTTP p50/p99 (ms)."""
     cfg, rules = (
         load_project(REPO / "config" / "project.yaml"),
         load_rules(REPO / "config" / "rules.yaml"),
@@ -98,29 +150,21 @@ def main() -> None:
     xgb = train_candidate("xgboost", split, cfg)
     bundle = build_bundle(xgb.files, base.to_files(), cfg, rules, env, "v1", "xgboost", None)
     guarded = load_bundle(bundle)
-    batch = generate_orders(args.rows, seed=9, start="2026-11-01", days=7).orders
+    batch = generate_orders(rows, seed=9, start="2026-11-01", days=7).orders
     batch = batch.assign(created_at=pd.to_datetime(batch["created_at"]))
     t_raw, _ = best_of(lambda: guarded.model.predict(batch), 3)
     t_guard, out = best_of(lambda: guarded.predict(batch), 3)
-    result = [
-        [f"raw model, {args.rows:,} rows (baseline)", f"{t_raw * 1000:.0f} ms", ""],
-        [
-            f"guarded model, {args.rows:,} rows",
-            f"{t_guard * 1000:.0f} ms",
-            f"ratio {t_guard / t_raw:.2f}",
-        ],
-    ]
+    m: dict = {"raw_ms": t_raw * 1000, "guarded_ms": t_guard * 1000}
+    m["decisions"] = out["decision"].value_counts().to_dict()
     one = batch.iloc[[0]]
-    for label, fn in (("raw model", guarded.model.predict), ("guarded model", guarded.predict)):
-        for _ in range(20):
-            fn(one)
-        samples = []
-        for _ in range(500):
-            t0 = time.perf_counter()
-            fn(one)
-            samples.append(time.perf_counter() - t0)
-        p50, p99 = percentiles(samples)
-        result.append([f"single row in-process, {label}", f"p50 {p50:.2f} ms", f"p99 {p99:.2f} ms"])
+    record = {
+        k: (v.isoformat() if hasattr(v, "isoformat") else v)
+        for k, v in one.iloc[0].to_dict().items()
+    }
+    record = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
+    m["raw_p50"], m["raw_p99"] = single_row(guarded.model.predict, one)
+    m["frame_p50"], m["frame_p99"] = single_row(guarded.predict, one)
+    m["records_p50"], m["records_p99"] = single_row(guarded.predict_records, [record])
 
     with tempfile.TemporaryDirectory() as tmp:
         from shared.data import storage
@@ -152,11 +196,7 @@ def main() -> None:
             ),
         )
         assert storage.exists(str(bpath))
-        body = {
-            k: (v.isoformat() if hasattr(v, "isoformat") else v)
-            for k, v in one.iloc[0].to_dict().items()
-        }
-        body = {k: (v.item() if hasattr(v, "item") else v) for k, v in body.items()}
+        body = record
         penv = {**os.environ, "RENKEI_LEDGER_URL": url}
         p1, p2 = free_port(), free_port()
         app_file = Path(tmp) / "bare_app.py"
@@ -177,28 +217,13 @@ def main() -> None:
             penv,
         )
         try:
-            b50, b99 = http_latency(p2, body, args.requests)
-            g50, g99 = http_latency(p1, body, args.requests)
+            m["bare_p50"], m["bare_p99"] = http_latency(p2, body, requests)
+            m["http_p50"], m["http_p99"] = http_latency(p1, body, requests)
         finally:
             for s in (guarded_srv, bare_srv):
                 s.terminate()
                 s.wait(10)
-        result.append(
-            [
-                f"HTTP bare FastAPI + raw model, {args.requests} requests (baseline)",
-                f"p50 {b50:.2f} ms",
-                f"p99 {b99:.2f} ms",
-            ]
-        )
-        result.append(
-            [
-                f"HTTP renkei serve /predict, {args.requests} requests",
-                f"p50 {g50:.2f} ms",
-                f"p99 {g99:.2f} ms (p50 ratio {g50 / b50:.2f})",
-            ]
-        )
-    write_table("guard", "Guard: guarded vs raw model", result, ["what", "time", "vs / tail"])
-    print("decisions on the 100k rows:", out["decision"].value_counts().to_dict())
+    return m
 
 
 def _reg(c, cfg):

@@ -25,47 +25,54 @@ from shared.data.generator import TYPED_KINDS, generate_orders  # noqa: E402
 from shared.data.validation import split_valid  # noqa: E402
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+def measure(n_rows: int = 1_000_000, repeat: int = 3, csv_too: bool = True) -> list[dict]:
+    """Read and validate+split seconds for Parquet (typed) and CSV (text) of ``n_rows``."""
     cfg = load_project(Path(__file__).resolve().parents[1] / "config" / "project.yaml")
     contracts = build_contracts(cfg, datetime(2026, 11, 1))
-    print(f"generating {args.rows:,} orders with 2% bad rows ...", flush=True)
-    batch = generate_orders(args.rows, seed=1, bad_fraction=0.02, bad_kinds=TYPED_KINDS)
-    rows = []
+    print(f"generating {n_rows:,} orders with 2% bad rows ...", flush=True)
+    batch = generate_orders(n_rows, seed=1, bad_fraction=0.02, bad_kinds=TYPED_KINDS)
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
         pq = Path(tmp) / "orders.parquet"
         # a typed export stores timestamps as timestamps
         typed = batch.orders.assign(created_at=pd.to_datetime(batch.orders["created_at"]))
         typed.to_parquet(pq, index=False)
-        t_read, df = best_of(lambda: pd.read_parquet(pq), args.repeat)
-        t_split, result = best_of(lambda: split_valid(df, contracts), args.repeat)
-        assert result.rows_valid + result.rows_quarantined == args.rows
-        rows.append(
-            [
-                "Parquet (typed)",
-                f"{t_read:.3f}",
-                f"{t_split:.3f}",
-                f"{t_split / t_read:.2f}",
-                f"{result.rows_quarantined:,}",
-            ]
-        )
-        print(f"parquet: read {t_read:.3f}s, validate+split {t_split:.3f}s", flush=True)
         csv = Path(tmp) / "orders.csv"
-        batch.orders.to_csv(csv, index=False)
-        t_read, df = best_of(lambda: pd.read_csv(csv, dtype=str), args.repeat)
-        t_split, result = best_of(lambda: split_valid(df, contracts), args.repeat)
-        rows.append(
-            [
-                "CSV (text)",
-                f"{t_read:.3f}",
-                f"{t_split:.3f}",
-                f"{t_split / t_read:.2f}",
-                f"{result.rows_quarantined:,}",
-            ]
-        )
+        reads = [("Parquet (typed)", lambda: pd.read_parquet(pq))]
+        if csv_too:
+            batch.orders.to_csv(csv, index=False)
+            reads.append(("CSV (text)", lambda: pd.read_csv(csv, dtype=str)))
+        for name, read in reads:
+            t_read, df = best_of(read, repeat)
+            t_split, result = best_of(lambda df=df: split_valid(df, contracts), repeat)
+            assert result.rows_valid + result.rows_quarantined == n_rows
+            out.append(
+                {
+                    "input": name,
+                    "read_s": t_read,
+                    "split_s": t_split,
+                    "quarantined": result.rows_quarantined,
+                }
+            )
+            print(f"{name}: read {t_read:.3f}s, validate+split {t_split:.3f}s", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    rows = [
+        [
+            m["input"],
+            f"{m['read_s']:.3f}",
+            f"{m['split_s']:.3f}",
+            f"{m['split_s'] / m['read_s']:.2f}",
+            f"{m['quarantined']:,}",
+        ]
+        for m in measure(args.rows, args.repeat)
+    ]
     write_table(
         "ingest",
         f"Ingest: validate + split {args.rows:,} rows vs reading them (best of {args.repeat})",

@@ -26,16 +26,14 @@ from shared.training import generated_split, train_candidate  # noqa: E402
 from tests.conftest import write_project  # noqa: E402
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--rows", type=int, default=50_000)
-    args = ap.parse_args()
+def measure(n_rows: int = 50_000) -> dict:
+    """Seconds of ingest_flow + train_flow runs and of a plain script doing the same fits."""
     with tempfile.TemporaryDirectory() as tmp:
         project = write_project(Path(tmp))
         env = {**os.environ, "METAFLOW_USER": os.environ.get("METAFLOW_USER", "bench")}
         t0 = time.perf_counter()
         for flow, extra in (
-            ("ingest_flow.py", ["--rows", str(args.rows), "--bad-fraction", "0"]),
+            ("ingest_flow.py", ["--rows", str(n_rows), "--bad-fraction", "0"]),
             ("train_flow.py", []),
         ):
             print(f"running {flow} ...", flush=True)
@@ -59,23 +57,34 @@ def main() -> None:
         print("running the plain script ...", flush=True)
         cfg = load_project(project)
         t0 = time.perf_counter()
-        split = generated_split(cfg, args.rows, cfg.generator.seed)
+        split = generated_split(cfg, n_rows, cfg.generator.seed)
         fits = {f: train_candidate(f, split, cfg) for f in cfg.training.families}
         t_plain = time.perf_counter() - t0
+    metrics = {f: c.metrics[cfg.training.key_metric] for f, c in fits.items()}
+    return {
+        "flow_s": t_flow,
+        "plain_s": t_plain,
+        "key_metric": cfg.training.key_metric,
+        "metrics": metrics,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rows", type=int, default=50_000)
+    args = ap.parse_args()
+    m = measure(args.rows)
     write_table(
         "train",
         f"Training: flows (ingest + train) vs a plain script, {args.rows:,} rows",
         [
-            ["Metaflow ingest + train (local)", f"{t_flow:.1f}"],
-            ["plain script: same data, same three fits", f"{t_plain:.1f}"],
-            ["ratio (cost of orchestration)", f"{t_flow / t_plain:.2f}"],
+            ["Metaflow ingest + train (local)", f"{m['flow_s']:.1f}"],
+            ["plain script: same data, same three fits", f"{m['plain_s']:.1f}"],
+            ["ratio (cost of orchestration)", f"{m['flow_s'] / m['plain_s']:.2f}"],
         ]
         + [
-            [
-                f"  {f} holdout {cfg.training.key_metric} (script)",
-                f"{c.metrics[cfg.training.key_metric]:.3f}",
-            ]
-            for f, c in fits.items()
+            [f"  {f} holdout {m['key_metric']} (script)", f"{v:.3f}"]
+            for f, v in m["metrics"].items()
         ],
         ["what", "seconds / value"],
     )

@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
-# The demo's "few days": each day new orders arrive (a bit more drifted), are ingested and
-# scored by production; the true delivery times come back as feedback; the monitor flow
-# checks drift and, when it must, starts retraining. The new candidate waits for approval.
+# The demo's days: each day new orders arrive, are ingested and scored by production; the
+# true delivery times come back as feedback; the monitor flow checks drift and, when it
+# must, starts retraining. Day 1 (no drift) needs no retraining; day 2 (drifted) starts it,
+# and the new candidate waits for approval. Batches are as small as the checks allow.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 RENKEI=${RENKEI:-.venv/bin/renkei}
 day=0
-for drift in 0.0 0.5 1.0; do
+for drift in 0.0 1.0; do
   day=$((day + 1))
   echo
   echo "=== day $day: drift $drift ==========================================================="
-  $PY flows/ingest_flow.py run --seed $((300 + day)) --rows 8000 --drift "$drift" --bad-fraction 0.02 \
+  $PY flows/ingest_flow.py run --seed $((300 + day)) --rows 4000 --drift "$drift" --bad-fraction 0.02 \
     2>&1 | grep -E "dataset ds-|failed|Error" || true
-  $PY flows/score_flow.py run --seed $((400 + day)) --rows 4000 --drift "$drift" --bad-fraction 0.03 \
+  $PY flows/score_flow.py run --seed $((400 + day)) --rows 2000 --drift "$drift" --bad-fraction 0.03 \
     2>&1 | grep -E "scoring batch|decisions:|failed|Error" || true
   labels=$(ls -t data/incoming/score-*-seed$((400 + day))-*.labels.parquet | head -n 1)
   $RENKEI feedback "$labels" --as ren
   $PY flows/monitor_flow.py run --window 1 2>&1 | grep -E "alert |RETRAIN|no retraining|registered|failed|Error" || true
 done
 echo
-$RENKEI monitoring --last 3
+$RENKEI monitoring --last 2
 echo
 $RENKEI models
 echo

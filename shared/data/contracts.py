@@ -130,7 +130,10 @@ def build_contracts(cfg: ProjectConfig, now: datetime | None = None) -> Contract
         for spec in specs:
             attrs["__annotations__"][spec.name] = Series[_DTYPES[spec.type]]
             attrs[spec.name] = _field(spec, validated=validated)
-        attrs["_not_in_future"] = pa.check(ts_col, name="not_in_future")(not_in_future)
+        # the limit is also the check's statistic, so validation evaluates it vectorised
+        attrs["_not_in_future"] = pa.check(
+            ts_col, name="not_in_future", statistics={"max_value": limit}
+        )(not_in_future)
         name = _model_name(cfg, stage)
         attrs["Config"] = type("Config", (), {"coerce": True, "strict": validated, "name": name})
         attrs["__doc__"] = f"{stage} rows of project {cfg.name!r} (schema v{SCHEMA_VERSION})."

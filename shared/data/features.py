@@ -8,7 +8,9 @@ columns over the values the config declares (a value outside them sets no column
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,22 +56,47 @@ def feature_schema(space: FeatureSpace) -> pa.DataFrameSchema:
 
 def build_features(rows: pd.DataFrame, cfg: ProjectConfig) -> pd.DataFrame:
     """Feature matrix (float, finite, fixed columns) from validated rows."""
-    out: dict[str, np.ndarray] = {}
+    return pd.DataFrame(
+        feature_matrix(rows, cfg), columns=list(feature_space(cfg).columns), index=rows.index
+    )
+
+
+def feature_matrix(rows: Mapping[str, Any], cfg: ProjectConfig) -> np.ndarray:
+    """The features of ``rows`` (a frame, or column name -> array) as one float64 matrix,
+    columns in :func:`feature_space` order."""
+    out: list[np.ndarray] = []
     for name, spec in cfg.features.items():
         s = rows[name]
         if spec.type == "category":
-            text = s.astype(str).to_numpy()
-            for v in spec.values or []:
-                out[f"{name}={v}"] = (text == v).astype(float)
+            text = _as(s, str)
+            if isinstance(text, pd.Series):  # Arrow text: compared in Arrow, NA is no value
+                out += [(text == v).to_numpy(dtype=bool, na_value=False) for v in spec.values or []]
+            else:
+                out += [text == v for v in spec.values or []]
         elif spec.type == "bool":
-            out[name] = s.astype(bool).to_numpy().astype(float)
+            out.append(_as(s, bool))
         elif spec.type in ("float", "int"):
-            out[name] = s.astype(float).to_numpy()
+            out.append(_as(s, float))
         if name == "hour":
-            angle = rows["hour"].astype(float).to_numpy() * (2 * math.pi / 24)
-            out["hour_sin"] = np.sin(angle)
-            out["hour_cos"] = np.cos(angle)
-    return pd.DataFrame(out, index=rows.index)
+            angle = _as(rows["hour"], float) * (2 * math.pi / 24)
+            out += [np.sin(angle), np.cos(angle)]
+    n = len(rows[next(iter(cfg.features))]) if cfg.features else 0
+    matrix = np.empty((n, len(out)), dtype=float)
+    for j, col in enumerate(out):
+        matrix[:, j] = col
+    return matrix
+
+
+def _as(values: Any, kind: type) -> Any:
+    """``values`` (a Series or an array) as an array of ``kind`` (strings: kept as they are
+    in an array, which holds the guard's typed text)."""
+    if isinstance(values, pd.Series):
+        if kind is str and values.dtype.kind != "O" and pd.api.types.is_string_dtype(values.dtype):
+            return values  # already text (Arrow): no conversion
+        return values.astype(kind).to_numpy()
+    if kind is str:
+        return np.asarray(values)
+    return np.asarray(values).astype(kind)
 
 
 def check_features(x: pd.DataFrame, cfg: ProjectConfig) -> pd.DataFrame:

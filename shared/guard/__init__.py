@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_arrow
 from pandera.typing import Series
 
 from shared.config import ProjectConfig, RulesConfig
 from shared.data.contracts import Contracts, build_contracts
 from shared.data.validation import check_rows
-
-DECISIONS = ("model", "corrected", "fallback", "rejected")
+from shared.guard.plan import DECISIONS, Outcome, Plan, records_columns, stand_in
+from shared.guard.plan import Rows as _Rows
 
 
 class GuardedPredictions(pa.DataFrameModel):
@@ -69,37 +70,6 @@ class Envelope:
         return cls(data["numeric"], data["categories"])
 
 
-_RANK = {d: k for k, d in enumerate(DECISIONS)}
-
-
-class _Rows:
-    """Per-row decision (as a rank: rejected > fallback > corrected > model) and reasons."""
-
-    def __init__(self, n: int) -> None:
-        self.rank = np.zeros(n, dtype=np.int8)
-        self.reasons: dict[int, list[str]] = {}  # only rows where something fired
-
-    def fire(self, mask: np.ndarray, code: str, decision: str | None = None) -> None:
-        if code:
-            for i in np.flatnonzero(mask).tolist():
-                self.reasons.setdefault(i, []).append(code)
-        if decision is not None:
-            self.rank[mask] = np.maximum(self.rank[mask], _RANK[decision])
-
-    def is_(self, decision: str) -> np.ndarray:
-        return self.rank == _RANK[decision]
-
-    @property
-    def decision(self) -> np.ndarray:
-        return np.asarray(DECISIONS, dtype=object)[self.rank]
-
-    def reason_text(self) -> np.ndarray:
-        out = np.full(len(self.rank), "", dtype=object)
-        for i, codes in self.reasons.items():
-            out[i] = "; ".join(codes)
-        return out
-
-
 class GuardedModel:
     """A model version wrapped in the project's rules. See the module docstring."""
 
@@ -122,6 +92,7 @@ class GuardedModel:
         self.rules_version = rules_version
         self._contracts: Contracts | None = None
         self._contracts_at = 0.0
+        self.plan = Plan(cfg, rules, envelope, model, baseline)
 
     # contracts anchor "not in the future" at a time: refresh them once a minute
     def _current_contracts(self) -> Contracts:
@@ -132,6 +103,78 @@ class GuardedModel:
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Guarded answers, one per row of ``rows`` (any dtypes, missing columns allowed)."""
+        raw = pd.DataFrame(rows)
+        if not raw.index.equals(pd.RangeIndex(len(raw))):
+            raw = raw.reset_index(drop=True)
+        n = len(raw)
+        cols = {c: raw[c] for c in self._wanted() if c in raw.columns}
+        done = self.plan.run(cols, n, self._current_contracts())
+        return self._frame(done, _row_ids(cols.get(self.cfg.id_column), n))
+
+    def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Guarded answers for row dicts (the service's path: no pandas frame), as dicts with
+        the columns of :class:`GuardedPredictions` (``reasons`` as a list of codes,
+        ``predicted_class`` None for regression tasks and rejected rows)."""
+        n = len(records)
+        cols = records_columns(records, self._wanted())
+        done = self.plan.run(cols, n, self._current_contracts())
+        ids = _row_ids(cols.get(self.cfg.id_column), n).tolist()
+        reasons = done.state.reasons
+        decision = done.state.decision.tolist()
+        pred = done.prediction.tolist()
+        classes = (
+            [None if c is None else bool(c) for c in done.predicted_class.tolist()]
+            if done.predicted_class is not None
+            else [None] * n
+        )
+        out = []
+        for i in range(n):
+            out.append(
+                {
+                    "row_id": ids[i],
+                    "prediction": None if pred[i] != pred[i] else pred[i],
+                    "predicted_class": classes[i],
+                    "decision": decision[i],
+                    "reasons": list(reasons.get(i, ())),
+                    "model_version": self.model_version,
+                    "rules_version": self.rules_version,
+                }
+            )
+        return out
+
+    def _wanted(self) -> list[str]:
+        cfg = self.cfg
+        return [cfg.id_column, cfg.timestamp_column, *cfg.features]
+
+    def _frame(self, done: Outcome, row_id: Any) -> pd.DataFrame:
+        n = len(row_id)
+        fired = done.state.reasons
+        # text columns built in Arrow: each distinct text once, then taken per row
+        reason_at = np.zeros(n, dtype=np.int64)
+        reason_at[list(fired)] = np.arange(1, len(fired) + 1)
+        reasons = pa_arrow.array(["", *("; ".join(c) for c in fired.values())])
+        one = pa_arrow.array(np.zeros(n, dtype=np.int64))
+        out = pd.DataFrame(
+            {
+                "row_id": pd.array(row_id, dtype=str),
+                "prediction": done.prediction.astype(float),
+                "decision": _text(pa_arrow.array(DECISIONS), done.state.rank),
+                "reasons": _text(reasons, reason_at),
+                "model_version": pd.array(
+                    pa_arrow.array([self.model_version]).take(one), dtype=str
+                ),
+                "rules_version": pd.array(
+                    pa_arrow.array([self.rules_version]).take(one), dtype=str
+                ),
+            }
+        )
+        if done.predicted_class is not None:
+            out.insert(2, "predicted_class", pd.array(done.predicted_class, dtype="boolean"))
+        return out
+
+    def predict_frame(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """:meth:`predict` the way it was first written, over pandas frames: the reference
+        the compiled plan is tested against (same decisions, predictions and reasons)."""
         raw = pd.DataFrame(rows).reset_index(drop=True)
         n = len(raw)
         cfg = self.cfg
@@ -217,15 +260,7 @@ class GuardedModel:
 
     def _typed_frame(self, typed: dict[str, pd.Series], n: int) -> pd.DataFrame:
         """Typed features with harmless stand-ins where a value was unusable (rejected rows)."""
-        cols = {}
-        for name, spec in self.cfg.features.items():
-            s = typed[name]
-            if spec.type in ("float", "int"):
-                cols[name] = s.astype(float).fillna(0.0).to_numpy()
-            elif spec.type == "bool":
-                cols[name] = s.fillna(False).astype(bool).to_numpy()
-            else:
-                cols[name] = s.astype("string").fillna("")
+        cols = {name: stand_in(spec.type, typed[name]) for name, spec in self.cfg.features.items()}
         return pd.DataFrame(cols, index=range(n))
 
     def _input_rule(self, rule: Any, frame: pd.DataFrame) -> np.ndarray:
@@ -294,6 +329,24 @@ class GuardedModel:
         if binary:
             pred = np.where(answered, np.clip(pred, 0.0, 1.0), np.nan)
         return pred
+
+
+def _text(values: pa_arrow.Array, at: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A text column: ``values[at[i]]`` for each row (Arrow's take, no Python loop)."""
+    return pd.array(values.take(pa_arrow.array(at)), dtype=str)
+
+
+def _row_ids(ids: Any, n: int) -> Any:
+    """Each row's id as text ("" where missing), or its position where there is no id column."""
+    if ids is None:
+        return np.arange(n).astype(str)
+    if not isinstance(ids, pd.Series):
+        if all(type(v) is str for v in ids.tolist()):
+            return np.asarray(ids, dtype=object)
+        ids = pd.Series(ids, dtype=object)
+    elif pd.api.types.is_string_dtype(ids.dtype) and not ids.hasnans and ids.dtype.kind != "O":
+        return ids.array  # already text: no copy
+    return ids.astype("string").fillna("").to_numpy(dtype=object)
 
 
 def intervention_rate(predictions: pd.DataFrame) -> float:

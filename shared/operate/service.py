@@ -1,25 +1,28 @@
 """Online scoring: a FastAPI app serving the guarded bundle behind an alias.
 
-`renkei serve` runs it with uvicorn. Every request checks (at most once a second) which
-deployment the alias points at, so a promotion or rollback is picked up without a restart.
+`renkei serve` runs it with uvicorn. A background thread checks (once a second) which
+deployment the alias points at, so a promotion or rollback is picked up without a restart
+and no request waits on the ledger.
 Bad requests get 422 naming the field and the problem (never 500: NaN, Infinity, empty
 lists, wrong shapes); bodies over ``service.max_body_bytes`` and requests over
 ``service.max_rows`` rows get 413 with the limit, refused before parsing. Every bundle is
 verified against its deployment before it serves; a deployment that fails to load leaves
 the last good one serving, and /health and /version say ``degraded`` and why. Every answer
-carries the decision, the reasons and the model and rules versions.
+carries the decision, the reasons and the model and rules versions. Rows go to the guard's
+compiled plan as dicts (no pandas frame per request) and answers leave through orjson.
 """
 
 import math
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pandas as pd
-from fastapi import Body, FastAPI, HTTPException, Request
+import numpy as np
+import orjson
+from fastapi import Body, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
@@ -74,9 +77,11 @@ class _Failure:
 class _Holder:
     """The guarded model of the alias's deployment, refreshed when the alias moves.
 
-    A deployment that fails to load (missing, swapped or corrupt bundle, unreachable
-    ledger) never replaces the one being served: the last good one keeps answering and
-    the failure is kept for /health and /version (degraded).
+    :meth:`refresh` runs in a background thread every ``check_every`` seconds (see
+    :meth:`watch`); requests read the last snapshot and never wait on the ledger. A
+    deployment that fails to load (missing, swapped or corrupt bundle, unreachable ledger)
+    never replaces the one being served: the last good one keeps answering and the failure
+    is kept for /health and /version (degraded).
     """
 
     def __init__(self, ledger: Ledger, alias: str, check_every: float) -> None:
@@ -84,15 +89,32 @@ class _Holder:
         self.deployment: DeploymentRecord | None = None
         self.model: GuardedModel | None = None
         self.failure: _Failure | None = None
-        self.checked = -math.inf
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one refresh at a time
+        self._stop = threading.Event()
+        self._snapshot: tuple[DeploymentRecord | None, GuardedModel | None] = (None, None)
 
     def get(self) -> tuple[DeploymentRecord | None, GuardedModel | None]:
+        """The deployment served and its guarded model (one snapshot: they belong together)."""
+        return self._snapshot
+
+    def refresh(self) -> None:
         with self.lock:
-            if time.monotonic() - self.checked >= self.check_every:
-                self.checked = time.monotonic()
-                self._refresh()
-            return self.deployment, self.model
+            self._refresh()
+            self._snapshot = (self.deployment, self.model)
+
+    def watch(self) -> threading.Thread:
+        """Refresh every ``check_every`` seconds in a daemon thread until :meth:`stop`."""
+
+        def loop() -> None:
+            while not self._stop.wait(self.check_every):
+                self.refresh()
+
+        thread = threading.Thread(target=loop, name=f"renkei-alias-{self.alias}", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
 
     def _refresh(self) -> None:
         try:
@@ -115,19 +137,22 @@ class _Holder:
             return
         self.deployment, self.model, self.failure = dep, model, None
 
-    def state(self) -> dict[str, Any]:
+    def state(
+        self, snapshot: tuple[DeploymentRecord | None, GuardedModel | None] | None = None
+    ) -> dict[str, Any]:
         """What /health and /version report: status, what is served, what failed and why."""
-        dep, model = self.get()
+        dep, model = snapshot or self.get()
+        failure = self.failure
         status = "ok" if model is not None else "no_model"
-        if self.failure is not None:
+        if failure is not None:
             status = "degraded"
         out: dict[str, Any] = {
             "status": status,
             "alias": self.alias,
             "model_version": dep.version if dep else None,
         }
-        if self.failure is not None:
-            f = self.failure
+        if failure is not None:
+            f = failure
             out["failed"] = {
                 "deployment_id": f.deployment_id,
                 "model_version": f.model_version,
@@ -216,13 +241,22 @@ def create_app(
     project = cfg or load_project()
     ledger = Ledger.open(ledger_url)
     holder = _Holder(ledger, alias, check_every)
+    holder.refresh()
     dep, model = holder.get()
     schema_cfg = model.cfg if model is not None else project
     max_rows = project.service.max_rows
     Row = row_model(schema_cfg)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        holder.watch()
+        yield
+        holder.stop()
+
     app = FastAPI(
         title="Renkei scoring service",
         description=f"Guarded predictions from the '{alias}' deployment.",
+        lifespan=lifespan,
     )
     app.add_middleware(_limits(project.service.max_body_bytes))
 
@@ -231,13 +265,14 @@ def create_app(
         return JSONResponse({"detail": _safe_errors(exc.errors())}, status_code=422)
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         return holder.state()
 
     @app.get("/version")
-    def version() -> dict[str, Any]:
-        state = holder.state()
-        dep, _ = holder.get()
+    async def version() -> dict[str, Any]:
+        snapshot = holder.get()
+        state = holder.state(snapshot)
+        dep, _ = snapshot
         if dep is None:
             raise HTTPException(503, {**state, "detail": f"no model serves '{alias}' yet"})
         return {
@@ -251,9 +286,7 @@ def create_app(
     one, many = TypeAdapter(Row), TypeAdapter(list[Row])
 
     @app.post("/predict", response_model=PredictResponse)
-    def predict(
-        payload: Any = _BODY,
-    ) -> PredictResponse:
+    async def predict(payload: Any = _BODY) -> Response:
         if isinstance(payload, list):
             if not payload:
                 raise RequestValidationError(
@@ -284,30 +317,19 @@ def create_app(
         dep, model = holder.get()
         if model is None or dep is None:
             raise HTTPException(503, f"no model serves '{alias}' yet")
-        frame = pd.DataFrame([r.model_dump() for r in rows])
+        records = [r.model_dump() for r in rows]
         # a request without a timestamp is scored as of now
         ts = model.cfg.timestamp_column
-        frame[ts] = frame[ts].fillna(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-        out = model.predict(frame)
-        answers = [
-            Answer(
-                row_id=str(r.row_id),
-                prediction=None if math.isnan(r.prediction) else float(r.prediction),
-                predicted_class=None
-                if pd.isna(getattr(r, "predicted_class", None))
-                else bool(r.predicted_class),
-                decision=r.decision,
-                reasons=[x for x in r.reasons.split("; ") if x],
-                model_version=r.model_version,
-                rules_version=r.rules_version,
-            )
-            for r in out.itertuples(index=False)
-        ]
-        return PredictResponse(
-            alias=alias,
-            model_version=dep.version,
-            rules_version=dep.rules_version,
-            predictions=answers,
-        )
+        now = np.datetime64(datetime.now(UTC).replace(tzinfo=None, microsecond=0), "s")
+        for r in records:
+            if r[ts] is None:
+                r[ts] = now
+        body = {
+            "alias": alias,
+            "model_version": dep.version,
+            "rules_version": dep.rules_version,
+            "predictions": model.predict_records(records),
+        }
+        return Response(orjson.dumps(body), media_type="application/json")
 
     return app

@@ -15,7 +15,7 @@ from shared.data.generator import generate_orders
 from shared.guard import Envelope, GuardedModel, GuardedPredictions
 from shared.guard.bundle import BundleError, build_bundle, load_bundle
 from shared.training import generated_split, train_candidate
-from shared.training.families import Baseline
+from shared.training.families import Baseline, load_model
 from tests.unit.test_training import fast
 
 REPO = Path(__file__).resolve().parents[2]
@@ -273,3 +273,105 @@ def test_a_bundle_whose_rules_do_not_fit_its_project_does_not_load(world) -> Non
     data = build_bundle(xgb.files, base.to_files(), CFG, rules, env, "v7", "xgboost", "abc")
     with pytest.raises(BundleError, match="bundle v7 rules.json.*rule 'miles'.*distance_miles"):
         load_bundle(data)
+
+
+# -- the compiled plan agrees with the frame path ---------------------------------------------
+SOME_RULES = RulesConfig.model_validate(
+    {
+        "input": [
+            {"name": "no_desserts", "kind": "allowed", "column": "cuisine", "values": ["pizza"]},
+            {"name": "busy", "kind": "expression", "expr": "courier_load * 2 < 70 + hour"},
+            {"name": "calm", "kind": "expression", "expr": "(rain == True) | (hour > 3)"},
+            {"name": "always", "kind": "expression", "expr": "True"},
+            {"name": "envelope", "kind": "envelope", "margin": 0.1, "action": "reject"},
+        ],
+        "output": [
+            {"name": "floor_const", "kind": "floor", "expr": "25"},
+            {"name": "floor_sqrt", "kind": "floor", "expr": "sqrt(abs(distance_km)) * 9"},
+            {"name": "cap", "kind": "cap", "value": 120},
+            {"name": "round", "kind": "round", "decimals": 2},
+        ],
+    }
+)
+number = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**6), max_value=10**6).map(float),
+)
+
+
+def assert_paths_agree(g: GuardedModel, frame: pd.DataFrame) -> None:
+    """The plan (frames and row dicts) gives the frame path's predictions, decisions, reasons."""
+    reference = g.predict_frame(frame)
+    pd.testing.assert_frame_equal(g.predict(frame), reference)
+    records = g.predict_records(frame.to_dict("records"))
+    assert [r["decision"] for r in records] == reference["decision"].tolist()
+    assert [r["reasons"] for r in records] == [
+        [x for x in s.split("; ") if x] for s in reference["reasons"]
+    ]
+    expected = [None if np.isnan(p) else p for p in reference["prediction"]]
+    assert [r["prediction"] for r in records] == expected
+    assert [r["row_id"] for r in records] == reference["row_id"].tolist()
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    n=st.integers(min_value=0, max_value=25),
+    typed=st.booleans(),
+    edits=st.lists(st.tuples(st.integers(0, 24), st.sampled_from(COLUMNS), anything), max_size=25),
+    numeric_edits=st.lists(
+        st.tuples(
+            st.integers(0, 24),
+            st.sampled_from(["distance_km", "prep_minutes", "courier_load", "basket_size"]),
+            number,
+        ),
+        max_size=12,
+    ),
+    dropped=st.lists(st.sampled_from(COLUMNS), unique=True, max_size=2),
+    model=st.sampled_from(["xgboost", "broken", 40.0, -5.0, 1e9, np.nan]),
+    some_rules=st.booleans(),
+)
+def test_the_compiled_plan_and_the_frame_path_agree_on_any_rows(
+    world, n, typed, edits, numeric_edits, dropped, model, some_rules
+) -> None:
+    orders = generate_orders(max(n, 1), seed=5, bad_fraction=0.1).orders.head(n)
+    if typed:  # typed columns (the fast paths), numbers edited in place
+        frame = orders.assign(created_at=pd.to_datetime(orders["created_at"], errors="coerce"))
+        for c in ("courier_load", "basket_size"):
+            frame[c] = frame[c].astype(float)
+        for row, col, value in numeric_edits:
+            if row < n:
+                frame.iat[row, frame.columns.get_loc(col)] = value
+    else:  # anything anywhere (object columns: the contract's full coercion)
+        frame = orders.astype(object)
+        for row, col, value in edits:
+            if row < n:
+                frame.iat[row, frame.columns.get_loc(col)] = value
+    frame = frame.drop(columns=dropped)
+    _, env, base, xgb = world
+    if model == "xgboost":
+        m = load_model(xgb.files, CFG)
+    else:
+        m = BrokenModel(0) if model == "broken" else ConstantModel(model)
+    rules = SOME_RULES if some_rules else RULES
+    assert_paths_agree(GuardedModel(m, base, CFG, rules, env, "v7", "r+1"), frame)
+
+
+def test_the_plan_and_the_frame_path_agree_on_a_large_batch_with_xgboost(world) -> None:
+    _, env, base, xgb = world
+    orders = generate_orders(5000, seed=6, bad_fraction=0.05, drift=1.0).orders
+    typed = orders.assign(created_at=pd.to_datetime(orders["created_at"], errors="coerce"))
+    for frame in (orders, typed):
+        for rules in (RULES, SOME_RULES):
+            g = GuardedModel(load_model(xgb.files, CFG), base, CFG, rules, env, "v7", "r+1")
+            out = g.predict(frame)
+            pd.testing.assert_frame_equal(out, g.predict_frame(frame))
+            assert set(out["decision"]) >= {"model", "rejected", "fallback"}
+
+
+def test_row_ids_of_any_type_agree_between_paths(world) -> None:
+    frame = pd.concat([one_row(order_id=v) for v in ("a-1", None, np.nan, 5, 5.5, True)])
+    assert_paths_agree(guarded(ConstantModel(40.0), world), frame.reset_index(drop=True))

@@ -68,6 +68,10 @@ class XGBoostModel:
         d = xgb.DMatrix(build_features(rows, self.cfg))
         return self.booster.predict(d, iteration_range=(0, self.booster.best_iteration + 1))
 
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        """Predictions for a feature matrix (the guard's plan), without a DMatrix."""
+        return self.booster.inplace_predict(x, iteration_range=(0, self.booster.best_iteration + 1))
+
     def to_files(self) -> dict[str, bytes]:
         raw = self.booster.save_raw(raw_format="json")
         meta = {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The demo (what `make demo` runs after setup; bench/bench_demo.py times it): ingest, train,
+# approve, promote, score a fresh drifted batch, then the simulated days (demo_days.sh).
+set -euo pipefail
+PY=${PY:-.venv/bin/python}
+RENKEI=${RENKEI:-.venv/bin/renkei}
+$RENKEI db upgrade   # the demo creates its ledger (nothing else creates one)
+$PY flows/ingest_flow.py run --bad-fraction 0.02
+$RENKEI datasets
+$PY flows/train_flow.py run
+echo
+$RENKEI models
+echo
+# the demo members of config/roles.yaml: kenji (Domain Expert) and yui (Model Risk Manager)
+# approve, sora (MLOps Engineer) promotes; nobody reviews their own model
+V=$($RENKEI models --latest-candidate)
+$RENKEI approve "$V" --as kenji --comment "ETA error well under the rule's on every zone"
+$RENKEI approve "$V" --as yui --comment "guard interventions within limits"
+$RENKEI promote "$V" --to production --as sora --reason "demo release"
+$PY flows/score_flow.py run --rows 3000 --drift 0.5 --bad-fraction 0.03
+echo
+$RENKEI history
+PY=$PY RENKEI=$RENKEI scripts/demo_days.sh

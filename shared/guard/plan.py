@@ -1,0 +1,381 @@
+"""The guard compiled once per bundle: a vectorised plan over NumPy arrays.
+
+:class:`Plan` turns the rules, the data contract and the envelope into checks over one
+array per column, so a guarded answer costs little beside the model: no pandas frame per
+call, rule expressions compiled to NumPy once, the model fed a feature matrix (XGBoost
+through ``inplace_predict``), and reason codes built only for rows where a rule fired.
+
+A column whose values all pass a fast check (typed numbers within the contract's bounds,
+declared categories, booleans, timestamps not in the future) is used as it is; any other
+column goes through :func:`shared.data.validation.check_rows`, the one implementation of
+the contract's coercions, so the reasons are the contract's (column, check) exactly.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shared.config import ProjectConfig, RulesConfig
+from shared.data.contracts import Contracts
+from shared.data.features import feature_matrix
+from shared.data.validation import check_rows, column_array, fast_check
+
+DECISIONS = ("model", "corrected", "fallback", "rejected")
+_RANK = {d: k for k, d in enumerate(DECISIONS)}
+_DECISION_ARRAY = np.asarray(DECISIONS, dtype=object)
+
+
+class Rows:
+    """Per-row decision (as a rank: rejected > fallback > corrected > model) and reasons."""
+
+    def __init__(self, n: int) -> None:
+        self.rank = np.zeros(n, dtype=np.int8)
+        self.reasons: dict[int, list[str]] = {}  # only rows where something fired
+
+    def fire(self, mask: np.ndarray, code: str, decision: str | None = None) -> None:
+        if not mask.any():
+            return
+        if code:
+            for i in np.flatnonzero(mask).tolist():
+                self.reasons.setdefault(i, []).append(code)
+        if decision is not None:
+            self.rank[mask] = np.maximum(self.rank[mask], _RANK[decision])
+
+    def is_(self, decision: str) -> np.ndarray:
+        return self.rank == _RANK[decision]
+
+    @property
+    def decision(self) -> np.ndarray:
+        return _DECISION_ARRAY[self.rank]
+
+    def reason_text(self) -> np.ndarray:
+        out = np.full(len(self.rank), "", dtype=object)
+        for i, codes in self.reasons.items():
+            out[i] = "; ".join(codes)
+        return out
+
+
+def stand_in(spec_type: str, typed: pd.Series) -> np.ndarray:
+    """Typed values with harmless stand-ins where a value was unusable (rejected rows)."""
+    if spec_type in ("float", "int"):
+        return typed.astype(float).fillna(0.0).to_numpy()
+    if spec_type == "bool":
+        return typed.fillna(False).astype(bool).to_numpy()
+    return typed.astype("string").fillna("").to_numpy(dtype=object)
+
+
+# -- rule expressions, compiled to NumPy ----------------------------------------------------
+_FUNCS: dict[str, Callable[..., Any]] = {
+    "abs": np.abs,
+    "sqrt": np.sqrt,
+    "log": np.log,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "exp": np.exp,
+    "expm1": np.expm1,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "arcsin": np.arcsin,
+    "arccos": np.arccos,
+    "arctan": np.arctan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "tanh": np.tanh,
+}
+_NODES = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.Name,
+    ast.Constant,
+    ast.Call,
+    ast.Load,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Pow,
+    ast.Mod,
+    ast.FloorDiv,
+    ast.USub,
+    ast.UAdd,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+)
+
+
+def compile_expression(expr: str, names: set[str]) -> Callable[[Mapping[str, Any]], Any] | None:
+    """``expr`` as a function of the typed columns, or None where NumPy could differ from
+    pandas' ``eval`` (boolean operators, ``in``, attributes ...): those use pandas."""
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, _NODES):
+            return None
+        if isinstance(node, ast.Call) and (
+            not isinstance(node.func, ast.Name)
+            or node.func.id not in _FUNCS
+            or node.keywords
+            or len(node.args) != 1
+        ):
+            return None
+        if isinstance(node, ast.Compare) and len(node.ops) != 1:
+            return None  # chained comparisons mean `and` in Python, not in pandas
+        if isinstance(node, ast.Constant) and not isinstance(node.value, int | float | str):
+            return None
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
+    if not used <= names:
+        return None
+    code = compile(tree, f"<rule {expr!r}>", "eval")
+
+    def run(columns: Mapping[str, Any]) -> Any:
+        scope = {**_FUNCS, **{k: columns[k] for k in used}}
+        with np.errstate(all="ignore"):
+            return eval(code, {"__builtins__": {}}, scope)  # noqa: S307 - checked AST above
+
+    return run
+
+
+# -- the plan ----------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """The plan's answer for n rows, before it is shaped into a frame or records."""
+
+    prediction: np.ndarray
+    state: Rows
+    answered: np.ndarray
+    predicted_class: np.ndarray | None  # binary tasks: True/False, None where rejected
+
+
+class Plan:
+    """The rules, contract and envelope of one guarded model, compiled for arrays."""
+
+    def __init__(
+        self, cfg: ProjectConfig, rules: RulesConfig, envelope: Any, model: Any, baseline: Any
+    ) -> None:
+        self.cfg, self.rules, self.envelope = cfg, rules, envelope
+        self.model, self.baseline = model, baseline
+        names = set(cfg.features)
+        self.expressions = {
+            r.name: compile_expression(r.expr, names)
+            for r in (*rules.input, *rules.output)
+            if getattr(r, "expr", None) is not None
+        }
+        self.seen = {k: frozenset(v) for k, v in envelope.categories.items()}
+
+    def run(self, cols: Mapping[str, Any], n: int, contracts: Contracts) -> Outcome:
+        """Guarded answers for ``cols`` (column name -> Series or array of n values; any
+        dtype, missing columns allowed)."""
+        cfg = self.cfg
+        state = Rows(n)
+        typed = self._schema(cols, n, contracts, state)
+        alive = ~state.is_("rejected")
+        for rule in self.rules.input:
+            fails = self._input_rule(rule, typed, n) & alive
+            state.fire(fails, rule.name, "rejected" if rule.action == "reject" else "fallback")
+            alive = ~state.is_("rejected")
+        pred = np.full(n, np.nan)
+        use_model = state.is_("model")
+        if use_model.any():
+            try:
+                out = self._predict(self.model, typed, use_model, n)
+                pred[use_model] = out
+            except Exception:  # the model failing is a fallback, never an outage
+                state.fire(use_model, "model_error", "fallback")
+            broken = use_model & ~np.isfinite(pred)
+            state.fire(broken & state.is_("model"), "model_non_finite", "fallback")
+        use_base = state.is_("fallback")
+        if use_base.any():
+            try:
+                pred[use_base] = self._predict(self.baseline, typed, use_base, n)
+            except Exception:
+                pred[use_base] = np.nan
+            failed = use_base & ~np.isfinite(pred)
+            state.fire(failed, "fallback_failed", "rejected")
+        answered = ~state.is_("rejected")
+        pred[~answered] = np.nan
+        pred = self._output_rules(pred, typed, answered, state, n)
+        decided = None
+        if cfg.task == "binary":
+            decided = np.where(answered, pred >= cfg.training.threshold, None)
+        return Outcome(pred, state, answered, decided)
+
+    def _schema(
+        self, cols: Mapping[str, Any], n: int, contracts: Contracts, state: Rows
+    ) -> dict[str, np.ndarray]:
+        """The data contract: typed feature arrays; rows that break it are rejected."""
+        cfg = self.cfg
+        typed: dict[str, np.ndarray] = {}
+        found: list[tuple[int, str, str]] = []
+        for spec in contracts.columns:
+            if not (
+                spec.name in cfg.features
+                or (spec.name == cfg.timestamp_column and spec.name in cols)
+            ):
+                continue
+            col = cols.get(spec.name)
+            values = fast_check(contracts, spec.name).typed(col, n)
+            if values is None:  # some value needs the contract's full coercion
+                if isinstance(col, pd.Series):
+                    series = col.reset_index(drop=True)
+                else:
+                    series = pd.Series([None] * n if col is None else column_array(col))
+                raw = pd.DataFrame({spec.name: series})
+                checked = check_rows(raw, contracts, [spec], unique=False)
+                rr = checked.reasons
+                found += zip(
+                    rr["row"].tolist(), rr["column"].tolist(), rr["check"].tolist(), strict=True
+                )
+                values = stand_in(spec.type, checked.typed[spec.name])
+            typed[spec.name] = values  # text given as a Series stays one (Arrow)
+        if found:
+            found.sort()
+            for r, c, k in found:
+                state.reasons.setdefault(r, []).append(f"schema:{c}:{k}")
+            bad = np.zeros(n, dtype=bool)
+            bad[[r for r, _, _ in found]] = True
+            state.fire(bad, "", "rejected")
+        return typed
+
+    def _evaluate(self, rule: Any, typed: Mapping[str, np.ndarray], n: int) -> Any:
+        fn = self.expressions.get(rule.name)
+        if fn is not None:
+            return fn(typed)
+        frame = pd.DataFrame({k: typed[k] for k in self.cfg.features}, index=range(n))
+        return frame.eval(rule.expr)
+
+    def _input_rule(self, rule: Any, typed: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        try:
+            if rule.kind == "range":
+                x = np.asarray(typed[rule.column], dtype=float)
+                lo = -np.inf if rule.min is None else rule.min
+                hi = np.inf if rule.max is None else rule.max
+                return (x < lo) | (x > hi)
+            if rule.kind == "allowed":
+                return ~_isin(typed[rule.column], self.cfg.features[rule.column].type, rule.values)
+            if rule.kind == "expression":  # a constant (e.g. "True") holds for every row
+                ok = np.broadcast_to(np.asarray(self._evaluate(rule, typed, n), dtype=bool), (n,))
+                return ~ok
+            fails = np.zeros(n, dtype=bool)
+            for name, e in self.envelope.numeric.items():
+                x = np.asarray(typed[name], dtype=float)
+                pad = rule.margin * e["iqr"]
+                fails |= (x < e["low"] - pad) | (x > e["high"] + pad)
+            for name, seen in self.seen.items():
+                fails |= ~_isin(typed[name], self.cfg.features[name].type, seen)
+            return fails
+        except Exception:  # a rule that cannot be evaluated sends every row to fallback
+            return np.ones(n, dtype=bool)
+
+    def _predict(
+        self, model: Any, typed: Mapping[str, np.ndarray], rows: np.ndarray, n: int
+    ) -> np.ndarray:
+        every = bool(rows.all())
+        part = {
+            k: (v if every else _rows(v, rows)) for k, v in typed.items() if k in self.cfg.features
+        }
+        if hasattr(model, "predict_matrix"):
+            out = model.predict_matrix(feature_matrix(part, self.cfg))
+        else:
+            out = model.predict(pd.DataFrame(part, index=range(int(rows.sum()))))
+        return np.asarray(out, dtype=float)
+
+    def _output_rules(
+        self,
+        pred: np.ndarray,
+        typed: Mapping[str, np.ndarray],
+        answered: np.ndarray,
+        state: Rows,
+        n: int,
+    ) -> np.ndarray:
+        binary = self.cfg.task == "binary"
+        if binary:  # output rules act on the probability
+            clipped = answered & ((pred < 0) | (pred > 1))
+            pred[answered] = np.clip(pred[answered], 0.0, 1.0)
+            state.fire(clipped, "probability_clipped", "corrected")
+        floor: np.ndarray | float = -np.inf
+        cap: float = np.inf
+        decimals = None
+        for rule in self.rules.output:
+            if rule.kind == "floor":
+                try:  # a constant floor (e.g. "25") holds for every row
+                    f = np.broadcast_to(
+                        np.asarray(self._evaluate(rule, typed, n), dtype=float), pred.shape
+                    ).copy()
+                except Exception:
+                    f = np.full(n, -np.inf)
+                f[~np.isfinite(f)] = -np.inf
+                with np.errstate(invalid="ignore"):
+                    low = answered & (pred < f)
+                pred[low] = f[low]
+                floor = np.maximum(floor, f)
+                state.fire(low, rule.name, "corrected")
+            elif rule.kind == "cap":
+                with np.errstate(invalid="ignore"):
+                    high = answered & (pred > rule.value)
+                pred[high] = rule.value
+                cap = min(cap, rule.value)
+                state.fire(high, rule.name, "corrected")
+            else:
+                decimals = rule.decimals
+        if decimals is not None:
+            scale = 10.0**decimals
+            rounded = np.round(pred, decimals)
+            # rounding never breaks the floor or the cap
+            with np.errstate(invalid="ignore"):
+                rounded = np.where(rounded < floor, np.ceil(floor * scale) / scale, rounded)
+                rounded = np.where(rounded > cap, np.floor(cap * scale) / scale, rounded)
+            pred = np.where(answered, rounded, np.nan)
+        if binary:
+            pred = np.where(answered, np.clip(pred, 0.0, 1.0), np.nan)
+        return pred
+
+
+def _rows(values: Any, rows: np.ndarray) -> Any:
+    """The values at the rows of a mask, renumbered from 0."""
+    if isinstance(values, pd.Series):
+        return values[rows].reset_index(drop=True)
+    return values[rows]
+
+
+def _isin(values: Any, spec_type: str, allowed: Any) -> np.ndarray:
+    """Membership of typed values (as text) in ``allowed``."""
+    allowed = allowed if isinstance(allowed, frozenset) else frozenset(allowed)
+    if isinstance(values, pd.Series):
+        return values.astype(str).isin(allowed).to_numpy(dtype=bool, na_value=False)
+    if spec_type not in ("category", "str"):
+        values = pd.Series(values).astype(str).to_numpy(dtype=object)
+    if len(values) <= 64:
+        return np.fromiter((v in allowed for v in values.tolist()), dtype=bool, count=len(values))
+    return pd.Series(values, dtype=object).isin(allowed).to_numpy(dtype=bool)
+
+
+def records_columns(records: list[Mapping[str, Any]], names: list[str]) -> dict[str, np.ndarray]:
+    """Column arrays (object dtype) of ``names`` from row dicts; a key no row has is absent."""
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        if any(name in r for r in records):
+            col = np.empty(len(records), dtype=object)
+            col[:] = [r.get(name) for r in records]
+            out[name] = col
+    return out
+
+
+def nan_to_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
