@@ -65,10 +65,38 @@ class Ctx:
         return self.project_set().costs
 
     def ledger(self) -> Ledger:
+        from shared.trust.anchors import open_anchored
+
         try:
             url = self.ledger_override or ledger_url(self.project())
-            return Ledger.open(url)
+            return open_anchored(url, self.roles().identity, self.project().storage.data_root)
         except LedgerError as e:
+            raise click.ClickException(str(e)) from None
+
+    def identity(self, claimed: str | None) -> Any:
+        """Who is acting (shared.trust.identity): --as only in dev mode."""
+        from shared.config.settings import current_user
+        from shared.trust.identity import IdentityError, identify
+
+        try:
+            return identify(self.roles().identity, claimed, current_user())
+        except IdentityError as e:
+            raise click.ClickException(str(e)) from None
+
+    def signer(self, claimed: str | None) -> Any:
+        """The acting identity and its signing key, loaded before anything is written."""
+        from shared.trust.decisions import signer_for
+        from shared.trust.keys import KeyError_
+
+        ident = self.identity(claimed)
+        try:
+            return signer_for(
+                ident,
+                self.roles().identity,
+                self.project().storage.data_root,
+                self.rules().rules_hash(),
+            )
+        except KeyError_ as e:
             raise click.ClickException(str(e)) from None
 
 
@@ -258,15 +286,17 @@ def _refusal(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _review(
-    obj: Ctx, version: str, user: str, comment: str, role: str | None, decision: str
+    obj: Ctx, version: str, user: str | None, comment: str, role: str | None, decision: str
 ) -> None:
     from shared.release import approval_status, review
 
+    signer = obj.signer(user)
     ledger = obj.ledger()
     roles = obj.roles()
-    rec = _refusal(review, ledger, roles, version, user, comment, decision, role)
+    who = signer.identity.member
+    rec = _refusal(review, ledger, roles, version, who, comment, decision, role, signer)
     verb = "approved" if decision == "approve" else "rejected"
-    click.echo(f"{user} {verb} {rec.version} as {rec.role}: {rec.comment}")
+    click.echo(f"{signer.identity.label()} {verb} {rec.version} as {rec.role}: {rec.comment}")
     status = approval_status(ledger, roles, rec.version)
     if status.rejections:
         click.echo(f"{rec.version} is rejected in review and cannot go to production")
@@ -276,26 +306,32 @@ def _review(
         click.echo(f"{rec.version} has every approval production needs")
 
 
+AS_HELP = (
+    "Dev mode only (roles.yaml identity.dev_mode, the demo): act as this member, recorded as "
+    "unverified. Otherwise you are your login (identity.provider, mapped in identity.logins)."
+)
+
+
 @cli.command()
 @click.argument("version")
-@click.option("--as", "user", required=True, help="Who approves (must hold a required role).")
+@click.option("--as", "user", default=None, help=AS_HELP)
 @click.option("--comment", required=True, help="Why (recorded in the audit chain).")
 @click.option(
     "--role", default=None, help="Which of your roles approves (default: the first open one)."
 )
 @click.pass_obj
-def approve(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
+def approve(obj: Ctx, version: str, user: str | None, comment: str, role: str | None) -> None:
     """Approve model VERSION for production (policy: config/roles.yaml approval)."""
     _review(obj, version, user, comment, role, "approve")
 
 
 @cli.command()
 @click.argument("version")
-@click.option("--as", "user", required=True, help="Who rejects (must hold a required role).")
+@click.option("--as", "user", default=None, help=AS_HELP)
 @click.option("--comment", required=True, help="Why (recorded in the audit chain).")
 @click.option("--role", default=None, help="Which of your roles rejects.")
 @click.pass_obj
-def reject(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
+def reject(obj: Ctx, version: str, user: str | None, comment: str, role: str | None) -> None:
     """Reject model VERSION: it cannot be promoted to production."""
     _review(obj, version, user, comment, role, "reject")
 
@@ -309,16 +345,15 @@ def reject(obj: Ctx, version: str, user: str, comment: str, role: str | None) ->
     default="production",
     show_default=True,
 )
-@click.option(
-    "--as", "user", required=True, help="Who promotes (Release/Deploy R or A in roles.yaml)."
-)
+@click.option("--as", "user", default=None, help=AS_HELP)
 @click.option("--reason", default="", help="Why (recorded in the alias history).")
 @click.pass_obj
-def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
+def promote(obj: Ctx, version: str, alias: str, user: str | None, reason: str) -> None:
     """Move ALIAS to model VERSION, wrapped in the current guard rules."""
     from shared.data.provenance import code_version
     from shared.release import promote as do_promote
 
+    signer = obj.signer(user)
     move = _refusal(
         do_promote,
         obj.ledger(),
@@ -327,9 +362,10 @@ def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
         obj.rules(),
         version,
         alias,
-        user,
+        signer.identity.member,
         reason,
         code_version().commit,
+        signer,
     )
     dep = obj.ledger().deployment(move.deployment_id)
     was = f" (was {move.previous_version})" if move.previous_version else ""
@@ -338,17 +374,19 @@ def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
 
 
 @cli.command()
-@click.option("--as", "user", required=True, help="Who rolls back (Release/Deploy R or A).")
+@click.option("--as", "user", default=None, help=AS_HELP)
 @click.option(
     "--alias", type=click.Choice(["staging", "production"]), default="production", show_default=True
 )
 @click.option("--reason", default="", help="Why (recorded in the alias history).")
 @click.pass_obj
-def rollback(obj: Ctx, user: str, alias: str, reason: str) -> None:
+def rollback(obj: Ctx, user: str | None, alias: str, reason: str) -> None:
     """Move ALIAS back to the version it served before."""
     from shared.release import rollback as do_rollback
 
-    move = _refusal(do_rollback, obj.ledger(), obj.roles(), user, alias, reason)
+    signer = obj.signer(user)
+    who = signer.identity.member
+    move = _refusal(do_rollback, obj.ledger(), obj.roles(), who, alias, reason, signer)
     click.echo(f"{alias} rolled back to {move.version} (was {move.previous_version})")
 
 
@@ -401,7 +439,7 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
 
 @cli.command()
 @click.argument("path")
-@click.option("--as", "user", default=None, help="Who delivers the labels (default: you).")
+@click.option("--as", "user", default=None, help=AS_HELP)
 @click.option(
     "--batch",
     "scoring_batch",
@@ -413,7 +451,6 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
 def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -> None:
     """Record delayed labels from PATH (CSV/Parquet with the id and target columns), joined
     by id within one scoring batch."""
-    from shared.config.settings import current_user
     from shared.data.validation import RawInputError
     from shared.operate.feedback import apply_feedback, read_labels
 
@@ -424,7 +461,7 @@ def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -
             cfg,
             read_labels(path),
             path,
-            user or current_user(),
+            obj.identity(user).member,
             scoring_batch=scoring_batch,
         )
     except RawInputError as e:
@@ -646,13 +683,22 @@ def audit() -> None:
 @audit.command("verify")
 @click.pass_obj
 def audit_verify(obj: Ctx) -> None:
-    """Recompute every entry's hash; exit 1 if anything was edited or deleted."""
-    result = obj.ledger().verify_audit()
-    if result.ok:
-        click.echo(f"audit chain OK: {result.entries} entries, every hash matches")
+    """Recompute every entry's hash, check the chain against its anchors, replay it against
+    the state tables and verify every signature; exit 1 on any problem, naming it."""
+    from shared.trust.replay import verify_trust
+
+    r = verify_trust(obj.ledger(), obj.roles().identity, obj.project().storage.data_root)
+    anchored = f", anchored up to entry {r.anchors.last_anchored}" if r.anchors else ""
+    for note in r.notes:
+        click.echo(f"note: {note}")
+    if r.ok:
+        click.echo(
+            f"audit chain OK: {r.entries} entries, every hash matches{anchored}; state tables "
+            "agree with the chain; every signature verifies"
+        )
         return
-    click.echo(f"audit chain BROKEN ({result.entries} entries):", err=True)
-    for p in result.problems:
+    click.echo(f"audit chain BROKEN ({r.entries} entries{anchored}):", err=True)
+    for p in r.problems:
         click.echo(f"  - {p}", err=True)
     sys.exit(1)
 
@@ -674,6 +720,13 @@ def audit_log(obj: Ctx, as_json: bool, limit: int) -> None:
     click.echo(
         text_table([list(r.values()) for r in rows], ["id", "ts", "actor", "action", "subject"])
     )
+
+
+from shared.cli.keys import keys  # noqa: E402
+from shared.cli.tokens import tokens  # noqa: E402
+
+cli.add_command(keys)
+cli.add_command(tokens)
 
 
 @cli.group()

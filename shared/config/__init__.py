@@ -21,6 +21,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shared.trust.settings import IdentitySettings
+
 DEFAULT_PROJECT_PATH = "config/project.yaml"
 DEFAULT_ROLES_PATH = "config/roles.yaml"
 DEFAULT_RULES_PATH = "config/rules.yaml"
@@ -325,6 +327,7 @@ class RolesConfig(_Strict):
     members: dict[str, list[str]]
     raci: dict[str, RaciEntry]
     approval: ApprovalPolicy
+    identity: IdentitySettings = IdentitySettings()  # shared/trust: logins, keys, dev mode
 
     @model_validator(mode="after")
     def _check_roles(self) -> RolesConfig:
@@ -342,6 +345,11 @@ class RolesConfig(_Strict):
         for role in self.approval.required_roles:
             if role not in known:
                 raise ValueError(f"unknown role {role!r} in approval.required_roles")
+        people = {p for ps in self.members.values() for p in ps}
+        for section in ("logins", "public_keys"):
+            for who in getattr(self.identity, section):
+                if who not in people:
+                    raise ValueError(f"identity.{section}: {who!r} is not a member of any role")
         return self
 
     def roles_of(self, user: str) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -307,6 +307,9 @@ class Ledger:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # called after a write committed audit entries: (first new id, last id, last hash);
+        # shared.trust.anchors.attach sets it to anchor the chain outside the database
+        self.on_commit: Callable[[int, int, str], None] | None = None
 
     @classmethod
     def open(cls, url: str, migrate: bool = True, create: bool = False) -> Ledger:
@@ -351,6 +354,7 @@ class Ledger:
             head = s.execute(
                 select(AuditHead).where(AuditHead.id == 1).with_for_update()
             ).scalar_one()
+            first = head.last_id + 1
 
             def audit(actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
                 ts = utcnow().isoformat()
@@ -373,6 +377,9 @@ class Ledger:
                 s.flush()
 
             yield s, audit
+            last = (head.last_id, head.last_hash)
+        if self.on_commit is not None and last[0] >= first:
+            self.on_commit(first, *last)
 
     def audit(self, actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
         """Append one event to the audit chain."""

@@ -103,8 +103,10 @@ def review(
     comment: str,
     decision: str = "approve",
     role: str | None = None,
+    signer: Any = None,
 ) -> ApprovalRecord:
-    """Approve or reject ``version`` as ``user`` (in ``role``, or the first eligible one)."""
+    """Approve or reject ``version`` as ``user`` (in ``role``, or the first eligible one);
+    ``signer`` (shared.trust.decisions.Signer) signs the decision."""
     if decision not in ("approve", "reject"):
         raise ValueError("decision must be 'approve' or 'reject'")
     m = _model(ledger, version)
@@ -139,7 +141,10 @@ def review(
         raise ReleaseRefused(
             "already_approved", f"{m.version} is already approved for {', '.join(mine)}"
         )
-    return ledger.add_approval(m.version, user, (open_roles or mine)[0], decision, comment.strip())
+    rec = ledger.add_approval(m.version, user, (open_roles or mine)[0], decision, comment.strip())
+    if signer is not None:
+        signer.sign_approval(ledger, m, rec)
+    return rec
 
 
 def can_release(roles: RolesConfig, user: str) -> bool:
@@ -187,6 +192,11 @@ def _release_rules(
                 "missing_approvals",
                 f"{m.version} still needs approval from: {', '.join(status.missing)}",
             )
+        from shared.trust.decisions import approval_problems
+
+        problems = approval_problems(ledger, roles.identity, m)
+        if problems:
+            raise ReleaseRefused("signed_approvals", "; ".join(problems))
 
 
 def _verified(load: Callable[[], GuardedModel]) -> GuardedModel:
@@ -207,6 +217,7 @@ def promote(
     user: str,
     reason: str,
     commit: str | None,
+    signer: Any = None,
 ) -> AliasMoveRecord:
     """Move ``alias`` to ``version`` behind the current rules, building its bundle.
 
@@ -232,7 +243,7 @@ def promote(
         if current == m.version:
             raise ReleaseRefused("already_there", f"{alias} already serves {m.version}")
 
-    return ledger.move_alias(
+    move = ledger.move_alias(
         alias,
         m.version,
         user,
@@ -248,10 +259,18 @@ def promote(
         },
         check=check,
     )
+    if signer is not None:
+        signer.sign_move(ledger, m, move, sha)
+    return move
 
 
 def rollback(
-    ledger: Ledger, roles: RolesConfig, user: str, alias: str = "production", reason: str = ""
+    ledger: Ledger,
+    roles: RolesConfig,
+    user: str,
+    alias: str = "production",
+    reason: str = "",
+    signer: Any = None,
 ) -> AliasMoveRecord:
     """Move ``alias`` back to the version it served before the current one.
 
@@ -282,9 +301,12 @@ def rollback(
         if current != serving:
             raise ReleaseRefused("moved_meanwhile", f"{alias} moved while rolling back")
 
-    return ledger.move_alias(
+    move = ledger.move_alias(
         alias, target, user, reason or f"roll back {alias}", "rollback", check=check
     )
+    if signer is not None:
+        signer.sign_move(ledger, _model(ledger, target), move, dep.bundle_sha256)
+    return move
 
 
 def bundle_for(
