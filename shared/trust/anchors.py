@@ -84,13 +84,17 @@ class S3Anchors:
         )
 
     def read(self) -> list[Checkpoint]:
+        """Every locked version (a delete marker hides an object from a plain listing, never
+        its locked versions: they are read all the same)."""
         out = []
-        pages = self.client.get_paginator("list_objects_v2").paginate(
+        pages = self.client.get_paginator("list_object_versions").paginate(
             Bucket=self.bucket, Prefix=self.prefix + "/"
         )
         for page in pages:
-            for obj in page.get("Contents", []):
-                body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+            for v in page.get("Versions", []):
+                body = self.client.get_object(
+                    Bucket=self.bucket, Key=v["Key"], VersionId=v["VersionId"]
+                )["Body"].read()
                 out.append(Checkpoint(**json.loads(body)))
         return sorted(out, key=lambda c: (c.last_id, c.time))
 
