@@ -58,7 +58,7 @@ def aws_login() -> str:
     import boto3
 
     try:
-        return str(boto3.client("sts").get_caller_identity()["Arn"])
+        return str(boto3.session.Session().client("sts").get_caller_identity()["Arn"])
     except Exception as e:  # no credentials, no network
         raise IdentityError(f"cannot ask AWS STS who you are: {e}") from None
 
