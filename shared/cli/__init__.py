@@ -428,13 +428,15 @@ def history(obj: Ctx, alias: str | None, as_json: bool) -> None:
 @click.option("--alias", default="production", show_default=True)
 @click.pass_obj
 def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
-    """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn)."""
+    """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn).
+    /predict and /version need `Authorization: Bearer TOKEN` (renkei tokens create)."""
     import uvicorn
 
     from shared.operate.service import create_app
 
     url = obj.ledger_override or ledger_url(obj.project())
-    uvicorn.run(create_app(url, alias, cfg=obj.project()), host=host, port=port, log_level="info")
+    app = create_app(url, alias, cfg=obj.project(), identity=obj.roles().identity)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @cli.command()

@@ -7,7 +7,9 @@ lists, wrong shapes); bodies over ``service.max_body_bytes`` and requests over
 ``service.max_rows`` rows get 413 with the limit, refused before parsing. Every bundle is
 verified against its deployment before it serves; a deployment that fails to load leaves
 the last good one serving, and /health and /version say ``degraded`` and why. Every answer
-carries the decision, the reasons and the model and rules versions.
+carries the decision, the reasons and the model and rules versions. /predict and /version
+need a bearer token (shared.trust.http: API tokens or OIDC JWTs; open only in dev mode);
+/health stays open; each answer's log line names the caller.
 """
 
 import math
@@ -19,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from fastapi import Body, FastAPI, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
@@ -205,6 +207,7 @@ def create_app(
     alias: str = "production",
     check_every: float = 1.0,
     cfg: ProjectConfig | None = None,
+    identity: Any = None,
 ) -> FastAPI:
     """The scoring service for ``alias`` over the ledger at ``ledger_url``.
 
@@ -225,6 +228,10 @@ def create_app(
         description=f"Guarded predictions from the '{alias}' deployment.",
     )
     app.add_middleware(_limits(project.service.max_body_bytes))
+    from shared.trust.http import protect
+    from shared.trust.settings import IdentitySettings
+
+    caller = Depends(protect(app, ledger, identity or IdentitySettings()))  # /health: open
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -234,7 +241,7 @@ def create_app(
     def health() -> dict[str, Any]:
         return holder.state()
 
-    @app.get("/version")
+    @app.get("/version", dependencies=[caller])
     def version() -> dict[str, Any]:
         state = holder.state()
         dep, _ = holder.get()
@@ -250,7 +257,7 @@ def create_app(
 
     one, many = TypeAdapter(Row), TypeAdapter(list[Row])
 
-    @app.post("/predict", response_model=PredictResponse)
+    @app.post("/predict", response_model=PredictResponse, dependencies=[caller])
     def predict(
         payload: Any = _BODY,
     ) -> PredictResponse:
