@@ -29,6 +29,8 @@ demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch
 	@echo
 	@# the demo members of config/roles.yaml: kenji (Domain Expert) and yui (Model Risk
 	@# Manager) approve, sora (MLOps Engineer) promotes; nobody reviews their own model
+	@# config/roles.yaml is in dev mode (identity.dev_mode): --as is accepted, each member's
+	@# demo key is made under data/keys, and every decision is recorded as unverified
 	V=$$($(BIN)/renkei models --latest-candidate) && \
 	  $(BIN)/renkei approve $$V --as kenji --comment "ETA error well under the rule's on every zone" && \
 	  $(BIN)/renkei approve $$V --as yui --comment "guard interventions within limits" && \
@@ -62,6 +64,7 @@ bench: setup  ## benchmarks beside their baselines; results in bench/results/
 	$(PY) bench/bench_guard.py
 	$(PY) bench/bench_app.py
 	$(PY) bench/bench_drift.py
+	$(PY) bench/bench_trust.py
 
 deploy-aws: setup  ## deploy the four flows to AWS Step Functions (config/aws.yaml)
 	$(BIN)/renkei deploy aws
