@@ -131,8 +131,13 @@ def checkpoint(key: Any, last_id: int, last_hash: str) -> Checkpoint:
 
 
 def attach(ledger: Any, settings: IdentitySettings, data_root: str) -> None:
-    """Anchor the ledger's chain after each write that crosses a multiple of ``every``."""
-    store = anchor_store(settings, data_root)
+    """Anchor the ledger's chain after each write that crosses a multiple of ``every``
+    (nothing when no store fits: a remote data root without an anchor path or bucket;
+    `renkei audit verify` then says so)."""
+    try:
+        store = anchor_store(settings, data_root)
+    except ValueError:
+        return
     every = settings.anchors.every
     state: dict[str, Any] = {}
 
