@@ -767,7 +767,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     if isinstance(rc, int) and rc:
         sys.exit(rc)
-
-
-if __name__ == "__main__":
-    main()
