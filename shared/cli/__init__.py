@@ -711,17 +711,28 @@ def audit_verify(obj: Ctx) -> None:
 @click.pass_obj
 def audit_log(obj: Ctx, as_json: bool, limit: int) -> None:
     """Show the newest audit entries."""
-    entries = obj.ledger().audit_entries()[-limit:]
+    from shared.views.trust import audit_trust
+
+    ledger = obj.ledger()
+    trust = audit_trust(ledger, obj.roles().identity, obj.project().storage.data_root)
+    entries = ledger.audit_entries()[-limit:]
     rows = [
-        {"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action, "subject": e.subject}
+        {
+            "id": e.id,
+            "ts": e.ts,
+            "actor": e.actor,
+            "action": e.action,
+            "subject": e.subject,
+            "signature": trust["signature"].get(e.id, ""),
+            "anchor": trust["anchor"][e.id],
+        }
         for e in entries
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(
-        text_table([list(r.values()) for r in rows], ["id", "ts", "actor", "action", "subject"])
-    )
+    headers = ["id", "ts", "actor", "action", "subject", "signature", "anchor"]
+    click.echo(text_table([list(r.values()) for r in rows], headers))
 
 
 from shared.cli.keys import keys  # noqa: E402

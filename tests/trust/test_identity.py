@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from shared.trust.identity import os_login
@@ -69,3 +70,7 @@ def test_dev_mode_records_every_action_as_unverified(trained: Trained) -> None:
     [sig] = TrustRecords(t.ledger).signatures("approval").values()
     assert sig.identity == "unverified" and sig.provider == "dev" and sig.signer == "kenji"
     assert sig.statement["version"] == v and len(sig.statement["artifact_sha256"]) == 64
+    log = renkei(t, "audit", "log", "--json")
+    [entry] = [e for e in json.loads(log.output) if e["action"] == "model.approve"]
+    assert entry["actor"] == "kenji" and entry["signature"] == "unverified (dev mode)"
+    assert entry["anchor"] == "anchored"
