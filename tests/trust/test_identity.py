@@ -74,3 +74,49 @@ def test_dev_mode_records_every_action_as_unverified(trained: Trained) -> None:
     [entry] = [e for e in json.loads(log.output) if e["action"] == "model.approve"]
     assert entry["actor"] == "kenji" and entry["signature"] == "unverified (dev mode)"
     assert entry["anchor"] == "anchored"
+
+
+def test_the_app_signs_for_an_oidc_user_with_its_service_key(
+    trained: Trained, tmp_path: Path, monkeypatch
+) -> None:
+    """The app's path: st.user's email maps to a member; the app's service key (listed in
+    roles.yaml service_keys) signs, recording the OIDC subject and issuer."""
+    from shared.config import load_project_set
+    from shared.ledger.trust import TrustRecords
+    from shared.release import review
+    from shared.trust import keys
+    from shared.trust.decisions import approval_problems
+    from shared.views.trust import app_signer, approval_signatures
+
+    t = trained
+    [v] = t.candidates
+    monkeypatch.setenv("RENKEI_KEY_DIR", str(tmp_path / "app-keys"))
+    keys.init_key(tmp_path / "app-keys", "app")
+    public = keys.public_text(keys.load_key(tmp_path / "app-keys", "app").public_key())
+    set_identity(t, dev_mode=False, logins={"yui": ["yui@example.test"]})
+    pset = load_project_set(t.project_path)
+    oidc = {"iss": "https://login.example.test/", "sub": "u-77"}
+    sg = app_signer(
+        pset.roles.identity,
+        t.cfg.storage.data_root,
+        t.rules.rules_hash(),
+        "yui@example.test",
+        oidc,
+    )
+    assert sg.identity.member == "yui" and sg.key_name == "app"
+    review(t.ledger, pset.roles, v, sg.identity.member, "ok", "approve", signer=sg)
+    [sig] = TrustRecords(t.ledger).signatures("approval").values()
+    assert sig.provider == "oidc" and sig.statement["oidc"] == {
+        "issuer": oidc["iss"],
+        "subject": oidc["sub"],
+    }
+    m = t.ledger.model(v)
+    # the service key is not yet trusted: the approval does not verify
+    [problem] = approval_problems(t.ledger, pset.roles.identity, m)
+    assert "'app' has no public key in roles.yaml identity" in problem
+    set_identity(t, service_keys={"app": public})
+    roles = load_project_set(t.project_path).roles
+    assert approval_problems(t.ledger, roles.identity, m) == []
+    [row] = approval_signatures(t.ledger, roles.identity, v)
+    assert row["signed by"] == "yui" and row["signature"] == "verified"
+    assert row["identity"] == "oidc login yui@example.test, key app"
