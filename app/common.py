@@ -65,3 +65,20 @@ def current_user() -> str | None:
         )
     st.sidebar.info("Read-only: no sign-in is configured.")
     return None
+
+
+def signer(user: str) -> object:
+    """Who signs what ``user`` decides here: the app's service key for an OIDC user,
+    the member's demo key (unverified) in dev mode (shared.views.trust.app_signer)."""
+    from shared.views.trust import app_signer
+
+    s = project_set()
+    oidc = None
+    try:
+        if st.user.is_logged_in:
+            oidc = {"iss": str(st.user.get("iss")), "sub": str(st.user.get("sub"))}
+    except Exception:  # no identity provider configured
+        pass
+    return app_signer(
+        s.roles.identity, s.project.storage.data_root, s.rules.rules_hash(), user, oidc
+    )

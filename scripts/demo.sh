@@ -13,6 +13,8 @@ $RENKEI models
 echo
 # the demo members of config/roles.yaml: kenji (Domain Expert) and yui (Model Risk Manager)
 # approve, sora (MLOps Engineer) promotes; nobody reviews their own model
+# config/roles.yaml is in dev mode (identity.dev_mode): --as is accepted, each member's demo
+# key is made under data/keys, and every decision is recorded as unverified
 V=$($RENKEI models --latest-candidate)
 $RENKEI approve "$V" --as kenji --comment "ETA error well under the rule's on every zone"
 $RENKEI approve "$V" --as yui --comment "guard interventions within limits"

@@ -1,6 +1,6 @@
 import pandas as pd
 import streamlit as st
-from common import configs, current_user, ledger
+from common import configs, current_user, ledger, signer
 
 from shared.release import (
     ReleaseRefused,
@@ -10,7 +10,9 @@ from shared.release import (
     review,
     rollback,
 )
+from shared.trust.keys import KeyError_
 from shared.views import models_frame
+from shared.views.trust import approval_signatures
 
 cfg, roles, _ = configs()
 lg = ledger()
@@ -62,6 +64,9 @@ if m.status == "candidate":
         f"Approvals: {', '.join(f'{r} ({a})' for r, a in s.approved.items()) or 'none'} · "
         f"missing: {', '.join(s.missing) or 'none'}"
     )
+    signed = approval_signatures(lg, roles.identity, version)
+    if signed:
+        st.dataframe(pd.DataFrame(signed), hide_index=True, width="stretch", key="signatures")
     if user is None:
         st.info("Sign in to approve or reject.")
     else:
@@ -77,9 +82,12 @@ if m.status == "candidate":
             reject = r.form_submit_button("Reject")
         if approve or reject:
             try:
-                rec = review(lg, roles, version, user, comment, "approve" if approve else "reject")
-                st.success(f"{rec.actor} {rec.decision}d {rec.version} as {rec.role}.")
-            except ReleaseRefused as e:
+                sg = signer(user)
+                decision = "approve" if approve else "reject"
+                who = sg.identity.member
+                rec = review(lg, roles, version, who, comment, decision, signer=sg)
+                st.success(f"{sg.identity.label()} {rec.decision}d {rec.version} as {rec.role}.")
+            except (ReleaseRefused, KeyError_) as e:
                 st.error(str(e))
 st.subheader("Production history")
 hist = lg.releases.history("production")
@@ -103,9 +111,11 @@ if hist:
     )
     if user and can_release(roles, user) and st.button("Roll back production"):
         try:
-            move = rollback(lg, roles, user, "production", "rolled back from the app")
+            sg = signer(user)
+            why = "rolled back from the app"
+            move = rollback(lg, roles, sg.identity.member, "production", why, signer=sg)
             st.success(f"production is back on {move.version}")
-        except ReleaseRefused as e:
+        except (ReleaseRefused, KeyError_) as e:
             st.error(str(e))
 else:
     st.write("Nothing has been promoted yet.")

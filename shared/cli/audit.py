@@ -18,13 +18,22 @@ def audit() -> None:
 @audit.command("verify")
 @click.pass_obj
 def audit_verify(obj: Ctx) -> None:
-    """Recompute every entry's hash; exit 1 if anything was edited or deleted."""
-    result = obj.ledger().audit.verify()
-    if result.ok:
-        click.echo(f"audit chain OK: {result.entries} entries, every hash matches")
+    """Recompute every entry's hash, check the chain against its anchors, replay it against
+    the state tables and verify every signature; exit 1 on any problem, naming it."""
+    from shared.trust.replay import verify_trust
+
+    r = verify_trust(obj.ledger(), obj.roles().identity, obj.project().storage.data_root)
+    anchored = f", anchored up to entry {r.anchors.last_anchored}" if r.anchors else ""
+    for note in r.notes:
+        click.echo(f"note: {note}")
+    if r.ok:
+        click.echo(
+            f"audit chain OK: {r.entries} entries, every hash matches{anchored}; state tables "
+            "agree with the chain; every signature verifies"
+        )
         return
-    click.echo(f"audit chain BROKEN ({result.entries} entries):", err=True)
-    for p in result.problems:
+    click.echo(f"audit chain BROKEN ({r.entries} entries{anchored}):", err=True)
+    for p in r.problems:
         click.echo(f"  - {p}", err=True)
     sys.exit(1)
 
@@ -34,12 +43,22 @@ def audit_verify(obj: Ctx) -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.pass_obj
 def audit_log(obj: Ctx, as_json: bool, limit: int) -> None:
-    """Show the newest audit entries."""
-    entries = obj.ledger().audit.entries()[-limit:]
+    """Show the newest audit entries, with each one's signature and anchor status."""
+    from shared.views.trust import audit_trust
+
+    ledger = obj.ledger()
+    trust = audit_trust(ledger, obj.roles().identity, obj.project().storage.data_root)
     rows = [
-        {"id": e.id, "ts": e.ts, "actor": e.actor, "action": e.action, "subject": e.subject}
-        for e in entries
+        {
+            "id": e.id,
+            "ts": e.ts,
+            "actor": e.actor,
+            "action": e.action,
+            "subject": e.subject,
+            "signature": trust["signature"].get(e.id, ""),
+            "anchor": trust["anchor"][e.id],
+        }
+        for e in ledger.audit.entries()[-limit:]
     ]
-    show(
-        rows, as_json, Table(["id", "ts", "actor", "action", "subject"], lambda r: list(r.values()))
-    )
+    headers = ["id", "ts", "actor", "action", "subject", "signature", "anchor"]
+    show(rows, as_json, Table(headers, lambda r: list(r.values())))

@@ -18,6 +18,8 @@ from shared.config import (
 )
 from shared.config.settings import ledger_url
 from shared.ledger import Ledger, LedgerError
+from shared.trust.decisions import Signer
+from shared.trust.identity import Identity
 
 
 class Ctx:
@@ -48,10 +50,39 @@ class Ctx:
         return self.project_set().costs
 
     def ledger(self) -> Ledger:
+        """The ledger, with its audit chain anchored outside the database (shared.trust)."""
+        from shared.trust.anchors import open_anchored
+
         try:
             url = self.ledger_override or ledger_url(self.project())
-            return Ledger.open(url)
+            return open_anchored(url, self.roles().identity, self.project().storage.data_root)
         except LedgerError as e:
+            raise click.ClickException(str(e)) from None
+
+    def identity(self, claimed: str | None) -> Identity:
+        """Who is acting (shared.trust.identity): --as only in dev mode."""
+        from shared.config.settings import current_user
+        from shared.trust.identity import IdentityError, identify
+
+        try:
+            return identify(self.roles().identity, claimed, current_user())
+        except IdentityError as e:
+            raise click.ClickException(str(e)) from None
+
+    def signer(self, claimed: str | None) -> Signer:
+        """The acting identity and its signing key, loaded before anything is written."""
+        from shared.trust.decisions import signer_for
+        from shared.trust.keys import KeyError_
+
+        ident = self.identity(claimed)
+        try:
+            return signer_for(
+                ident,
+                self.roles().identity,
+                self.project().storage.data_root,
+                self.rules().rules_hash(),
+            )
+        except KeyError_ as e:
             raise click.ClickException(str(e)) from None
 
 

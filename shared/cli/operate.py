@@ -15,18 +15,25 @@ from .main import Ctx, cli
 @click.option("--alias", default="production", show_default=True)
 @click.pass_obj
 def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
-    """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn)."""
+    """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn).
+    /predict and /version need `Authorization: Bearer TOKEN` (renkei tokens create)."""
     import uvicorn
 
     from shared.operate.service import create_app
 
     url = obj.ledger_override or ledger_url(obj.project())
-    uvicorn.run(create_app(url, alias, cfg=obj.project()), host=host, port=port, log_level="info")
+    app = create_app(url, alias, cfg=obj.project(), identity=obj.roles().identity)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @cli.command()
 @click.argument("path")
-@click.option("--as", "user", default=None, help="Who delivers the labels (default: you).")
+@click.option(
+    "--as",
+    "user",
+    default=None,
+    help="Dev mode only: who delivers the labels, recorded as unverified (default: you).",
+)
 @click.option(
     "--batch",
     "scoring_batch",
@@ -38,7 +45,6 @@ def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
 def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -> None:
     """Record delayed labels from PATH (CSV/Parquet with the id and target columns), joined
     by id within one scoring batch."""
-    from shared.config.settings import current_user
     from shared.data.validation import RawInputError
     from shared.operate.feedback import apply_feedback, read_labels
 
@@ -49,7 +55,7 @@ def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -
             cfg,
             read_labels(path),
             path,
-            user or current_user(),
+            obj.identity(user).member,
             scoring_batch=scoring_batch,
         )
     except RawInputError as e:

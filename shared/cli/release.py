@@ -22,15 +22,17 @@ def _refusal(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _review(
-    obj: Ctx, version: str, user: str, comment: str, role: str | None, decision: str
+    obj: Ctx, version: str, user: str | None, comment: str, role: str | None, decision: str
 ) -> None:
     from shared.release import approval_status, review
 
+    signer = obj.signer(user)
     ledger = obj.ledger()
     roles = obj.roles()
-    rec = _refusal(review, ledger, roles, version, user, comment, decision, role)
+    who = signer.identity.member
+    rec = _refusal(review, ledger, roles, version, who, comment, decision, role, signer)
     verb = "approved" if decision == "approve" else "rejected"
-    click.echo(f"{user} {verb} {rec.version} as {rec.role}: {rec.comment}")
+    click.echo(f"{signer.identity.label()} {verb} {rec.version} as {rec.role}: {rec.comment}")
     status = approval_status(ledger, roles, rec.version)
     if status.rejections:
         click.echo(f"{rec.version} is rejected in review and cannot go to production")
@@ -40,26 +42,32 @@ def _review(
         click.echo(f"{rec.version} has every approval production needs")
 
 
+AS_HELP = (
+    "Dev mode only (roles.yaml identity.dev_mode, the demo): act as this member, recorded as "
+    "unverified. Otherwise you are your login (identity.provider, mapped in identity.logins)."
+)
+
+
 @cli.command()
 @click.argument("version")
-@click.option("--as", "user", required=True, help="Who approves (must hold a required role).")
+@click.option("--as", "user", default=None, help=AS_HELP)
 @click.option("--comment", required=True, help="Why (recorded in the audit chain).")
 @click.option(
     "--role", default=None, help="Which of your roles approves (default: the first open one)."
 )
 @click.pass_obj
-def approve(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
+def approve(obj: Ctx, version: str, user: str | None, comment: str, role: str | None) -> None:
     """Approve model VERSION for production (policy: the project's roles file, approval)."""
     _review(obj, version, user, comment, role, "approve")
 
 
 @cli.command()
 @click.argument("version")
-@click.option("--as", "user", required=True, help="Who rejects (must hold a required role).")
+@click.option("--as", "user", default=None, help=AS_HELP)
 @click.option("--comment", required=True, help="Why (recorded in the audit chain).")
 @click.option("--role", default=None, help="Which of your roles rejects.")
 @click.pass_obj
-def reject(obj: Ctx, version: str, user: str, comment: str, role: str | None) -> None:
+def reject(obj: Ctx, version: str, user: str | None, comment: str, role: str | None) -> None:
     """Reject model VERSION: it cannot be promoted to production."""
     _review(obj, version, user, comment, role, "reject")
 
@@ -73,16 +81,15 @@ def reject(obj: Ctx, version: str, user: str, comment: str, role: str | None) ->
     default="production",
     show_default=True,
 )
-@click.option(
-    "--as", "user", required=True, help="Who promotes (Release/Deploy R or A in roles.yaml)."
-)
+@click.option("--as", "user", default=None, help=AS_HELP)
 @click.option("--reason", default="", help="Why (recorded in the alias history).")
 @click.pass_obj
-def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
+def promote(obj: Ctx, version: str, alias: str, user: str | None, reason: str) -> None:
     """Move ALIAS to model VERSION, wrapped in the current guard rules."""
     from shared.data.provenance import code_version
     from shared.release import promote as do_promote
 
+    signer = obj.signer(user)
     move = _refusal(
         do_promote,
         obj.ledger(),
@@ -91,9 +98,10 @@ def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
         obj.rules(),
         version,
         alias,
-        user,
+        signer.identity.member,
         reason,
         code_version().commit,
+        signer,
     )
     dep = obj.ledger().releases.deployment(move.deployment_id)
     was = f" (was {move.previous_version})" if move.previous_version else ""
@@ -102,17 +110,19 @@ def promote(obj: Ctx, version: str, alias: str, user: str, reason: str) -> None:
 
 
 @cli.command()
-@click.option("--as", "user", required=True, help="Who rolls back (Release/Deploy R or A).")
+@click.option("--as", "user", default=None, help=AS_HELP)
 @click.option(
     "--alias", type=click.Choice(["staging", "production"]), default="production", show_default=True
 )
 @click.option("--reason", default="", help="Why (recorded in the alias history).")
 @click.pass_obj
-def rollback(obj: Ctx, user: str, alias: str, reason: str) -> None:
+def rollback(obj: Ctx, user: str | None, alias: str, reason: str) -> None:
     """Move ALIAS back to the version it served before."""
     from shared.release import rollback as do_rollback
 
-    move = _refusal(do_rollback, obj.ledger(), obj.roles(), user, alias, reason)
+    signer = obj.signer(user)
+    who = signer.identity.member
+    move = _refusal(do_rollback, obj.ledger(), obj.roles(), who, alias, reason, signer)
     click.echo(f"{alias} rolled back to {move.version} (was {move.previous_version})")
 
 

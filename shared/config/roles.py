@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from shared.trust.settings import IdentitySettings
+
 from .base import DEFAULT_ROLES_PATH, _load, _Strict
 
 ML_LENS_ROLES: tuple[str, ...] = (
@@ -66,6 +68,7 @@ class RolesConfig(_Strict):
     members: dict[str, list[str]]
     raci: dict[str, RaciEntry]
     approval: ApprovalPolicy
+    identity: IdentitySettings = IdentitySettings()  # shared/trust: logins, keys, dev mode
 
     @model_validator(mode="after")
     def _check_roles(self) -> RolesConfig:
@@ -83,6 +86,11 @@ class RolesConfig(_Strict):
         for role in self.approval.required_roles:
             if role not in known:
                 raise ValueError(f"unknown role {role!r} in approval.required_roles")
+        people = {p for ps in self.members.values() for p in ps}
+        for section in ("logins", "public_keys"):
+            for who in getattr(self.identity, section):
+                if who not in people:
+                    raise ValueError(f"identity.{section}: {who!r} is not a member of any role")
         return self
 
     def roles_of(self, user: str) -> list[str]:

@@ -27,11 +27,13 @@ def open_ledger(project: Any) -> Any:
     """The ledger named by the frozen project config, its URL resolved here, in this step
     (Secrets Manager or RENKEI_LEDGER_URL): never kept as an artifact, so no password ever
     lands in the datastore."""
-    from shared.config import project_from_flow
+    from shared.config import set_from_flow
     from shared.config.settings import ledger_url
-    from shared.ledger import Ledger
+    from shared.trust.anchors import open_anchored
 
-    return Ledger.open(ledger_url(project_from_flow(project)))
+    pset = set_from_flow(project)
+    cfg = pset.project
+    return open_anchored(ledger_url(cfg), pset.roles.identity, cfg.storage.data_root)
 
 
 @dataclass(frozen=True)

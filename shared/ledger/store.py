@@ -16,6 +16,7 @@ from shared.ledger.operations import OperationsRepository
 from shared.ledger.registry import RegistryRepository
 from shared.ledger.releases import ReleaseRepository
 from shared.ledger.runs import RunRepository
+from shared.ledger.unit import CommitHook, Repository
 from shared.ledger.vocab import LedgerError
 
 
@@ -55,6 +56,29 @@ class Ledger:
             engine.dispose()
             raise
         return cls(engine)
+
+    @property
+    def repositories(self) -> tuple[Repository, ...]:
+        return (
+            self.runs,
+            self.datasets,
+            self.registry,
+            self.releases,
+            self.operations,
+            self.monitoring,
+            self.audit,
+        )
+
+    @property
+    def on_commit(self) -> CommitHook | None:
+        """Called after any write that appended audit entries (first id, last id, last hash):
+        shared.trust.anchors anchors the chain outside the database with it."""
+        return self.audit.on_commit
+
+    @on_commit.setter
+    def on_commit(self, hook: CommitHook | None) -> None:
+        for repo in self.repositories:
+            repo.on_commit = hook
 
     @property
     def url(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -22,6 +22,8 @@ from shared.ledger.vocab import LedgerError
 
 GENESIS = "0" * 64
 Row = TypeVar("Row", bound=Base)
+# called after a write committed audit entries: (first new id, last id, last hash)
+CommitHook = Callable[[int, int, str], None]
 
 
 def utcnow() -> datetime:
@@ -68,6 +70,7 @@ class Repository:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.on_commit: CommitHook | None = None  # shared.trust.anchors sets it (Ledger.on_commit)
 
     def read(self) -> Session:
         return Session(self.engine)
@@ -86,4 +89,8 @@ class Repository:
             head = s.execute(
                 select(AuditHead).where(AuditHead.id == 1).with_for_update()
             ).scalar_one()
+            first = head.last_id + 1
             yield UnitOfWork(s, head)
+            last = (head.last_id, head.last_hash)
+        if self.on_commit is not None and last[0] >= first:
+            self.on_commit(first, *last)

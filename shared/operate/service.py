@@ -8,7 +8,9 @@ lists, wrong shapes); bodies over ``service.max_body_bytes`` and requests over
 ``service.max_rows`` rows get 413 with the limit, refused before parsing. Every bundle is
 verified against its deployment before it serves; a deployment that fails to load leaves
 the last good one serving, and /health and /version say ``degraded`` and why. Every answer
-carries the decision, the reasons and the model and rules versions. Rows go to the guard's
+carries the decision, the reasons and the model and rules versions. /predict and /version
+need a bearer token (shared.trust.http: API tokens or OIDC JWTs; open only in dev mode);
+/health stays open; each answer's log line names the caller. Rows go to the guard's
 compiled plan as dicts (no pandas frame per request) and answers leave through orjson.
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import Body, FastAPI, HTTPException, Request, Response
+from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
@@ -32,6 +34,8 @@ from shared.config import ProjectConfig
 from shared.guard import GuardedModel
 from shared.guard.bundle import BundleError, load_deployed
 from shared.ledger import DeploymentRecord, Ledger, LedgerError
+from shared.trust.http import protect
+from shared.trust.settings import IdentitySettings
 
 _BODY = Body(..., description="One row (an object) or many (a list of objects).")
 _PY_TYPES: dict[str, Any] = {"float": float, "int": int, "bool": bool, "category": str, "str": str}
@@ -230,6 +234,7 @@ def create_app(
     alias: str = "production",
     check_every: float = 1.0,
     cfg: ProjectConfig | None = None,
+    identity: IdentitySettings | None = None,
 ) -> FastAPI:
     """The scoring service for ``alias`` over the ledger at ``ledger_url``.
 
@@ -259,6 +264,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(_limits(project.service.max_body_bytes))
+    caller = Depends(protect(app, ledger, identity or IdentitySettings()))  # /health: open
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -268,7 +274,7 @@ def create_app(
     async def health() -> dict[str, Any]:
         return holder.state()
 
-    @app.get("/version")
+    @app.get("/version", dependencies=[caller])
     async def version() -> dict[str, Any]:
         snapshot = holder.get()
         state = holder.state(snapshot)
@@ -285,7 +291,7 @@ def create_app(
 
     one, many = TypeAdapter(Row), TypeAdapter(list[Row])
 
-    @app.post("/predict", response_model=PredictResponse)
+    @app.post("/predict", response_model=PredictResponse, dependencies=[caller])
     async def predict(payload: Any = _BODY) -> Response:
         if isinstance(payload, list):
             if not payload:

@@ -12,6 +12,7 @@ from shared.ledger import (
     ModelVersionRecord,
 )
 from shared.training import TrainingError, champion_metrics, load_artifacts  # noqa: F401  (champion_metrics: moved to training.gates)
+from shared.trust.decisions import Signer
 
 
 class ReleaseRefused(PermissionError):
@@ -71,8 +72,10 @@ def review(
     comment: str,
     decision: str = "approve",
     role: str | None = None,
+    signer: Signer | None = None,
 ) -> ApprovalRecord:
-    """Approve or reject ``version`` as ``user`` (in ``role``, or the first eligible one)."""
+    """Approve or reject ``version`` as ``user`` (in ``role``, or the first eligible one);
+    ``signer`` (shared.trust.decisions.Signer) signs the decision."""
     if decision not in ("approve", "reject"):
         raise ValueError("decision must be 'approve' or 'reject'")
     m = _model(ledger, version)
@@ -107,6 +110,9 @@ def review(
         raise ReleaseRefused(
             "already_approved", f"{m.version} is already approved for {', '.join(mine)}"
         )
-    return ledger.releases.add_approval(
+    rec = ledger.releases.add_approval(
         m.version, user, (open_roles or mine)[0], decision, comment.strip()
     )
+    if signer is not None:
+        signer.sign_approval(ledger, m, rec)
+    return rec

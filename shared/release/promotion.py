@@ -26,6 +26,7 @@ from shared.ledger import (
 )
 from shared.training import TrainingError, champion_metrics, load_artifacts  # noqa: F401  (champion_metrics: moved to training.gates)
 from shared.training.families import ARTIFACT_FILES
+from shared.trust.decisions import Signer, approval_problems
 
 from .approvals import ReleaseRefused, _model, approval_status
 
@@ -78,6 +79,9 @@ def _release_rules(
                 "missing_approvals",
                 f"{m.version} still needs approval from: {', '.join(status.missing)}",
             )
+        problems = approval_problems(ledger, roles.identity, m)
+        if problems:
+            raise ReleaseRefused("signed_approvals", "; ".join(problems))
 
 
 def _verified(load: Callable[[], GuardedModel]) -> GuardedModel:
@@ -98,6 +102,7 @@ def promote(
     user: str,
     reason: str,
     commit: str | None,
+    signer: Signer | None = None,
 ) -> AliasMoveRecord:
     """Move ``alias`` to ``version`` behind the current rules, building its bundle.
 
@@ -123,7 +128,7 @@ def promote(
         if current == m.version:
             raise ReleaseRefused("already_there", f"{alias} already serves {m.version}")
 
-    return ledger.releases.move_alias(
+    move = ledger.releases.move_alias(
         alias,
         m.version,
         user,
@@ -139,10 +144,18 @@ def promote(
         ),
         check=check,
     )
+    if signer is not None:
+        signer.sign_move(ledger, m, move, sha)
+    return move
 
 
 def rollback(
-    ledger: Ledger, roles: RolesConfig, user: str, alias: str = "production", reason: str = ""
+    ledger: Ledger,
+    roles: RolesConfig,
+    user: str,
+    alias: str = "production",
+    reason: str = "",
+    signer: Signer | None = None,
 ) -> AliasMoveRecord:
     """Move ``alias`` back to the version it served before the current one.
 
@@ -173,9 +186,12 @@ def rollback(
         if current != serving:
             raise ReleaseRefused("moved_meanwhile", f"{alias} moved while rolling back")
 
-    return ledger.releases.move_alias(
+    move = ledger.releases.move_alias(
         alias, target, user, reason or f"roll back {alias}", "rollback", check=check
     )
+    if signer is not None:
+        signer.sign_move(ledger, _model(ledger, target), move, dep.bundle_sha256)
+    return move
 
 
 def bundle_for(

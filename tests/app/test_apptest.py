@@ -74,6 +74,8 @@ def test_every_page_on_a_populated_ledger(page, app_env, populated) -> None:
         assert any("Decision:" in m.value for m in at.markdown)
     elif page == "audit":
         assert "Audit chain verified" in at.success[0].value
+        audit = at.dataframe[0].value
+        assert {"signature", "anchor"} <= set(audit.columns)
     elif page == "monitoring":
         assert any("Data drift per feature" in s.value for s in at.subheader)
         assert len(at.dataframe) >= 1
@@ -128,10 +130,15 @@ def test_approval_on_the_page_refused_without_role_and_for_the_trainer(app_env, 
 def test_approval_on_the_page_accepted_for_an_eligible_user(app_env, populated) -> None:
     _, v2 = populated.candidates
     at = _approve_on_page(app_env, populated, "kenji", v2)
-    assert "kenji approved" in at.success[0].value
+    assert "kenji (unverified) approved" in at.success[0].value  # dev mode: a sidebar choice
     assert approval_status(populated.ledger, populated.roles, v2).approved == {
         "Domain Expert": "kenji"
     }
+    # the Models page shows who signed the approval and whether it verifies
+    at = _approve_on_page(app_env, populated, "kenji", v2)  # again: refused, page re-read
+    [signed] = [d.value for d in at.dataframe if "signature" in d.value.columns]
+    assert signed.to_dict("records")[0]["signed by"] == "kenji"
+    assert signed.to_dict("records")[0]["signature"] == "unverified (dev mode)"
 
 
 def test_the_app_reads_the_costs_of_its_project_folder(app_env, populated) -> None:

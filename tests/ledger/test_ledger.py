@@ -35,7 +35,7 @@ def test_migrations_are_idempotent(ledger_url: str) -> None:
     head = ScriptDirectory(str(resources.files("shared.ledger") / "migrations")).get_current_head()
     with ledger.engine.connect() as c:
         assert c.execute(text("select version_num from alembic_version")).scalar() == head
-    assert head == "0005"
+    assert head == "0006"
 
 
 def test_ingest_is_recorded_once_per_version(ledger_url: str, tmp_path: Path) -> None:

@@ -1,0 +1,69 @@
+"""`renkei tokens`: bearer tokens of the scoring service (only their sha256 is stored)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from shared.ledger import LedgerError
+from shared.ledger.trust import TrustRecords
+from shared.monitor.reports import text_table
+
+
+@click.group()
+def tokens() -> None:
+    """API tokens for `renkei serve` (Authorization: Bearer TOKEN)."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="Who or what uses it (shown in the service log).")
+@click.pass_obj
+def tokens_create(obj: Any, name: str) -> None:
+    """Issue a token; it is printed once and only its hash is kept."""
+    who = obj.identity(None).member
+    try:
+        token = TrustRecords(obj.ledger()).create_token(name, who)
+    except LedgerError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"token {name!r} (shown once; the ledger keeps only its sha256):")
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.pass_obj
+def tokens_list(obj: Any) -> None:
+    """Every token: name, who issued it, when, revoked or not."""
+    rows = TrustRecords(obj.ledger()).tokens()
+    if not rows:
+        click.echo("No API tokens: renkei tokens create --name NAME")
+        return
+    click.echo(
+        text_table(
+            [
+                [
+                    t.name,
+                    t.created_by,
+                    f"{t.created_at:%Y-%m-%d %H:%M}",
+                    "active"
+                    if t.active
+                    else f"revoked {t.revoked_at:%Y-%m-%d %H:%M} by {t.revoked_by}",
+                ]
+                for t in rows
+            ],
+            ["name", "issued by", "when", "status"],
+        )
+    )
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@click.pass_obj
+def tokens_revoke(obj: Any, name: str) -> None:
+    """Revoke token NAME: the service refuses it from the next request on."""
+    who = obj.identity(None).member
+    try:
+        TrustRecords(obj.ledger()).revoke_token(name, who)
+    except LedgerError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"token {name!r} revoked")

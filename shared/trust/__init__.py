@@ -1,0 +1,6 @@
+"""Trust: who did what, proven. Identity (identity.py), Ed25519 keys and signed statements
+(keys.py), anchors of the audit chain outside the database (anchors.py), API tokens
+(tokens.py), the replay of the audit chain against the state tables (replay.py).
+
+Import the submodules; this package imports nothing so that shared.config can use
+shared.trust.settings."""

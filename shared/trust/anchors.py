@@ -1,0 +1,208 @@
+"""Checkpoints of the audit chain kept outside the database.
+
+After each write (or every ``identity.anchors.every`` entries) a checkpoint (last id, last
+hash, time) is signed with the ledger's Ed25519 key and appended to an anchor store the
+database cannot rewrite: a local append-only file by default, or an S3 bucket with Object
+Lock in compliance mode (nobody, the account root included, can delete or shorten a
+checkpoint before its retention ends). ``renkei audit verify`` checks the chain against
+every checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from shared.trust import keys
+from shared.trust.settings import AnchorSettings, IdentitySettings
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    last_id: int
+    last_hash: str
+    time: str
+    public_key: str
+    signature: str
+
+    def statement(self) -> dict[str, Any]:
+        return {"last_id": self.last_id, "last_hash": self.last_hash, "time": self.time}
+
+
+class AnchorStore(Protocol):
+    def append(self, cp: Checkpoint) -> None: ...
+    def read(self) -> list[Checkpoint]: ...
+    def describe(self) -> str: ...
+
+
+class LocalAnchors:
+    """An append-only JSON-lines file (opened O_APPEND; never rewritten by Renkei)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, cp: Checkpoint) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        with os.fdopen(fd, "a") as f:
+            f.write(json.dumps(asdict(cp), sort_keys=True) + "\n")
+
+    def read(self) -> list[Checkpoint]:
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text().splitlines()
+        return [Checkpoint(**json.loads(line)) for line in lines if line.strip()]
+
+    def describe(self) -> str:
+        return f"file {self.path}"
+
+
+class S3Anchors:
+    """One object per checkpoint, written with Object Lock in COMPLIANCE mode."""
+
+    def __init__(self, settings: AnchorSettings, client: Any = None) -> None:
+        import boto3
+
+        assert settings.bucket
+        self.bucket = settings.bucket
+        self.prefix = settings.prefix.strip("/")
+        self.retain = timedelta(days=settings.retain_days)
+        self.client = client or boto3.client("s3", region_name=settings.region)
+
+    def append(self, cp: Checkpoint) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=f"{self.prefix}/{cp.last_id:012d}-{cp.time.replace(':', '')}.json",
+            Body=json.dumps(asdict(cp), sort_keys=True).encode(),
+            ObjectLockMode="COMPLIANCE",
+            ObjectLockRetainUntilDate=datetime.now(UTC) + self.retain,
+        )
+
+    def read(self) -> list[Checkpoint]:
+        """Every locked version (a delete marker hides an object from a plain listing, never
+        its locked versions: they are read all the same)."""
+        out = []
+        pages = self.client.get_paginator("list_object_versions").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + "/"
+        )
+        for page in pages:
+            for v in page.get("Versions", []):
+                body = self.client.get_object(
+                    Bucket=self.bucket, Key=v["Key"], VersionId=v["VersionId"]
+                )["Body"].read()
+                out.append(Checkpoint(**json.loads(body)))
+        return sorted(out, key=lambda c: (c.last_id, c.time))
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix} (Object Lock, compliance mode)"
+
+
+def anchor_store(settings: IdentitySettings, data_root: str) -> AnchorStore:
+    a = settings.anchors
+    if a.store == "s3":
+        return S3Anchors(a)
+    if a.path:
+        return LocalAnchors(Path(a.path))
+    if "://" in data_root:
+        raise ValueError(
+            "a local anchor file needs a local data root: set identity.anchors.path, or "
+            "identity.anchors.store: s3"
+        )
+    return LocalAnchors(Path(data_root) / "audit-anchors.jsonl")
+
+
+def ledger_key(settings: IdentitySettings, data_root: str) -> Any:
+    """The ledger's signing key (created in the key folder on first use)."""
+    folder = keys.key_dir(settings.dev_mode, data_root)
+    keys.init_key(folder, keys.LEDGER_KEY)
+    return keys.load_key(folder, keys.LEDGER_KEY)
+
+
+def checkpoint(key: Any, last_id: int, last_hash: str) -> Checkpoint:
+    stmt = {"last_id": last_id, "last_hash": last_hash, "time": datetime.now(UTC).isoformat()}
+    return Checkpoint(
+        last_id, last_hash, stmt["time"], keys.public_text(key.public_key()), keys.sign(key, stmt)
+    )
+
+
+def attach(ledger: Any, settings: IdentitySettings, data_root: str) -> None:
+    """Anchor the ledger's chain after each write that crosses a multiple of ``every``
+    (nothing when no store fits: a remote data root without an anchor path or bucket;
+    `renkei audit verify` then says so)."""
+    try:
+        store = anchor_store(settings, data_root)
+    except ValueError:
+        return
+    every = settings.anchors.every
+    state: dict[str, Any] = {}
+
+    def on_commit(first: int, last: int, last_hash: str) -> None:
+        if every > 1 and (first - 1) // every == last // every:
+            return
+        try:
+            if "key" not in state:
+                state["key"] = ledger_key(settings, data_root)
+            store.append(checkpoint(state["key"], last, last_hash))
+        except Exception as e:  # the write is committed; verify reports it unanchored
+            print(
+                f"warning: audit entry {last} not anchored to {store.describe()}: {e}",
+                file=sys.stderr,
+            )
+
+    ledger.on_commit = on_commit
+
+
+@dataclass(frozen=True)
+class AnchorCheck:
+    anchors: int
+    last_anchored: int  # the newest anchored entry id (0: none)
+    problems: list[str]
+    unanchored: tuple[int, int] | None  # (first, last) entry ids after the last anchor
+
+
+def check_anchors(
+    entries: list[Any], checkpoints: list[Checkpoint], settings: IdentitySettings
+) -> AnchorCheck:
+    """The chain (``entries``: id and hash, in order) against every checkpoint."""
+    by_id = {e.id: e.hash for e in entries}
+    last_entry = entries[-1].id if entries else 0
+    problems: list[str] = []
+    good = 0
+    newest = 0
+    for cp in sorted(checkpoints, key=lambda c: c.last_id):
+        pinned = settings.ledger_key
+        key = pinned or cp.public_key
+        if not keys.verify(key, cp.statement(), cp.signature):
+            who = "the ledger key in roles.yaml" if pinned else "its key"
+            problems.append(f"anchor of entry {cp.last_id} ({cp.time}): signature fails ({who})")
+            continue
+        newest = max(newest, cp.last_id)
+        have = by_id.get(cp.last_id)
+        if have is None:
+            problems.append(
+                f"anchor of entry {cp.last_id} ({cp.time}): entry {cp.last_id} is gone from "
+                f"the chain (entries deleted; the chain ends at {last_entry})"
+            )
+        elif have != cp.last_hash:
+            problems.append(
+                f"anchor of entry {cp.last_id} ({cp.time}): the chain's hash differs, so an "
+                f"entry between {good + 1} and {cp.last_id} was rewritten, deleted or reordered"
+            )
+        else:
+            good = cp.last_id
+    tail = (newest + 1, last_entry) if last_entry > newest else None
+    return AnchorCheck(len(checkpoints), newest, problems, tail)
+
+
+def open_anchored(url: str, settings: IdentitySettings, data_root: str, **kw: Any) -> Any:
+    """Open the ledger at ``url`` with its audit chain anchored after each write."""
+    from shared.ledger import Ledger
+
+    ledger = Ledger.open(url, **kw)
+    attach(ledger, settings, data_root)
+    return ledger

@@ -1,0 +1,184 @@
+"""Signed decisions: approvals, rejections, promotions and rollbacks.
+
+Each decision signs a canonical statement (action, model version and its artifact digest,
+rules hash, alias, time, signer, ...) with the signer's Ed25519 key; the ledger keeps the
+statement and signature (table ``signatures``). A production promotion verifies every
+approval of the version against the public keys in roles.yaml before the alias moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.ledger import ApprovalRecord, Ledger, ModelVersionRecord
+from shared.ledger.trust import SignatureRecord, TrustRecords
+from shared.ledger.unit import utcnow
+from shared.trust import keys
+from shared.trust.identity import Identity, IdentityStatus
+from shared.trust.settings import IdentitySettings
+
+
+def artifact_digest(m: ModelVersionRecord) -> str:
+    """sha256 over the model version's artifact files (names and bytes, sorted by name)."""
+    from shared.training import load_artifacts
+    from shared.training.families import ARTIFACT_FILES
+
+    h = hashlib.sha256()
+    for name, data in sorted(load_artifacts(m.artifact_uri, ARTIFACT_FILES[m.family]).items()):
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Signer:
+    """An identity and the private key it signs with (loaded before anything is written)."""
+
+    identity: Identity
+    key_name: str
+    key: Ed25519PrivateKey
+    rules_hash: str
+
+    def _record(self, ledger: Ledger, kind: str, ref_id: int, statement: dict[str, Any]) -> None:
+        stmt = {
+            **statement,
+            "signer": self.identity.member,
+            "identity": str(self.identity.status),
+            "provider": self.identity.provider,
+            "login": self.identity.login,
+            "rules_hash": self.rules_hash,
+            "time": utcnow().isoformat(),
+        }
+        if self.identity.issuer:
+            stmt["oidc"] = {"issuer": self.identity.issuer, "subject": self.identity.subject}
+        TrustRecords(ledger).add_signature(
+            kind,
+            ref_id,
+            signer=self.identity.member,
+            identity=str(self.identity.status),
+            provider=self.identity.provider,
+            login=self.identity.login,
+            key_name=self.key_name,
+            statement=stmt,
+            signature=keys.sign(self.key, stmt),
+            public_key=keys.public_text(self.key.public_key()),
+        )
+
+    def sign_approval(self, ledger: Ledger, m: ModelVersionRecord, a: ApprovalRecord) -> None:
+        self._record(
+            ledger,
+            "approval",
+            a.id,
+            {
+                "action": a.decision,
+                "version": a.version,
+                "artifact_sha256": artifact_digest(m),
+                "role": a.role,
+                "comment": a.comment,
+                "alias": "production",
+            },
+        )
+
+    def sign_move(
+        self, ledger: Ledger, m: ModelVersionRecord, move: Any, bundle_sha256: str | None
+    ) -> None:
+        self._record(
+            ledger,
+            "alias_move",
+            move.id,
+            {
+                "action": move.action,
+                "version": move.version,
+                "previous": move.previous_version,
+                "artifact_sha256": artifact_digest(m),
+                "alias": move.alias,
+                "deployment": move.deployment_id,
+                "bundle_sha256": bundle_sha256,
+                "reason": move.reason,
+            },
+        )
+
+
+def signer_for(
+    identity: Identity,
+    settings: IdentitySettings,
+    data_root: str,
+    rules_hash: str,
+    key_name: str | None = None,
+) -> Signer:
+    """The signer for ``identity``: its key from the key folder (dev mode: created there
+    for the demo member on first use); ``key_name`` for a service key (the app)."""
+    name = key_name or identity.member
+    folder = keys.key_dir(settings.dev_mode, data_root)
+    if settings.dev_mode:
+        keys.init_key(folder, name)
+    return Signer(identity, name, keys.load_key(folder, name), rules_hash)
+
+
+def _expected_key(settings: IdentitySettings, sig: SignatureRecord) -> str | None:
+    if sig.provider == "oidc":
+        return settings.service_keys.get(sig.key_name)
+    if sig.identity == IdentityStatus.VERIFIED:
+        return settings.public_keys.get(sig.key_name)
+    return sig.public_key  # dev mode: the key made for the demo member, not a trust root
+
+
+def signature_problem(
+    settings: IdentitySettings,
+    sig: SignatureRecord | None,
+    expected: dict[str, Any],
+    what: str,
+) -> str | None:
+    """Why the signature of ``what`` does not hold (None: it verifies). ``expected``: the
+    statement fields the state row says must have been signed."""
+    if sig is None:
+        return f"{what} carries no signature"
+    key = _expected_key(settings, sig)
+    if key is None:
+        return f"{what}: {sig.key_name!r} has no public key in roles.yaml identity"
+    if sig.identity != IdentityStatus.VERIFIED and not settings.dev_mode:
+        return f"{what} was signed by an unverified identity (dev mode) and dev mode is off"
+    if not keys.verify(key, sig.statement, sig.signature):
+        return f"{what}: the signature does not verify against {sig.key_name}'s public key"
+    for field, value in expected.items():
+        if sig.statement.get(field) != value:
+            return (
+                f"{what}: the ledger says {field}={value!r} but the signed statement says "
+                f"{sig.statement.get(field)!r}"
+            )
+    return None
+
+
+def approval_fields(a: ApprovalRecord) -> dict[str, Any]:
+    return {
+        "action": a.decision,
+        "version": a.version,
+        "signer": a.actor,
+        "role": a.role,
+        "comment": a.comment,
+    }
+
+
+def approval_problems(
+    ledger: Ledger, settings: IdentitySettings, m: ModelVersionRecord
+) -> list[str]:
+    """Every approval or rejection of ``m`` whose signature fails. Unsigned ones are
+    accepted only in dev mode; the artifact must still be the one that was approved."""
+    sigs = TrustRecords(ledger).signatures("approval")
+    digest: str | None = None
+    problems = []
+    for a in ledger.releases.approvals(m.version):
+        sig = sigs.get(("approval", a.id))
+        if sig is None and settings.dev_mode:
+            continue
+        if sig is not None and digest is None:
+            digest = artifact_digest(m)
+        fields = {**approval_fields(a), "artifact_sha256": digest}
+        what = f"approval {a.id} ({a.decision} of {a.version} by {a.actor})"
+        p = signature_problem(settings, sig, fields, what)
+        if p:
+            problems.append(p)
+    return problems

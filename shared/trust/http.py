@@ -1,0 +1,98 @@
+"""Who calls the scoring service: a bearer API token (stored hashed in the ledger, revocable)
+or, when configured, an OIDC JWT verified against the issuer's keys (PyJWT). ``/health``
+stays open. Each answer's log line names the caller."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jwt
+from fastapi import FastAPI, HTTPException, Request
+
+from shared.ledger import Ledger
+from shared.ledger.trust import TrustRecords
+from shared.trust.settings import IdentitySettings, OidcSettings
+
+log = logging.getLogger("uvicorn.renkei")  # printed with uvicorn's own lines
+DEV_CALLER = "anonymous (dev mode)"
+
+
+class OidcVerifier:
+    """Verifies a JWT's signature (the issuer's JWKS), issuer, audience and expiry."""
+
+    def __init__(self, s: OidcSettings) -> None:
+        self.s = s
+        self.client: jwt.PyJWKClient | None = None
+        self.keyset: jwt.PyJWKSet | None = None
+        if s.jwks.startswith(("https://", "http://")):
+            self.client = jwt.PyJWKClient(s.jwks, cache_keys=True)
+        else:
+            self.keyset = jwt.PyJWKSet.from_json(Path(s.jwks).read_text())
+
+    def _key(self, token: str) -> Any:
+        if self.client is not None:
+            return self.client.get_signing_key_from_jwt(token).key
+        assert self.keyset is not None
+        kid = jwt.get_unverified_header(token).get("kid")
+        return next(k.key for k in self.keyset.keys if k.key_id == kid)
+
+    def caller(self, token: str) -> str | None:
+        """``oidc:<subject>@<issuer>`` for a valid token, else None."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key(token),
+                algorithms=self.s.algorithms,
+                audience=self.s.audience,
+                issuer=self.s.issuer,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except (jwt.PyJWTError, StopIteration, ValueError):
+            return None
+        return f"oidc:{claims['sub']}@{claims['iss']}"
+
+
+def protect(app: FastAPI, ledger: Ledger, settings: IdentitySettings) -> Callable[..., str]:
+    """Install the caller log line on ``app``; return the dependency that authenticates a
+    request (401 without a valid bearer token; in dev mode a request without any token
+    passes as an anonymous caller, a wrong token is still refused)."""
+    records = TrustRecords(ledger)
+    oidc = OidcVerifier(settings.api_oidc) if settings.api_oidc else None
+
+    @app.middleware("http")
+    async def log_caller(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        caller = getattr(request.state, "caller", "-")
+        log.info(
+            "caller=%s %s %s %s", caller, request.method, request.url.path, response.status_code
+        )
+        return response
+
+    def caller(request: Request) -> str:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            if settings.dev_mode and not scheme:
+                request.state.caller = DEV_CALLER
+                return DEV_CALLER
+            request.state.caller = "unauthenticated"
+            raise HTTPException(
+                401,
+                "a bearer token is needed: Authorization: Bearer TOKEN "
+                "(renkei tokens create --name NAME)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        name = records.token_name(token)
+        who = f"token:{name}" if name else (oidc.caller(token) if oidc else None)
+        if who is None:
+            request.state.caller = "rejected"
+            raise HTTPException(
+                401, "unknown, revoked or expired token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        request.state.caller = who
+        return who
+
+    return caller

@@ -1,0 +1,71 @@
+"""Who can do what: the ``identity`` section of config/roles.yaml (the trust root, reviewed
+in git). Kept free of shared.config imports so the roles schema can include it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AnchorSettings(_Strict):
+    """Where checkpoints of the audit chain go (outside the database)."""
+
+    store: Literal["local", "s3"] = "local"
+    every: int = Field(1, ge=1)  # anchor after every N audit entries (1: every write)
+    path: str | None = None  # local: an append-only file; default <data_root>/audit-anchors.jsonl
+    bucket: str | None = None  # s3: a bucket created with Object Lock enabled
+    prefix: str = "renkei/audit-anchors"
+    retain_days: int = Field(2555, ge=1)  # compliance-mode retention of each checkpoint
+    region: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> AnchorSettings:
+        if self.store == "s3" and not self.bucket:
+            raise ValueError("anchors.store s3 needs anchors.bucket (Object Lock enabled)")
+        return self
+
+
+class OidcSettings(_Strict):
+    """OIDC bearer tokens (JWT) accepted by the scoring service, besides API tokens."""
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks: str = Field(min_length=1)  # the issuer's JWKS: an https:// URL or a file path
+    algorithms: list[str] = ["RS256", "ES256"]
+
+
+class IdentitySettings(_Strict):
+    """How a login becomes a member, and the public keys that verify what members sign."""
+
+    provider: Literal["local", "aws"] = "local"  # the OS user, or the STS caller ARN
+    dev_mode: bool = False  # true (demo only): --as NAME is accepted, recorded as unverified
+    logins: dict[str, list[str]] = {}  # member -> OS user names or AWS ARNs that are them
+    public_keys: dict[str, str] = {}  # member -> Ed25519 public key (renkei keys show)
+    service_keys: dict[str, str] = {}  # service (e.g. app) -> key that signs for OIDC users
+    ledger_key: str | None = None  # public key that signs audit anchors (keys show --ledger)
+    anchors: AnchorSettings = AnchorSettings()
+    api_oidc: OidcSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_member_per_login(self) -> IdentitySettings:
+        seen: dict[str, str] = {}
+        for member, logins in self.logins.items():
+            for login in logins:
+                if login in seen and seen[login] != member:
+                    raise ValueError(
+                        f"login {login!r} is listed for both {seen[login]!r} and {member!r}: "
+                        "one login is one person"
+                    )
+                seen[login] = member
+        return self
+
+    def member_of(self, login: str) -> str | None:
+        for member, logins in self.logins.items():
+            if login in logins:
+                return member
+        return None

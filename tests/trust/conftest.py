@@ -1,0 +1,52 @@
+"""Trust tests: projects out of dev mode, keys per member, the CLI users run."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from shared.cli import cli
+from tests.aws.conftest import moto_server  # noqa: F401 (a fixture used here)
+from tests.builders import Trained, build
+
+
+def set_identity(t: Trained, **identity: Any) -> None:
+    """Rewrite the project folder's roles.yaml identity section (the trust root)."""
+    path = t.project_path.parent / "roles.yaml"
+    roles = yaml.safe_load(path.read_text())
+    roles["identity"] = {**roles.get("identity", {}), **identity}
+    path.write_text(yaml.safe_dump(roles, sort_keys=False))
+
+
+def renkei(t: Trained, *args: str, env: dict[str, str] | None = None) -> Result:
+    """`renkei --project <t's folder> ARGS` as users run it (one-line errors, exit codes)."""
+    return CliRunner().invoke(cli, ["--project", str(t.project_path), *args], env=env)
+
+
+def one_line_error(out: Result) -> str:
+    assert out.exit_code == 1, out.output
+    text = out.output.strip()
+    assert text.startswith("Error: ") and "\n" not in text, text
+    return text
+
+
+def sql(t: Trained, statement: str, *params: Any) -> None:
+    """Raw SQL on the SQLite ledger, as an attacker with shell access would."""
+    db = t.ledger.engine.url.database
+    with sqlite3.connect(db) as con:
+        con.execute(statement, params)
+
+
+@pytest.fixture
+def trained(tmp_path: Path) -> Trained:
+    return build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
+
+
+@pytest.fixture
+def trained2(tmp_path: Path) -> Trained:
+    return build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=2)
