@@ -17,8 +17,8 @@ from pathlib import PurePosixPath
 import pandas as pd
 import pyarrow as pa_arrow
 
-from shared.data import storage
 from shared.config import GeneratorSettings, ProjectConfig
+from shared.data import storage
 from shared.data.contracts import SCHEMA_VERSION, build_contracts
 from shared.data.generator import generate_orders
 from shared.data.validation import CheckCount, RawInputError, SplitResult, split_valid
