@@ -177,7 +177,7 @@ def test_binary_project_end_to_end(tmp_path: Path) -> None:
 def test_code_package_contains_shared() -> None:
     p = cli_run(TRAIN, "package", "list")
     assert p.returncode == 0, p.stderr
-    assert "shared/training.py" in p.stdout + p.stderr
+    assert "shared/training/start.py" in p.stdout + p.stderr
 
 
 def _registered_by(project: Path, run) -> list:

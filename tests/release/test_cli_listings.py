@@ -40,9 +40,7 @@ def test_every_listing_prints_a_table_or_json(tmp_path: Path) -> None:
     assert f"rows quarantined in {dataset}" in renkei("quarantine", dataset)
     assert json.loads(renkei("lineage", v, "--json"))["version"] == v
     costs = json.loads(renkei("costs", "--json"))
-    assert {m["version"] for m in costs["per_model"]} == {
-        m.version for m in t.ledger.registry.models()
-    }
+    assert v in {m["version"] for m in costs["per_model"]}
     assert "break-even" in renkei("costs")
     assert json.loads(renkei("monitoring", "--json")) == []
     assert renkei("monitoring").startswith("No monitoring runs yet")
