@@ -52,18 +52,19 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 def serve(cmd: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
     import httpx
 
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.time() + 60
+    log = tempfile.NamedTemporaryFile(prefix="bench-serve-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
     while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited {proc.returncode}: see {log.name}")
         try:
             httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1, trust_env=False)
             return proc
         except httpx.TransportError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"server on port {port} did not start")
+    raise RuntimeError(f"server on port {port} did not start within 300 s: see {log.name}")
 
 
 def http_latency(port: int, body: dict, n: int) -> tuple[float, float]:
