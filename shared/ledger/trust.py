@@ -122,7 +122,8 @@ class TrustRecords:
         """A new random token named ``name``; only its sha256 is stored. Returns the token."""
         token = "rk_" + secrets.token_urlsafe(32)
         try:
-            with self.ledger._write() as (s, audit):
+            with self.ledger.audit.write() as uow:  # one unit of work, audited
+                s, audit = uow.session, uow.audit
                 s.add(
                     ApiToken(
                         name=name,
@@ -140,7 +141,8 @@ class TrustRecords:
         return token
 
     def revoke_token(self, name: str, actor: str) -> None:
-        with self.ledger._write() as (s, audit):
+        with self.ledger.audit.write() as uow:  # one unit of work, audited
+            s, audit = uow.session, uow.audit
             t = s.execute(select(ApiToken).where(ApiToken.name == name)).scalar()
             if t is None:
                 raise LedgerError(f"no API token named {name!r}: see `renkei tokens list`")
