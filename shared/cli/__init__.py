@@ -5,12 +5,19 @@ commands (``data``, ``models``, ``release``, ``operate``, ``monitor``, ``app``, 
 ``audit``, ``db``, ``keys``, ``tokens``); ``output`` prints every listing as a table or ``--json``.
 """
 
-from . import app, audit, data, db, deploy, models, monitor, operate, release  # noqa: F401  (registers the commands)
-from .keys import keys
+from . import (  # noqa: F401  (registers the commands)
+    app,
+    audit,
+    data,
+    db,
+    deploy,
+    keys,
+    models,
+    monitor,
+    operate,
+    release,
+    tokens,
+)
 from .main import Ctx, cli, main
-from .tokens import tokens
-
-cli.add_command(keys)
-cli.add_command(tokens)
 
 __all__ = ["Ctx", "cli", "main"]

@@ -6,6 +6,8 @@ import click
 
 from shared.trust import keys as k
 
+from .main import cli
+
 
 def _folder_and_name(obj: object, member: str | None, ledger: bool) -> tuple[object, str, str]:
     roles, cfg = obj.roles(), obj.project()  # type: ignore[attr-defined]
@@ -21,7 +23,7 @@ def _folder_and_name(obj: object, member: str | None, ledger: bool) -> tuple[obj
     return folder, who, who
 
 
-@click.group()
+@cli.group()
 def keys() -> None:
     """Signing keys (Ed25519): yours signs approvals, rejections, promotions, rollbacks."""
 

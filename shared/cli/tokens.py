@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from shared.ledger import LedgerError
 from shared.ledger.trust import TrustRecords
 from shared.monitor.reports import text_table
 
+from .main import Ctx, cli
 
-@click.group()
+
+@cli.group()
 def tokens() -> None:
     """API tokens for `renkei serve` (Authorization: Bearer TOKEN)."""
 
@@ -19,7 +19,7 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--name", required=True, help="Who or what uses it (shown in the service log).")
 @click.pass_obj
-def tokens_create(obj: Any, name: str) -> None:
+def tokens_create(obj: Ctx, name: str) -> None:
     """Issue a token; it is printed once and only its hash is kept."""
     who = obj.identity(None).member
     try:
@@ -32,7 +32,7 @@ def tokens_create(obj: Any, name: str) -> None:
 
 @tokens.command("list")
 @click.pass_obj
-def tokens_list(obj: Any) -> None:
+def tokens_list(obj: Ctx) -> None:
     """Every token: name, who issued it, when, revoked or not."""
     rows = TrustRecords(obj.ledger()).tokens()
     if not rows:
@@ -59,7 +59,7 @@ def tokens_list(obj: Any) -> None:
 @tokens.command("revoke")
 @click.argument("name")
 @click.pass_obj
-def tokens_revoke(obj: Any, name: str) -> None:
+def tokens_revoke(obj: Ctx, name: str) -> None:
     """Revoke token NAME: the service refuses it from the next request on."""
     who = obj.identity(None).member
     try:

@@ -7,25 +7,30 @@ through ``inplace_predict``), and reason codes built only for rows where a rule 
 
 A column whose values all pass a fast check (typed numbers within the contract's bounds,
 declared categories, booleans, timestamps not in the future) is used as it is; any other
-column goes through :func:`shared.data.validation.check_rows`, the one implementation of
+column goes through :func:`shared.data.rowchecks.check_rows`, the one implementation of
 the contract's coercions, so the reasons are the contract's (column, check) exactly.
 """
 
 from __future__ import annotations
 
-import ast
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from shared.config import ProjectConfig, RulesConfig
+from shared.config import InputRule, OutputRule, ProjectConfig, RulesConfig
 from shared.data.contracts import Contracts
+from shared.data.fastcheck import column_array, fast_check
 from shared.data.features import feature_matrix
-from shared.data.validation import check_rows, column_array, fast_check
+from shared.data.rowchecks import check_rows
+from shared.guard.compile import compile_expression
+from shared.guard.envelope import Envelope
+
+if TYPE_CHECKING:
+    from shared.training.families.base import Model  # training imports the guard
 
 DECISIONS = ("model", "corrected", "fallback", "rejected")
 _RANK = {d: k for k, d in enumerate(DECISIONS)}
@@ -71,87 +76,6 @@ def stand_in(spec_type: str, typed: pd.Series) -> np.ndarray:
     return typed.astype("string").fillna("").to_numpy(dtype=object)
 
 
-# -- rule expressions, compiled to NumPy ----------------------------------------------------
-_FUNCS: dict[str, Callable[..., Any]] = {
-    "abs": np.abs,
-    "sqrt": np.sqrt,
-    "log": np.log,
-    "log10": np.log10,
-    "log1p": np.log1p,
-    "exp": np.exp,
-    "expm1": np.expm1,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-    "arcsin": np.arcsin,
-    "arccos": np.arccos,
-    "arctan": np.arctan,
-    "sinh": np.sinh,
-    "cosh": np.cosh,
-    "tanh": np.tanh,
-}
-_NODES = (
-    ast.Expression,
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.Compare,
-    ast.Name,
-    ast.Constant,
-    ast.Call,
-    ast.Load,
-    ast.Add,
-    ast.Sub,
-    ast.Mult,
-    ast.Div,
-    ast.Pow,
-    ast.Mod,
-    ast.FloorDiv,
-    ast.USub,
-    ast.UAdd,
-    ast.Eq,
-    ast.NotEq,
-    ast.Lt,
-    ast.LtE,
-    ast.Gt,
-    ast.GtE,
-)
-
-
-def compile_expression(expr: str, names: set[str]) -> Callable[[Mapping[str, Any]], Any] | None:
-    """``expr`` as a function of the typed columns, or None where NumPy could differ from
-    pandas' ``eval`` (boolean operators, ``in``, attributes ...): those use pandas."""
-    try:
-        tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if not isinstance(node, _NODES):
-            return None
-        if isinstance(node, ast.Call) and (
-            not isinstance(node.func, ast.Name)
-            or node.func.id not in _FUNCS
-            or node.keywords
-            or len(node.args) != 1
-        ):
-            return None
-        if isinstance(node, ast.Compare) and len(node.ops) != 1:
-            return None  # chained comparisons mean `and` in Python, not in pandas
-        if isinstance(node, ast.Constant) and not isinstance(node.value, int | float | str):
-            return None
-    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called
-    if not used <= names:
-        return None
-    code = compile(tree, f"<rule {expr!r}>", "eval")
-
-    def run(columns: Mapping[str, Any]) -> Any:
-        scope = {**_FUNCS, **{k: columns[k] for k in used}}
-        with np.errstate(all="ignore"):
-            return eval(code, {"__builtins__": {}}, scope)  # noqa: S307 - checked AST above
-
-    return run
-
-
 # -- the plan ----------------------------------------------------------------------------------
 @dataclass
 class Outcome:
@@ -167,7 +91,12 @@ class Plan:
     """The rules, contract and envelope of one guarded model, compiled for arrays."""
 
     def __init__(
-        self, cfg: ProjectConfig, rules: RulesConfig, envelope: Any, model: Any, baseline: Any
+        self,
+        cfg: ProjectConfig,
+        rules: RulesConfig,
+        envelope: Envelope,
+        model: Model,
+        baseline: Model,
     ) -> None:
         self.cfg, self.rules, self.envelope = cfg, rules, envelope
         self.model, self.baseline = model, baseline
@@ -179,7 +108,9 @@ class Plan:
         }
         self.seen = {k: frozenset(v) for k, v in envelope.categories.items()}
 
-    def run(self, cols: Mapping[str, Any], n: int, contracts: Contracts) -> Outcome:
+    def run(
+        self, cols: Mapping[str, np.ndarray | pd.Series], n: int, contracts: Contracts
+    ) -> Outcome:
         """Guarded answers for ``cols`` (column name -> Series or array of n values; any
         dtype, missing columns allowed)."""
         cfg = self.cfg
@@ -253,14 +184,16 @@ class Plan:
             state.fire(bad, "", "rejected")
         return typed
 
-    def _evaluate(self, rule: Any, typed: Mapping[str, np.ndarray], n: int) -> Any:
+    def _evaluate(
+        self, rule: InputRule | OutputRule, typed: Mapping[str, np.ndarray], n: int
+    ) -> Any:
         fn = self.expressions.get(rule.name)
         if fn is not None:
             return fn(typed)
         frame = pd.DataFrame({k: typed[k] for k in self.cfg.features}, index=range(n))
         return frame.eval(rule.expr)
 
-    def _input_rule(self, rule: Any, typed: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    def _input_rule(self, rule: InputRule, typed: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         try:
             if rule.kind == "range":
                 x = np.asarray(typed[rule.column], dtype=float)
@@ -284,7 +217,7 @@ class Plan:
             return np.ones(n, dtype=bool)
 
     def _predict(
-        self, model: Any, typed: Mapping[str, np.ndarray], rows: np.ndarray, n: int
+        self, model: Model, typed: Mapping[str, np.ndarray], rows: np.ndarray, n: int
     ) -> np.ndarray:
         every = bool(rows.all())
         part = {

@@ -1,0 +1,179 @@
+"""Coerce and check a raw batch's columns, vectorised: typed values and one reason per
+failed check of a row (column, check, value as it came); never raises for bad values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from shared.data.contracts import ColumnSpec, Contracts
+
+_TRUE = {"true", "1", "yes", "y", "t", "1.0"}
+_FALSE = {"false", "0", "no", "n", "f", "0.0"}
+_TS_MIN, _TS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-04-11")
+
+
+def _is_blank(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
+        return np.zeros(len(s), dtype=bool)
+    return s.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+
+
+def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.ndarray, str]:
+    """Typed values (NaN where unusable), null mask, bad-type mask and the type check name."""
+    null = s.isna().to_numpy()
+    if spec.type in ("float", "int"):
+        if pd.api.types.is_bool_dtype(s):
+            x = pd.Series(np.full(len(s), np.nan), index=s.index)
+            bad = ~null
+        elif pd.api.types.is_numeric_dtype(s):
+            x = s.astype("float64")
+            bad = np.zeros(len(s), dtype=bool)
+        else:
+            blank = _is_blank(s)
+            null = null | blank
+            x = pd.to_numeric(s.where(~blank), errors="coerce").astype("float64")
+            bad = x.isna().to_numpy() & ~null
+        check = "dtype('float64')"
+        if spec.type == "int":
+            v = x.to_numpy(dtype="float64", na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                frac = np.isfinite(v) & (
+                    np.mod(v, 1.0, where=np.isfinite(v), out=np.zeros_like(v)) != 0
+                )
+            bad = bad | frac
+            check = "dtype('int64')"
+        x = x.where(~bad)
+        return x, null, bad, check
+    if spec.type == "bool":
+        if pd.api.types.is_bool_dtype(s):
+            return (
+                s.astype("boolean").astype(object).where(~null),
+                null,
+                np.zeros(len(s), bool),
+                "dtype('bool')",
+            )
+        text = s.astype("string").str.strip().str.lower()
+        blank = text.eq("").fillna(False).to_numpy(dtype=bool)
+        null = null | blank
+        is_true = text.isin(_TRUE).fillna(False).to_numpy(dtype=bool)
+        is_false = text.isin(_FALSE).fillna(False).to_numpy(dtype=bool)
+        bad = ~null & ~is_true & ~is_false
+        x = pd.Series(np.where(is_true, True, np.where(is_false, False, None)), index=s.index)
+        return x, null, bad, "dtype('bool')"
+    if spec.type == "timestamp":
+        if pd.api.types.is_datetime64_any_dtype(s):
+            x = s.dt.tz_convert("UTC").dt.tz_localize(None) if s.dt.tz is not None else s
+            return x, null, np.zeros(len(s), bool), "dtype('datetime64[ns]')"
+        blank = _is_blank(s)
+        null = null | blank
+        x = pd.to_datetime(
+            s.where(~blank).astype("string"), errors="coerce", utc=True, format="ISO8601"
+        )
+        x = x.dt.tz_localize(None)
+        # years a nanosecond timestamp cannot hold (e.g. "-1" read as year -1) are wrong types
+        oob = (x.notna() & ((x < _TS_MIN) | (x > _TS_MAX))).to_numpy(dtype=bool)
+        x = x.where(~oob).astype("datetime64[ns]")
+        bad = (x.isna().to_numpy() & ~null) | oob
+        return x, null, bad, "dtype('datetime64[ns]')"
+    # str / category: keep the text as it came, checks decide on empties
+    x = s.astype("string").str.strip()
+    return x, null, np.zeros(len(s), bool), "dtype('str')"
+
+
+def _run_check(check: pa.Check, s: pd.Series, column: str) -> np.ndarray:
+    """Pass mask of one contract check over the usable values ``s`` of ``column``.
+
+    Pandera's built-in checks are evaluated directly from their name and statistics (same
+    semantics, without per-call overhead); any other check goes through Pandera itself."""
+    stats = check.statistics
+    if check.name == "greater_than_or_equal_to":
+        return (s >= stats["min_value"]).to_numpy(dtype=bool)
+    if check.name in ("less_than_or_equal_to", "not_in_future"):
+        return (s <= stats["max_value"]).to_numpy(dtype=bool)
+    if check.name == "isin":
+        return s.isin(stats["allowed_values"]).to_numpy(dtype=bool)
+    if check.name == "str_length" and stats.get("max_value") is None:
+        return (s.str.len() >= (stats.get("min_value") or 0)).to_numpy(dtype=bool)
+    out = check(pd.DataFrame({column: s}), column).check_output
+    return out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out, dtype=bool)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    return values.astype("string").fillna("<null>").astype(str)
+
+
+@dataclass
+class RowChecks:
+    """Typed columns (NaN where unusable) and one reason per failed check of a row."""
+
+    typed: dict[str, pd.Series]
+    reasons: pd.DataFrame  # QuarantineReasons, sorted by row
+
+
+def check_rows(
+    raw: pd.DataFrame, contracts: Contracts, specs: list[ColumnSpec], *, unique: bool = True
+) -> RowChecks:
+    """Coerce and check ``specs`` columns of ``raw`` (RangeIndex, columns present), vectorised.
+
+    Never raises for bad values: every problem becomes a reason (column, check, value).
+    """
+    schema = contracts.raw_schema
+    typed: dict[str, pd.Series] = {}
+    fail_rows: list[np.ndarray] = []
+    fail_meta: list[tuple[str, str]] = []
+
+    def record(col: str, check: str, mask_or_rows: np.ndarray) -> None:
+        rows = np.flatnonzero(mask_or_rows) if mask_or_rows.dtype == bool else mask_or_rows
+        if len(rows):
+            fail_rows.append(rows)
+            fail_meta.append((col, check))
+
+    for spec in specs:
+        s = raw[spec.name]
+        x, null, bad, type_check = _coerce(s, spec)
+        if spec.required:
+            record(spec.name, "not_nullable", null)
+        record(spec.name, type_check, bad)
+        usable = ~null & ~bad
+        if spec.type in ("float", "int"):
+            inf = usable & np.isinf(x.to_numpy(dtype="float64", na_value=np.nan))
+            record(spec.name, "finite", inf)
+            usable = usable & ~inf
+        if spec.unique and unique:
+            dup = usable & x.duplicated(keep="first").to_numpy()
+            record(spec.name, "unique", dup)
+        column = schema.columns[spec.name]
+        if column.checks and usable.any():
+            sub = x[usable]
+            if spec.type in ("float", "int"):
+                sub = sub.astype("float64")
+            for check in column.checks:
+                out = _run_check(check, sub, spec.name)
+                if not out.all():
+                    record(spec.name, check.name, sub.index.to_numpy()[~out])
+        typed[spec.name] = x.where(usable) if spec.type in ("float", "int") else x
+
+    if fail_rows:
+        sizes = [len(r) for r in fail_rows]
+        rows = np.concatenate(fail_rows)
+        cols = np.repeat([m[0] for m in fail_meta], sizes)
+        checks = np.repeat([m[1] for m in fail_meta], sizes)
+        values = np.empty(len(rows), dtype=object)
+        start = 0
+        for (col, _), r in zip(fail_meta, fail_rows, strict=True):
+            values[start : start + len(r)] = _text(raw[col].iloc[r]).to_numpy()
+            start += len(r)
+        reasons = pd.DataFrame({"row": rows, "column": cols, "check": checks, "value": values})
+        reasons = reasons.sort_values(["row", "column", "check"], kind="stable").reset_index(
+            drop=True
+        )
+    else:
+        reasons = pd.DataFrame(
+            {"row": pd.Series([], dtype="int64"), "column": [], "check": [], "value": []}
+        )
+    reasons = reasons.astype({"row": "int64", "column": str, "check": str, "value": str})
+    return RowChecks(typed, reasons)
