@@ -1,0 +1,141 @@
+"""The least-privilege IAM policy of each role the deployment uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.config import AwsConfig, ProjectConfig
+from shared.paths import FLOW_FILES
+
+from .step_functions import state_machine_arn
+
+
+def _bucket_and_prefix(uri: str) -> tuple[str, str]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    return bucket, prefix.strip("/")
+
+
+def _s3_statements(sid: str, roots: list[str], write: bool) -> list[dict[str, Any]]:
+    """List the buckets under the roots' prefixes; read (and write) objects under them."""
+    out: list[dict[str, Any]] = []
+    for i, root in enumerate(roots):
+        bucket, prefix = _bucket_and_prefix(root)
+        under = f"{prefix}/*" if prefix else "*"
+        out.append(
+            {
+                "Sid": f"{sid}List{i}",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": f"arn:aws:s3:::{bucket}",
+                **({"Condition": {"StringLike": {"s3:prefix": [prefix, under]}}} if prefix else {}),
+            }
+        )
+        actions = ["s3:GetObject", *(["s3:PutObject"] if write else [])]
+        out.append(
+            {
+                "Sid": f"{sid}Objects{i}",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": f"arn:aws:s3:::{bucket}/{under}",
+            }
+        )
+    return out
+
+
+def _policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def iam_policies(cfg: ProjectConfig, aws: AwsConfig) -> dict[str, dict[str, Any]]:
+    """The least-privilege policy each role needs, from the settings: the Batch job role
+    (tasks: both S3 roots, the ledger secret, foreach bookkeeping, starting retraining),
+    the Step Functions role (submit and watch Batch jobs), the EventBridge role (start the
+    scheduled state machines) and an operator (promote, approve, the app: the data root and
+    the ledger secret). Keyed by role; each ``{"role": ARN or None, "policy": document}``."""
+    account = aws.iam.batch_job_role.split(":")[4]
+    region = aws.region
+    table = f"arn:aws:dynamodb:{region}:{account}:table/{aws.dynamodb_table}"
+    machines = [state_machine_arn(aws, cfg.name, f) for f in FLOW_FILES]
+    secret: list[dict[str, Any]] = []
+    if aws.ledger.secret_name and not aws.ledger.url:
+        secret = [
+            {
+                "Sid": "LedgerSecret",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                # Secrets Manager appends six random characters to a secret's ARN
+                "Resource": f"arn:aws:secretsmanager:{region}:{account}:secret:"
+                f"{aws.ledger.secret_name}-??????",
+            }
+        ]
+    batch_job = _s3_statements("Data", [aws.s3.datastore_root, aws.s3.data_root], write=True)
+    batch_job += secret
+    batch_job += [
+        {
+            "Sid": "ForeachBookkeeping",
+            "Effect": "Allow",
+            "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+            "Resource": table,
+        },
+        {  # the monitor flow finds and starts the train state machine (retraining)
+            "Sid": "FindTrainStateMachine",
+            "Effect": "Allow",
+            "Action": ["states:ListStateMachines"],
+            "Resource": "*",  # List* takes no resource-level permission
+        },
+        {
+            "Sid": "StartRetraining",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": state_machine_arn(aws, cfg.name, "TrainFlow"),
+        },
+    ]
+    queues = [
+        f"arn:aws:batch:{region}:{account}:job-queue/{q}"
+        for q in (aws.batch.cpu_queue, aws.batch.gpu_queue)
+    ]
+    step_functions = [
+        {
+            "Sid": "SubmitBatchJobs",
+            "Effect": "Allow",
+            "Action": ["batch:SubmitJob"],
+            "Resource": [*queues, f"arn:aws:batch:{region}:{account}:job-definition/*"],
+        },
+        {
+            "Sid": "WatchBatchJobs",
+            "Effect": "Allow",
+            "Action": ["batch:DescribeJobs", "batch:TerminateJob"],
+            "Resource": "*",  # job ids are not known in advance
+        },
+        {  # the .sync integration listens for Batch job events through this rule
+            "Sid": "BatchJobEvents",
+            "Effect": "Allow",
+            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+            "Resource": f"arn:aws:events:{region}:{account}:rule/"
+            "StepFunctionsGetEventsForBatchJobsRule",
+        },
+        {
+            "Sid": "ForeachBookkeeping",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem"],
+            "Resource": table,
+        },
+    ]
+    eventbridge = [
+        {
+            "Sid": "StartScheduledRuns",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": machines,
+        }
+    ]
+    operator = _s3_statements("Data", [aws.s3.data_root], write=True) + secret
+    return {
+        "batch_job_role": {"role": aws.iam.batch_job_role, "policy": _policy(batch_job)},
+        "step_functions_role": {
+            "role": aws.iam.step_functions_role,
+            "policy": _policy(step_functions),
+        },
+        "eventbridge_role": {"role": aws.iam.eventbridge_role, "policy": _policy(eventbridge)},
+        "operator": {"role": None, "policy": _policy(operator)},
+    }
