@@ -11,7 +11,6 @@ from shared.ledger import (
     LedgerError,
     ModelVersionRecord,
 )
-from shared.training import TrainingError, champion_metrics, load_artifacts  # noqa: F401  (champion_metrics: moved to training.gates)
 from shared.trust.decisions import Signer
 
 

@@ -24,7 +24,7 @@ from shared.ledger import (
     ModelVersionRecord,
     NewDeployment,
 )
-from shared.training import TrainingError, champion_metrics, load_artifacts  # noqa: F401  (champion_metrics: moved to training.gates)
+from shared.training import load_artifacts
 from shared.training.families import ARTIFACT_FILES
 from shared.trust.decisions import Signer, approval_problems
 
