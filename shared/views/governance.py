@@ -147,7 +147,7 @@ def maturity(ledger: Ledger, roles: RolesConfig) -> pd.DataFrame:
         (
             "training",
             "scheduled training (production branch runs)",
-            any((r["branch"] or "").startswith("prod") for r in ok),
+            any((r.branch or "").startswith("prod") for r in ok),
         ),
         ("deploy", "approvals in use", bool(ledger.releases.approvals())),
         ("deploy", "guarded deployments", bool(ledger.releases.deployments())),
