@@ -116,7 +116,7 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
             assert t.queue.endswith("renkei-cpu") and reqs == {"VCPU": "1", "MEMORY": "3500"}
     runs = {r.pathspec: r for r in ledger.runs.all()}
     assert runs["TrainFlow/sfn-emu-train"].status == "succeeded"
-    assert runs["TrainFlow/sfn-emu-train"]["branch"] == "prod"
+    assert runs["TrainFlow/sfn-emu-train"].branch == "prod"
     models = {m.family: m for m in ledger.registry.models()}
     assert set(models) == {"baseline", "xgboost"}
     cand = models["xgboost"]
