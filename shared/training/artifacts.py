@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pandera.pandas as pa
@@ -12,6 +12,9 @@ from shared.config import ProjectConfig
 from shared.data import storage
 
 from .candidate import Candidate
+
+if TYPE_CHECKING:
+    from shared.ledger import ModelRegistration
 
 
 class ComparisonRow(pa.DataFrameModel):
@@ -46,7 +49,9 @@ def load_artifacts(prefix: str, names: list[str]) -> dict[str, bytes]:
     return {n: storage.read_bytes(storage.join(prefix, n)) for n in names}
 
 
-def registration(c: Candidate, base: Candidate, cfg: ProjectConfig, task: str | None) -> Any:
+def registration(
+    c: Candidate, base: Candidate, cfg: ProjectConfig, task: str | None
+) -> ModelRegistration:
     """The ledger record of one trained family."""
     from shared.ledger import ModelRegistration
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,9 @@ from shared.config import ProjectConfig
 from shared.data import storage
 
 from .candidate import TrainingError
+
+if TYPE_CHECKING:
+    from shared.ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class TrainingInput:
     unlabelled: int
 
 
-def load_training_input(ledger: Any, cfg: ProjectConfig, versions: list[str]) -> TrainingInput:
+def load_training_input(ledger: Ledger, cfg: ProjectConfig, versions: list[str]) -> TrainingInput:
     """Read the chosen dataset versions (default: the newest), each joined with the labels
     recorded for it."""
     known = ledger.datasets.all()

@@ -7,7 +7,7 @@ from typing import Any
 
 from shared.config import ProjectConfig
 
-from .base import META
+from .base import META, Model
 from .baseline import Baseline
 from .torch_mlp import TorchMLP
 from .xgboost_model import XGBoostModel
@@ -22,13 +22,13 @@ ARTIFACT_FILES: dict[str, list[str]] = {
 FAMILIES: dict[str, Any] = {"baseline": Baseline, "xgboost": XGBoostModel, "torch_mlp": TorchMLP}
 
 
-def new_model(family: str, cfg: ProjectConfig) -> Any:
+def new_model(family: str, cfg: ProjectConfig) -> Model:
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r} (known: {sorted(FAMILIES)})")
     return FAMILIES[family](cfg)
 
 
-def load_model(files: dict[str, bytes], cfg: ProjectConfig) -> Any:
+def load_model(files: dict[str, bytes], cfg: ProjectConfig) -> Model:
     """Rebuild a model from its files (as written by ``to_files``)."""
     family = json.loads(files[META])["family"]
     return FAMILIES[family].from_files(files, cfg)
