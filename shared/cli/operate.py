@@ -16,7 +16,8 @@ from .main import Ctx, cli
 @click.pass_obj
 def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
     """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn).
-    /predict and /version need `Authorization: Bearer TOKEN` (renkei tokens create)."""
+    /predict and /version need `Authorization: Bearer TOKEN` (renkei tokens create); in dev
+    mode (roles.yaml identity.dev_mode) a request without any token is served as anonymous."""
     import uvicorn
 
     from shared.operate.service import create_app
