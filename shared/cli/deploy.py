@@ -40,6 +40,12 @@ def deploy() -> None:
     is_flag=True,
     help="Print the least-privilege IAM policy of each role as JSON; deploy nothing.",
 )
+@click.option(
+    "--allow-dev-mode",
+    is_flag=True,
+    help="Deploy although roles.yaml has identity.dev_mode on (anyone may act as anyone "
+    "with --as): for a test account only.",
+)
 @click.pass_obj
 def deploy_aws(
     obj: Ctx,
@@ -49,6 +55,7 @@ def deploy_aws(
     out: str,
     settings_out: str,
     print_iam: bool,
+    allow_dev_mode: bool,
 ) -> None:
     """Deploy ingest, train, score and monitor as scheduled AWS Step Functions (production
     branch), every step on AWS Batch (GPU steps on the GPU queue), settings from
@@ -73,6 +80,15 @@ def deploy_aws(
     if print_iam:
         echo_json(iam_policies(pset.project, aws))
         return
+    if pset.roles.identity.dev_mode and not allow_dev_mode:
+        why = (
+            f"{pset.sources['roles']}: identity.dev_mode is on, so production would accept "
+            "`--as NAME` from anyone: set dev_mode: false with each member's logins and "
+            "public_keys (README, Who can do what), or pass --allow-dev-mode for a test account"
+        )
+        if not dry_run:
+            raise click.ClickException(why)
+        click.echo(f"warning (a real deployment is refused): {why}", err=True)
     try:
         settings = write_production_settings(Path(settings_out).resolve(), pset, aws_path).parent
     except (DeployError, ConfigError) as e:

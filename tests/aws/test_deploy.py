@@ -103,7 +103,7 @@ def run_deploy(
     monkeypatch.setenv("METAFLOW_USER", "sora")
     aws_path = aws_path or aws_world(endpoint, tmp)
     project = write_project(tmp)
-    settings = ["--settings-out", str(tmp / "production")]
+    settings = ["--settings-out", str(tmp / "production"), "--allow-dev-mode"]
     out = CliRunner().invoke(
         cli,
         ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path), *settings]
@@ -342,3 +342,34 @@ def test_deployed_monitor_starts_the_train_state_machine(
     [machine] = sfn.list_state_machines()["stateMachines"]
     [execution] = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
     assert execution["executionArn"] == arn
+
+
+def test_a_dev_mode_roles_file_is_refused_for_production(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dev mode accepts `--as NAME` from anyone: deploying it to production is refused in one
+    line before anything is written or deployed (a dry run only warns)."""
+    aws_path = aws_world(moto_server, tmp_path)
+    monkeypatch.setenv("METAFLOW_USER", "sora")
+    project = write_project(tmp_path)
+    base = ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path)]
+    settings = tmp_path / "production"
+    out = CliRunner().invoke(cli, [*base, "--settings-out", str(settings)])
+    assert out.exit_code == 1, out.output
+    [line] = [x for x in out.output.splitlines() if x.strip()]
+    assert "identity.dev_mode is on" in line and "--allow-dev-mode" in line, line
+    assert not settings.exists()
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
+    assert sfn.list_state_machines()["stateMachines"] == []
+    dry = ["--flow", "IngestFlow", "--dry-run", "--out", str(tmp_path / "sm")]
+    out = CliRunner().invoke(cli, [*base, "--settings-out", str(settings), *dry])
+    assert out.exit_code == 0 and "a real deployment is refused" in out.output, out.output
+    # with dev mode off the refusal is gone (the dry run writes the JSON, deploys nothing)
+    roles = tmp_path / "roles.yaml"
+    data = yaml.safe_load(roles.read_text())
+    data["identity"]["dev_mode"] = False
+    roles.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = CliRunner().invoke(cli, [*base, "--settings-out", str(settings), *dry])
+    assert out.exit_code == 0, out.output
+    assert "warning" not in out.output
+    assert yaml.safe_load((settings / "roles.yaml").read_text())["identity"]["dev_mode"] is False

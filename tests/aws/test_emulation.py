@@ -80,7 +80,7 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
     out = CliRunner().invoke(
         cli,
         ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path)]
-        + ["--settings-out", str(settings)],
+        + ["--settings-out", str(settings), "--allow-dev-mode"],  # approvals below use --as
     )
     assert out.exit_code == 0, out.output
     deployed = time.perf_counter()
