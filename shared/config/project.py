@@ -124,6 +124,9 @@ class AppSettings(_Strict):
 class StorageSettings(_Strict):
     data_root: str = "data"
     ledger_url: str = "sqlite:///data/ledger.db"
+    # input rows per partition: one ingest/score task (and one part file) each; a task's
+    # memory grows with it, the number of tasks shrinks with it
+    partition_rows: int = Field(250_000, gt=0)
 
 
 class GeneratorSettings(_Strict):
