@@ -6,7 +6,8 @@ import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAG
 from shared.config import project_from_flow
 from shared.data import storage
 from shared.data.ingest import generate_raw, generator_settings, land_raw
-from shared.data.partvalidate import finish_ingest, plan_ingest, staging_prefix, validate_part
+from shared.data.partitions import plan_batch
+from shared.data.partvalidate import finish_ingest, staging_prefix, validate_part
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -76,7 +77,7 @@ class IngestFlow(FlowSpec):
                     self.drift,
                 )
             self.raw = land_raw(src, root)
-            self.parts = plan_ingest(self.raw, cfg.storage.partition_rows)
+            self.parts = plan_batch(self.raw, cfg.storage.partition_rows)
         self.staging = staging_prefix(root, current.run_id)
         self.peak_rss_mib = peak_rss_mib()
         self.next(self.validate, foreach="parts")

@@ -22,6 +22,7 @@ import pyarrow as pa_arrow
 import pyarrow.parquet as pq
 
 from shared.data import storage
+from shared.data.ingest import LandedRaw, read_raw
 from shared.data.validation import RawInputError
 
 CHUNK = 1 << 24  # bytes per read while scanning a CSV file
@@ -189,11 +190,14 @@ def plan(files: list[tuple[str, str, str, str]], size: int) -> list[Partition]:
     return parts
 
 
+def plan_batch(raw: LandedRaw, size: int) -> list[Partition]:
+    """Partitions of ``size`` input rows over a landed batch's files (no rows loaded)."""
+    return plan([(f.name, f.uri, f.format, f.source or f.name) for f in raw.files], size)
+
+
 def read_segment(seg: Segment) -> pd.DataFrame:
     """The raw rows of one segment, reading only its bytes or row groups."""
     if seg.format == "csv":
-        from shared.data.ingest import read_raw  # the one CSV parser (file-level checks)
-
         data = storage.read_range(seg.uri, 0, seg.header_end)
         data += storage.read_range(seg.uri, seg.byte_start, seg.byte_stop)
         df = read_raw(data, seg.named, "csv")
@@ -211,7 +215,9 @@ def read_segment(seg: Segment) -> pd.DataFrame:
                 table = pf.read_row_groups(groups).slice(seg.row_start - first, seg.rows)
             df = table.to_pandas()
         except (pa_arrow.ArrowException, OSError, ValueError) as e:
-            raise PlanError(f"{seg.named}: not a readable Parquet file ({_first_line(e)})") from None
+            raise PlanError(
+                f"{seg.named}: not a readable Parquet file ({_first_line(e)})"
+            ) from None
     if len(df) != seg.rows:
         raise PlanError(
             f"{seg.named}: rows {seg.row_start}-{seg.row_stop} read as {len(df)} rows, not "
@@ -232,6 +238,14 @@ def iter_partitions(parts: list[Partition]) -> Iterator[tuple[Partition, pd.Data
     """Each partition with its raw rows, one at a time (memory: one partition)."""
     for p in parts:
         yield p, read_partition(p)
+
+
+def iter_landed(uri: str, label: str) -> Iterator[pd.DataFrame]:
+    """The rows of a landed raw batch (a file, or the folder of its files), file by file."""
+    files = storage.list_files(uri) if storage.is_prefix(uri) else [uri]
+    for f in files:
+        fmt = "parquet" if f.endswith((".parquet", ".pq")) else "csv"
+        yield read_raw(storage.read_bytes(f), label if len(files) == 1 else f, fmt)
 
 
 def locate(parts: list[Partition], input_row: int) -> tuple[Partition, Segment, int]:

@@ -30,7 +30,7 @@ from shared.data.contracts import SCHEMA_VERSION, build_contracts
 from shared.data.duplicates import cross_part_duplicates, write_ids
 from shared.data.ingest import IngestOutcome, LandedRaw
 from shared.data.manifest import Manifest, PartEntry, has_manifest, part_name, write_manifest
-from shared.data.partitions import Partition, plan, read_partition
+from shared.data.partitions import Partition, plan_batch, read_partition
 from shared.data.quarantine import quarantine_frame
 from shared.data.validation import CheckCount, RawInputError, SplitResult, split_valid
 
@@ -57,11 +57,6 @@ class PartOutcome:
     @property
     def rows_in(self) -> int:
         return self.stop - self.start
-
-
-def plan_ingest(raw: LandedRaw, size: int) -> list[Partition]:
-    """Partitions of ``size`` input rows over the landed files (metadata and a CSV scan only)."""
-    return plan([(f.name, f.uri, f.format, f.source or f.name) for f in raw.files], size)
 
 
 def staging_prefix(data_root: str, key: str | None = None) -> str:
@@ -277,7 +272,7 @@ def validate_in_process(
     partition_rows: int | None = None,
 ) -> tuple[IngestOutcome, SplitResult]:
     """The ingest flow's steps in one process (library callers, small batches)."""
-    parts = plan_ingest(raw, partition_rows or cfg.storage.partition_rows)
+    parts = plan_batch(raw, partition_rows or cfg.storage.partition_rows)
     staging = staging_prefix(data_root)
     try:
         outs = [validate_part(p, cfg, staging, len(parts), now) for p in parts]

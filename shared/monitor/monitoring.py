@@ -13,7 +13,7 @@ import pandas as pd
 from shared.config import ProjectConfig
 from shared.data import storage
 from shared.data.contracts import build_contracts
-from shared.data.ingest import read_raw
+from shared.data.partitions import iter_landed
 from shared.data.validation import RawInputError, check_rows
 from shared.ledger import Ledger, ModelVersionRecord
 from shared.monitor.checks import (
@@ -74,9 +74,8 @@ def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame
     specs = [s for s in contracts.columns if s.name in cfg.features]
     feats, outs = [], []
     for b in batches:
-        fmt = "parquet" if b.input_uri.endswith((".parquet", ".pq")) else "csv"
         try:
-            raw = read_raw(storage.read_bytes(b.input_uri), b.input_source, fmt)
+            raw = pd.concat(list(iter_landed(b.input_uri, b.input_source)), ignore_index=True)
             scored = storage.read_parquet(b.output_uri)
         except FileNotFoundError as e:
             raise MonitoringError(
