@@ -342,3 +342,56 @@ def test_deployed_monitor_starts_the_train_state_machine(
     [machine] = sfn.list_state_machines()["stateMachines"]
     [execution] = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
     assert execution["executionArn"] == arn
+
+
+def _map_states(states: dict) -> list[dict]:
+    """Every Map state of a state machine definition, nested ones included."""
+    found = []
+    for s in states.values():
+        if s.get("Type") == "Map":
+            found.append(s)
+        inner = s.get("ItemProcessor") or s.get("Iterator") or {}
+        found += _map_states(inner.get("States", {}))
+    return found
+
+
+@pytest.mark.parametrize("flows", [["ScoreFlow"], []])
+def test_the_score_state_machine_uses_a_distributed_map_when_configured(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flows: list[str]
+) -> None:
+    aws_path = aws_world(moto_server, tmp_path, distributed_map=flows)
+    run_deploy(moto_server, tmp_path, monkeypatch, "--flow", "ScoreFlow", aws_path=aws_path)
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
+    [machine] = sfn.list_state_machines()["stateMachines"]
+    definition = json.loads(
+        sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"]
+    )
+    maps = _map_states(definition["States"])
+    modes = {
+        (m.get("ItemProcessor") or m.get("Iterator"))["ProcessorConfig"]["Mode"]
+        if "ProcessorConfig" in (m.get("ItemProcessor") or m.get("Iterator"))
+        else "INLINE"
+        for m in maps
+    }
+    if flows:  # the partition foreach fans out as a distributed map, its results on S3
+        assert modes == {"DISTRIBUTED"}
+        assert any("ItemReader" in m for m in maps)
+        assert any("ResultWriter" in m for m in maps)
+    else:
+        assert modes == {"INLINE"} and not any("ItemReader" in m for m in maps)
+    # the step functions role may start and watch the child executions (least privilege)
+    out = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(tmp_path / "project.yaml"),
+            "deploy",
+            "aws",
+            "--aws-config",
+            str(aws_path),
+            "--print-iam",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    sids = [s["Sid"] for s in json.loads(out.output)["step_functions_role"]["policy"]["Statement"]]
+    assert ("DistributedMapChildren" in sids) == bool(flows)
