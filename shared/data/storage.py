@@ -98,6 +98,12 @@ def parquet_bytes(df: pd.DataFrame) -> bytes:
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    if any(pa.types.is_null(f.type) for f in table.schema):  # an empty or all-None text
+        # column is text: parts of one output then share one schema (readable as a dataset)
+        schema = pa.schema(
+            [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
+        )
+        table = table.cast(schema)
     buf = io.BytesIO()
     pq.write_table(table, buf)
     return buf.getvalue()
