@@ -82,6 +82,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
+        (tmp / "model").mkdir()
         t = build(tmp / "model", f"sqlite:///{tmp / 'model' / 'ledger.db'}", runs=1)
         [v] = t.candidates
         release(t.ledger, t.roles, t.cfg, t.rules, v, "scale benchmark")

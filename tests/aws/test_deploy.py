@@ -180,6 +180,7 @@ def test_deploy_every_production_flow(
     assert project["storage"] == {
         "data_root": "s3://renkei-data/eta",
         "ledger_url": "secretsmanager:renkei/ledger-url",
+        "partition_rows": 250_000,  # the project's partition size goes with it
     }
     # the production settings operators use: the project folder with its four files
     for name in ("rules", "roles", "costs"):
