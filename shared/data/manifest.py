@@ -11,6 +11,7 @@ killed and run again replaces its part, it never adds a second one.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -95,13 +96,16 @@ def has_manifest(prefix: str) -> bool:
     return storage.exists(storage.join(prefix, MANIFEST))
 
 
-def iter_frames(uri: str) -> Iterator[pd.DataFrame]:
-    """The rows of a Parquet file or a partitioned prefix, one part at a time, in order."""
-    if uri.endswith((".parquet", ".pq")):
-        yield storage.read_parquet(uri)
-        return
-    for p in read_manifest(uri).parts:
-        yield storage.read_parquet(storage.join(uri, p.name))
+def iter_frames(uri: str, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    """The rows of a Parquet file or a partitioned prefix, one part at a time, in order
+    (``columns``: only those)."""
+    files = (
+        [uri]
+        if uri.endswith((".parquet", ".pq"))
+        else [storage.join(uri, p.name) for p in read_manifest(uri).parts]
+    )
+    for f in files:
+        yield pd.read_parquet(io.BytesIO(storage.read_bytes(f)), columns=columns)
 
 
 def read_frame(uri: str) -> pd.DataFrame:

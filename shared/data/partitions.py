@@ -240,12 +240,21 @@ def iter_partitions(parts: list[Partition]) -> Iterator[tuple[Partition, pd.Data
         yield p, read_partition(p)
 
 
-def iter_landed(uri: str, label: str) -> Iterator[pd.DataFrame]:
-    """The rows of a landed raw batch (a file, or the folder of its files), file by file."""
+def iter_landed(uri: str, label: str, size: int) -> Iterator[pd.DataFrame]:
+    """The rows of a landed raw batch (a file, or the folder of its files), partition by
+    partition of ``size`` rows (memory: one partition)."""
     files = storage.list_files(uri) if storage.is_prefix(uri) else [uri]
-    for f in files:
-        fmt = "parquet" if f.endswith((".parquet", ".pq")) else "csv"
-        yield read_raw(storage.read_bytes(f), label if len(files) == 1 else f, fmt)
+    named = [
+        (
+            f,
+            f,
+            "parquet" if f.endswith((".parquet", ".pq")) else "csv",
+            label if len(files) == 1 else f,
+        )
+        for f in files
+    ]
+    for _, frame in iter_partitions(plan(named, size)):
+        yield frame
 
 
 def locate(parts: list[Partition], input_row: int) -> tuple[Partition, Segment, int]:
