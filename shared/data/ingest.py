@@ -11,7 +11,6 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import PurePosixPath
 
 import pandas as pd
@@ -21,7 +20,7 @@ from shared.config import GeneratorSettings, ProjectConfig
 from shared.data import storage
 from shared.data.contracts import SCHEMA_VERSION
 from shared.data.generator import generate_orders
-from shared.data.validation import CheckCount, RawInputError, SplitResult
+from shared.data.validation import CheckCount, RawInputError
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -231,15 +230,11 @@ def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def validate_batch(
-    raw: LandedRaw,
-    cfg: ProjectConfig,
-    data_root: str,
-    now: datetime | None = None,
-    partition_rows: int | None = None,
-) -> tuple[IngestOutcome, SplitResult]:
-    """Validate a landed batch in this process, partition by partition (the ingest flow runs
-    the same steps as Metaflow tasks); store the dataset and its quarantine as Parquet."""
-    from shared.data.partvalidate import validate_in_process
+def __getattr__(name: str) -> object:
+    """``validate_batch`` lives with the partition steps (shared/data/partvalidate.py), which
+    import this module; it stays importable from here."""
+    if name == "validate_batch":
+        from shared.data.partvalidate import validate_batch
 
-    return validate_in_process(raw, cfg, data_root, now, partition_rows)
+        return validate_batch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ import pyarrow as pa_arrow
 import pyarrow.parquet as pq
 
 from shared.data import storage
-from shared.data.ingest import LandedRaw, read_raw
+from shared.data.ingest import LandedRaw, _first_line, read_raw
 from shared.data.validation import RawInputError
 
 CHUNK = 1 << 24  # bytes per read while scanning a CSV file
@@ -267,7 +267,3 @@ def locate(parts: list[Partition], input_row: int) -> tuple[Partition, Segment, 
                     return p, s, s.row_start + input_row - at
                 at += s.rows
     raise IndexError(f"input row {input_row} is not in this batch")
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -264,14 +264,15 @@ def finish_ingest(
     return outcome, reasons
 
 
-def validate_in_process(
+def validate_batch(
     raw: LandedRaw,
     cfg: ProjectConfig,
     data_root: str,
     now: datetime | None = None,
     partition_rows: int | None = None,
 ) -> tuple[IngestOutcome, SplitResult]:
-    """The ingest flow's steps in one process (library callers, small batches)."""
+    """Validate a landed batch in this process, partition by partition: the ingest flow's
+    steps (library callers, small batches); store the dataset and its quarantine."""
     parts = plan_batch(raw, partition_rows or cfg.storage.partition_rows)
     staging = staging_prefix(data_root)
     try:

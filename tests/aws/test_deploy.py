@@ -113,6 +113,14 @@ def run_deploy(
     return out
 
 
+def print_iam(tmp: Path, aws_path: Path) -> str:
+    """`renkei deploy aws --print-iam` for the project written in ``tmp``."""
+    args = ["--config", str(tmp / "project.yaml"), "deploy", "aws", "--aws-config", str(aws_path)]
+    out = CliRunner().invoke(cli, [*args, "--print-iam"])
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
 def test_deploy_every_production_flow(
     moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -189,22 +197,7 @@ def test_deploy_every_production_flow(
         ).read_bytes()
     assert (settings / "aws.yaml").read_bytes() == aws_path.read_bytes()
     # the IAM policies name exactly the state machines that were deployed
-    policies = json.loads(
-        CliRunner()
-        .invoke(
-            cli,
-            [
-                "--config",
-                str(tmp_path / "project.yaml"),
-                "deploy",
-                "aws",
-                "--aws-config",
-                str(aws_path),
-                "--print-iam",
-            ],
-        )
-        .output
-    )
+    policies = json.loads(print_iam(tmp_path, aws_path))
     [start] = policies["eventbridge_role"]["policy"]["Statement"]
     assert sorted(start["Resource"]) == sorted(m["stateMachineArn"] for m in machines)
 
@@ -381,18 +374,6 @@ def test_the_score_state_machine_uses_a_distributed_map_when_configured(
     else:
         assert modes == {"INLINE"} and not any("ItemReader" in m for m in maps)
     # the step functions role may start and watch the child executions (least privilege)
-    out = CliRunner().invoke(
-        cli,
-        [
-            "--config",
-            str(tmp_path / "project.yaml"),
-            "deploy",
-            "aws",
-            "--aws-config",
-            str(aws_path),
-            "--print-iam",
-        ],
-    )
-    assert out.exit_code == 0, out.output
-    sids = [s["Sid"] for s in json.loads(out.output)["step_functions_role"]["policy"]["Statement"]]
+    statements = json.loads(print_iam(tmp_path, aws_path))["step_functions_role"]["policy"]
+    sids = [s["Sid"] for s in statements["Statement"]]
     assert ("DistributedMapChildren" in sids) == bool(flows)
