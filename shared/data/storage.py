@@ -83,11 +83,16 @@ def write_once(uri: str, data: bytes) -> bool:
 
 
 def exists(uri: str) -> bool:
-    if is_s3(uri):
+    if is_s3(uri):  # a HEAD request: nothing is downloaded
+        from botocore.exceptions import ClientError
+
+        bucket, key = _split_s3(uri)
         try:
-            read_bytes(uri)
-        except FileNotFoundError:
-            return False
+            _s3().head_object(Bucket=bucket, Key=key)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchBucket"):
+                return False
+            raise
         return True
     return Path(uri).exists()
 
