@@ -4,7 +4,10 @@ from metaflow import FlowSpec, Parameter, card, config_expr, current, project, s
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.config import project_from_flow
-from shared.data.ingest import generate_raw, generator_settings, land_raw, validate_batch
+from shared.data import storage
+from shared.data.ingest import generate_raw, generator_settings, land_raw
+from shared.data.partitions import plan_batch
+from shared.data.partvalidate import finish_ingest, staging_prefix, validate_part
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -14,6 +17,7 @@ from shared.flowkit import (
     fault_point,
     ingest_card,
     open_ledger,
+    peak_rss_mib,
     production,
     project_config,
     run_context,
@@ -26,10 +30,14 @@ class IngestFlow(FlowSpec):
     """Ingest a raw batch: validate it, quarantine bad rows with reasons, version the rest.
 
     Steps:
-      start    - land the raw input (a CSV/Parquet path, an s3:// URI, or a generated batch)
-                 byte for byte under the data root, and record the run in the ledger
-      validate - lazy Pandera validation; split valid and quarantined rows; store both as
-                 Parquet; record dataset, report and quarantine in the ledger; card
+      start    - land the raw input (a CSV/Parquet file, a list of files, a local folder or
+                 s3:// prefix of them, or a generated batch) byte for byte under the data
+                 root; plan partitions of storage.partition_rows input rows from metadata
+      validate - foreach partition: read only its rows; lazy Pandera validation; split
+                 valid and quarantined rows; stage both, the reasons and the ids
+      join     - ids repeated across partitions quarantined (bucket by bucket); dataset
+                 version; parts + manifests published; dataset, report and quarantine
+                 recorded in the ledger (rows in = valid + quarantined); card
       end      - fail if the valid fraction is under the configured minimum, else finish
     """
 
@@ -39,7 +47,8 @@ class IngestFlow(FlowSpec):
     source = Parameter(
         "source",
         default="",
-        help="Raw batch: a .csv or .parquet path or s3:// URI. Empty: the built-in generator.",
+        help="Raw batch: a .csv/.parquet file, files separated by commas, or a folder or s3:// "
+        "prefix of them (read in name order). Empty: the built-in generator.",
     )
     rows = Parameter("rows", default=0, type=int, help="Generator rows (0: from config).")
     seed = Parameter("seed", default=-1, type=int, help="Generator seed (-1: from config).")
@@ -68,18 +77,40 @@ class IngestFlow(FlowSpec):
                     self.drift,
                 )
             self.raw = land_raw(src, root)
-        self.next(self.validate)
+            self.parts = plan_batch(self.raw, cfg.storage.partition_rows)
+        self.staging = staging_prefix(root, current.run_id)
+        self.peak_rss_mib = peak_rss_mib()
+        self.next(self.validate, foreach="parts")
+
+    @step
+    def validate(self):
+        """Validate one partition with the Pandera contract; stage both halves."""
+        with run_context(self.project, self.run_pathspec):
+            cfg = project_from_flow(self.project)
+            self.part = validate_part(self.input, cfg, self.staging, len(self.parts))
+        self.peak_rss_mib = peak_rss_mib()
+        self.next(self.join)
 
     @card(type="blank")
     @step
-    def validate(self):
-        """Validate with the Pandera contract, split, store and record both halves."""
+    def join(self, inputs):
+        """Duplicate ids across partitions, version, publish, record both halves."""
+        self.merge_artifacts(
+            inputs, include=["run_pathspec", "raw", "parts", "staging", "labels_uri"]
+        )
         with run_context(self.project, self.run_pathspec):
             cfg = project_from_flow(self.project)
             ledger = open_ledger(self.project)
-            self.outcome, split = validate_batch(self.raw, cfg, cfg.storage.data_root)
+            self.outcome, reasons = finish_ingest(
+                self.raw,
+                self.parts,
+                [i.part for i in inputs],
+                cfg,
+                cfg.storage.data_root,
+                self.staging,
+            )
             self.record = ledger.datasets.record_ingest(
-                self.outcome, split.reasons, current.username, self.run_pathspec
+                self.outcome, reasons, current.username, self.run_pathspec
             )
             fault_point("validate")  # reliability tests: kill -9, SIGTERM or a bug here
             if self.labels_uri:  # the generator also delivers the true times (delayed labels)
@@ -91,6 +122,8 @@ class IngestFlow(FlowSpec):
                     self.outcome.dataset_version,
                 )
             current.card.extend(ingest_card(self.outcome))
+            storage.remove_prefix(self.staging)
+        self.peak_rss_mib = peak_rss_mib()
         self.next(self.end)
 
     @step

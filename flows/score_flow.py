@@ -4,26 +4,23 @@ from metaflow import FlowSpec, Parameter, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.data import storage
-from shared.data.ingest import generate_raw, generator_settings, land_raw, read_raw
+from shared.data.ingest import generate_raw, generator_settings, land_raw
+from shared.data.partitions import plan_batch
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
     begin_run,
     deploy_config,
     end_run,
+    fault_point,
     open_ledger,
+    peak_rss_mib,
     production,
     project_config,
     run_context,
 )
 from shared.guard.bundle import load_deployed
-from shared.operate.scoring import (
-    FRESH_DAYS,
-    combine,
-    fresh_batch_start,
-    partitions,
-    score_partition,
-)
+from shared.operate.scoring import FRESH_DAYS, finish_scoring, fresh_batch_start, score_partition
 
 
 @production
@@ -33,10 +30,13 @@ class ScoreFlow(FlowSpec):
 
     Steps:
       start - find the production deployment (model version + rules), land the input byte
-              for byte, read it (file-level problems end the run with one line), partition it
-      score - foreach partition: the guard validates every row like ingest, the model or the
-              baseline answers, output rules correct; Parquet with decision and reasons
-      join  - one output file; a scoring-batch record with lineage and decision counts
+              for byte (a file, files, or a folder / s3:// prefix of them) and plan its
+              partitions from metadata, loading no rows
+      score - foreach partition: read only its rows; the guard validates every row like
+              ingest, the model or the baseline answers, output rules correct; one Parquet
+              part (fixed name, written atomically) with decision, reasons and input_row
+      join  - the output's manifest (parts, rows, hashes, input rows) and a scoring-batch
+              record with lineage and decision counts; no rows are read
       end   - print the decision counts and where the output is
     """
 
@@ -44,20 +44,26 @@ class ScoreFlow(FlowSpec):
     aws = aws_config()
     deploy = deploy_config()
     source = Parameter(
-        "source", default="", help="Input .csv/.parquet path or s3:// URI (empty: generate)."
+        "source",
+        default="",
+        help="Input: a .csv/.parquet file, files separated by commas, or a folder or s3:// "
+        "prefix of them (empty: generate).",
     )
     rows = Parameter("rows", default=5000, type=int, help="Generated rows (no --source).")
     seed = Parameter("seed", default=101, type=int, help="Generator seed (no --source).")
     drift = Parameter("drift", default=0.0, type=float, help="Generator drift, 0 to 1.")
     bad_fraction = Parameter("bad-fraction", default=0.02, type=float, help="Generated bad rows.")
     partition_rows = Parameter(
-        "partition-rows", default=2000, type=int, help="Rows per scoring task (foreach)."
+        "partition-rows",
+        default=0,
+        type=int,
+        help="Input rows per scoring task (foreach); 0: storage.partition_rows of the project.",
     )
     alias = Parameter("alias", default="production", help="Which alias to score with.")
 
     @step
     def start(self):
-        """Find the deployment, land and read the input, cut it into partitions."""
+        """Find the deployment, land the input, plan its partitions (no rows loaded)."""
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
         self.run_pathspec = run.run_pathspec
@@ -86,30 +92,29 @@ class ScoreFlow(FlowSpec):
                 )[0]
             )
             self.raw = land_raw(src, cfg.storage.data_root)
-            self.frame = read_raw(
-                storage.read_bytes(self.raw.uri), self.raw.source, self.raw.format
-            )
+            size = self.partition_rows or cfg.storage.partition_rows
+            self.parts = plan_batch(self.raw, size)
         self.out_prefix = storage.join(cfg.storage.data_root, "scores", current.run_id)
-        self.parts = partitions(len(self.frame), self.partition_rows)
+        self.peak_rss_mib = peak_rss_mib()
         self.next(self.score, foreach="parts")
 
     @step
     def score(self):
-        """Guarded answers for one partition."""
+        """Guarded answers for one partition, read from storage."""
         with run_context(self.project, self.run_pathspec):
             guarded = load_deployed(self.deployment)  # verified in every task
-            self.scored = score_partition(
-                guarded, self.frame, self.input, self.out_prefix, self.run_pathspec
-            )
+            self.scored = score_partition(guarded, self.input, self.out_prefix, self.run_pathspec)
+            fault_point("score")  # reliability tests: a task killed after writing its part
+        self.peak_rss_mib = peak_rss_mib()
         self.next(self.join)
 
     @step
     def join(self, inputs):
-        """Combine the partitions and record the scoring batch with its lineage."""
+        """Write the output's manifest; record the scoring batch with its lineage."""
         self.merge_artifacts(inputs, include=["run_pathspec", "deployment", "raw", "out_prefix"])
         with run_context(self.project, self.run_pathspec):
-            out_uri = storage.join(self.out_prefix, "predictions.parquet")
-            rows, counts = combine([i.scored for i in inputs], out_uri)
+            out_uri = self.out_prefix
+            rows, counts = finish_scoring([i.scored for i in inputs], out_uri)
             self.batch = open_ledger(self.project).operations.record_scoring_batch(
                 self.run_pathspec,
                 self.raw.source,
@@ -121,6 +126,7 @@ class ScoreFlow(FlowSpec):
                 counts,
                 current.username,
             )
+        self.peak_rss_mib = peak_rss_mib()
         self.next(self.end)
 
     @step

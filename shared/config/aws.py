@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -109,6 +110,9 @@ class AwsConfig(_Strict):
     schedules: dict[str, str] = {}
     retry: RetrySettings = RetrySettings()
     timeout_minutes: int = Field(120, gt=0)
+    # flows whose foreach runs as a Step Functions distributed map (step-functions create
+    # --use-distributed-map): up to 10,000 parallel partition tasks instead of 40
+    distributed_map: list[Literal["IngestFlow", "TrainFlow", "ScoreFlow", "MonitorFlow"]] = []
 
 
 def load_aws(path: str | Path = DEFAULT_AWS_PATH) -> AwsConfig:

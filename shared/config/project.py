@@ -109,6 +109,9 @@ class MonitoringSettings(_Strict):
     min_label_coverage: float = Field(0.2, ge=0, le=1)
     max_guard_rate_increase: float = Field(0.10, ge=0, le=1)
     late_feedback_days: float = Field(14, gt=0)
+    # data drift compares a uniform sample of at most this many feature rows of the window
+    # (read partition by partition) with the reference
+    drift_sample_rows: int = Field(500_000, gt=0)
     # minimum sample sizes: below them a check says "not enough rows" instead of alerting
     min_rows_drift: int = Field(200, gt=0)  # usable feature rows for a per-feature drift test
     min_rows_prediction: int = Field(200, gt=0)  # answered rows for prediction drift
@@ -124,6 +127,9 @@ class AppSettings(_Strict):
 class StorageSettings(_Strict):
     data_root: str = "data"
     ledger_url: str = "sqlite:///data/ledger.db"
+    # input rows per partition: one ingest/score task (and one part file) each; a task's
+    # memory grows with it, the number of tasks shrinks with it
+    partition_rows: int = Field(250_000, gt=0)
 
 
 class GeneratorSettings(_Strict):

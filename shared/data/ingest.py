@@ -11,7 +11,6 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import PurePosixPath
 
 import pandas as pd
@@ -19,22 +18,35 @@ import pyarrow as pa_arrow
 
 from shared.config import GeneratorSettings, ProjectConfig
 from shared.data import storage
-from shared.data.contracts import SCHEMA_VERSION, build_contracts
+from shared.data.contracts import SCHEMA_VERSION
 from shared.data.generator import generate_orders
-from shared.data.validation import CheckCount, RawInputError, SplitResult, split_valid
+from shared.data.validation import CheckCount, RawInputError
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 @dataclass(frozen=True)
-class LandedRaw:
-    """A raw batch as it came, copied into the data root."""
+class LandedFile:
+    """One file of a raw batch, copied byte for byte under the data root."""
 
-    source: str  # where it came from (path, s3:// URI or "generator:...")
-    uri: str  # the byte-for-byte copy under <data_root>/raw/
+    name: str  # its name in the batch (relative to the prefix it was listed under)
+    uri: str
     sha256: str
     size: int
     format: str
+    source: str = ""  # where it came from
+
+
+@dataclass(frozen=True)
+class LandedRaw:
+    """A raw batch as it came (one file or many), copied into the data root."""
+
+    source: str  # where it came from (path, prefix, s3:// URI, list, or a generated file)
+    uri: str  # the copy: the file itself (one file) or the folder of the files (many)
+    sha256: str  # of the file (one file), or of the names and sha256 of its files (many)
+    size: int
+    format: str  # csv | parquet | mixed
+    files: tuple[LandedFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,24 +80,76 @@ def _format_of(name: str) -> str:
     return FORMATS[suffix]
 
 
-def land_raw(source: str, data_root: str) -> LandedRaw:
-    """Copy the raw input under ``<data_root>/raw/<sha256>/`` exactly as it came."""
-    fmt = _format_of(source)
+def raw_files(source: str) -> list[tuple[str, str]]:
+    """The files of a raw batch as (name, uri): one file, a comma-separated list of files, or
+    every file under a local directory or s3:// prefix (in name order)."""
+    items: list[tuple[str, str]] = []
+    for src in (s.strip() for s in source.split(",") if s.strip()):
+        if storage.is_prefix(src):
+            listed = storage.list_files(src)
+            if not listed:
+                raise RawInputError(f"{src}: no files under this prefix")
+            base = src.rstrip("/") + "/"
+            items += [(u[len(base) :] if u.startswith(base) else u, u) for u in listed]
+        else:
+            items.append((PurePosixPath(src).name, src))
+    if not items:
+        raise RawInputError("no raw input named: pass a file, a list of files or a prefix")
+    names = [n for n, _ in items]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise RawInputError(f"{dup}: two raw files have this name; give each file its own name")
+    for name, uri in items:
+        if PurePosixPath(name).suffix.lower() not in FORMATS:
+            _format_of(uri)
+    return items
+
+
+def _hash_file(name: str, uri: str) -> tuple[str, int]:
+    """sha256 and size of a raw file, streamed; one-line errors for what cannot be read."""
+    h, size, text = hashlib.sha256(), 0, False
     try:
-        data = storage.read_bytes(source)
+        with storage.open_read(uri) as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+                size += len(chunk)
+                text = text or bool(chunk.strip())
     except FileNotFoundError:
-        raise RawInputError(f"{source}: file not found") from None
+        raise RawInputError(f"{uri}: file not found") from None
     except IsADirectoryError:
-        raise RawInputError(f"{source}: is a directory, expected a file") from None
+        raise RawInputError(f"{uri}: is a directory, expected a file") from None
     except PermissionError:
-        raise RawInputError(f"{source}: permission denied") from None
-    if not data.strip():
-        raise RawInputError(f"{source}: file is empty")
-    digest = hashlib.sha256(data).hexdigest()
-    uri = storage.join(data_root, "raw", digest, PurePosixPath(source).name)
-    if not storage.exists(uri):
-        storage.write_bytes(uri, data)
-    return LandedRaw(source, uri, digest, len(data), fmt)
+        raise RawInputError(f"{uri}: permission denied") from None
+    except Exception as e:  # an S3 object that is not there (botocore's ClientError)
+        if "404" in str(e) or "NoSuchKey" in str(e) or "Not Found" in str(e):
+            raise RawInputError(f"{uri}: file not found") from None
+        raise
+    if not text:
+        raise RawInputError(f"{uri}: file is empty")
+    return h.hexdigest(), size
+
+
+def land_raw(source: str, data_root: str) -> LandedRaw:
+    """Copy the raw batch under the data root exactly as it came, streaming (never whole in
+    memory): one file to ``raw/<sha256>/<name>``; many files to ``raw/<batch sha256>/<name>``
+    each, the batch hash covering every file's name and sha256."""
+    items = raw_files(source)
+    hashed = [(name, uri, *_hash_file(name, uri)) for name, uri in items]
+    if len(hashed) == 1:
+        digest = hashed[0][2]
+    else:
+        listing = "".join(f"{n}\t{d}\n" for n, _, d, _ in hashed)
+        digest = hashlib.sha256(listing.encode()).hexdigest()
+    files = []
+    for name, uri, sha, size in hashed:
+        dest = storage.join(data_root, "raw", digest, name)
+        if not storage.exists(dest):
+            storage.copy(uri, dest)
+        files.append(LandedFile(name, dest, sha, size, _format_of(name), uri))
+    formats = {f.format for f in files}
+    fmt = formats.pop() if len(formats) == 1 else "mixed"
+    uri = files[0].uri if len(files) == 1 else storage.join(data_root, "raw", digest)
+    return LandedRaw(source, uri, digest, sum(f.size for f in files), fmt, tuple(files))
 
 
 def generator_settings(cfg: ProjectConfig) -> GeneratorSettings:
@@ -166,41 +230,11 @@ def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def dataset_version(valid: pd.DataFrame) -> str:
-    """Content hash of a validated dataset: same rows and columns, same version."""
-    h = hashlib.sha256()
-    h.update(SCHEMA_VERSION.encode())
-    h.update(",".join(f"{c}:{t}" for c, t in valid.dtypes.astype(str).items()).encode())
-    h.update(pd.util.hash_pandas_object(valid, index=False).to_numpy().tobytes())
-    return "ds-" + h.hexdigest()[:16]
+def __getattr__(name: str) -> object:
+    """``validate_batch`` lives with the partition steps (shared/data/partvalidate.py), which
+    import this module; it stays importable from here."""
+    if name == "validate_batch":
+        from shared.data.partvalidate import validate_batch
 
-
-def validate_batch(
-    raw: LandedRaw, cfg: ProjectConfig, data_root: str, now: datetime | None = None
-) -> tuple[IngestOutcome, SplitResult]:
-    """Validate a landed batch and store the dataset and its quarantine as Parquet."""
-    df = read_raw(storage.read_bytes(raw.uri), raw.source, raw.format)
-    try:
-        split = split_valid(df, build_contracts(cfg, now))
-    except RawInputError as e:
-        raise RawInputError(f"{raw.source}: {e}") from None
-    version = dataset_version(split.valid)
-    dataset_uri = storage.join(data_root, "datasets", version, "data.parquet")
-    quarantine_uri = storage.join(data_root, "quarantine", version, f"{raw.sha256[:16]}.parquet")
-    if not storage.exists(dataset_uri):
-        storage.write_parquet(split.valid, dataset_uri)
-    storage.write_parquet(split.quarantined, quarantine_uri)
-    outcome = IngestOutcome(
-        dataset_version=version,
-        rows_in=split.rows_in,
-        rows_valid=split.rows_valid,
-        rows_quarantined=split.rows_quarantined,
-        valid_fraction=split.valid_fraction,
-        min_valid_fraction=cfg.validation.min_valid_fraction,
-        dataset_uri=dataset_uri,
-        quarantine_uri=quarantine_uri,
-        raw=raw,
-        check_counts=tuple(split.check_counts()),
-        extra_columns=tuple(split.extra_columns),
-    )
-    return outcome, split
+        return validate_batch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -121,6 +121,8 @@ def iam_policies(cfg: ProjectConfig, aws: AwsConfig) -> dict[str, dict[str, Any]
             "Resource": table,
         },
     ]
+    if aws.distributed_map:  # child executions of a distributed map, and its result files
+        step_functions += _distributed_map_statements(aws, cfg.name, region, account)
     eventbridge = [
         {
             "Sid": "StartScheduledRuns",
@@ -139,3 +141,21 @@ def iam_policies(cfg: ProjectConfig, aws: AwsConfig) -> dict[str, dict[str, Any]
         "eventbridge_role": {"role": aws.iam.eventbridge_role, "policy": _policy(eventbridge)},
         "operator": {"role": None, "policy": _policy(operator)},
     }
+
+
+def _distributed_map_statements(
+    aws: AwsConfig, project: str, region: str, account: str
+) -> list[dict[str, Any]]:
+    """What Step Functions needs to run a distributed map: start and watch the child
+    executions of the flows deployed with one, and write/read its result files on S3."""
+    machines = [state_machine_arn(aws, project, f) for f in aws.distributed_map]
+    executions = [m.replace(":stateMachine:", ":execution:") + ":*" for m in machines]
+    return [
+        {
+            "Sid": "DistributedMapChildren",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution", "states:DescribeExecution", "states:StopExecution"],
+            "Resource": machines + executions,
+        },
+        *_s3_statements("DistributedMapResults", [aws.s3.datastore_root], write=True),
+    ]

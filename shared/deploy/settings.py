@@ -58,6 +58,6 @@ def production_project(cfg: ProjectConfig, aws: AwsConfig) -> dict:
     the production settings folder (rules, roles, costs and aws beside it)."""
     data = cfg.model_dump(mode="json")
     ledger = aws.ledger.url or f"secretsmanager:{aws.ledger.secret_name}"
-    data["storage"] = {"data_root": aws.s3.data_root, "ledger_url": ledger}
+    data["storage"] = {**data["storage"], "data_root": aws.s3.data_root, "ledger_url": ledger}
     data["files"] = {name: f"{name}.yaml" for name in SETTINGS_FILES}
     return data

@@ -74,6 +74,8 @@ def deploy_flow(
         "step-functions",
         "create",
     ]
+    if flow in aws.distributed_map:  # the partition foreach as a distributed map
+        cmd.append("--use-distributed-map")
     if dry_run:
         cmd.append("--only-json")
     env = {**os.environ, **metaflow_env(aws), **(extra_env or {})}

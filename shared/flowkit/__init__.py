@@ -16,6 +16,7 @@ from .run import (
     end_run,
     fault_point,
     open_ledger,
+    peak_rss_mib,
     run_context,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "ingest_card",
     "monitoring_card",
     "open_ledger",
+    "peak_rss_mib",
     "production",
     "project_config",
     "run_context",

@@ -121,3 +121,11 @@ def fault_point(point: str) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
     elif fault == f"{point}-bug":
         raise RuntimeError(f"injected bug at {point} (RENKEI_INJECT_FAULT)")
+
+
+def peak_rss_mib() -> float:
+    """This task's peak resident memory so far, MiB (a step stores it: the scale benchmark
+    reads the largest task's)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

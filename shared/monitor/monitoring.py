@@ -12,8 +12,10 @@ import pandas as pd
 
 from shared.config import ProjectConfig
 from shared.data import storage
-from shared.data.contracts import build_contracts
-from shared.data.ingest import read_raw
+from shared.data.contracts import ColumnSpec, Contracts, build_contracts
+from shared.data.manifest import iter_frames
+from shared.data.partitions import iter_landed
+from shared.data.sampling import Reservoir
 from shared.data.validation import RawInputError, check_rows
 from shared.ledger import Ledger, ModelVersionRecord
 from shared.monitor.checks import (
@@ -69,33 +71,37 @@ def load_reference(model: ModelVersionRecord) -> ReferenceProfile:
 
 
 def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Usable feature rows of the window's inputs, and the window's guarded outputs."""
+    """Usable feature rows of the window's inputs (read partition by partition; a uniform
+    sample of at most ``monitoring.drift_sample_rows``), and the window's guarded outputs."""
     contracts = build_contracts(cfg)
     specs = [s for s in contracts.columns if s.name in cfg.features]
-    feats, outs = [], []
+    feats, outs = Reservoir(cfg.monitoring.drift_sample_rows), []
     for b in batches:
-        fmt = "parquet" if b.input_uri.endswith((".parquet", ".pq")) else "csv"
         try:
-            raw = read_raw(storage.read_bytes(b.input_uri), b.input_source, fmt)
-            scored = storage.read_parquet(b.output_uri)
+            for raw in iter_landed(b.input_uri, b.input_source, cfg.storage.partition_rows):
+                feats.add(_usable_features(raw, contracts, specs))
+            scored = pd.concat(list(iter_frames(b.output_uri)), ignore_index=True)
         except FileNotFoundError as e:
             raise MonitoringError(
                 f"scoring batch {b.id}: a file the ledger points at is gone ({e})"
             ) from None
         except RawInputError as e:
             raise MonitoringError(f"scoring batch {b.id}: {e}") from None
-        raw = raw.reset_index(drop=True)
-        for s in specs:
-            if s.name not in raw:
-                raw[s.name] = None
-        checked = check_rows(raw, contracts, specs, unique=False)
-        ok = np.ones(len(raw), dtype=bool)
-        ok[checked.reasons["row"].to_numpy()] = False
-        feats.append(
-            pd.DataFrame({k: v[ok].reset_index(drop=True) for k, v in checked.typed.items()})
-        )
         outs.append(scored.assign(scoring_batch_id=b.id))
-    return pd.concat(feats, ignore_index=True), pd.concat(outs, ignore_index=True)
+    return feats.frame(), pd.concat(outs, ignore_index=True)
+
+
+def _usable_features(
+    raw: pd.DataFrame, contracts: Contracts, specs: list[ColumnSpec]
+) -> pd.DataFrame:
+    raw = raw.reset_index(drop=True)
+    for s in specs:
+        if s.name not in raw:
+            raw[s.name] = None
+    checked = check_rows(raw, contracts, specs, unique=False)
+    ok = np.ones(len(raw), dtype=bool)
+    ok[checked.reasons["row"].to_numpy()] = False
+    return pd.DataFrame({k: v[ok].reset_index(drop=True) for k, v in checked.typed.items()})
 
 
 def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> MonitoringResult:

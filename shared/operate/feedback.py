@@ -19,6 +19,7 @@ import pandas as pd
 from shared.config import ProjectConfig, RolesConfig
 from shared.data import storage
 from shared.data.ingest import read_raw
+from shared.data.manifest import iter_frames
 from shared.data.validation import RawInputError
 from shared.ledger import FeedbackBatchRecord, FeedbackEntry, FeedbackStatus, Ledger
 
@@ -55,15 +56,11 @@ def scored_rows(ledger: Ledger) -> pd.DataFrame:
     (one row per scoring batch and id)."""
     frames = []
     for b in ledger.operations.scoring_batches():
-        try:
-            out = storage.read_parquet(b.output_uri)
+        try:  # part by part, three columns each
+            parts = list(iter_frames(b.output_uri, ["row_id", "prediction", "decision"]))
         except FileNotFoundError:
             continue
-        frames.append(
-            out[["row_id", "prediction", "decision"]].assign(
-                scoring_batch_id=b.id, scored_at=b.created_at
-            )
-        )
+        frames += [p.assign(scoring_batch_id=b.id, scored_at=b.created_at) for p in parts]
     if not frames:
         return pd.DataFrame(
             columns=["row_id", "prediction", "decision", "scoring_batch_id", "scored_at"]

@@ -1,22 +1,19 @@
-"""Operate: batch scoring of a raw input with a guarded bundle, partition by partition."""
+"""Operate: batch scoring of a raw input with a guarded bundle, partition by partition: each
+task reads only its partition and writes one part; the join writes the manifest."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from shared.data import storage
+from shared.data.ingest import LandedRaw
+from shared.data.manifest import Manifest, PartEntry, part_name, write_manifest, write_part
+from shared.data.partitions import Partition, plan_batch, read_partition
 from shared.guard import DECISIONS, GuardedModel, decision_counts
-
-
-@dataclass(frozen=True)
-class Partition:
-    index: int
-    start: int
-    stop: int
 
 
 @dataclass(frozen=True)
@@ -25,36 +22,59 @@ class ScoredPartition:
     uri: str
     rows: int
     decisions: dict[str, int]
-
-
-def partitions(rows: int, size: int) -> list[Partition]:
-    """Contiguous row ranges of at most ``size`` rows (at least one partition)."""
-    size = max(1, size)
-    bounds = list(range(0, rows, size)) or [0]
-    return [Partition(i, b, min(b + size, rows)) for i, b in enumerate(bounds)]
+    sha256: str = ""
+    input_start: int = 0
+    input_stop: int = 0
+    sources: tuple[dict[str, Any], ...] = ()
 
 
 def score_partition(
-    guarded: GuardedModel, raw: pd.DataFrame, part: Partition, out_prefix: str, flow_run: str
+    guarded: GuardedModel, part: Partition, out_prefix: str, flow_run: str
 ) -> ScoredPartition:
-    """Guarded answers for one partition, written as Parquet with the input row numbers."""
-    chunk = raw.iloc[part.start : part.stop]
+    """Guarded answers for one partition, reading only its rows from storage; written as one
+    part file (fixed name, atomic) with the input row numbers (rows of the whole batch)."""
+    chunk = read_partition(part)
     out = guarded.predict(chunk)
     out.insert(0, "input_row", np.arange(part.start, part.stop, dtype="int64"))
     out["flow_run"] = flow_run
-    uri = storage.join(out_prefix, f"part-{part.index:05d}.parquet")
-    storage.write_parquet(out, uri)
-    return ScoredPartition(part.index, uri, len(out), decision_counts(out))
+    uri = storage.join(out_prefix, part_name(part.index))
+    rows, sha = write_part(out, uri)
+    sources = tuple(
+        {"file": s.file, "row_start": s.row_start, "row_stop": s.row_stop} for s in part.segments
+    )
+    return ScoredPartition(
+        part.index, uri, rows, decision_counts(out), sha, part.start, part.stop, sources
+    )
 
 
-def combine(parts: list[ScoredPartition], out_uri: str) -> tuple[int, dict[str, int]]:
-    """Concatenate partition outputs (in order) into one Parquet file; total decision counts."""
+def finish_scoring(parts: list[ScoredPartition], out_prefix: str) -> tuple[int, dict[str, int]]:
+    """The output's manifest (every part in order with its rows, hash, input rows and raw
+    files) and the total decision counts; no rows are read."""
     ordered = sorted(parts, key=lambda p: p.index)
-    frames = [storage.read_parquet(p.uri) for p in ordered]
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    storage.write_parquet(out, out_uri)
     totals = {d: sum(p.decisions.get(d, 0) for p in parts) for d in DECISIONS}
-    return len(out), totals
+    entries = tuple(
+        PartEntry(
+            part_name(p.index),
+            p.rows,
+            p.sha256,
+            p.input_start,
+            p.input_stop,
+            dict(p.decisions),
+            list(p.sources),
+        )
+        for p in ordered
+    )
+    write_manifest(out_prefix, Manifest("scores", entries, "", totals))
+    return sum(p.rows for p in ordered), totals
+
+
+def score_in_process(
+    guarded: GuardedModel, raw: LandedRaw, size: int, out_prefix: str, flow_run: str
+) -> tuple[int, dict[str, int]]:
+    """The score flow's steps in one process (library callers, tests): plan, score each
+    partition, write the manifest; the rows and the total decision counts."""
+    parts = [score_partition(guarded, p, out_prefix, flow_run) for p in plan_batch(raw, size)]
+    return finish_scoring(parts, out_prefix)
 
 
 FRESH_DAYS = 7

@@ -8,10 +8,10 @@ import pytest
 
 from shared.data import storage
 from shared.data.generator import generate_orders
-from shared.data.ingest import land_raw, read_raw
+from shared.data.ingest import land_raw
 from shared.monitor.monitoring import monitor, record
 from shared.operate.feedback import apply_feedback
-from shared.operate.scoring import combine, fresh_batch_start, partitions, score_partition
+from shared.operate.scoring import fresh_batch_start, score_in_process
 from shared.release import load_alias, promote, review
 from tests.builders import build
 from tests.conftest import REPO, write_project
@@ -44,14 +44,9 @@ def populate(tmp: Path):
     src = tmp / "batch.csv"
     g.orders.to_csv(src, index=False)
     raw = land_raw(str(src), t.cfg.storage.data_root)
-    frame = read_raw(storage.read_bytes(raw.uri), raw.source, raw.format)
     prefix = storage.join(t.cfg.storage.data_root, "scores", "test")
-    parts = [
-        score_partition(guarded, frame, p, prefix, "ScoreFlow/test")
-        for p in partitions(len(frame), 300)
-    ]
-    out = storage.join(prefix, "predictions.parquet")
-    rows, counts = combine(parts, out)
+    rows, counts = score_in_process(guarded, raw, 300, prefix, "ScoreFlow/test")
+    out = prefix
     t.ledger.operations.record_scoring_batch(
         "ScoreFlow/test", raw.source, raw.uri, raw.sha256, dep.id, out, rows, counts, "ren"
     )

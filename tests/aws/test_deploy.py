@@ -113,6 +113,14 @@ def run_deploy(
     return out
 
 
+def print_iam(tmp: Path, aws_path: Path) -> str:
+    """`renkei deploy aws --print-iam` for the project written in ``tmp``."""
+    args = ["--config", str(tmp / "project.yaml"), "deploy", "aws", "--aws-config", str(aws_path)]
+    out = CliRunner().invoke(cli, [*args, "--print-iam"])
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
 def test_deploy_every_production_flow(
     moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +188,7 @@ def test_deploy_every_production_flow(
     assert project["storage"] == {
         "data_root": "s3://renkei-data/eta",
         "ledger_url": "secretsmanager:renkei/ledger-url",
+        "partition_rows": 250_000,  # the project's partition size goes with it
     }
     # the production settings operators use: the project folder with its four files
     for name in ("rules", "roles", "costs"):
@@ -188,22 +197,7 @@ def test_deploy_every_production_flow(
         ).read_bytes()
     assert (settings / "aws.yaml").read_bytes() == aws_path.read_bytes()
     # the IAM policies name exactly the state machines that were deployed
-    policies = json.loads(
-        CliRunner()
-        .invoke(
-            cli,
-            [
-                "--config",
-                str(tmp_path / "project.yaml"),
-                "deploy",
-                "aws",
-                "--aws-config",
-                str(aws_path),
-                "--print-iam",
-            ],
-        )
-        .output
-    )
+    policies = json.loads(print_iam(tmp_path, aws_path))
     [start] = policies["eventbridge_role"]["policy"]["Statement"]
     assert sorted(start["Resource"]) == sorted(m["stateMachineArn"] for m in machines)
 
@@ -373,3 +367,44 @@ def test_a_dev_mode_roles_file_is_refused_for_production(
     assert out.exit_code == 0, out.output
     assert "warning" not in out.output
     assert yaml.safe_load((settings / "roles.yaml").read_text())["identity"]["dev_mode"] is False
+
+
+def _map_states(states: dict) -> list[dict]:
+    """Every Map state of a state machine definition, nested ones included."""
+    found = []
+    for s in states.values():
+        if s.get("Type") == "Map":
+            found.append(s)
+        inner = s.get("ItemProcessor") or s.get("Iterator") or {}
+        found += _map_states(inner.get("States", {}))
+    return found
+
+
+@pytest.mark.parametrize("flows", [["ScoreFlow"], []])
+def test_the_score_state_machine_uses_a_distributed_map_when_configured(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flows: list[str]
+) -> None:
+    aws_path = aws_world(moto_server, tmp_path, distributed_map=flows)
+    run_deploy(moto_server, tmp_path, monkeypatch, "--flow", "ScoreFlow", aws_path=aws_path)
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
+    [machine] = sfn.list_state_machines()["stateMachines"]
+    definition = json.loads(
+        sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"]
+    )
+    maps = _map_states(definition["States"])
+    modes = {
+        (m.get("ItemProcessor") or m.get("Iterator"))["ProcessorConfig"]["Mode"]
+        if "ProcessorConfig" in (m.get("ItemProcessor") or m.get("Iterator"))
+        else "INLINE"
+        for m in maps
+    }
+    if flows:  # the partition foreach fans out as a distributed map, its results on S3
+        assert modes == {"DISTRIBUTED"}
+        assert any("ItemReader" in m for m in maps)
+        assert any("ResultWriter" in m for m in maps)
+    else:
+        assert modes == {"INLINE"} and not any("ItemReader" in m for m in maps)
+    # the step functions role may start and watch the child executions (least privilege)
+    statements = json.loads(print_iam(tmp_path, aws_path))["step_functions_role"]["policy"]
+    sids = [s["Sid"] for s in statements["Statement"]]
+    assert ("DistributedMapChildren" in sids) == bool(flows)

@@ -96,7 +96,7 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
     # 1. ingest
     ingest = emu.run(definition(moto_server, "IngestFlow"), "emu-ingest", {})
     assert ingest.succeeded, ingest.tasks[-1].output
-    assert [t.state for t in ingest.tasks] == ["start", "validate", "end"]
+    assert [t.state for t in ingest.tasks] == ["start", "validate", "join", "end"]  # one partition
     [ds] = ledger.datasets.all()
     assert ds.rows_in == 3000 and ds.location.startswith("s3://renkei-data/eta/datasets/")
 

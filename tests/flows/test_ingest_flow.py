@@ -33,7 +33,7 @@ def test_ingest_run_records_dataset_and_lineage(tmp_path: Path) -> None:
     [fr] = ledger.runs.all()
     assert fr.pathspec == run.pathspec and fr.status == "succeeded"
     assert ledger.audit.verify().ok
-    outcome = run["validate"].task.data.outcome
+    outcome = run["join"].task.data.outcome
     assert outcome.dataset_version == ds.version
     assert f"dataset {ds.version}" in stdout
     # same data again: same version, no duplicate dataset

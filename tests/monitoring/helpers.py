@@ -8,8 +8,8 @@ import pandas as pd
 
 from shared.data import storage
 from shared.data.generator import GeneratedBatch, generate_orders
-from shared.data.ingest import land_raw, read_raw
-from shared.operate.scoring import combine, partitions, score_partition
+from shared.data.ingest import land_raw
+from shared.operate.scoring import score_in_process
 from shared.release import load_alias, promote, review
 
 
@@ -30,14 +30,9 @@ def score(
     g.orders.to_csv(src, index=False)
     dep, guarded = load_alias(t.ledger)
     raw = land_raw(str(src), t.cfg.storage.data_root)
-    frame = read_raw(storage.read_bytes(raw.uri), raw.source, raw.format)
     prefix = storage.join(t.cfg.storage.data_root, "scores", f"t{seed}")
-    parts = [
-        score_partition(guarded, frame, p, prefix, f"ScoreFlow/t{seed}")
-        for p in partitions(len(frame), 1000)
-    ]
-    out = storage.join(prefix, "predictions.parquet")
-    n, counts = combine(parts, out)
+    n, counts = score_in_process(guarded, raw, 1000, prefix, f"ScoreFlow/t{seed}")
+    out = prefix
     batch = t.ledger.operations.record_scoring_batch(
         f"ScoreFlow/t{seed}", raw.source, raw.uri, raw.sha256, dep.id, out, n, counts, "ren"
     )

@@ -95,7 +95,7 @@ def test_retrain_fires_on_drift_and_not_without(live, tmp_path: Path) -> None:
 
 def test_a_missing_scoring_file_is_a_clear_monitoring_error(live, tmp_path: Path) -> None:
     _, batch = score(live, tmp_path, seed=61, rows=300)
-    Path(batch.output_uri).unlink()
+    (Path(batch.output_uri) / "part-00000.parquet").unlink()  # a part of the output is gone
     with pytest.raises(
         MonitoringError, match=f"scoring batch {batch.id}: a file the ledger points at is gone"
     ):

@@ -1,0 +1,269 @@
+"""Partitions of a raw batch: planned from metadata, each read on its own.
+
+A raw batch is one file or many (a list, a local directory or an ``s3://`` prefix); its files
+in name order make one sequence of input rows (a CSV header is not a row). Partition ``i`` is
+input rows ``[i * size, (i + 1) * size)`` of that sequence, whichever files they sit in, so the
+same rows split into different files give the same partitions (and the same dataset version).
+
+Planning loads no rows: a Parquet file's row count and row groups come from its footer; a CSV
+file is scanned once, chunk by chunk, for record boundaries (newlines outside quotes, blank
+lines skipped as pandas does), keeping only the byte offsets where a partition starts. Reading
+a partition reads only its byte ranges (CSV, plus the header) or its row groups (Parquet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa_arrow
+import pyarrow.parquet as pq
+
+from shared.data import storage
+from shared.data.ingest import LandedRaw, _first_line, read_raw
+from shared.data.validation import RawInputError
+
+CHUNK = 1 << 24  # bytes per read while scanning a CSV file
+
+
+class PlanError(RawInputError):
+    """A raw file whose rows cannot be planned; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The rows of one raw file that belong to one partition."""
+
+    file: str  # the file's name in the batch
+    uri: str  # its landed copy
+    format: str
+    row_start: int  # rows of the file (0 = its first data row)
+    row_stop: int
+    byte_start: int = 0  # CSV: the byte range of those rows, and where its header ends
+    byte_stop: int = 0
+    header_end: int = 0
+    label: str = ""  # the file as the user named it (for messages)
+
+    @property
+    def rows(self) -> int:
+        return self.row_stop - self.row_start
+
+    @property
+    def named(self) -> str:
+        return self.label or self.file
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Input rows ``[start, stop)`` of a raw batch and where they are."""
+
+    index: int
+    start: int
+    stop: int
+    segments: tuple[Segment, ...]
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def name(self) -> str:
+        return f"part-{self.index:05d}"
+
+
+@dataclass(frozen=True)
+class _Scan:
+    rows: int
+    header_end: int
+    size: int
+    cuts: dict[int, int]  # row of the file -> byte offset where that row starts
+
+
+class _CsvScanner:
+    """Record boundaries of a CSV stream: newlines outside quotes (RFC 4180 quotes are paired,
+    escaped quotes included), blank records skipped, the first record is the header."""
+
+    def __init__(self, rows_before: int, size: int) -> None:
+        self.rows_before, self.size = rows_before, size
+        self.pos = 0  # offset of the next chunk
+        self.quoted = False  # inside quotes at the end of the last chunk
+        self.rec_start = 0  # where the current (unterminated) record starts
+        self.last = -1  # the last byte of the previous chunk
+        self.header_end: int | None = None
+        self.rows = 0
+        self.cuts: dict[int, int] = {}
+
+    def _records(self, starts: np.ndarray) -> None:
+        if self.header_end is None and len(starts):
+            starts = starts[1:]  # the header; header_end is set by the caller
+        g = self.rows_before + self.rows + np.arange(len(starts))
+        at = np.flatnonzero(g % self.size == 0)
+        self.cuts.update(zip((at + self.rows).tolist(), starts[at].tolist(), strict=True))
+        self.rows += len(starts)
+
+    def feed(self, chunk: bytes) -> None:
+        arr = np.frombuffer(chunk, np.uint8)
+        if self.quoted or b'"' in chunk:
+            q = np.cumsum(arr == 34, dtype=np.int64) + int(self.quoted)
+            nl = np.flatnonzero((arr == 10) & (q % 2 == 0))
+            self.quoted = bool(q[-1] % 2)
+        else:
+            nl = np.flatnonzero(arr == 10)
+        if len(nl):
+            ends = nl + self.pos
+            starts = np.concatenate(([self.rec_start], ends[:-1] + 1))
+            before = np.where(nl > 0, arr[np.maximum(nl - 1, 0)], self.last)
+            lens = ends - starts
+            keep = ~((lens == 0) | ((lens == 1) & (before == 13)))
+            if self.header_end is None and keep.any():
+                first = int(np.flatnonzero(keep)[0])
+                self._records(starts[keep])
+                self.header_end = int(ends[first]) + 1
+            else:
+                self._records(starts[keep])
+            self.rec_start = int(ends[-1]) + 1
+        self.pos += len(chunk)
+        self.last = int(arr[-1]) if len(arr) else self.last
+
+    def finish(self, name: str) -> _Scan:
+        tail = self.pos - self.rec_start
+        if tail > 1 or (tail == 1 and self.last != 13):  # an unterminated last record
+            if self.header_end is None:
+                self.header_end = self.pos
+            else:
+                self._records(np.array([self.rec_start]))
+        if self.header_end is None:
+            raise PlanError(f"{name}: file is empty")
+        if self.rows == 0:
+            raise PlanError(f"{name}: has a header but no data rows")
+        return _Scan(self.rows, self.header_end, self.pos, self.cuts)
+
+
+def _scan_csv(name: str, uri: str, rows_before: int, size: int) -> _Scan:
+    scanner = _CsvScanner(rows_before, size)
+    with storage.open_read(uri) as f:
+        while chunk := f.read(CHUNK):
+            scanner.feed(chunk)
+    return scanner.finish(name)
+
+
+def _parquet_rows(name: str, uri: str) -> int:
+    try:
+        with storage.open_read(uri) as f:
+            return pq.ParquetFile(f).metadata.num_rows
+    except (pa_arrow.ArrowException, OSError, ValueError) as e:
+        raise PlanError(f"{name}: not a readable Parquet file ({_first_line(e)})") from None
+
+
+def plan(files: list[tuple[str, str, str, str]], size: int) -> list[Partition]:
+    """Partitions of ``size`` input rows over ``files`` (name, landed uri, format, the name
+    to use in messages), in order."""
+    size = max(1, size)
+    spans: list[tuple[str, str, str, int, _Scan, str]] = []
+    total = 0
+    for name, uri, fmt, label in files:
+        if fmt == "csv":
+            scan = _scan_csv(label, uri, total, size)
+        else:
+            scan = _Scan(_parquet_rows(label, uri), 0, 0, {})
+            if scan.rows == 0:
+                raise PlanError(f"{label}: has no data rows")
+        spans.append((name, uri, fmt, total, scan, label))
+        total += scan.rows
+    parts = []
+    for i, a in enumerate(range(0, total, size)):
+        b = min(a + size, total)
+        segs = []
+        for name, uri, fmt, first, scan, label in spans:
+            lo, hi = max(a, first) - first, min(b, first + scan.rows) - first
+            if lo >= hi:
+                continue
+            if fmt == "csv":
+                start = scan.header_end if lo == 0 else scan.cuts[lo]
+                stop = scan.size if hi == scan.rows else scan.cuts[hi]
+                segs.append(Segment(name, uri, fmt, lo, hi, start, stop, scan.header_end, label))
+            else:
+                segs.append(Segment(name, uri, fmt, lo, hi, label=label))
+        parts.append(Partition(i, a, b, tuple(segs)))
+    return parts
+
+
+def plan_batch(raw: LandedRaw, size: int) -> list[Partition]:
+    """Partitions of ``size`` input rows over a landed batch's files (no rows loaded)."""
+    return plan([(f.name, f.uri, f.format, f.source or f.name) for f in raw.files], size)
+
+
+def read_segment(seg: Segment) -> pd.DataFrame:
+    """The raw rows of one segment, reading only its bytes or row groups."""
+    if seg.format == "csv":
+        data = storage.read_range(seg.uri, 0, seg.header_end)
+        data += storage.read_range(seg.uri, seg.byte_start, seg.byte_stop)
+        df = read_raw(data, seg.named, "csv")
+    else:
+        try:
+            with storage.open_read(seg.uri) as f:
+                pf = pq.ParquetFile(f)
+                groups, first, at = [], 0, 0
+                for g in range(pf.metadata.num_row_groups):
+                    n = pf.metadata.row_group(g).num_rows
+                    if at + n > seg.row_start and at < seg.row_stop:
+                        first = at if not groups else first
+                        groups.append(g)
+                    at += n
+                table = pf.read_row_groups(groups).slice(seg.row_start - first, seg.rows)
+            df = table.to_pandas()
+        except (pa_arrow.ArrowException, OSError, ValueError) as e:
+            raise PlanError(
+                f"{seg.named}: not a readable Parquet file ({_first_line(e)})"
+            ) from None
+    if len(df) != seg.rows:
+        raise PlanError(
+            f"{seg.named}: rows {seg.row_start}-{seg.row_stop} read as {len(df)} rows, not "
+            f"{seg.rows}: the file changed after it was landed, or a CSV record is malformed"
+        )
+    return df
+
+
+def read_partition(part: Partition) -> pd.DataFrame:
+    """The raw rows of one partition (its segments in order), index 0..rows-1."""
+    frames = [read_segment(s) for s in part.segments]
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def iter_partitions(parts: list[Partition]) -> Iterator[tuple[Partition, pd.DataFrame]]:
+    """Each partition with its raw rows, one at a time (memory: one partition)."""
+    for p in parts:
+        yield p, read_partition(p)
+
+
+def iter_landed(uri: str, label: str, size: int) -> Iterator[pd.DataFrame]:
+    """The rows of a landed raw batch (a file, or the folder of its files), partition by
+    partition of ``size`` rows (memory: one partition)."""
+    files = storage.list_files(uri) if storage.is_prefix(uri) else [uri]
+    named = [
+        (
+            f,
+            f,
+            "parquet" if f.endswith((".parquet", ".pq")) else "csv",
+            label if len(files) == 1 else f,
+        )
+        for f in files
+    ]
+    for _, frame in iter_partitions(plan(named, size)):
+        yield frame
+
+
+def locate(parts: list[Partition], input_row: int) -> tuple[Partition, Segment, int]:
+    """Where input row ``input_row`` came from: its partition, raw file and row in that file."""
+    for p in parts:
+        if p.start <= input_row < p.stop:
+            at = p.start
+            for s in p.segments:
+                if input_row < at + s.rows:
+                    return p, s, s.row_start + input_row - at
+                at += s.rows
+    raise IndexError(f"input row {input_row} is not in this batch")
