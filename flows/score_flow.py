@@ -24,6 +24,7 @@ from shared.operate.scoring import (
     partitions,
     score_partition,
 )
+from shared.operate.shadow import shadow_of
 
 
 @production
@@ -71,6 +72,7 @@ class ScoreFlow(FlowSpec):
                     "(renkei promote VERSION --to production --as USER)"
                 )
             load_deployed(self.deployment)  # refuse a swapped or altered bundle before scoring
+            self.shadow = shadow_of(ledger, self.alias)  # a challenger answers beside it
             src = (
                 self.source
                 or generate_raw(
@@ -99,7 +101,7 @@ class ScoreFlow(FlowSpec):
         with run_context(self.project, self.run_pathspec):
             guarded = load_deployed(self.deployment)  # verified in every task
             self.scored = score_partition(
-                guarded, self.frame, self.input, self.out_prefix, self.run_pathspec
+                guarded, self.frame, self.input, self.out_prefix, self.run_pathspec, self.shadow
             )
         self.next(self.join)
 

@@ -10,6 +10,8 @@ import pandas as pd
 
 from shared.data import storage
 from shared.guard import DECISIONS, GuardedModel, decision_counts
+from shared.ledger import DeploymentRecord
+from shared.operate.shadow import with_shadow
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,17 @@ def partitions(rows: int, size: int) -> list[Partition]:
 
 
 def score_partition(
-    guarded: GuardedModel, raw: pd.DataFrame, part: Partition, out_prefix: str, flow_run: str
+    guarded: GuardedModel,
+    raw: pd.DataFrame,
+    part: Partition,
+    out_prefix: str,
+    flow_run: str,
+    shadow: DeploymentRecord | None = None,
 ) -> ScoredPartition:
-    """Guarded answers for one partition, written as Parquet with the input row numbers."""
+    """Guarded answers for one partition, written as Parquet with the input row numbers
+    (and the shadow challenger's answers beside them, when one is attached)."""
     chunk = raw.iloc[part.start : part.stop]
-    out = guarded.predict(chunk)
+    out = with_shadow(guarded.predict(chunk), chunk, shadow)
     out.insert(0, "input_row", np.arange(part.start, part.stop, dtype="int64"))
     out["flow_run"] = flow_run
     uri = storage.join(out_prefix, f"part-{part.index:05d}.parquet")
