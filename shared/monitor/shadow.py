@@ -193,11 +193,16 @@ def shadow_check(c: ShadowComparison) -> dict[str, Any]:
     }
 
 
-def latest_evidence(reports: list[Any], version: str) -> tuple[Any, ShadowComparison] | None:
-    """The newest monitoring report comparing challenger ``version``, and its comparison."""
+def latest_evidence(reports: list[Any], version: str | None) -> tuple[Any, ShadowComparison] | None:
+    """The newest monitoring report comparing challenger ``version`` (any challenger when
+    None), and its comparison."""
     for r in reversed(reports):
         for check in r.checks:
             ev = check.get("evidence")
-            if check.get("kind") == "shadow" and ev and ev.get("challenger") == version:
+            if (
+                check.get("kind") == "shadow"
+                and ev
+                and (version is None or ev.get("challenger") == version)
+            ):
                 return r, ShadowComparison.from_dict(ev)
     return None
