@@ -27,19 +27,6 @@ sys.path.insert(0, str(REPO))
 from bench.bench_guard import serve  # noqa: E402
 from bench.common import write_table  # noqa: E402
 
-ROW = {
-    "order_id": "bench-1",
-    "distance_km": 3.2,
-    "prep_minutes": 12.0,
-    "hour": 12,
-    "weekday": 2,
-    "courier_load": 5,
-    "rain": True,
-    "cuisine": "pizza",
-    "zone": "north",
-    "basket_size": 3,
-}
-
 
 def _project_copy(src: Path, dest: Path, enabled: bool) -> Path:
     """A copy of the project folder whose capture is on or off, with its own data root."""
@@ -58,6 +45,7 @@ def measure(requests: int = 2000, rounds: int = 10) -> dict:
     from shared.release import promote, review
     from tests.builders import build
     from tests.conftest import free_port
+    from tests.service.test_http import ROW
 
     with tempfile.TemporaryDirectory() as tmp:
         print("training a model to serve ...", flush=True)

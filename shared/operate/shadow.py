@@ -21,7 +21,7 @@ from shared.ledger import AliasAction, AliasMoveRecord, DeploymentRecord, Ledger
 from shared.ledger.shadows import ShadowRecords, shadow_alias
 from shared.release import ALIASES, ReleaseRefused, can_release
 from shared.release.approvals import _model
-from shared.release.promotion import _release_roles, new_deployment
+from shared.release.promotion import _release_roles, move_onto, new_deployment
 from shared.trust.decisions import Signer
 
 SHADOW_COLUMNS = [
@@ -67,22 +67,10 @@ def attach(
         raise ReleaseRefused("already_there", f"{alias} already serves {m.version}")
     deployment = new_deployment(ledger, cfg, rules, m, commit, user)
 
-    def check(current: str | None) -> None:
-        if current == m.version:
-            raise ReleaseRefused("already_there", f"{m.version} already shadows {alias}")
-
-    move = ledger.releases.move_alias(
-        shadow_alias(alias),
-        m.version,
-        user,
-        reason or f"shadow {m.version} beside {alias}",
-        AliasAction.SHADOW,
-        deployment=deployment,
-        check=check,
-    )
-    if signer is not None:
-        signer.sign_move(ledger, m, move, deployment.bundle_sha256)
-    return move
+    why = reason or f"shadow {m.version} beside {alias}"
+    there = f"{m.version} already shadows {alias}"
+    name = shadow_alias(alias)
+    return move_onto(ledger, name, m, user, why, AliasAction.SHADOW, deployment, there, signer)
 
 
 def detach(

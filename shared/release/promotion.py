@@ -109,19 +109,31 @@ def promote(
     m = _model(ledger, version)
     _release_rules(ledger, roles, m, alias, user, "promote")
     deployment = new_deployment(ledger, cfg, rules, m, commit, user)
+    why = reason or f"promote {m.version} to {alias}"
+    there = f"{alias} already serves {m.version}"
+    return move_onto(ledger, alias, m, user, why, AliasAction.PROMOTE, deployment, there, signer)
+
+
+def move_onto(
+    ledger: Ledger,
+    alias: str,
+    m: ModelVersionRecord,
+    user: str,
+    reason: str,
+    action: AliasAction,
+    deployment: NewDeployment,
+    already_there: str,
+    signer: Signer | None,
+) -> AliasMoveRecord:
+    """Point ``alias`` at ``m`` on a new ``deployment`` (refused with ``already_there`` when
+    it points there already, seen inside the lock), signed by ``signer``."""
 
     def check(current: str | None) -> None:
         if current == m.version:
-            raise ReleaseRefused("already_there", f"{alias} already serves {m.version}")
+            raise ReleaseRefused("already_there", already_there)
 
     move = ledger.releases.move_alias(
-        alias,
-        m.version,
-        user,
-        reason or f"promote {m.version} to {alias}",
-        AliasAction.PROMOTE,
-        deployment=deployment,
-        check=check,
+        alias, m.version, user, reason, action, deployment=deployment, check=check
     )
     if signer is not None:
         signer.sign_move(ledger, m, move, deployment.bundle_sha256)
