@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from shared.config import ProjectConfig
-from shared.operate.capture import read_capture
+from shared.operate.captured import read_capture
 
 ONLINE = -1  # the scoring_batch_id of online answers in the monitor's window
 

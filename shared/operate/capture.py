@@ -16,48 +16,21 @@ from __future__ import annotations
 import logging
 import queue
 import random
-import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
 from shared.config import CaptureSettings, ProjectConfig
 from shared.data import storage
+from shared.operate.captured import COLUMNS, capture_root, prune
 
 log = logging.getLogger("renkei.capture")
-
-CAPTURE_DIR = "capture"
-# what each captured answer carries beside the features as received
-META_COLUMNS = [
-    "request_id",
-    "row_index",
-    "row_id",
-    "caller",
-    "received_at",
-    "alias",
-    "deployment_id",
-    "model_version",
-    "rules_version",
-    "prediction",
-    "predicted_class",
-    "decision",
-    "reasons",
-]
-SHADOW_COLUMNS = [
-    "shadow_deployment_id",
-    "shadow_version",
-    "shadow_prediction",
-    "shadow_predicted_class",
-    "shadow_decision",
-    "shadow_reasons",
-]
 
 
 @dataclass(frozen=True)
@@ -164,17 +137,20 @@ class CaptureWriter:
                 batch.append(item)
                 rows += len(item.answers)
             if batch and (not isinstance(item, Captured) or rows >= self.settings.batch_rows):
-                self._write(batch, rows)
+                days: dict[str, list[Captured]] = {}
+                for c in batch:  # one file per day partition
+                    days.setdefault(c.received_at.strftime("%Y-%m-%d"), []).append(c)
+                for day, items in days.items():
+                    self._write(day, items, sum(len(c.answers) for c in items))
                 batch, rows, deadline = [], 0, None
             if item is None:
                 return
             if time.monotonic() - self._last_prune > 3600:
                 self.prune()
 
-    def _write(self, batch: list[Captured], rows: int) -> None:
+    def _write(self, day: str, batch: list[Captured], rows: int) -> None:
         try:
             frame = self.frame(batch)
-            day = batch[0].received_at.strftime("%Y-%m-%d")
             stamp = batch[0].received_at.strftime("%H%M%S")
             uri = storage.join(
                 capture_root(self.root),
@@ -205,7 +181,7 @@ class CaptureWriter:
 
     def frame(self, batch: list[Captured]) -> pd.DataFrame:
         """One row per answer: the metadata, the features as received, the shadow answer."""
-        out: dict[str, list[Any]] = {c: [] for c in META_COLUMNS + SHADOW_COLUMNS}
+        out: dict[str, list[Any]] = {c: [] for c in COLUMNS}
         feats: dict[str, list[Any]] = {c: [] for c in [*self.feature_names, self.timestamp_column]}
         for item in batch:
             shadow = self.shadow(item.records) if self.shadow is not None else None
@@ -252,72 +228,6 @@ class CaptureWriter:
         except Exception as e:  # retention must never stop the service
             log.error("capture retention failed: %s", e)
             return 0
-
-
-def capture_root(data_root: str) -> str:
-    return storage.join(data_root, CAPTURE_DIR)
-
-
-def capture_files(data_root: str) -> list[str]:
-    """Every captured Parquet file (local or s3://), oldest partition first."""
-    root = capture_root(data_root)
-    if storage.is_s3(root):
-        bucket, prefix = storage._split_s3(root)
-        pages = (
-            storage._s3()
-            .get_paginator("list_objects_v2")
-            .paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/")
-        )
-        keys = [o["Key"] for p in pages for o in p.get("Contents", [])]
-        return sorted(f"s3://{bucket}/{k}" for k in keys if k.endswith(".parquet"))
-    return sorted(str(p) for p in Path(root).glob("alias=*/date=*/*.parquet"))
-
-
-def _partition_date(uri: str) -> date | None:
-    for part in uri.split("/"):
-        if part.startswith("date="):
-            try:
-                return date.fromisoformat(part[5:])
-            except ValueError:
-                return None
-    return None
-
-
-def prune(data_root: str, retention_days: int, today: date | None = None) -> int:
-    """Delete captured date partitions older than ``retention_days`` before ``today``."""
-    cutoff = (today or datetime.now(UTC).date()) - timedelta(days=retention_days)
-    old = [u for u in capture_files(data_root) if (d := _partition_date(u)) and d < cutoff]
-    if storage.is_s3(data_root):
-        client = storage._s3()
-        for u in old:
-            bucket, key = storage._split_s3(u)
-            client.delete_object(Bucket=bucket, Key=key)
-        return len(old)
-    folders = {str(Path(u).parent) for u in old}
-    for f in folders:
-        shutil.rmtree(f, ignore_errors=True)
-    return len(old)
-
-
-def read_capture(data_root: str, alias: str | None = None) -> pd.DataFrame:
-    """Every captured answer (of ``alias`` when given), oldest first; empty when none."""
-    files = capture_files(data_root)
-    if alias is not None:
-        files = [f for f in files if f"/alias={alias}/" in f.replace("\\", "/")]
-    frames = [storage.read_parquet(f) for f in files]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame(columns=META_COLUMNS + SHADOW_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["received_at", "request_id", "row_index"], kind="stable").reset_index(
-        drop=True
-    )
-
-
-def request_answers(data_root: str, request_id: str) -> pd.DataFrame:
-    """The captured answers of one online request (empty when it was not captured)."""
-    rows = read_capture(data_root)
-    return rows[rows["request_id"] == request_id].reset_index(drop=True)
 
 
 def writer_for(

@@ -23,7 +23,7 @@ from shared.data import storage
 from shared.data.ingest import read_raw
 from shared.data.validation import RawInputError
 from shared.ledger import FeedbackBatchRecord, FeedbackEntry, FeedbackStatus, Ledger
-from shared.operate.capture import read_capture
+from shared.operate.captured import read_capture
 
 REQUEST_ID = "request_id"  # the labels' column naming an online answer's request
 

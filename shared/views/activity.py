@@ -41,7 +41,7 @@ def guard_activity(
 def online_activity(data_root: str, alias: str = "production") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Online answers (captured by the service) per day and decision, beside the batches;
     and the newest captured answers (with the shadow challenger's, when one answered)."""
-    from shared.operate.capture import read_capture
+    from shared.operate.captured import read_capture
 
     rows = read_capture(data_root, alias)
     cols = ["day", "model", "corrected", "fallback", "rejected"]

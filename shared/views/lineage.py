@@ -252,7 +252,7 @@ class RequestLineage:
 
 def request_lineage(ledger: Ledger, data_root: str, request_id: str) -> RequestLineage:
     """Lineage of online request ``request_id``; LedgerError when it was never captured."""
-    from shared.operate.capture import request_answers
+    from shared.operate.captured import request_answers
 
     rows = request_answers(data_root, request_id)
     if rows.empty:

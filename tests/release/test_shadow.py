@@ -19,7 +19,7 @@ from shared.data.generator import generate_orders
 from shared.ledger.shadows import shadow_alias
 from shared.ledger.trust import TrustRecords
 from shared.monitor.shadow import ShadowVerdict, compare
-from shared.operate.capture import read_capture
+from shared.operate.captured import read_capture
 from shared.operate.scoring import fresh_batch_start
 from shared.release import load_alias
 from tests.builders import build, release

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,12 +16,12 @@ import yaml
 from click.testing import CliRunner
 
 from shared.cli import cli
-from shared.operate.capture import capture_files, read_capture
+from shared.config import CaptureSettings, load_project
+from shared.operate.capture import Captured, writer_for
+from shared.operate.captured import capture_files, read_capture
 from tests.builders import build
-from tests.conftest import stop_process, wait_for_http
+from tests.conftest import stop_process, wait_for_http, write_project
 from tests.service.test_http import ROW, _approve_and_promote, start_service
-
-pytestmark = pytest.mark.slow
 
 
 def _with_capture(project_path: Path, **settings: object) -> None:
@@ -49,6 +50,7 @@ def _settled(c: httpx.Client, sent: int, timeout: float = 60) -> dict:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_a_burst_is_captured_whole_and_matches_the_answers(tmp_path: Path) -> None:
     t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
     [v1] = t.candidates
@@ -77,6 +79,7 @@ def test_a_burst_is_captured_whole_and_matches_the_answers(tmp_path: Path) -> No
         assert got["cuisine"] == "pizza" and pd.isna(got["shadow_version"])
 
 
+@pytest.mark.slow
 def test_a_full_queue_still_answers_and_counts_every_dropped_capture(tmp_path: Path) -> None:
     t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
     [v1] = t.candidates
@@ -97,6 +100,7 @@ def test_a_full_queue_still_answers_and_counts_every_dropped_capture(tmp_path: P
     assert len(read_capture(t.cfg.storage.data_root)) == counts["written"]
 
 
+@pytest.mark.slow
 def test_feedback_joins_online_answers_and_lineage_reaches_the_raw_training_file(
     tmp_path: Path,
 ) -> None:
@@ -153,3 +157,41 @@ def test_feedback_joins_online_answers_and_lineage_reaches_the_raw_training_file
     assert f"deployment {dep.id} (production)" in text and ds["raw_source"] in text
     missing = CliRunner().invoke(cli, ["--project", str(t.project_path), "lineage", "nope"])
     assert missing.exit_code != 0 and "no captured online answer" in missing.output
+
+
+def _captured(i: int, at: datetime) -> Captured:
+    answer = {
+        "row_id": f"r{i}",
+        "prediction": 30.0,
+        "predicted_class": None,
+        "decision": "model",
+        "reasons": [],
+        "model_version": "v1",
+        "rules_version": "r1",
+    }
+    return Captured(f"q{i}", "anonymous", at, 1, [dict(ROW)], [answer])
+
+
+def test_sampling_is_counted_and_retention_deletes_old_partitions(tmp_path: Path) -> None:
+    cfg = load_project(write_project(tmp_path))
+    now = datetime.now(UTC)
+    # sample none: every answer is counted as sampled out, nothing is written
+    none = writer_for(cfg.model_copy(update={"capture": CaptureSettings(sample_rate=0.0)}), "p")
+    none.start()
+    assert not any(none.offer(_captured(i, now)) for i in range(10))
+    none.stop()
+    assert (none.counts.sampled_out, none.counts.written) == (10, 0)
+    assert capture_files(cfg.storage.data_root) == []
+    # an old partition and today's: retention keeps only what is younger than retention_days
+    keep = writer_for(cfg.model_copy(update={"capture": CaptureSettings(retention_days=7)}), "p")
+    keep.start()
+    for i, at in enumerate([now - timedelta(days=30), now - timedelta(days=8), now]):
+        assert keep.offer(_captured(i, at))
+    keep.stop()  # one batch: each answer in its own day's partition
+    days = sorted(f.split("date=")[1][:10] for f in capture_files(cfg.storage.data_root))
+    assert len(days) == 3 and keep.counts.written == 3
+    assert keep.prune() == 2
+    assert [f.split("date=")[1][:10] for f in capture_files(cfg.storage.data_root)] == [
+        now.strftime("%Y-%m-%d")
+    ]
+    assert read_capture(cfg.storage.data_root)["request_id"].tolist() == ["q2"]
