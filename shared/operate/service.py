@@ -214,9 +214,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        holder.watch(), shadow.watch(), writer and writer.start()
+        holder.watch()
+        shadow.watch()
+        if writer is not None:
+            writer.start()
         yield
-        holder.stop(), shadow.stop(), writer and writer.stop()
+        holder.stop()
+        shadow.stop()
+        if writer is not None:
+            writer.stop()  # writes what is still queued
 
     app = FastAPI(
         title="Renkei scoring service",
@@ -232,7 +238,11 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {**holder.state(), "capture": writer.counts.as_dict() if writer else None}
+        return {
+            **holder.state(),
+            "shadow": shadow.state(),  # the challenger (model_version None: none attached)
+            "capture": writer.counts.as_dict() if writer else None,
+        }
 
     @app.get("/version", dependencies=[caller])
     async def version() -> dict[str, Any]:

@@ -118,6 +118,7 @@ def test_a_shadow_answers_in_batch_and_online_is_recorded_never_returned_and_com
     try:
         wait_for_http(f"{base}/health", proc)
         with httpx.Client(base_url=base, timeout=10, trust_env=False) as c:
+            assert c.get("/health").json()["shadow"]["model_version"] == v2
             replies = [c.post("/predict", json=rows[i : i + 50]).json() for i in range(0, 300, 50)]
             _settled(c, 300)
     finally:
