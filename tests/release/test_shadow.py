@@ -144,6 +144,11 @@ def test_a_shadow_answers_in_batch_and_online_is_recorded_never_returned_and_com
     assert ev["overall"]["ci_low"] <= ev["overall"]["difference"] <= ev["overall"]["ci_high"]
     assert set(ev["guard_rates"]) == {"champion", "challenger"} and ev["slices"]
     assert f"shadow:{v2}" in stdout
+    # an approval of the challenger shows the evidence and records that it was seen
+    said = renkei("approve", v2, "--as", "kenji", "--comment", "shadow says better or same")
+    assert "shadow evidence (monitoring report" in said and f"{v2} vs {v1}" in said
+    seen = [e for e in t.ledger.audit.entries() if e.action == "model.shadow_evidence_seen"]
+    assert [(e.actor, e.subject) for e in seen] == [("kenji", v2)]
 
     # --off detaches it (signed and audited as well)
     assert f"{v2} no longer shadows production" in renkei("shadow", "--off", "--as", "sora")
