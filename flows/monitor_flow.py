@@ -83,6 +83,10 @@ class MonitorFlow(FlowSpec):
         end_run(self.project, self.run_pathspec)
         for c in self.result.checks:
             print(f"{c.verdict:7} {c.name:28} {c.detail}")
+        if self.result.shadow is not None:  # evidence for the challenger's approval
+            print(
+                f"shadow  {'shadow:' + self.result.shadow.challenger:28} {self.result.shadow.summary()}"
+            )
         if self.report.retrain:
             how = (
                 f"started {self.retrain_run}"

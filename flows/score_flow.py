@@ -21,6 +21,7 @@ from shared.flowkit import (
 )
 from shared.guard.bundle import load_deployed
 from shared.operate.scoring import FRESH_DAYS, finish_scoring, fresh_batch_start, score_partition
+from shared.operate.shadow import shadow_of
 
 
 @production
@@ -77,6 +78,7 @@ class ScoreFlow(FlowSpec):
                     "(renkei promote VERSION --to production --as USER)"
                 )
             load_deployed(self.deployment)  # refuse a swapped or altered bundle before scoring
+            self.shadow = shadow_of(ledger, self.alias)  # a challenger answers beside it
             src = (
                 self.source
                 or generate_raw(
@@ -103,7 +105,9 @@ class ScoreFlow(FlowSpec):
         """Guarded answers for one partition, read from storage."""
         with run_context(self.project, self.run_pathspec):
             guarded = load_deployed(self.deployment)  # verified in every task
-            self.scored = score_partition(guarded, self.input, self.out_prefix, self.run_pathspec)
+            self.scored = score_partition(
+                guarded, self.input, self.out_prefix, self.run_pathspec, self.shadow
+            )
             fault_point("score")  # reliability tests: a task killed after writing its part
         self.peak_rss_mib = peak_rss_mib()
         self.next(self.join)

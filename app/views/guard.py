@@ -5,6 +5,7 @@ from common import configs, ledger
 from shared.guard.bundle import BundleError
 from shared.release import load_alias
 from shared.views import guard_activity
+from shared.views.activity import online_activity
 
 cfg, _, _ = configs()
 lg = ledger()
@@ -20,6 +21,14 @@ else:
     st.bar_chart(top.set_index("reason"), horizontal=True)
     st.subheader("Examples of corrected and fallback rows")
     st.dataframe(examples, hide_index=True, width="stretch")
+st.subheader("Online traffic (renkei serve), beside the batches")
+per_day, recent = online_activity(cfg.storage.data_root)
+if per_day.empty:
+    st.info("No online answers captured yet: `renkei serve` records every answer it gives.")
+else:
+    st.bar_chart(per_day.set_index("day")[["model", "corrected", "fallback", "rejected"]])
+    st.caption("Newest online answers (a shadow challenger's answer beside, never returned):")
+    st.dataframe(recent, hide_index=True, width="stretch", key="online_recent")
 st.subheader("What if?")
 try:
     found = load_alias(lg)  # the bundle is verified against its deployment

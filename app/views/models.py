@@ -2,6 +2,7 @@ import pandas as pd
 import streamlit as st
 from common import configs, current_user, ledger, signer
 
+from shared.ledger.shadows import shadow_alias
 from shared.release import (
     ReleaseRefused,
     approval_status,
@@ -12,6 +13,7 @@ from shared.release import (
 )
 from shared.trust.keys import KeyError_
 from shared.views import models_frame
+from shared.views.shadow import record_seen, shadow_evidence
 from shared.views.trust import approval_signatures
 
 cfg, roles, _ = configs()
@@ -56,6 +58,34 @@ else:
 if m.slice_metrics:
     st.subheader(f"{km} by slice")
     st.bar_chart(pd.DataFrame({s: v[km] for s, v in m.slice_metrics.items()}, index=[km]).T)
+shadow = lg.releases.alias(shadow_alias("production"))
+evidence = shadow_evidence(lg, version)
+st.subheader("Shadow comparison with production")
+if shadow is not None and shadow.version == version:
+    st.caption(
+        f"{version} answers production traffic in the shadow (its answers are kept, never returned)."
+    )
+if evidence is None:
+    st.write(
+        "No shadow evidence for this version: attach it with "
+        f"`renkei shadow {version} --alias production`, then score and monitor."
+    )
+else:
+    c = evidence.comparison
+    o = c.overall
+    st.write(f"**{o.verdict}** · monitoring report {evidence.report_id}: {c.summary()}")
+    sc = st.columns(3)
+    sc[0].metric(f"{c.error}: challenger", "-" if o.challenger is None else f"{o.challenger:.3f}")
+    sc[1].metric(
+        f"{c.error}: production {c.champion}", "-" if o.champion is None else f"{o.champion:.3f}"
+    )
+    sc[2].metric(
+        "guard rate: challenger vs production",
+        f"{c.guard_rates.get('challenger', 0):.1%}",
+        f"{c.guard_rates.get('challenger', 0) - c.guard_rates.get('champion', 0):+.1%}",
+        delta_color="inverse",
+    )
+    st.dataframe(evidence.slices_frame(), hide_index=True, width="stretch", key="shadow_slices")
 st.subheader("Review")
 st.write(f"Trained by **{m.trained_by}** · status **{m.status}**")
 if m.status == "candidate":
@@ -86,6 +116,8 @@ if m.status == "candidate":
                 decision = "approve" if approve else "reject"
                 who = sg.identity.member
                 rec = review(lg, roles, version, who, comment, decision, signer=sg)
+                if evidence is not None:  # shown above: recorded as seen by this approver
+                    record_seen(lg, who, rec, evidence)
                 st.success(f"{sg.identity.label()} {rec.decision}d {rec.version} as {rec.role}.")
             except (ReleaseRefused, KeyError_) as e:
                 st.error(str(e))

@@ -2,12 +2,13 @@ import streamlit as st
 from common import configs, ledger
 
 from shared.views import monitoring_views
+from shared.views.shadow import shadow_evidence
 
 cfg, _, _ = configs()
 st.title("Monitoring")
 st.caption(
     "Drift against the training reference, performance on the labels that arrived, "
-    "guard rates, and the retraining they triggered."
+    "guard rates, and the retraining they triggered: scoring batches and online answers."
 )
 views = monitoring_views(ledger())
 if views is None:
@@ -26,5 +27,12 @@ if views.retrains.empty:
     st.success("No check has asked for retraining.")
 else:
     st.dataframe(views.retrains, hide_index=True, width="stretch")
+st.subheader("Shadow challenger vs production")
+shadow = shadow_evidence(ledger(), None)
+if shadow is None:
+    st.write("No shadow comparison yet: `renkei shadow VERSION --alias production`.")
+else:
+    st.write(f"Report {shadow.report_id}: {shadow.comparison.summary()}")
+    st.dataframe(shadow.slices_frame(), hide_index=True, width="stretch", key="shadow_slices")
 st.subheader("Newest report")
 st.dataframe(views.latest, hide_index=True, width="stretch")

@@ -2,7 +2,7 @@
 
 ``main`` holds the group, its context and the entry point; one module per noun holds its
 commands (``data``, ``models``, ``release``, ``operate``, ``monitor``, ``app``, ``deploy``,
-``audit``, ``db``, ``keys``, ``tokens``); ``output`` prints every listing as a table or ``--json``.
+``audit``, ``db``, ``keys``, ``tokens``, ``shadow``); ``output`` prints every listing as a table or ``--json``.
 """
 
 from . import (  # noqa: F401  (registers the commands)
@@ -16,6 +16,7 @@ from . import (  # noqa: F401  (registers the commands)
     monitor,
     operate,
     release,
+    shadow,
     tokens,
 )
 from .main import Ctx, cli, main

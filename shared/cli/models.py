@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from shared.ledger import LedgerError
@@ -9,6 +11,9 @@ from shared.monitor.reports import comparison_table
 
 from .main import Ctx, cli
 from .output import Table, echo_json, jsonable, show
+
+if TYPE_CHECKING:
+    from shared.views.lineage import RequestLineage
 
 
 @cli.command()
@@ -48,15 +53,26 @@ def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def lineage(obj: Ctx, version: str, as_json: bool) -> None:
-    """Trace model VERSION back to its code, config, run and raw data."""
+    """Trace model VERSION (e.g. v3), or an online answer's request id (the request_id of
+    a /predict answer), back to its deployment, rules, code, config, run and raw data."""
+    request = None
     try:
-        lin = obj.ledger().registry.lineage(version)
+        if version.strip().lower().removeprefix("v").isdigit():
+            lin = obj.ledger().registry.lineage(version)
+        else:
+            from shared.views.lineage import request_lineage
+
+            request = request_lineage(obj.ledger(), obj.project().storage.data_root, version)
+            lin = request.lineage
     except LedgerError as e:
         raise click.ClickException(str(e)) from None
     m = lin.model
+    if request is not None:
+        _request_header(request, as_json)
     if as_json:
         echo_json(
             {
+                **(_request_json(request) if request is not None else {}),
                 "version": m.version,
                 "family": m.family,
                 "status": m.status,
@@ -83,3 +99,38 @@ def lineage(obj: Ctx, version: str, as_json: bool) -> None:
             f"{d.rows_quarantined:,} quarantined"
         )
         click.echo(f"    raw     {d.raw_source}  (kept at {d.raw_uri})")
+
+
+def _request_json(r: RequestLineage) -> dict:
+    a, d = r.answers, r.deployment
+    return {
+        "request_id": r.request_id,
+        "received_at": str(a["received_at"].iloc[0]),
+        "caller": a["caller"].iloc[0],
+        "answers": [
+            {"row_id": x.row_id, "prediction": x.prediction, "decision": x.decision}
+            for x in a.itertuples()
+        ],
+        "deployment": {
+            "id": d.id,
+            "alias": d.alias,
+            "rules_version": d.rules_version,
+            "bundle_uri": d.bundle_uri,
+        },
+    }
+
+
+def _request_header(r: RequestLineage, as_json: bool) -> None:
+    if as_json:
+        return
+    info = _request_json(r)
+    d = info["deployment"]
+    click.echo(
+        f"request {info['request_id']} at {info['received_at']} from {info['caller']}: "
+        f"{len(info['answers'])} answer(s)"
+    )
+    for a in info["answers"]:
+        click.echo(f"  answer    {a['row_id']}: {a['prediction']} ({a['decision']})")
+    click.echo(
+        f"  deployment {d['id']} ({d['alias']}), rules {d['rules_version']}, bundle {d['bundle_uri']}"
+    )

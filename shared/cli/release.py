@@ -25,12 +25,18 @@ def _review(
     obj: Ctx, version: str, user: str | None, comment: str, role: str | None, decision: str
 ) -> None:
     from shared.release import approval_status, review
+    from shared.views.shadow import record_seen, shadow_evidence
 
     signer = obj.signer(user)
     ledger = obj.ledger()
     roles = obj.roles()
     who = signer.identity.member
+    evidence = shadow_evidence(ledger, version)  # shown, and recorded as seen
+    for line in evidence.lines() if evidence else []:
+        click.echo(line)
     rec = _refusal(review, ledger, roles, version, who, comment, decision, role, signer)
+    if evidence:
+        record_seen(ledger, who, rec, evidence)
     verb = "approved" if decision == "approve" else "rejected"
     click.echo(f"{signer.identity.label()} {verb} {rec.version} as {rec.role}: {rec.comment}")
     status = approval_status(ledger, roles, rec.version)

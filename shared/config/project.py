@@ -156,6 +156,18 @@ class ServiceSettings(_Strict):
     max_rows: int = Field(1000, gt=0)
 
 
+class CaptureSettings(_Strict):
+    """Online capture (renkei serve): every answer (or a sample) written in the background to
+    partitioned Parquet under <data_root>/capture/; a full queue drops and counts, never waits."""
+
+    enabled: bool = True
+    sample_rate: float = Field(1.0, ge=0.0, le=1.0)  # share of requests captured
+    retention_days: int = Field(30, gt=0)  # older date partitions are deleted
+    queue_rows: int = Field(20_000, gt=0)  # answers held in memory before drops begin
+    batch_rows: int = Field(2_000, gt=0)  # answers per Parquet file at most
+    flush_seconds: float = Field(2.0, gt=0)  # a partial batch is written after this long
+
+
 class ProjectConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     task: Literal["regression", "binary"]
@@ -176,6 +188,7 @@ class ProjectConfig(_Strict):
     app: AppSettings = AppSettings()
     files: ProjectFiles = ProjectFiles()
     service: ServiceSettings = ServiceSettings()
+    capture: CaptureSettings = CaptureSettings()
 
     @model_validator(mode="after")
     def _check_columns(self) -> ProjectConfig:

@@ -87,7 +87,8 @@ def monitoring_card(result: Any, report: Any) -> list[Any]:
     parts: list[Any] = [
         Markdown(f"# Monitoring {result.version}: {head}"),
         Markdown(
-            f"Batches {result.batches}, {result.rows:,} rows, label coverage "
+            f"Batches {result.batches}, {result.rows:,} rows "
+            f"({getattr(result, 'online_rows', 0):,} online answers), label coverage "
             f"{result.label_coverage:.0%}"
         ),
         Table(
@@ -104,6 +105,8 @@ def monitoring_card(result: Any, report: Any) -> list[Any]:
             headers=["check", "verdict", "value", "threshold", "detail"],
         ),
     ]
+    if getattr(result, "shadow", None) is not None:
+        parts.append(Markdown(f"**Shadow challenger:** {result.shadow.summary()}"))
     if report.reasons:
         parts.append(Markdown("**Why retrain:** " + "; ".join(report.reasons)))
     return parts

@@ -242,6 +242,7 @@ class Feedback(Base):
         String(20)
     )  # accepted | late | duplicate | unknown | invalid
     scoring_batch_id: Mapped[int | None] = mapped_column(Integer)
+    request_id: Mapped[str | None] = mapped_column(String(64))  # an online answer's request
     flagged: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(100))

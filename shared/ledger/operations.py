@@ -129,13 +129,15 @@ class OperationsRepository(Repository):
             return [mapping.feedback_batch(b) for b in rows]
 
     def labelled_rows(self) -> pd.DataFrame:
-        """Usable feedback (accepted or late): row_id, value, scoring batch, flagged, when."""
+        """Usable feedback (accepted or late): row_id, value, scoring batch (or the online
+        request), flagged, when."""
         with self.read() as s:
             rows = s.execute(
                 select(
                     Feedback.row_id,
                     Feedback.value,
                     Feedback.scoring_batch_id,
+                    Feedback.request_id,
                     Feedback.flagged,
                     Feedback.actor,
                     Feedback.created_at,
@@ -145,5 +147,13 @@ class OperationsRepository(Repository):
             ).all()
         return pd.DataFrame(
             rows,
-            columns=["row_id", "value", "scoring_batch_id", "flagged", "actor", "created_at"],
+            columns=[
+                "row_id",
+                "value",
+                "scoring_batch_id",
+                "request_id",
+                "flagged",
+                "actor",
+                "created_at",
+            ],
         )

@@ -250,6 +250,7 @@ class FeedbackEntry:
     flagged: bool = False
     note: str = ""
     scoring_batch_id: int | None = None
+    request_id: str | None = None  # an online answer's (shared.operate.capture), not a batch's
 
 
 @dataclass(frozen=True)

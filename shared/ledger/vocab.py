@@ -41,6 +41,8 @@ class AliasAction(StrEnum):
 
     PROMOTE = "promote"
     ROLLBACK = "rollback"
+    SHADOW = "shadow"  # a challenger attached beside an alias (renkei shadow)
+    DETACH = "detach"  # the challenger taken off (renkei shadow --off)
 
 
 class RunStatus(StrEnum):

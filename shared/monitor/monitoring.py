@@ -1,5 +1,8 @@
 """Monitor: drift, prediction drift, performance on arrived labels and guard rates, each
-against a threshold from config, and the retraining decision that follows."""
+against a threshold from config, and the retraining decision that follows. The window
+holds the newest scoring batches and the captured online answers beside them
+(shared.monitor.online); a shadow challenger is compared with production on the labels
+that arrived (shared.monitor.shadow: evidence, never an alert)."""
 
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ from shared.monitor.checks import (
     check_prediction_drift,
 )
 from shared.monitor.drift import ReferenceProfile
+from shared.monitor.online import keyed_labels, online_outputs, online_window
+from shared.monitor.shadow import ShadowComparison, challenger_rows, compare, shadow_check
 
 
 class MonitoringError(ValueError):
@@ -40,6 +45,8 @@ class MonitoringResult:
     rows: int
     label_coverage: float
     checks: list[Check] = field(default_factory=list)
+    online_rows: int = 0  # captured online answers in the window
+    shadow: ShadowComparison | None = None
 
     @property
     def drifted_features(self) -> list[str]:
@@ -70,15 +77,21 @@ def load_reference(model: ModelVersionRecord) -> ReferenceProfile:
     return ReferenceProfile.from_dict(json.loads(data))
 
 
-def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Usable feature rows of the window's inputs (read partition by partition; a uniform
-    sample of at most ``monitoring.drift_sample_rows``), and the window's guarded outputs."""
+def _window_inputs(
+    batches: list[Any], cfg: ProjectConfig, online: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Usable feature rows of the window's inputs (batches read partition by partition, then
+    the online answers; a uniform sample of at most ``monitoring.drift_sample_rows``), and the
+    window's guarded outputs (with the slice features)."""
     contracts = build_contracts(cfg)
     specs = [s for s in contracts.columns if s.name in cfg.features]
     feats, outs = Reservoir(cfg.monitoring.drift_sample_rows), []
     for b in batches:
+        slices = []
         try:
             for raw in iter_landed(b.input_uri, b.input_source, cfg.storage.partition_rows):
+                raw = raw.reset_index(drop=True)
+                slices.append(raw[[n for n in cfg.training.slices if n in raw]])
                 feats.add(_usable_features(raw, contracts, specs))
             scored = pd.concat(list(iter_frames(b.output_uri)), ignore_index=True)
         except FileNotFoundError as e:
@@ -87,7 +100,18 @@ def _window_inputs(batches: list[Any], cfg: ProjectConfig) -> tuple[pd.DataFrame
             ) from None
         except RawInputError as e:
             raise MonitoringError(f"scoring batch {b.id}: {e}") from None
-        outs.append(scored.assign(scoring_batch_id=b.id))
+        if "input_row" in scored and slices:  # the slice features of each scored row
+            rows = scored["input_row"].to_numpy()
+            for name, values in pd.concat(slices, ignore_index=True).items():
+                scored[name] = values.to_numpy()[rows]
+        outs.append(scored.assign(scoring_batch_id=b.id, source="batch"))
+    if not online.empty:
+        feats.add(
+            _usable_features(
+                online[[c for c in cfg.features if c in online]].copy(), contracts, specs
+            )
+        )
+        outs.append(online_outputs(online))
     return feats.frame(), pd.concat(outs, ignore_index=True)
 
 
@@ -113,18 +137,26 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
     batches = [b for b in ledger.operations.scoring_batches() if b.version == dep.version][
         -(window or m.window_batches) :
     ]
-    if not batches:
-        raise MonitoringError(f"no scoring batch of the production model {dep.version} yet")
+    online = online_window(
+        cfg, "production", dep.version, batches[0].created_at if batches else None
+    )
+    if not batches and online.empty:
+        raise MonitoringError(
+            f"no scoring batch or captured online answer of the production model {dep.version} yet"
+        )
     model = ledger.registry.model(dep.version)
     ref = load_reference(model)
-    x, out = _window_inputs(batches, cfg)
+    x, out = _window_inputs(batches, cfg, online)
     result = MonitoringResult(dep.version, [b.id for b in batches], len(out), 0.0)
+    result.online_rows = len(online)
+    labels = keyed_labels(ledger.operations.labelled_rows())
     drift = [check_data_drift(name, ref, x, m) for name in cfg.features]
     answered = out[out["decision"] != "rejected"]
     prediction = check_prediction_drift(ref, answered, m)
-    performance, result.label_coverage = check_performance(
-        model, answered, ledger.operations.labelled_rows(), cfg
-    )
+    performance, result.label_coverage = check_performance(model, answered, labels, cfg)
+    found = challenger_rows(out, labels)
+    if found is not None:
+        result.shadow = compare(found[1], cfg, dep.version, found[0])
     guard = check_guard_rate(model, out, m)
     result.checks = [c for c in [*drift, prediction, performance, guard] if c is not None]
     return result
@@ -140,7 +172,8 @@ def record(
         result.batches,
         result.rows,
         result.label_coverage,
-        [asdict(c) for c in result.checks],
+        [asdict(c) for c in result.checks]
+        + ([shadow_check(result.shadow)] if result.shadow is not None else []),
         bool(reasons),
         reasons,
         actor,

@@ -1,6 +1,8 @@
 """Operate -> Monitor: delayed labels joined to the predictions they judge, by row id
 within the scoring batch they were delivered for (ids are unique per batch, not across
-batches: a label counts for one scored row only).
+batches: a label counts for one scored row only), or to an online answer the service
+captured (shared.operate.capture): by its ``request_id`` (a column of the labels; with the
+row id when a request held several rows), or by row id when no scoring batch has that id.
 
 Every label that arrives is kept with a status: ``accepted``; ``late`` (arrived more than
 ``monitoring.late_feedback_days`` after scoring: kept and used, but counted); ``duplicate``
@@ -22,6 +24,9 @@ from shared.data.ingest import read_raw
 from shared.data.manifest import iter_frames
 from shared.data.validation import RawInputError
 from shared.ledger import FeedbackBatchRecord, FeedbackEntry, FeedbackStatus, Ledger
+from shared.operate.captured import read_capture
+
+REQUEST_ID = "request_id"  # the labels' column naming an online answer's request
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,17 @@ def apply_feedback(
         .set_index("row_id")
     )
     done = ledger.operations.labelled_rows()
+    online_done = done[done["request_id"].notna()]
+    done = done[done["request_id"].isna()]
     already = set(zip(done["scoring_batch_id"], done["row_id"], strict=True))
-    seen: set[tuple[int, str]] = set()
+    already |= set(zip(online_done["request_id"], online_done["row_id"], strict=True))
+    seen: set[tuple[int | str, str]] = set()
+    online = _online(cfg) if scoring_batch is None else None
+    requests = (
+        labels[REQUEST_ID].astype("string").fillna("").tolist()
+        if REQUEST_ID in labels.columns
+        else [""] * len(labels)
+    )
     lo, hi = cfg.target_range.min, cfg.target_range.max
     values = (
         pd.to_numeric(labels[target].astype("string"), errors="coerce")
@@ -130,14 +144,29 @@ def apply_feedback(
     )
     late_after = timedelta(days=cfg.monitoring.late_feedback_days)
     entries: list[FeedbackEntry] = []
-    for rid, value in zip(
-        labels[idc].astype("string").fillna("").tolist(), values.tolist(), strict=True
+    for rid, req, value in zip(
+        labels[idc].astype("string").fillna("").tolist(), requests, values.tolist(), strict=True
     ):
         status, batch_id = FeedbackStatus.ACCEPTED, None
         ok_value = value is not None and not pd.isna(value) and np.isfinite(value)
         ok_value = ok_value and (lo is None or value >= lo) and (hi is None or value <= hi)
-        if not rid or not ok_value:
+        hit_online = (
+            _online_answer(online, req, rid)
+            if online is not None and (req or rid not in scored.index)
+            else None
+        )
+        if (not rid and not req) or not ok_value:
             status = FeedbackStatus.INVALID
+        elif hit_online is not None:
+            req, rid = str(hit_online["request_id"]), str(hit_online["row_id"])
+            if (req, rid) in already or (req, rid) in seen:
+                status = FeedbackStatus.DUPLICATE
+            else:
+                if now - hit_online["received_at"].to_pydatetime() > late_after:
+                    status = FeedbackStatus.LATE
+                seen.add((req, rid))
+        elif req:
+            status = FeedbackStatus.UNKNOWN
         elif rid not in scored.index:
             status = FeedbackStatus.UNKNOWN
         elif (key := (int(scored.loc[rid, "scoring_batch_id"]), rid)) in already or key in seen:
@@ -154,10 +183,31 @@ def apply_feedback(
                 status = FeedbackStatus.LATE
             seen.add((batch_id, rid))
         kept = float(value) if ok_value else None
-        entries.append(FeedbackEntry(rid, kept, status, flagged, note, batch_id))
+        online_req = req if hit_online is not None else None
+        entries.append(FeedbackEntry(rid, kept, status, flagged, note, batch_id, online_req))
     batch = ledger.operations.record_feedback(source, entries, actor)
     examples: dict[str, list[str]] = {}
     for e in entries:
         if e.status != FeedbackStatus.ACCEPTED and len(examples.setdefault(e.status, [])) < 5:
             examples[e.status].append(e.row_id or "<empty id>")
     return FeedbackOutcome(batch, examples)
+
+
+def _online(cfg: ProjectConfig) -> pd.DataFrame:
+    """Captured online answers (request id, row id, when), newest last."""
+    rows = read_capture(cfg.storage.data_root)
+    return rows[["request_id", "row_id", "received_at"]].reset_index(drop=True)
+
+
+def _online_answer(online: pd.DataFrame, request_id: str, row_id: str) -> pd.Series | None:
+    """The online answer a label names: by request id (and row id when the request held
+    several rows), or the newest answer with that row id; None when there is none."""
+    if online.empty:
+        return None
+    if request_id:
+        hit = online[online["request_id"] == request_id]
+        if row_id and len(hit) > 1:
+            hit = hit[hit["row_id"] == row_id]
+        return hit.iloc[-1] if len(hit) == 1 else None
+    hit = online[online["row_id"] == row_id]
+    return hit.iloc[-1] if len(hit) else None

@@ -14,6 +14,8 @@ from shared.data.ingest import LandedRaw
 from shared.data.manifest import Manifest, PartEntry, part_name, write_manifest, write_part
 from shared.data.partitions import Partition, plan_batch, read_partition
 from shared.guard import DECISIONS, GuardedModel, decision_counts
+from shared.ledger import DeploymentRecord
+from shared.operate.shadow import with_shadow
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,17 @@ class ScoredPartition:
 
 
 def score_partition(
-    guarded: GuardedModel, part: Partition, out_prefix: str, flow_run: str
+    guarded: GuardedModel,
+    part: Partition,
+    out_prefix: str,
+    flow_run: str,
+    shadow: DeploymentRecord | None = None,
 ) -> ScoredPartition:
     """Guarded answers for one partition, reading only its rows from storage; written as one
-    part file (fixed name, atomic) with the input row numbers (rows of the whole batch)."""
+    part file (fixed name, atomic) with the input row numbers (rows of the whole batch) and
+    the shadow challenger's answers beside them, when one is attached."""
     chunk = read_partition(part)
-    out = guarded.predict(chunk)
+    out = with_shadow(guarded.predict(chunk), chunk, shadow)
     out.insert(0, "input_row", np.arange(part.start, part.stop, dtype="int64"))
     out["flow_run"] = flow_run
     uri = storage.join(out_prefix, part_name(part.index))
@@ -69,11 +76,18 @@ def finish_scoring(parts: list[ScoredPartition], out_prefix: str) -> tuple[int, 
 
 
 def score_in_process(
-    guarded: GuardedModel, raw: LandedRaw, size: int, out_prefix: str, flow_run: str
+    guarded: GuardedModel,
+    raw: LandedRaw,
+    size: int,
+    out_prefix: str,
+    flow_run: str,
+    shadow: DeploymentRecord | None = None,
 ) -> tuple[int, dict[str, int]]:
     """The score flow's steps in one process (library callers, tests): plan, score each
     partition, write the manifest; the rows and the total decision counts."""
-    parts = [score_partition(guarded, p, out_prefix, flow_run) for p in plan_batch(raw, size)]
+    parts = [
+        score_partition(guarded, p, out_prefix, flow_run, shadow) for p in plan_batch(raw, size)
+    ]
     return finish_scoring(parts, out_prefix)
 
 

@@ -12,9 +12,11 @@ carries the decision, the reasons and the model and rules versions. /predict and
 need a bearer token (shared.trust.http: API tokens or OIDC JWTs; open only in dev mode);
 /health stays open; each answer's log line names the caller. Rows go to the guard's
 compiled plan as dicts (no pandas frame per request) and answers leave through orjson.
+Each answer carries a request id and is captured in the background (shared.operate.capture;
+/health counts what was written, dropped and sampled out); a shadow challenger attached
+beside the alias (shared.operate.shadow) answers there too, never in the response.
 """
 
-import math
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +36,9 @@ from shared.config import ProjectConfig
 from shared.guard import GuardedModel
 from shared.guard.bundle import BundleError, load_deployed
 from shared.ledger import DeploymentRecord, Ledger, LedgerError
+from shared.ledger.shadows import shadow_alias
+from shared.operate.capture import Captured, new_request_id, writer_for
+from shared.operate.limits import body_limit, safe_errors
 from shared.trust.http import protect
 from shared.trust.settings import IdentitySettings
 
@@ -65,6 +70,7 @@ class Answer(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    request_id: str  # the capture's key: renkei lineage / feedback reach the answer by it
     alias: str
     model_version: str
     rules_version: str
@@ -165,68 +171,19 @@ class _Holder:
         return out
 
 
+def _shadow_answers(shadow: _Holder) -> Callable[[list[dict[str, Any]]], Any]:
+    """The capture writer's hook: the shadow challenger's answers (None when none)."""
+
+    def answer(records: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]] | None:
+        dep, model = shadow.get()
+        return None if dep is None or model is None else (dep.id, model.predict_records(records))
+
+    return answer
+
+
 def _one_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
-
-
-def _limits(max_body: int) -> Callable[[Any], Any]:
-    """Pure ASGI middleware: a body over ``max_body`` bytes gets 413 before it is parsed.
-
-    Refused from Content-Length at once, or (chunked uploads) as soon as the bytes read
-    pass the limit; at most ``max_body`` bytes are ever held.
-    """
-
-    def wrap(app: Any) -> Any:
-        async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
-                return await app(scope, receive, send)
-            too_big = JSONResponse(
-                {
-                    "detail": f"request body over {max_body:,} bytes "
-                    "(service.max_body_bytes): send fewer rows per request"
-                },
-                status_code=413,
-                headers={"connection": "close"},
-            )
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > max_body):
-                return await too_big(scope, receive, send)
-            chunks, size, more = [], 0, True
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return None
-                body = message.get("body", b"")
-                size += len(body)
-                if size > max_body:
-                    return await too_big(scope, receive, send)
-                chunks.append(body)
-                more = message.get("more_body", False)
-            replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
-
-            async def replayed() -> dict[str, Any]:
-                return replay.pop() if replay else await receive()
-
-            return await app(scope, replayed, send)
-
-        return middleware
-
-    return wrap
-
-
-def _safe_errors(errors: Any) -> list[dict[str, Any]]:
-    """Validation errors as JSON-safe dicts naming the field (no echo of NaN or Infinity)."""
-    out = []
-    for err in errors:
-        item = {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type")}
-        value = err.get("input")
-        if isinstance(value, str | int | bool) or value is None:
-            item["input"] = value
-        elif isinstance(value, float) and math.isfinite(value):
-            item["input"] = value
-        out.append(item)
-    return out
 
 
 def create_app(
@@ -247,6 +204,9 @@ def create_app(
     ledger = Ledger.open(ledger_url)
     holder = _Holder(ledger, alias, check_every)
     holder.refresh()
+    shadow = _Holder(ledger, shadow_alias(alias), check_every)  # the challenger, if any
+    shadow.refresh()
+    writer = writer_for(project, alias, shadow=_shadow_answers(shadow))
     dep, model = holder.get()
     schema_cfg = model.cfg if model is not None else project
     max_rows = project.service.max_rows
@@ -255,24 +215,34 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         holder.watch()
+        shadow.watch()
+        if writer is not None:
+            writer.start()
         yield
         holder.stop()
+        shadow.stop()
+        if writer is not None:
+            writer.stop()  # writes what is still queued
 
     app = FastAPI(
         title="Renkei scoring service",
         description=f"Guarded predictions from the '{alias}' deployment.",
         lifespan=lifespan,
     )
-    app.add_middleware(_limits(project.service.max_body_bytes))
+    app.add_middleware(body_limit(project.service.max_body_bytes))
     caller = Depends(protect(app, ledger, identity or IdentitySettings()))  # /health: open
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _safe_errors(exc.errors())}, status_code=422)
+        return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return holder.state()
+        return {
+            **holder.state(),
+            "shadow": shadow.state(),  # the challenger (model_version None: none attached)
+            "capture": writer.counts.as_dict() if writer else None,
+        }
 
     @app.get("/version", dependencies=[caller])
     async def version() -> dict[str, Any]:
@@ -291,8 +261,8 @@ def create_app(
 
     one, many = TypeAdapter(Row), TypeAdapter(list[Row])
 
-    @app.post("/predict", response_model=PredictResponse, dependencies=[caller])
-    async def predict(payload: Any = _BODY) -> Response:
+    @app.post("/predict", response_model=PredictResponse)
+    async def predict(payload: Any = _BODY, who: str = caller) -> Response:
         if isinstance(payload, list):
             if not payload:
                 raise RequestValidationError(
@@ -326,16 +296,23 @@ def create_app(
         records = [r.model_dump() for r in rows]
         # a request without a timestamp is scored as of now
         ts = model.cfg.timestamp_column
-        now = np.datetime64(datetime.now(UTC).replace(tzinfo=None, microsecond=0), "s")
+        received = datetime.now(UTC)
+        now = np.datetime64(received.replace(tzinfo=None, microsecond=0), "s")
         for r in records:
             if r[ts] is None:
                 r[ts] = now
+        rid, answers = new_request_id(), model.predict_records(records)
+        if writer is not None:  # never waits: a full queue drops and counts
+            writer.offer(Captured(rid, who, received, dep.id, records, answers))
         body = {
+            "request_id": rid,
             "alias": alias,
             "model_version": dep.version,
             "rules_version": dep.rules_version,
-            "predictions": model.predict_records(records),
+            "predictions": answers,
         }
-        return Response(orjson.dumps(body), media_type="application/json")
+        return Response(
+            orjson.dumps(body), media_type="application/json", headers={"x-request-id": rid}
+        )
 
     return app

@@ -104,13 +104,53 @@ def promote(
     commit: str | None,
     signer: Signer | None = None,
 ) -> AliasMoveRecord:
-    """Move ``alias`` to ``version`` behind the current rules, building its bundle.
-
-    The bundle is stored under its own sha256 (an existing bundle is never rewritten),
-    loaded and verified with the active project config before the alias moves.
-    """
+    """Move ``alias`` to ``version`` behind the current rules, building its bundle
+    (:func:`new_deployment`: verified before the alias moves)."""
     m = _model(ledger, version)
     _release_rules(ledger, roles, m, alias, user, "promote")
+    deployment = new_deployment(ledger, cfg, rules, m, commit, user)
+    why = reason or f"promote {m.version} to {alias}"
+    there = f"{alias} already serves {m.version}"
+    return move_onto(ledger, alias, m, user, why, AliasAction.PROMOTE, deployment, there, signer)
+
+
+def move_onto(
+    ledger: Ledger,
+    alias: str,
+    m: ModelVersionRecord,
+    user: str,
+    reason: str,
+    action: AliasAction,
+    deployment: NewDeployment,
+    already_there: str,
+    signer: Signer | None,
+) -> AliasMoveRecord:
+    """Point ``alias`` at ``m`` on a new ``deployment`` (refused with ``already_there`` when
+    it points there already, seen inside the lock), signed by ``signer``."""
+
+    def check(current: str | None) -> None:
+        if current == m.version:
+            raise ReleaseRefused("already_there", already_there)
+
+    move = ledger.releases.move_alias(
+        alias, m.version, user, reason, action, deployment=deployment, check=check
+    )
+    if signer is not None:
+        signer.sign_move(ledger, m, move, deployment.bundle_sha256)
+    return move
+
+
+def new_deployment(
+    ledger: Ledger,
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    m: ModelVersionRecord,
+    commit: str | None,
+    user: str,
+) -> NewDeployment:
+    """Build, store and verify the bundle of ``m`` behind the current rules: the deployment
+    an alias moves onto. Stored under its own sha256 (an existing bundle is never
+    rewritten), loaded and verified with the active project config."""
     bundle = bundle_for(ledger, cfg, rules, m, commit)
     sha = digest(bundle)
     uri = bundle_uri(cfg.storage.data_root, m.version, sha)
@@ -123,30 +163,14 @@ def promote(
         raise ReleaseRefused(
             "bundle_verified", f"the bundle at {uri} does not hold the active project config"
         )
-
-    def check(current: str | None) -> None:
-        if current == m.version:
-            raise ReleaseRefused("already_there", f"{alias} already serves {m.version}")
-
-    move = ledger.releases.move_alias(
-        alias,
-        m.version,
-        user,
-        reason or f"promote {m.version} to {alias}",
-        AliasAction.PROMOTE,
-        deployment=NewDeployment(
-            rules_hash=rules.rules_hash(),
-            rules_version=rv,
-            code_commit=commit,
-            bundle_uri=uri,
-            bundle_sha256=sha,
-            created_by=user,
-        ),
-        check=check,
+    return NewDeployment(
+        rules_hash=rules.rules_hash(),
+        rules_version=rv,
+        code_commit=commit,
+        bundle_uri=uri,
+        bundle_sha256=sha,
+        created_by=user,
     )
-    if signer is not None:
-        signer.sign_move(ledger, m, move, sha)
-    return move
 
 
 def rollback(

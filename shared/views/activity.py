@@ -38,6 +38,28 @@ def guard_activity(
     return over_time, top, examples
 
 
+def online_activity(data_root: str, alias: str = "production") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Online answers (captured by the service) per day and decision, beside the batches;
+    and the newest captured answers (with the shadow challenger's, when one answered)."""
+    from shared.operate.captured import read_capture
+
+    rows = read_capture(data_root, alias)
+    cols = ["day", "model", "corrected", "fallback", "rejected"]
+    if rows.empty:
+        return pd.DataFrame(columns=cols), rows
+    per_day = (
+        rows.assign(day=rows["received_at"].dt.strftime("%Y-%m-%d"))
+        .pivot_table(index="day", columns="decision", values="request_id", aggfunc="count")
+        .reindex(columns=cols[1:], fill_value=0)
+        .fillna(0)
+        .astype(int)
+        .reset_index()
+    )
+    shown = ["received_at", "request_id", "row_id", "caller", "model_version", "prediction"]
+    shown += ["decision", "reasons", "shadow_version", "shadow_prediction", "shadow_decision"]
+    return per_day[cols], rows[shown].tail(20).iloc[::-1].reset_index(drop=True)
+
+
 class CheckRow(pa.DataFrameModel):
     """One check of one monitoring run."""
 

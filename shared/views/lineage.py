@@ -9,7 +9,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from shared.ledger import Ledger
+from shared.ledger import DeploymentRecord, Ledger, LedgerError
+from shared.ledger.records import Lineage
 
 
 class ModelRow(pa.DataFrameModel):
@@ -236,3 +237,28 @@ def lineage_graph(ledger: Ledger, max_models: int = 30) -> Graph:
     )
     ef = EdgeRow.validate(pd.DataFrame(sorted(edges), columns=["source", "target"]).astype(str))
     return Graph(nf, ef, details)
+
+
+@dataclass(frozen=True)
+class RequestLineage:
+    """An online request (captured by the service) back to the deployment that answered it,
+    its rules, the model and the datasets it was trained on, down to the raw files."""
+
+    request_id: str
+    answers: pd.DataFrame  # the captured rows of the request (features, answers, shadow)
+    deployment: DeploymentRecord
+    lineage: Lineage
+
+
+def request_lineage(ledger: Ledger, data_root: str, request_id: str) -> RequestLineage:
+    """Lineage of online request ``request_id``; LedgerError when it was never captured."""
+    from shared.operate.captured import request_answers
+
+    rows = request_answers(data_root, request_id)
+    if rows.empty:
+        raise LedgerError(
+            f"no captured online answer has request id {request_id!r}: the id is in each "
+            "/predict answer (request_id); capture may be off or sampled (capture: in project.yaml)"
+        )
+    dep = ledger.releases.deployment(int(rows["deployment_id"].iloc[0]))
+    return RequestLineage(request_id, rows, dep, ledger.registry.lineage(dep.version))

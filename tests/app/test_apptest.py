@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -153,3 +155,43 @@ def test_the_app_reads_the_costs_of_its_project_folder(app_env, populated) -> No
     at = open_page("costs")
     built = len(populated.candidates)
     assert at.metric[0].label.startswith("Fixed") and at.metric[0].value == f"{7 * built:,}"
+
+
+def test_pages_show_online_traffic_the_shadow_comparison_and_an_online_answers_lineage(
+    app_env, populated
+) -> None:
+    app_env(populated.project_path)
+    v1, v2 = populated.candidates
+    at = open_page("guard")
+    assert any("Online traffic" in s.value for s in at.subheader)
+    recent = next(d.value for d in at.dataframe if "request_id" in d.value.columns)
+    assert len(recent) == 20 and set(recent["shadow_version"]) == {v2}
+    at = open_page("models")
+    assert at.selectbox(key="model_version").value == v2
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"{v2} vs {v1}" in shown and "monitoring report" in shown
+    slices = next(d.value for d in at.dataframe if "slice" in d.value.columns)
+    assert {"zone=north", "rain=True"} <= set(slices["slice"])
+    at = open_page("monitoring")
+    assert any("Shadow challenger vs production" in s.value for s in at.subheader)
+    at = open_page("lineage")
+    rid = populated.request_ids[0]
+    at.text_input(key="request_id").input(rid).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert f"Request **{rid}** was answered by deployment **1** (production)" in text
+    assert f"model **{v1}**" in text and "raw `" in text
+
+
+def test_an_approval_shows_the_shadow_evidence_and_records_that_it_was_seen(
+    app_env, populated
+) -> None:
+    _, v2 = populated.candidates
+    at = _approve_on_page(app_env, populated, "kenji", v2)
+    assert "kenji (unverified) approved" in at.success[0].value
+    [seen] = [
+        e for e in populated.ledger.audit.entries() if e.action == "model.shadow_evidence_seen"
+    ]
+    assert seen.actor == "kenji" and seen.subject == v2
+    report = populated.ledger.monitoring.reports()[-1].id
+    assert json.loads(seen.details)["monitoring_report"] == report

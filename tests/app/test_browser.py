@@ -132,18 +132,32 @@ def test_every_page_in_a_real_browser_and_one_approval(tmp_path: Path) -> None:
             wait_rendered(page, "Models and approvals")
             choose(page, "Model version", v2)
             wait_rendered(page, "Models and approvals")
+            # the shadow evidence is on the page before the decision
+            page.get_by_text(f"{v2} vs {t.candidates[0]} on").first.wait_for(timeout=30_000)
             page.get_by_label("Comment (required)").fill("checked in the browser")
             page.get_by_role("button", name="Approve").click()
             page.get_by_text(f"kenji (unverified) approved {v2} as Domain Expert").wait_for(
                 timeout=30_000
             )
             page.screenshot(path=str(shots / "approval.png"), full_page=True)
+            # the Lineage page reaches an online answer by its request id
+            page.goto(f"http://127.0.0.1:{port}/lineage")
+            wait_rendered(page, "Lineage")
+            box = page.get_by_label(
+                "An online answer's request id (the request_id of a /predict answer)"
+            )
+            box.fill(t.request_ids[0])
+            box.press("Enter")
+            page.get_by_text("was answered by deployment").first.wait_for(timeout=30_000)
+            page.screenshot(path=str(shots / "online_lineage.png"), full_page=True)
             browser.close()
     finally:
         stop(proc)
     assert approval_status(t.ledger, t.roles, v2).approved == {"Domain Expert": "kenji"}
+    seen = [e for e in t.ledger.audit.entries() if e.action == "model.shadow_evidence_seen"]
+    assert [(e.actor, e.subject) for e in seen] == [("kenji", v2)]
     assert sorted(p.name for p in shots.iterdir()) == sorted(
-        [*(f"{n}.png" for n in PAGES), "approval.png"]
+        [*(f"{n}.png" for n in PAGES), "approval.png", "online_lineage.png"]
     )
     keep = REPO / "test-output" / "screenshots"  # for people to look at (git-ignored)
     keep.mkdir(parents=True, exist_ok=True)
