@@ -45,8 +45,6 @@ import pandas as pd
 
 from shared.config import ProjectConfig
 
-from .inputs import TrainingSplit
-
 CALIBRATION_FILE = "calibration.json"
 
 
@@ -176,14 +174,6 @@ def calibrate(
     if not all(math.isfinite(s.q) for s in scales):
         return None
     return Calibration(cfg.task, coverage, scales[0], scales[1], int(cal_rows.sum()))
-
-
-def calibration_files(
-    model: Any, baseline: Any, split: TrainingSplit, cfg: ProjectConfig
-) -> dict[str, bytes]:
-    """``calibration.json`` for a candidate's artifacts (none when the split is too small)."""
-    cal = calibrate(model, baseline, split.validation, split.y("validation"), cfg)
-    return {} if cal is None else {CALIBRATION_FILE: cal.to_json()}
 
 
 def empirical_coverage(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
