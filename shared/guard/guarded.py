@@ -195,7 +195,7 @@ class GuardedModel:
             state.fire(failed, "fallback_failed", "rejected")
         answered = ~state.is_("rejected")
         pred[~answered] = np.nan
-        raw = pred.copy()
+        unruled = pred.copy()  # the raw answers (intervals are built around them)
         # 4. output rules
         pred = self._output_rules(pred, frame, answered, state)
         ids = (
@@ -217,7 +217,7 @@ class GuardedModel:
         if cfg.task == "binary":
             decided = np.where(answered, pred >= cfg.training.threshold, None)
             out.insert(2, "predicted_class", pd.array(decided, dtype="boolean"))
-        low, high = intervals(self.calibration, raw, pred, answered, state, cfg)
+        low, high = intervals(self.calibration, unruled, pred, answered, state, cfg)
         if low is not None and high is not None:
             out.insert(out.columns.get_loc("decision"), "interval_low", low)
             out.insert(out.columns.get_loc("decision"), "interval_high", high)
