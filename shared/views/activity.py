@@ -124,10 +124,10 @@ def interval_coverage(checks: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def scored_with_intervals(ledger: Ledger, rows: int = 10) -> pd.DataFrame:
-    """A few answers of the newest scoring batch with their intervals (empty: none yet, or
-    the model has no intervals)."""
-    batches = ledger.operations.scoring_batches()
+def scored_with_intervals(ledger: Ledger, rows: int = 10, batch: int | None = None) -> pd.DataFrame:
+    """A few answers of scoring batch ``batch`` (default: the newest) with their intervals
+    (empty: no such batch, or its model has no intervals)."""
+    batches = [b for b in ledger.operations.scoring_batches() if batch in (None, b.id)]
     if not batches:
         return pd.DataFrame()
     try:

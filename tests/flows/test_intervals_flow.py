@@ -4,13 +4,16 @@ when labels stop falling inside the intervals."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from shared.cli import cli
 from shared.config import load_project_set
 from shared.data.generator import generate_orders
 from shared.operate.feedback import apply_feedback
@@ -67,6 +70,14 @@ def test_score_flow_and_service_answer_with_intervals_and_the_rule_falls_back(
     assert 0.1 < fired.mean() < 0.5
     assert (out.loc[fired, "decision"] == "fallback").all()
     assert batch.decisions["fallback"] >= int(fired.sum())
+    # `renkei scores`: the answers with their intervals, for people and as JSON
+    renkei = ["--project", str(t.project_path), "scores", "--rows", "5"]
+    shown = CliRunner().invoke(cli, renkei)
+    assert shown.exit_code == 0 and "90% intervals" in shown.output, shown.output
+    assert "interval_low" in shown.output and "interval_high" in shown.output
+    records = json.loads(CliRunner().invoke(cli, [*renkei, "--json"]).output)
+    assert len(records) == 5
+    assert all(r["interval_low"] <= r["prediction"] <= r["interval_high"] for r in records)
     # the service: the same rule, the interval in every answer
     unsure = g.orders[fired.to_numpy()].iloc[0].to_dict()
     proc, base, _ = start_service(t.project_path)
