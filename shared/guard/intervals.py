@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 
 def interval_rules(
-    rules: list[InputRule], calibration: Calibration | None, pred: np.ndarray, state: Rows
+    rules: list[InputRule],
+    calibration: Calibration | None,
+    pred: np.ndarray,
+    state: Rows,
+    cfg: ProjectConfig,
 ) -> None:
     """Interval rules, once the model has answered: a model answer whose interval is wider
     than ``max_width`` goes to the baseline (or is rejected); without a calibration the
@@ -28,7 +32,10 @@ def interval_rules(
         fails = rows.copy()
         if calibration is not None:
             with np.errstate(invalid="ignore"):
-                fails[rows] = ~(calibration.width(pred[rows]) <= float(rule.max_width or 0))
+                fails[rows] = ~(
+                    calibration.width(pred[rows], cfg.training.threshold)
+                    <= float(rule.max_width or 0)
+                )
         state.fire(fails, rule.name, "rejected" if rule.action == "reject" else "fallback")
 
 

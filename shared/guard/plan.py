@@ -138,7 +138,7 @@ class Plan:
                 state.fire(use_model, "model_error", "fallback")
             broken = use_model & ~np.isfinite(pred)
             state.fire(broken & state.is_("model"), "model_non_finite", "fallback")
-            interval_rules(self.interval_rules, self.calibration, pred, state)
+            interval_rules(self.interval_rules, self.calibration, pred, state, cfg)
         use_base = state.is_("fallback")
         if use_base.any():
             try:

@@ -84,10 +84,12 @@ class Calibration:
         """Half-widths of raw answers: the model's scale where ``by_model``, else the baseline's."""
         return np.where(by_model, self.model.half_width(raw), self.baseline.half_width(raw))
 
-    def width(self, raw: np.ndarray) -> np.ndarray:
-        """The model's interval width for raw model answers (the interval rule's measure)."""
+    def width(self, raw: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+        """The model's interval width for raw model answers (the interval rule's measure;
+        binary: 1 where the set holds both classes, the answered one included)."""
         if self.task == "binary":
-            low, high = _class_set(np.clip(raw, 0.0, 1.0), self.model.half_width(raw), None)
+            p = np.clip(raw, 0.0, 1.0)
+            low, high = _class_set(p, self.model.half_width(raw), p >= threshold)
             return high - low
         return 2 * self.model.half_width(raw)
 
@@ -112,14 +114,12 @@ class Calibration:
 
 
 def _class_set(
-    p: np.ndarray, q: np.ndarray, answered_class: np.ndarray | None
+    p: np.ndarray, q: np.ndarray, answered_class: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """A binary prediction set as [low, high] over the classes {0, 1}."""
     with np.errstate(invalid="ignore"):
         has1 = 1.0 - p <= q
         has0 = p <= q
-    if answered_class is None:
-        answered_class = p >= 0.5
     has1 |= answered_class
     has0 |= ~answered_class
     return np.where(has0, 0.0, 1.0), np.where(has1, 1.0, 0.0)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.app.conftest import populate
 from tests.app.test_apptest import open_page
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS, start_app, stop, wait_rendered
+from tests.app.test_browser import CHROMIUM, open_browser, start_app, stop, wait_rendered
 from tests.conftest import free_port, need
 
 
@@ -43,10 +43,7 @@ def test_monitoring_page_shows_coverage_in_a_real_browser(tmp_path: Path) -> Non
     proc = start_app(t.project_path, port)
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            browser, page = open_browser(pw)
             page.goto(f"http://127.0.0.1:{port}/monitoring")
             wait_rendered(page, "Monitoring")
             page.get_by_role("heading", name="Interval coverage over time").wait_for()
