@@ -21,5 +21,7 @@ $RENKEI approve "$V" --as yui --comment "guard interventions within limits"
 $RENKEI promote "$V" --to production --as sora --reason "demo release"
 $PY flows/score_flow.py run --rows 3000 --drift 0.5 --bad-fraction 0.03
 echo
+$RENKEI scores --rows 5   # a few answers with their conformal intervals (intervals.coverage)
+echo
 $RENKEI history
 PY=$PY RENKEI=$RENKEI scripts/demo_days.sh

@@ -1,7 +1,7 @@
 import streamlit as st
 from common import configs, ledger
 
-from shared.views import monitoring_views
+from shared.views import monitoring_views, scored_with_intervals
 from shared.views.shadow import shadow_evidence
 
 cfg, _, _ = configs()
@@ -20,6 +20,24 @@ m = cfg.monitoring
 st.caption(f"Alert above PSI {m.psi_alert} (or a KS / chi-square p-value under {m.ks_pvalue}).")
 st.subheader("Performance with label coverage")
 st.dataframe(views.performance, hide_index=True, width="stretch")
+st.subheader("Interval coverage over time")
+if views.coverage.empty:
+    st.info(
+        "No interval coverage measured yet: it needs a model trained with intervals and "
+        f"at least {m.min_labelled_rows} labelled answers."
+    )
+else:
+    st.line_chart(views.coverage)
+    last = views.coverage.iloc[-1]
+    st.caption(
+        f"Share of labelled answers inside their conformal interval: {last['coverage']:.1%} "
+        f"in the newest report; alert below {last['alert below']:.0%} (nominal minus "
+        f"{m.max_coverage_drop:.0%})."
+    )
+sample = scored_with_intervals(ledger())
+if not sample.empty:
+    st.caption("Newest scored answers with their intervals")
+    st.dataframe(sample, hide_index=True, width="stretch")
 st.subheader("Guard rate above the holdout's")
 st.bar_chart(views.guard)
 st.subheader("Retraining events")

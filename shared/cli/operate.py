@@ -1,4 +1,5 @@
-"""``renkei serve`` and ``renkei feedback``: the scoring service and delayed labels."""
+"""``renkei serve``, ``renkei feedback`` and ``renkei scores``: the scoring service, delayed
+labels and scored answers with their intervals."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import click
 from shared.config.settings import ledger_url
 
 from .main import Ctx, cli
+from .output import show
 
 
 @cli.command()
@@ -68,3 +70,25 @@ def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -
     )
     for status, ids in out.examples.items():
         click.echo(f"  {status}: e.g. {', '.join(ids)}")
+
+
+@cli.command()
+@click.option("--batch", type=int, default=None, help="Scoring batch id (default: the newest).")
+@click.option("--rows", default=10, show_default=True, help="How many answers to show.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def scores(obj: Ctx, batch: int | None, rows: int, as_json: bool) -> None:
+    """Answers of a scoring batch with their conformal intervals (intervals.coverage)."""
+    from shared.views import scored_with_intervals
+
+    frame = scored_with_intervals(obj.ledger(), rows, batch)
+    coverage = obj.project().intervals.coverage
+    show(
+        frame.to_dict("records"),
+        as_json,
+        lambda _: click.echo(
+            f"{coverage:.0%} intervals, batch {batch or 'newest'}:\n"
+            + frame.to_string(index=False, float_format=lambda x: f"{x:.1f}")
+        ),
+        empty="No scored answers with intervals: score a batch with a model trained with them.",
+    )

@@ -99,6 +99,13 @@ class GateSettings(_Strict):
     min_baseline_auc: float = Field(0.55, ge=0.5, lt=1.0)  # binary: a baseline must discriminate
 
 
+class IntervalSettings(_Strict):
+    """Conformal intervals (shared/training/conformal.py): the nominal coverage of every
+    answer's interval (regression) or prediction set (binary), calibrated at training."""
+
+    coverage: float = Field(0.9, gt=0.5, lt=1.0)
+
+
 class MonitoringSettings(_Strict):
     window_batches: int = Field(3, gt=0)
     psi_alert: float = Field(0.2, gt=0)
@@ -117,6 +124,8 @@ class MonitoringSettings(_Strict):
     min_rows_prediction: int = Field(200, gt=0)  # answered rows for prediction drift
     min_rows_guard: int = Field(200, gt=0)  # scored rows for the guard-rate check
     min_labelled_rows: int = Field(50, gt=0)  # labelled rows for the performance check
+    # intervals: empirical coverage on arrived labels below nominal by more than this: alert
+    max_coverage_drop: float = Field(0.05, gt=0, lt=1)
 
 
 class AppSettings(_Strict):
@@ -185,6 +194,7 @@ class ProjectConfig(_Strict):
     # score need --source
     generator: GeneratorSettings | None = None
     monitoring: MonitoringSettings = MonitoringSettings()
+    intervals: IntervalSettings = IntervalSettings()
     app: AppSettings = AppSettings()
     files: ProjectFiles = ProjectFiles()
     service: ServiceSettings = ServiceSettings()

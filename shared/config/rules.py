@@ -15,7 +15,7 @@ from .project import ProjectConfig
 
 class InputRule(_Strict):
     name: str = Field(pattern=r"^[a-z0-9_]+$")
-    kind: Literal["range", "allowed", "expression", "envelope"]
+    kind: Literal["range", "allowed", "expression", "envelope", "interval"]
     action: Literal["reject", "fallback"] = "fallback"
     column: str | None = None
     min: float | None = None
@@ -23,10 +23,16 @@ class InputRule(_Strict):
     values: list[str] | None = None
     expr: str | None = None
     margin: float = Field(0.5, ge=0.0)
+    max_width: float | None = Field(None, gt=0.0)  # interval: the widest interval answered
 
     @model_validator(mode="after")
     def _check(self) -> InputRule:
-        need = {"range": ("column",), "allowed": ("column", "values"), "expression": ("expr",)}
+        need = {
+            "range": ("column",),
+            "allowed": ("column", "values"),
+            "expression": ("expr",),
+            "interval": ("max_width",),
+        }
         for f in need.get(self.kind, ()):
             if getattr(self, f) is None:
                 raise ValueError(f"rule {self.name!r} ({self.kind}) needs '{f}'")

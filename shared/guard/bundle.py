@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from shared.config import ConfigError, ProjectConfig, RulesConfig, check_rules
 from shared.data import storage
 from shared.guard import Envelope, GuardedModel
+from shared.training.conformal import CALIBRATION_FILE, Calibration
 from shared.training.families import load_model
 
 if TYPE_CHECKING:
@@ -59,13 +60,18 @@ def build_bundle(
     model_version: str,
     family: str,
     commit: str | None,
+    calibration: bytes | None = None,
 ) -> bytes:
-    """Pack everything a guarded model needs into one zip (bytes)."""
+    """Pack everything a guarded model needs into one zip (bytes); ``calibration`` is the
+    model's ``calibration.json`` (intervals; none for versions trained without one)."""
     files: dict[str, bytes] = {f"model/{k}": v for k, v in model_files.items()}
     files.update({f"baseline/{k}": v for k, v in baseline_files.items()})
     files["project.json"] = json.dumps(cfg.model_dump(mode="json"), indent=2).encode()
     files["rules.json"] = json.dumps(rules.model_dump(mode="json"), indent=2).encode()
     files["envelope.json"] = json.dumps(envelope.to_dict(), indent=2).encode()
+    if calibration is not None:
+        files[CALIBRATION_FILE] = calibration
+    _check_interval_rules(rules, calibration is not None, model_version)
     manifest = BundleManifest(
         FORMAT,
         model_version,
@@ -115,9 +121,28 @@ def load_bundle(data: bytes) -> GuardedModel:
 
     model = load_model(part("model/"), cfg)
     baseline = load_model(part("baseline/"), cfg)
+    cal = files.get(CALIBRATION_FILE)  # older bundles have none: no interval columns
+    _check_interval_rules(rules, cal is not None, manifest.model_version)
     return GuardedModel(
-        model, baseline, cfg, rules, envelope, manifest.model_version, manifest.rules_version
+        model,
+        baseline,
+        cfg,
+        rules,
+        envelope,
+        manifest.model_version,
+        manifest.rules_version,
+        None if cal is None else Calibration.from_json(cal),
     )
+
+
+def _check_interval_rules(rules: RulesConfig, calibrated: bool, model_version: str) -> None:
+    """An interval rule needs a calibrated model: without one it would fire on every row."""
+    names = [r.name for r in rules.input if r.kind == "interval"]
+    if names and not calibrated:
+        raise BundleError(
+            f"rule {names[0]!r} (interval) needs intervals, but model {model_version} was "
+            "trained without a calibration: retrain it, or remove the rule from rules.yaml"
+        )
 
 
 def describe(data: bytes) -> dict[str, Any]:

@@ -18,11 +18,13 @@ from shared.config import InputRule, ProjectConfig, RulesConfig
 from shared.data.contracts import Contracts, build_contracts
 from shared.data.rowchecks import check_rows
 from shared.guard.envelope import Envelope
+from shared.guard.intervals import interval_rules, intervals
 from shared.guard.plan import DECISIONS, Outcome, Plan, records_columns, stand_in
 from shared.guard.plan import Rows as _Rows
 
 if TYPE_CHECKING:
-    from shared.training.families.base import Model  # training imports the guard
+    from shared.training.conformal import Calibration  # training imports the guard
+    from shared.training.families.base import Model
 
 
 class GuardedModel:
@@ -37,6 +39,7 @@ class GuardedModel:
         envelope: Envelope,
         model_version: str,
         rules_version: str,
+        calibration: Calibration | None = None,
     ) -> None:
         self.model = model
         self.baseline = baseline
@@ -45,9 +48,10 @@ class GuardedModel:
         self.envelope = envelope
         self.model_version = model_version
         self.rules_version = rules_version
+        self.calibration = calibration  # None: no intervals (bundles from before them)
         self._contracts: Contracts | None = None
         self._contracts_at = 0.0
-        self.plan = Plan(cfg, rules, envelope, model, baseline)
+        self.plan = Plan(cfg, rules, envelope, model, baseline, calibration)
 
     # contracts anchor "not in the future" at a time: refresh them once a minute
     def _current_contracts(self) -> Contracts:
@@ -69,7 +73,8 @@ class GuardedModel:
     def predict_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Guarded answers for row dicts (the service's path: no pandas frame), as dicts with
         the columns of :class:`GuardedPredictions` (``reasons`` as a list of codes,
-        ``predicted_class`` None for regression tasks and rejected rows)."""
+        ``predicted_class`` None for regression tasks and rejected rows; ``interval_low`` and
+        ``interval_high`` when the bundle is calibrated)."""
         n = len(records)
         cols = records_columns(records, self._wanted())
         done = self.plan.run(cols, n, self._current_contracts())
@@ -95,6 +100,9 @@ class GuardedModel:
                     "rules_version": self.rules_version,
                 }
             )
+        if done.low is not None and done.high is not None:
+            for r, lo, hi in zip(out, done.low.tolist(), done.high.tolist(), strict=True):
+                r["interval_low"], r["interval_high"] = (None, None) if lo != lo else (lo, hi)
         return out
 
     def _wanted(self) -> list[str]:
@@ -125,6 +133,10 @@ class GuardedModel:
         )
         if done.predicted_class is not None:
             out.insert(2, "predicted_class", pd.array(done.predicted_class, dtype="boolean"))
+        if done.low is not None and done.high is not None:
+            at = out.columns.get_loc("decision")
+            out.insert(at, "interval_high", done.high.astype(float))
+            out.insert(at, "interval_low", done.low.astype(float))
         return out
 
     def predict_frame(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +169,7 @@ class GuardedModel:
         frame = self._typed_frame(checked.typed, n)
         alive = ~state.is_("rejected")
         # 2. input rules
-        for rule in self.rules.input:
+        for rule in self.plan.input_rules:
             fails = self._input_rule(rule, frame) & alive
             state.fire(fails, rule.name, "rejected" if rule.action == "reject" else "fallback")
             alive = ~state.is_("rejected")
@@ -172,6 +184,7 @@ class GuardedModel:
                 state.fire(use_model, "model_error", "fallback")
             broken = use_model & ~np.isfinite(pred)
             state.fire(broken & state.is_("model"), "model_non_finite", "fallback")
+            interval_rules(self.plan.interval_rules, self.calibration, pred, state, cfg)
         use_base = state.is_("fallback")
         if use_base.any():
             try:
@@ -182,6 +195,7 @@ class GuardedModel:
             state.fire(failed, "fallback_failed", "rejected")
         answered = ~state.is_("rejected")
         pred[~answered] = np.nan
+        unruled = pred.copy()  # the raw answers (intervals are built around them)
         # 4. output rules
         pred = self._output_rules(pred, frame, answered, state)
         ids = (
@@ -203,6 +217,10 @@ class GuardedModel:
         if cfg.task == "binary":
             decided = np.where(answered, pred >= cfg.training.threshold, None)
             out.insert(2, "predicted_class", pd.array(decided, dtype="boolean"))
+        low, high = intervals(self.calibration, unruled, pred, answered, state, cfg)
+        if low is not None and high is not None:
+            out.insert(out.columns.get_loc("decision"), "interval_low", low)
+            out.insert(out.columns.get_loc("decision"), "interval_high", high)
         return out.astype(
             {
                 "row_id": str,

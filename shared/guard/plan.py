@@ -28,9 +28,11 @@ from shared.data.features import feature_matrix
 from shared.data.rowchecks import check_rows
 from shared.guard.compile import compile_expression
 from shared.guard.envelope import Envelope
+from shared.guard.intervals import interval_rules, intervals
 
 if TYPE_CHECKING:
-    from shared.training.families.base import Model  # training imports the guard
+    from shared.training.conformal import Calibration  # training imports the guard
+    from shared.training.families.base import Model
 
 DECISIONS = ("model", "corrected", "fallback", "rejected")
 _RANK = {d: k for k, d in enumerate(DECISIONS)}
@@ -85,6 +87,8 @@ class Outcome:
     state: Rows
     answered: np.ndarray
     predicted_class: np.ndarray | None  # binary tasks: True/False, None where rejected
+    low: np.ndarray | None = None  # the interval (None: the bundle has no calibration)
+    high: np.ndarray | None = None
 
 
 class Plan:
@@ -97,9 +101,12 @@ class Plan:
         envelope: Envelope,
         model: Model,
         baseline: Model,
+        calibration: Calibration | None = None,
     ) -> None:
         self.cfg, self.rules, self.envelope = cfg, rules, envelope
-        self.model, self.baseline = model, baseline
+        self.model, self.baseline, self.calibration = model, baseline, calibration
+        self.input_rules = [r for r in rules.input if r.kind != "interval"]
+        self.interval_rules = [r for r in rules.input if r.kind == "interval"]
         names = set(cfg.features)
         self.expressions = {
             r.name: compile_expression(r.expr, names)
@@ -117,7 +124,7 @@ class Plan:
         state = Rows(n)
         typed = self._schema(cols, n, contracts, state)
         alive = ~state.is_("rejected")
-        for rule in self.rules.input:
+        for rule in self.input_rules:
             fails = self._input_rule(rule, typed, n) & alive
             state.fire(fails, rule.name, "rejected" if rule.action == "reject" else "fallback")
             alive = ~state.is_("rejected")
@@ -131,6 +138,7 @@ class Plan:
                 state.fire(use_model, "model_error", "fallback")
             broken = use_model & ~np.isfinite(pred)
             state.fire(broken & state.is_("model"), "model_non_finite", "fallback")
+            interval_rules(self.interval_rules, self.calibration, pred, state, cfg)
         use_base = state.is_("fallback")
         if use_base.any():
             try:
@@ -141,11 +149,13 @@ class Plan:
             state.fire(failed, "fallback_failed", "rejected")
         answered = ~state.is_("rejected")
         pred[~answered] = np.nan
+        raw = pred.copy()
         pred = self._output_rules(pred, typed, answered, state, n)
         decided = None
         if cfg.task == "binary":
             decided = np.where(answered, pred >= cfg.training.threshold, None)
-        return Outcome(pred, state, answered, decided)
+        low, high = intervals(self.calibration, raw, pred, answered, state, cfg)
+        return Outcome(pred, state, answered, decided, low, high)
 
     def _schema(
         self, cols: Mapping[str, Any], n: int, contracts: Contracts, state: Rows

@@ -16,6 +16,10 @@ class GuardedPredictions(pa.DataFrameModel):
     prediction: Series[float] = pa.Field(nullable=True)  # binary tasks: the probability
     # binary tasks only: probability >= training.threshold (none for rejected rows)
     predicted_class: Series[pd.BooleanDtype] | None = pa.Field(nullable=True)
+    # calibrated bundles only: the answer's conformal interval (binary: its prediction set
+    # as [0, 0], [1, 1] or [0, 1]); none for rejected rows
+    interval_low: Series[float] | None = pa.Field(nullable=True)
+    interval_high: Series[float] | None = pa.Field(nullable=True)
     decision: Series[str] = pa.Field(isin=list(DECISIONS))
     reasons: Series[str]
     model_version: Series[str]

@@ -17,6 +17,7 @@ from shared.monitor.drift import (
     numeric_drift,
     numeric_psi,
 )
+from shared.training.conformal import empirical_coverage
 from shared.training.metrics import evaluate
 
 
@@ -32,7 +33,7 @@ class Verdict(StrEnum):
 @dataclass(frozen=True)
 class Check:
     name: str  # e.g. "drift:distance_km"
-    kind: str  # data_drift | prediction_drift | performance | guard
+    kind: str  # data_drift | prediction_drift | performance | guard | intervals
     value: float | None
     threshold: float
     verdict: str  # a Verdict
@@ -107,6 +108,47 @@ def check_prediction_drift(
     )
 
 
+def labelled(answered: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """The answered rows whose labels arrived, with the label as ``value``: a label counts
+    for the scored row of the batch it was delivered for, once."""
+    labels = labels.drop_duplicates(["scoring_batch_id", "row_id"], keep="first")
+    return answered.merge(
+        labels[["scoring_batch_id", "row_id", "value"]],
+        on=["scoring_batch_id", "row_id"],
+        how="inner",
+    )
+
+
+def check_interval_coverage(
+    joined: pd.DataFrame, nominal: float | None, m: MonitoringSettings
+) -> Check | None:
+    """Empirical coverage of the answers' intervals on the labelled rows (``joined``, see
+    :func:`labelled`) against the nominal coverage they were calibrated for; None when the
+    model has no intervals. Alert below nominal by more than ``max_coverage_drop``."""
+    if nominal is None or "interval_low" not in joined:
+        return None
+    rows = joined[joined["interval_low"].notna() & joined["interval_high"].notna()]
+    floor = nominal - m.max_coverage_drop
+    if len(rows) < m.min_labelled_rows:
+        return _too_few(
+            "interval_coverage", "intervals", floor, len(rows), m.min_labelled_rows, "labelled rows"
+        )
+    value = empirical_coverage(
+        rows["value"].to_numpy(float),
+        rows["interval_low"].to_numpy(float),
+        rows["interval_high"].to_numpy(float),
+    )
+    return Check(
+        "interval_coverage",
+        "intervals",
+        value,
+        floor,
+        Verdict.ALERT if value < floor else Verdict.OK,
+        f"{value:.1%} of {len(rows):,} labelled answers inside their interval vs "
+        f"{nominal:.0%} nominal (alert below {floor:.0%})",
+    )
+
+
 def check_performance(
     model: ModelVersionRecord,
     answered: pd.DataFrame,
@@ -116,13 +158,7 @@ def check_performance(
     """The key metric on the answered rows whose labels arrived, against its value at
     training; and the label coverage."""
     m = cfg.monitoring
-    # a label counts for the scored row of the batch it was delivered for, once
-    labels = labels.drop_duplicates(["scoring_batch_id", "row_id"], keep="first")
-    joined = answered.merge(
-        labels[["scoring_batch_id", "row_id", "value"]],
-        on=["scoring_batch_id", "row_id"],
-        how="inner",
-    )
+    joined = labelled(answered, labels)
     coverage = len(joined) / len(answered) if len(answered) else 0.0
     km = model.key_metric
     if coverage >= m.min_label_coverage and len(joined) < m.min_labelled_rows:

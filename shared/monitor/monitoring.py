@@ -26,12 +26,16 @@ from shared.monitor.checks import (
     Verdict,
     check_data_drift,
     check_guard_rate,
+    check_interval_coverage,
     check_performance,
     check_prediction_drift,
+    labelled,
 )
 from shared.monitor.drift import ReferenceProfile
 from shared.monitor.online import keyed_labels, online_outputs, online_window
 from shared.monitor.shadow import ShadowComparison, challenger_rows, compare, shadow_check
+from shared.training import load_optional
+from shared.training.conformal import CALIBRATION_FILE, Calibration
 
 
 class MonitoringError(ValueError):
@@ -75,6 +79,12 @@ def load_reference(model: ModelVersionRecord) -> ReferenceProfile:
             f"{model.version} has no reference profile (reference.json): retrain it with this version of Renkei"
         ) from None
     return ReferenceProfile.from_dict(json.loads(data))
+
+
+def nominal_coverage(model: ModelVersionRecord) -> float | None:
+    """The coverage the model's intervals were calibrated for (None: trained without)."""
+    cal = load_optional(model.artifact_uri, CALIBRATION_FILE)
+    return None if cal is None else Calibration.from_json(cal).coverage
 
 
 def _window_inputs(
@@ -158,7 +168,9 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
     if found is not None:
         result.shadow = compare(found[1], cfg, dep.version, found[0])
     guard = check_guard_rate(model, out, m)
-    result.checks = [c for c in [*drift, prediction, performance, guard] if c is not None]
+    intervals = check_interval_coverage(labelled(answered, labels), nominal_coverage(model), m)
+    checks = [*drift, prediction, performance, guard, intervals]
+    result.checks = [c for c in checks if c is not None]
     return result
 
 

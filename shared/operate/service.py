@@ -63,6 +63,10 @@ class Answer(BaseModel):
     row_id: str
     prediction: float | None  # binary tasks: the probability
     predicted_class: bool | None = None  # binary tasks: probability >= training.threshold
+    # calibrated bundles: the conformal interval at intervals.coverage (binary: the
+    # prediction set as [0, 0], [1, 1] or [0, 1]); absent for older bundles
+    interval_low: float | None = None
+    interval_high: float | None = None
     decision: str
     reasons: list[str]
     model_version: str

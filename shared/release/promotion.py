@@ -24,7 +24,8 @@ from shared.ledger import (
     ModelVersionRecord,
     NewDeployment,
 )
-from shared.training import load_artifacts
+from shared.training import load_artifacts, load_optional
+from shared.training.conformal import CALIBRATION_FILE
 from shared.training.families import ARTIFACT_FILES
 from shared.trust.decisions import Signer, approval_problems
 
@@ -243,7 +244,10 @@ def bundle_for(
     envelope = Envelope.from_dict(
         json.loads(load_artifacts(m.artifact_uri, ["envelope.json"])["envelope.json"])
     )
-    return build_bundle(model_files, base_files, cfg, rules, envelope, m.version, m.family, commit)
+    cal = load_optional(m.artifact_uri, CALIBRATION_FILE)  # versions before intervals: none
+    return build_bundle(
+        model_files, base_files, cfg, rules, envelope, m.version, m.family, commit, cal
+    )
 
 
 def load_alias(

@@ -2,12 +2,19 @@
 
 ``inputs`` (datasets, labels, split by time), ``fit`` (one family fitted and scored),
 ``gates`` (the gates, the champion included), ``artifacts`` (comparison frame, artifact
-files, ledger registration), ``start`` (what the train flow's first step does),
+files, ledger registration), ``conformal`` (interval calibration), ``start`` (what the train flow's first step does),
 ``families/`` (one module per model family; torch is imported only when a torch model is
 fitted or loaded), ``metrics``.
 """
 
-from .artifacts import ComparisonRow, comparison_frame, load_artifacts, registration, save_artifacts
+from .artifacts import (
+    ComparisonRow,
+    comparison_frame,
+    load_artifacts,
+    load_optional,
+    registration,
+    save_artifacts,
+)
 from .candidate import Candidate, GateResult, TrainingError
 from .fit import GPU_FAMILIES, families_by_device, score_candidate, train_and_save, train_candidate
 from .gates import (
@@ -56,6 +63,7 @@ __all__ = [
     "gate_slices_not_worse",
     "generated_split",
     "load_artifacts",
+    "load_optional",
     "load_training_input",
     "registration",
     "save_artifacts",

@@ -49,6 +49,14 @@ def load_artifacts(prefix: str, names: list[str]) -> dict[str, bytes]:
     return {n: storage.read_bytes(storage.join(prefix, n)) for n in names}
 
 
+def load_optional(prefix: str, name: str) -> bytes | None:
+    """One artifact file, or None where the version was trained without it."""
+    try:
+        return storage.read_bytes(storage.join(prefix, name))
+    except FileNotFoundError:
+        return None
+
+
 def registration(
     c: Candidate, base: Candidate, cfg: ProjectConfig, task: str | None
 ) -> ModelRegistration:

@@ -13,6 +13,7 @@ from shared.training.metrics import evaluate, slice_metrics
 
 from .artifacts import save_artifacts
 from .candidate import Candidate, TrainingError
+from .conformal import CALIBRATION_FILE, calibrate
 from .inputs import TrainingSplit
 
 
@@ -40,10 +41,15 @@ def train_candidate(
     if rules is not None and envelope is not None:
         baseline = Baseline(cfg)
         baseline.fit(split.train, split.y("train"))
-        guarded = GuardedModel(model, baseline, cfg, rules, envelope, family, rules.rules_hash())
+        cal = calibrate(model, baseline, split.validation, split.y("validation"), cfg)
+        guarded = GuardedModel(
+            model, baseline, cfg, rules, envelope, family, rules.rules_hash(), cal
+        )
         out = guarded.predict(split.holdout)
         c.guard = {"intervention_rate": intervention_rate(out), "decisions": decision_counts(out)}
         c.files["envelope.json"] = json.dumps(envelope.to_dict(), indent=2).encode()
+        if cal is not None:  # intervals: the bundle carries the calibration
+            c.files[CALIBRATION_FILE] = cal.to_json()
         # the drift reference: training distributions and the holdout's predictions, once
         profile = reference_profile(split.train, cfg, model.predict(split.holdout))
         c.files["reference.json"] = json.dumps(profile.to_dict()).encode()

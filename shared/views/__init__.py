@@ -5,7 +5,14 @@ Every frame that reaches a page is checked against a Pandera model here: ``linea
 (the audit chain frame), ``activity`` (guard activity, monitoring checks).
 """
 
-from .activity import CheckRow, MonitoringViews, guard_activity, monitoring_views
+from .activity import (
+    CheckRow,
+    MonitoringViews,
+    guard_activity,
+    interval_coverage,
+    monitoring_views,
+    scored_with_intervals,
+)
 from .audit import AuditRow, audit_frame, filter_audit
 from .governance import (
     PHASE_ROLES,
@@ -33,6 +40,7 @@ __all__ = [
     "draft_message",
     "filter_audit",
     "guard_activity",
+    "interval_coverage",
     "lineage_graph",
     "maturity",
     "maturity_level",
@@ -40,5 +48,6 @@ __all__ = [
     "monitoring_views",
     "raci_matrix",
     "role_gaps",
+    "scored_with_intervals",
     "who_did_what",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pandera.pandas as pa
@@ -78,6 +78,8 @@ class MonitoringViews:
     guard: pd.DataFrame  # report -> guard rate above the holdout's
     retrains: pd.DataFrame  # report, at, model, why, run
     latest: pd.DataFrame  # the newest report's checks with their details
+    # report -> empirical interval coverage on arrived labels, and the alert floor
+    coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def monitoring_views(ledger: Ledger) -> MonitoringViews | None:
@@ -131,4 +133,30 @@ def monitoring_views(ledger: Ledger) -> MonitoringViews | None:
         .to_frame("guard rate increase"),
         retrains,
         latest,
+        interval_coverage(checks),
     )
+
+
+def interval_coverage(checks: pd.DataFrame) -> pd.DataFrame:
+    """Empirical coverage of the answers' intervals per monitoring report (measured ones
+    only) beside the floor under which it alerts (nominal minus max_coverage_drop)."""
+    cov = checks[(checks["check"] == "interval_coverage") & checks["value"].notna()]
+    return cov.set_index("report")[["value", "threshold"]].rename(
+        columns={"value": "coverage", "threshold": "alert below"}
+    )
+
+
+def scored_with_intervals(ledger: Ledger, rows: int = 10, batch: int | None = None) -> pd.DataFrame:
+    """A few answers of scoring batch ``batch`` (default: the newest) with their intervals
+    (empty: no such batch, or its model has no intervals)."""
+    batches = [b for b in ledger.operations.scoring_batches() if batch in (None, b.id)]
+    if not batches:
+        return pd.DataFrame()
+    try:
+        out = storage.read_parquet(batches[-1].output_uri)
+    except FileNotFoundError:
+        return pd.DataFrame()
+    if "interval_low" not in out:
+        return pd.DataFrame()
+    cols = ["row_id", "prediction", "interval_low", "interval_high", "decision", "reasons"]
+    return out.loc[out["decision"] != "rejected", cols].head(rows)

@@ -56,6 +56,12 @@ def start_app(project: Path, port: int) -> subprocess.Popen:
     return proc
 
 
+def open_browser(pw):
+    """Debian's Chromium, headless, and one page at a desktop size."""
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    return browser, browser.new_page(viewport={"width": 1400, "height": 1000})
+
+
 def stop(proc: subprocess.Popen) -> None:
     stop_process(proc)
 
@@ -110,10 +116,7 @@ def test_every_page_in_a_real_browser_and_one_approval(tmp_path: Path) -> None:
     proc = start_app(t.project_path, port)
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            browser, page = open_browser(pw)
             for name in PAGES:
                 path = "" if name == "overview" else name
                 page.goto(f"http://127.0.0.1:{port}/{path}")

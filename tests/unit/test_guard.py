@@ -15,6 +15,7 @@ from shared.data.generator import generate_orders
 from shared.guard import Envelope, GuardedModel, GuardedPredictions
 from shared.guard.bundle import BundleError, build_bundle, load_bundle
 from shared.training import generated_split, train_candidate
+from shared.training.conformal import calibrate
 from shared.training.families import Baseline, load_model
 from tests.unit.test_training import fast
 
@@ -293,6 +294,18 @@ SOME_RULES = RulesConfig.model_validate(
         ],
     }
 )
+INTERVAL_RULE = RulesConfig.model_validate(
+    {"input": [{"name": "too_unsure", "kind": "interval", "max_width": 9.0}]}
+).input[0]
+
+
+@pytest.fixture(scope="module")
+def calibration(world):
+    split, _, base, xgb = world
+    model = load_model(xgb.files, CFG)
+    return calibrate(model, base, split.validation, split.y("validation"), CFG)
+
+
 number = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.integers(min_value=-(10**6), max_value=10**6).map(float),
@@ -310,6 +323,9 @@ def assert_paths_agree(g: GuardedModel, frame: pd.DataFrame) -> None:
     ]
     expected = [None if np.isnan(p) else p for p in reference["prediction"]]
     assert [r["prediction"] for r in records] == expected
+    for bound in ("interval_low", "interval_high"):  # calibrated bundles: the intervals too
+        want = [None if np.isnan(v) else v for v in reference.get(bound, [])]
+        assert [r[bound] for r in records if bound in r] == want
     assert [r["row_id"] for r in records] == reference["row_id"].tolist()
 
 
@@ -333,9 +349,10 @@ def assert_paths_agree(g: GuardedModel, frame: pd.DataFrame) -> None:
     dropped=st.lists(st.sampled_from(COLUMNS), unique=True, max_size=2),
     model=st.sampled_from(["xgboost", "broken", 40.0, -5.0, 1e9, np.nan]),
     some_rules=st.booleans(),
+    calibrated=st.booleans(),
 )
 def test_the_compiled_plan_and_the_frame_path_agree_on_any_rows(
-    world, n, typed, edits, numeric_edits, dropped, model, some_rules
+    world, calibration, n, typed, edits, numeric_edits, dropped, model, some_rules, calibrated
 ) -> None:
     orders = generate_orders(max(n, 1), seed=5, bad_fraction=0.1).orders.head(n)
     if typed:  # typed columns (the fast paths), numbers edited in place
@@ -357,19 +374,26 @@ def test_the_compiled_plan_and_the_frame_path_agree_on_any_rows(
     else:
         m = BrokenModel(0) if model == "broken" else ConstantModel(model)
     rules = SOME_RULES if some_rules else RULES
-    assert_paths_agree(GuardedModel(m, base, CFG, rules, env, "v7", "r+1"), frame)
+    cal = calibration if calibrated else None
+    if calibrated and some_rules:  # and the interval rule
+        rules = rules.model_copy(update={"input": [*rules.input, INTERVAL_RULE]})
+    assert_paths_agree(GuardedModel(m, base, CFG, rules, env, "v7", "r+1", cal), frame)
 
 
 def test_the_plan_and_the_frame_path_agree_on_a_large_batch_with_xgboost(world) -> None:
-    _, env, base, xgb = world
+    split, env, base, xgb = world
     orders = generate_orders(5000, seed=6, bad_fraction=0.05, drift=1.0).orders
     typed = orders.assign(created_at=pd.to_datetime(orders["created_at"], errors="coerce"))
+    cal = calibrate(load_model(xgb.files, CFG), base, split.validation, split.y("validation"), CFG)
+    with_interval = SOME_RULES.model_copy(update={"input": [*SOME_RULES.input, INTERVAL_RULE]})
     for frame in (orders, typed):
-        for rules in (RULES, SOME_RULES):
-            g = GuardedModel(load_model(xgb.files, CFG), base, CFG, rules, env, "v7", "r+1")
+        for rules, c in ((RULES, None), (SOME_RULES, None), (with_interval, cal)):
+            m = load_model(xgb.files, CFG)
+            g = GuardedModel(m, base, CFG, rules, env, "v7", "r+1", c)
             out = g.predict(frame)
             pd.testing.assert_frame_equal(out, g.predict_frame(frame))
             assert set(out["decision"]) >= {"model", "rejected", "fallback"}
+            assert ("interval_low" in out) == (c is not None)
 
 
 def test_row_ids_of_any_type_agree_between_paths(world) -> None:
