@@ -10,6 +10,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from shared.data.contracts import ColumnSpec, Contracts
+from shared.data.textcols import arrow_text, first_duplicates, strip, text_series
 
 _TRUE = {"true", "1", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "no", "n", "f", "0.0"}
@@ -49,6 +50,8 @@ def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.n
         x = x.where(~bad)
         return x, null, bad, check
     if spec.type == "bool":
+        if s.dtype == bool:  # a NumPy bool column has no missing values: used as it is
+            return s, null, np.zeros(len(s), bool), "dtype('bool')"
         if pd.api.types.is_bool_dtype(s):
             return (
                 s.astype("boolean").astype(object).where(~null),
@@ -80,26 +83,37 @@ def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.n
         bad = (x.isna().to_numpy() & ~null) | oob
         return x, null, bad, "dtype('datetime64[ns]')"
     # str / category: keep the text as it came, checks decide on empties
+    arrow = arrow_text(s)
+    if arrow is not None:  # Arrow-backed text (a Parquet or CSV read): no conversion
+        return text_series(strip(arrow)), null, np.zeros(len(s), bool), "dtype('str')"
     x = s.astype("string").str.strip()
     return x, null, np.zeros(len(s), bool), "dtype('str')"
 
 
-def _run_check(check: pa.Check, s: pd.Series, column: str) -> np.ndarray:
-    """Pass mask of one contract check over the usable values ``s`` of ``column``.
+def _run_check(check: pa.Check, x: pd.Series, usable: np.ndarray, column: str) -> np.ndarray:
+    """Rows of ``column`` whose usable value fails one contract check (a bool mask).
 
-    Pandera's built-in checks are evaluated directly from their name and statistics (same
-    semantics, without per-call overhead); any other check goes through Pandera itself."""
+    Pandera's built-in checks are evaluated directly from their name and statistics over the
+    whole column (same semantics, without per-call overhead or a copy of the usable rows);
+    any other check goes through Pandera itself, on the usable values."""
     stats = check.statistics
+    ok: pd.Series | None = None
     if check.name == "greater_than_or_equal_to":
-        return (s >= stats["min_value"]).to_numpy(dtype=bool)
-    if check.name in ("less_than_or_equal_to", "not_in_future"):
-        return (s <= stats["max_value"]).to_numpy(dtype=bool)
-    if check.name == "isin":
-        return s.isin(stats["allowed_values"]).to_numpy(dtype=bool)
-    if check.name == "str_length" and stats.get("max_value") is None:
-        return (s.str.len() >= (stats.get("min_value") or 0)).to_numpy(dtype=bool)
-    out = check(pd.DataFrame({column: s}), column).check_output
-    return out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out, dtype=bool)
+        ok = x >= stats["min_value"]
+    elif check.name in ("less_than_or_equal_to", "not_in_future"):
+        ok = x <= stats["max_value"]
+    elif check.name == "isin":
+        ok = x.isin(stats["allowed_values"])
+    elif check.name == "str_length" and stats.get("max_value") is None:
+        ok = x.str.len() >= (stats.get("min_value") or 0)
+    if ok is not None:
+        return usable & ~ok.to_numpy(dtype=bool, na_value=False)
+    sub = x[usable]
+    out = check(pd.DataFrame({column: sub}), column).check_output
+    passed = out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out, bool)
+    fails = np.zeros(len(x), dtype=bool)
+    fails[sub.index.to_numpy()[~passed]] = True
+    return fails
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -144,17 +158,16 @@ def check_rows(
             record(spec.name, "finite", inf)
             usable = usable & ~inf
         if spec.unique and unique:
-            dup = usable & x.duplicated(keep="first").to_numpy()
+            arrow = arrow_text(x)
+            if arrow is not None:
+                dup = first_duplicates(arrow, usable)
+            else:
+                dup = usable & x.duplicated(keep="first").to_numpy()
             record(spec.name, "unique", dup)
         column = schema.columns[spec.name]
         if column.checks and usable.any():
-            sub = x[usable]
-            if spec.type in ("float", "int"):
-                sub = sub.astype("float64")
             for check in column.checks:
-                out = _run_check(check, sub, spec.name)
-                if not out.all():
-                    record(spec.name, check.name, sub.index.to_numpy()[~out])
+                record(spec.name, check.name, _run_check(check, x, usable, spec.name))
         typed[spec.name] = x.where(usable) if spec.type in ("float", "int") else x
 
     if fail_rows:

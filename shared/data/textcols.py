@@ -1,0 +1,96 @@
+"""Arrow-backed text columns at read speed: the Arrow array behind a column, stripping only
+when some value needs it, and the rows repeating an earlier value (a hash over the string
+buffer, every hash match confirmed on the strings themselves)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xBF58476D1CE4E5B9)
+# _MASKS[k]: the low k bytes of a little-endian 8-byte word
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
+# bytes that may start or end a value pandas' str.strip() would change: ASCII whitespace and
+# the first or last byte of any multi-byte character (Unicode whitespace is one of those)
+_EDGE = np.zeros(256, dtype=bool)
+_EDGE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_EDGE[128:] = True
+
+
+def arrow_text(s: pd.Series) -> pa.LargeStringArray | None:
+    """The column's values as one Arrow large-string array, if it is Arrow-backed text."""
+    if not (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.array(s.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+
+
+def text_series(arr: pa.Array, na_value: object = pd.NA) -> pd.Series:
+    """An Arrow string array as a pandas text Series (``pd.NA``: "string"; NaN: "str")."""
+    return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow", na_value=na_value)))
+
+
+def _buffers(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start offset and byte length of each value, and the bytes (8 zero bytes appended)."""
+    _, off_buf, data_buf = arr.buffers()
+    n = len(arr)
+    off = np.frombuffer(off_buf, dtype=np.int64, count=n + 1, offset=arr.offset * 8)
+    size = int(off[-1])
+    data = np.zeros(size + 8, dtype=np.uint8)
+    if data_buf is not None and size:
+        data[:size] = np.frombuffer(data_buf, dtype=np.uint8, count=size)
+    return off[:-1], np.diff(off), data
+
+
+def strip(arr: pa.LargeStringArray) -> pa.LargeStringArray:
+    """``str.strip()`` of every value; the array itself when no value starts or ends with
+    whitespace (or a non-ASCII character), which is the common case."""
+    start, lens, data = _buffers(arr)
+    some = lens > 0
+    if not (_EDGE[data[start[some]]].any() or _EDGE[data[start[some] + lens[some] - 1]].any()):
+        return arr
+    return pc.utf8_trim_whitespace(arr)
+
+
+def _hashes(arr: pa.LargeStringArray) -> np.ndarray:
+    """A 64-bit hash of each value's bytes, read 8 bytes at a time."""
+    start, lens, data = _buffers(arr)
+    words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    last = len(words) - 1
+    h = lens.astype(np.uint64) * _K1
+    k = 0
+    with np.errstate(over="ignore"):
+        while True:
+            rem = lens - k
+            more = rem > 0
+            if k and not more.any():
+                return h
+            w = words[np.minimum(start + k, last)] & _MASKS[np.clip(rem, 0, 8)]
+            x = (h ^ w) * _K2
+            x ^= x >> np.uint64(31)
+            h = x if not k else np.where(more, x, h)
+            k += 8
+
+
+def first_duplicates(arr: pa.LargeStringArray, consider: np.ndarray) -> np.ndarray:
+    """Rows (among ``consider``) whose value an earlier considered row already had."""
+    out = np.zeros(len(arr), dtype=bool)
+    rows = np.flatnonzero(consider)
+    if len(rows) < 2:
+        return out
+    h = _hashes(arr)
+    seen = np.zeros(len(arr), dtype=bool)
+    seen[rows] = pd.Series(h[rows]).duplicated(keep="first").to_numpy()
+    if not seen.any():
+        return out
+    # hashes may collide: decide on the strings of every row sharing a repeated hash
+    repeated = pd.Series(h[seen]).unique()
+    suspect = rows[pd.Series(h[rows]).isin(repeated).to_numpy()]
+    values = arr.take(pa.array(suspect)).to_pylist()
+    out[suspect] = pd.Series(values, dtype=object).duplicated(keep="first").to_numpy()
+    return out
