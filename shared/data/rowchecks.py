@@ -10,7 +10,14 @@ import pandas as pd
 import pandera.pandas as pa
 
 from shared.data.contracts import ColumnSpec, Contracts
-from shared.data.textcols import arrow_text, first_duplicates, strip, text_series
+from shared.data.textcols import (
+    arrow_text,
+    as_text,
+    first_duplicates,
+    strip,
+    text_check,
+    text_series,
+)
 
 _TRUE = {"true", "1", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "no", "n", "f", "0.0"}
@@ -97,6 +104,9 @@ def _run_check(check: pa.Check, x: pd.Series, usable: np.ndarray, column: str) -
     whole column (same semantics, without per-call overhead or a copy of the usable rows);
     any other check goes through Pandera itself, on the usable values."""
     stats = check.statistics
+    arrow = arrow_text(x)
+    if arrow is not None and (passed := text_check(arrow, check.name, stats)) is not None:
+        return usable & ~passed
     ok: pd.Series | None = None
     if check.name == "greater_than_or_equal_to":
         ok = x >= stats["min_value"]
@@ -116,8 +126,10 @@ def _run_check(check: pa.Check, x: pd.Series, usable: np.ndarray, column: str) -
     return fails
 
 
-def _text(values: pd.Series) -> pd.Series:
-    return values.astype("string").fillna("<null>").astype(str)
+def _text(values: pd.Series) -> np.ndarray:
+    text = as_text(values)
+    text[pd.isna(text)] = "<null>"
+    return text
 
 
 @dataclass
@@ -178,7 +190,7 @@ def check_rows(
         values = np.empty(len(rows), dtype=object)
         start = 0
         for (col, _), r in zip(fail_meta, fail_rows, strict=True):
-            values[start : start + len(r)] = _text(raw[col].iloc[r]).to_numpy()
+            values[start : start + len(r)] = _text(raw[col].iloc[r])
             start += len(r)
         reasons = pd.DataFrame({"row": rows, "column": cols, "check": checks, "value": values})
         reasons = reasons.sort_values(["row", "column", "check"], kind="stable").reset_index(

@@ -35,15 +35,31 @@ def text_series(arr: pa.Array, na_value: object = pd.NA) -> pd.Series:
     return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow", na_value=na_value)))
 
 
-def _buffers(arr: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start offset and byte length of each value, and the bytes (8 zero bytes appended)."""
+def as_text(s: pd.Series) -> np.ndarray:
+    """Each value as the text ``astype("string")`` gives it (object array), None where
+    missing; NumPy numbers and booleans through ``str`` directly (the same text, faster)."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
+        values = s.to_numpy()
+        out = np.array([str(v) for v in values.tolist()], dtype=object).reshape(len(values))
+        if s.dtype.kind == "f":
+            out[np.isnan(values)] = None
+        return out
+    t = s.astype("string")
+    return t.astype(object).where(t.notna(), None).to_numpy(copy=True)
+
+
+def _buffers(
+    arr: pa.LargeStringArray, pad: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start offset and byte length of each value, and the bytes (``pad``: a copy with 8 zero
+    bytes appended, so that an 8-byte word may be read at any start)."""
     _, off_buf, data_buf = arr.buffers()
     n = len(arr)
     off = np.frombuffer(off_buf, dtype=np.int64, count=n + 1, offset=arr.offset * 8)
     size = int(off[-1])
-    data = np.zeros(size + 8, dtype=np.uint8)
-    if data_buf is not None and size:
-        data[:size] = np.frombuffer(data_buf, dtype=np.uint8, count=size)
+    data = np.frombuffer(data_buf, dtype=np.uint8, count=size) if size else np.zeros(0, np.uint8)
+    if pad:
+        data = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
     return off[:-1], np.diff(off), data
 
 
@@ -51,15 +67,29 @@ def strip(arr: pa.LargeStringArray) -> pa.LargeStringArray:
     """``str.strip()`` of every value; the array itself when no value starts or ends with
     whitespace (or a non-ASCII character), which is the common case."""
     start, lens, data = _buffers(arr)
-    some = lens > 0
-    if not (_EDGE[data[start[some]]].any() or _EDGE[data[start[some] + lens[some] - 1]].any()):
+    start = start[lens > 0]
+    if not (_EDGE[data[start]].any() or _EDGE[data[start + lens[lens > 0] - 1]].any()):
         return arr
     return pc.utf8_trim_whitespace(arr)
 
 
+def text_check(arr: pa.LargeStringArray, name: str, stats: dict) -> np.ndarray | None:
+    """Pass mask of Pandera's built-in text checks ``isin`` and ``str_length`` (no maximum)
+    over every value (a missing value fails), or None for any other check."""
+    if name == "isin":
+        ok = pc.is_in(arr, value_set=pa.array([str(v) for v in stats["allowed_values"]]))
+    elif name == "str_length" and stats.get("max_value") is None:
+        low = stats.get("min_value") or 0
+        # a value has at least one character exactly when it has at least one byte
+        ok = pc.greater_equal(pc.binary_length(arr) if low <= 1 else pc.utf8_length(arr), low)
+    else:
+        return None
+    return pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+
+
 def _hashes(arr: pa.LargeStringArray) -> np.ndarray:
     """A 64-bit hash of each value's bytes, read 8 bytes at a time."""
-    start, lens, data = _buffers(arr)
+    start, lens, data = _buffers(arr, pad=True)
     words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     last = len(words) - 1
     h = lens.astype(np.uint64) * _K1
