@@ -3,6 +3,7 @@ failed check of a row (column, check, value as it came); never raises for bad va
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from shared.data.textcols import (
 
 _TRUE = {"true", "1", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "no", "n", "f", "0.0"}
+_THREADED_ROWS = 100_000  # from this many rows, ids' uniqueness is decided in a thread
 _TS_MIN, _TS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-04-11")
 
 
@@ -48,14 +50,11 @@ def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.n
         check = "dtype('float64')"
         if spec.type == "int":
             v = x.to_numpy(dtype="float64", na_value=np.nan)
-            with np.errstate(invalid="ignore"):
-                frac = np.isfinite(v) & (
-                    np.mod(v, 1.0, where=np.isfinite(v), out=np.zeros_like(v)) != 0
-                )
+            with np.errstate(invalid="ignore"):  # a fraction (inf == trunc(inf); NaN is null)
+                frac = (v != np.trunc(v)) & ~np.isnan(v)
             bad = bad | frac
             check = "dtype('int64')"
-        x = x.where(~bad)
-        return x, null, bad, check
+        return (x.where(~bad) if bad.any() else x), null, bad, check
     if spec.type == "bool":
         if s.dtype == bool:  # a NumPy bool column has no missing values: used as it is
             return s, null, np.zeros(len(s), bool), "dtype('bool')"
@@ -151,6 +150,8 @@ def check_rows(
     typed: dict[str, pd.Series] = {}
     fail_rows: list[np.ndarray] = []
     fail_meta: list[tuple[str, str]] = []
+    pool: ThreadPoolExecutor | None = None
+    later: list[tuple[str, Future[np.ndarray]]] = []
 
     def record(col: str, check: str, mask_or_rows: np.ndarray) -> None:
         rows = np.flatnonzero(mask_or_rows) if mask_or_rows.dtype == bool else mask_or_rows
@@ -171,16 +172,24 @@ def check_rows(
             usable = usable & ~inf
         if spec.unique and unique:
             arrow = arrow_text(x)
-            if arrow is not None:
-                dup = first_duplicates(arrow, usable)
+            if arrow is not None and len(arrow) >= _THREADED_ROWS:
+                # hashing releases the GIL: the other columns are checked meanwhile
+                pool = pool or ThreadPoolExecutor(max_workers=1)
+                later.append((spec.name, pool.submit(first_duplicates, arrow, usable)))
+            elif arrow is not None:
+                record(spec.name, "unique", first_duplicates(arrow, usable))
             else:
-                dup = usable & x.duplicated(keep="first").to_numpy()
-            record(spec.name, "unique", dup)
+                record(spec.name, "unique", usable & x.duplicated(keep="first").to_numpy())
         column = schema.columns[spec.name]
         if column.checks and usable.any():
             for check in column.checks:
                 record(spec.name, check.name, _run_check(check, x, usable, spec.name))
-        typed[spec.name] = x.where(usable) if spec.type in ("float", "int") else x
+        numeric = spec.type in ("float", "int") and not usable.all()
+        typed[spec.name] = x.where(usable) if numeric else x
+    for name, dup in later:
+        record(name, "unique", dup.result())
+    if pool is not None:
+        pool.shutdown()
 
     if fail_rows:
         sizes = [len(r) for r in fail_rows]
