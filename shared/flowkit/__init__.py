@@ -17,6 +17,7 @@ from .run import (
     fault_point,
     open_ledger,
     run_context,
+    share_cpus,
 )
 
 __all__ = [
@@ -34,5 +35,6 @@ __all__ = [
     "production",
     "project_config",
     "run_context",
+    "share_cpus",
     "training_card",
 ]
