@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import write_table  # noqa: E402
 
-INGEST = '''
+INGEST = """
 from metaflow import FlowSpec, step
 
 
@@ -41,9 +41,9 @@ class FloorIngestFlow(FlowSpec):
 
 if __name__ == "__main__":
     FloorIngestFlow()
-'''
+"""
 
-TRAIN = '''
+TRAIN = """
 from metaflow import FlowSpec, step
 
 
@@ -68,7 +68,7 @@ class FloorTrainFlow(FlowSpec):
 
 if __name__ == "__main__":
     FloorTrainFlow()
-'''
+"""
 
 
 def measure(families: tuple[str, ...] = ("xgboost", "torch_mlp")) -> dict[str, float]:
