@@ -80,7 +80,8 @@ def measure(log: Path | None = None, times: list[tuple[float, str]] | None = Non
                     stderr=err,
                 )
         finally:
-            if log:
+            if log:  # the demo's stderr (its errors among the trace) follows its stdout
+                out.write(trace.read_text())
                 out.close()
         seconds = time.perf_counter() - t0
         if times is not None:
