@@ -117,14 +117,15 @@ def first_duplicates(arr: pa.LargeStringArray, consider: np.ndarray) -> np.ndarr
     rows = np.flatnonzero(consider)
     if len(rows) < 2:
         return out
-    h = _hashes(arr)
-    seen = np.zeros(len(arr), dtype=bool)
-    seen[rows] = pd.Series(h[rows]).duplicated(keep="first").to_numpy()
-    if not seen.any():
+    h = _hashes(arr)[rows]
+    # rows sharing a hash with another row (found by sorting the hashes: NumPy radix-sorts
+    # them, faster than a hash table); hashes may collide: the strings decide
+    s = np.sort(h)
+    repeated = np.unique(s[1:][s[1:] == s[:-1]])
+    if not len(repeated):
         return out
-    # hashes may collide: decide on the strings of every row sharing a repeated hash
-    repeated = pd.Series(h[seen]).unique()
-    suspect = rows[pd.Series(h[rows]).isin(repeated).to_numpy()]
+    at = np.minimum(np.searchsorted(repeated, h), len(repeated) - 1)
+    suspect = rows[repeated[at] == h]
     values = arr.take(pa.array(suspect)).to_pylist()
     out[suspect] = pd.Series(values, dtype=object).duplicated(keep="first").to_numpy()
     return out
