@@ -11,6 +11,7 @@ Parquet read; ingest + train flows vs a plain script (50k rows); the demo vs its
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -72,6 +73,15 @@ def main() -> None:
                 "<= 2.0",
             )
         )
+        rows.append(
+            row(
+                "  Metaflow's floor (same graphs, empty steps) vs the plain script",
+                t["floor_s"],
+                t["plain_s"],
+                "s",
+                "",
+            )
+        )
     if not args.skip_demo:
         rows.append(
             row(
@@ -82,9 +92,10 @@ def main() -> None:
                 "<= 1.0",
             )
         )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     write_table(
         "issue",
-        "Renkei beside its baselines (ratio = Renkei / baseline)",
+        f"Renkei beside its baselines (ratio = Renkei / baseline); load average {load}",
         rows,
         ["measure", "Renkei", "baseline", "ratio", "goal"],
     )

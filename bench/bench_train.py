@@ -2,7 +2,8 @@
 
 Wall time of `ingest_flow run` + `train_flow run` on N generated rows (Metaflow, local),
 beside a plain script doing the same three fits (baseline, XGBoost, PyTorch MLP) in one
-process on the same rows. Prints both and the ratio.
+process on the same rows, and beside Metaflow's floor (the same graphs with empty steps,
+`bench_floor.py`). Prints all three and the ratio.
 
     python bench/bench_train.py [--rows 50000]
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import bench_floor  # noqa: E402
 from bench.common import write_table  # noqa: E402
 from shared.config import load_project  # noqa: E402
 from shared.training import generated_split, train_candidate  # noqa: E402
@@ -61,9 +63,12 @@ def measure(n_rows: int = 50_000) -> dict:
         fits = {f: train_candidate(f, split, cfg) for f in cfg.training.families}
         t_plain = time.perf_counter() - t0
     metrics = {f: c.metrics[cfg.training.key_metric] for f, c in fits.items()}
+    print("running the empty graphs (Metaflow's floor) ...", flush=True)
+    floor = bench_floor.measure(tuple(f for f in cfg.training.families if f != "baseline"))
     return {
         "flow_s": t_flow,
         "plain_s": t_plain,
+        "floor_s": floor["total_s"],
         "key_metric": cfg.training.key_metric,
         "metrics": metrics,
     }
@@ -80,6 +85,11 @@ def main() -> None:
         [
             ["Metaflow ingest + train (local)", f"{m['flow_s']:.1f}"],
             ["plain script: same data, same three fits", f"{m['plain_s']:.1f}"],
+            ["Metaflow's floor: the same graphs, empty steps", f"{m['floor_s']:.1f}"],
+            [
+                "Renkei's own cost: flows - floor - plain",
+                f"{m['flow_s'] - m['floor_s'] - m['plain_s']:.1f}",
+            ],
             ["ratio (cost of orchestration)", f"{m['flow_s'] / m['plain_s']:.2f}"],
         ]
         + [

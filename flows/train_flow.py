@@ -25,6 +25,7 @@ from shared.flowkit import (
     production,
     project_config,
     run_context,
+    share_cpus,
     training_card,
 )
 from shared.monitor.reports import comparison_table
@@ -87,6 +88,7 @@ class TrainFlow(FlowSpec):
     @step
     def train(self):
         """Fit one family, score it on the holdout and store its artifact."""
+        share_cpus(self.deploy, len(self.families))  # the families fit side by side locally
         with run_context(self.project, self.run_pathspec):
             pset = set_from_flow(self.project)  # project.yaml and the rules it names, frozen
             self.candidate = train_and_save(

@@ -19,7 +19,8 @@ from shared.config import (
     load_project_set,
 )
 from shared.data import storage
-from shared.data.ingest import generate_raw, land_raw, validate_batch
+from shared.data.ingest import generate_raw, land_raw
+from shared.data.partvalidate import validate_batch
 from shared.guard import Envelope
 from shared.ledger import Ledger
 from shared.training import (

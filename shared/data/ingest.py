@@ -7,14 +7,9 @@ splits and stores valid rows and quarantined rows under the data root.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-
-import pandas as pd
-import pyarrow as pa_arrow
 
 from shared.config import GeneratorSettings, ProjectConfig
 from shared.data import storage
@@ -192,49 +187,3 @@ def generate_raw(
     storage.write_bytes(src, batch.orders.to_csv(index=False).encode())
     storage.write_parquet(batch.labels, labels)
     return src, labels
-
-
-def read_raw(data: bytes, name: str, fmt: str) -> pd.DataFrame:
-    """Parse raw bytes; file-level problems raise RawInputError naming ``name``."""
-    if fmt == "parquet":
-        try:
-            return pd.read_parquet(io.BytesIO(data))
-        except (pa_arrow.ArrowException, OSError, ValueError) as e:
-            raise RawInputError(f"{name}: not a readable Parquet file ({_first_line(e)})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise RawInputError(
-            f"{name}: not UTF-8 encoded (byte 0x{data[e.start]:02x} at offset {e.start}); "
-            "re-save the file as UTF-8"
-        ) from None
-    first = text.splitlines()[0] if text.splitlines() else ""
-    if "," not in first:
-        for sep, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
-            if sep in first:
-                raise RawInputError(
-                    f"{name}: wrong delimiter: the header is {label}-separated, expected commas"
-                )
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=True)
-    except (pd.errors.ParserError, csv.Error) as e:
-        raise RawInputError(f"{name}: malformed CSV ({_first_line(e)})") from None
-    except pd.errors.EmptyDataError:
-        raise RawInputError(f"{name}: file is empty") from None
-    if df.empty:
-        raise RawInputError(f"{name}: has a header but no data rows")
-    return df
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-
-
-def __getattr__(name: str) -> object:
-    """``validate_batch`` lives with the partition steps (shared/data/partvalidate.py), which
-    import this module; it stays importable from here."""
-    if name == "validate_batch":
-        from shared.data.partvalidate import validate_batch
-
-        return validate_batch
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,8 @@ import pyarrow as pa_arrow
 import pyarrow.parquet as pq
 
 from shared.data import storage
-from shared.data.ingest import LandedRaw, _first_line, read_raw
+from shared.data.ingest import LandedRaw
+from shared.data.rawread import _first_line, read_raw
 from shared.data.validation import RawInputError
 
 CHUNK = 1 << 24  # bytes per read while scanning a CSV file

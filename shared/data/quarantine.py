@@ -11,6 +11,8 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 from pandera.typing import Series
 
+from shared.data.textcols import as_text
+
 
 class QuarantineReasons(pa.DataFrameModel):
     """One failed check of one raw row (long format: a row may fail several checks)."""
@@ -65,10 +67,10 @@ class SplitResult:
 def quarantine_frame(raw: pd.DataFrame, reasons: pd.DataFrame, bad: np.ndarray) -> pd.DataFrame:
     """Bad rows as they came (text), their raw row number and a list of reasons each."""
     rows = np.flatnonzero(bad)
-    q = raw.iloc[rows].reset_index(drop=True)
-    for col in q.columns:
-        q[col] = q[col].astype("string").astype(object).where(q[col].notna(), None)
-    q.insert(0, "_row", rows.astype("int64"))
+    taken = raw.iloc[rows]
+    q = pd.DataFrame({"_row": rows.astype("int64")})
+    for col in taken.columns:
+        q[col] = pd.Series(as_text(taken[col]), dtype=object, copy=False)
     # reasons are sorted by row: one list<struct{column, check, value}> per quarantined row
     offsets = np.searchsorted(reasons["row"].to_numpy(), rows, side="left")
     offsets = np.append(offsets, len(reasons)).astype("int32")

@@ -3,6 +3,7 @@ failed check of a row (column, check, value as it came); never raises for bad va
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,9 +11,18 @@ import pandas as pd
 import pandera.pandas as pa
 
 from shared.data.contracts import ColumnSpec, Contracts
+from shared.data.textcols import (
+    arrow_text,
+    as_text,
+    first_duplicates,
+    strip,
+    text_check,
+    text_series,
+)
 
 _TRUE = {"true", "1", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "no", "n", "f", "0.0"}
+_THREADED_ROWS = 100_000  # from this many rows, ids' uniqueness is decided in a thread
 _TS_MIN, _TS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-04-11")
 
 
@@ -40,15 +50,14 @@ def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.n
         check = "dtype('float64')"
         if spec.type == "int":
             v = x.to_numpy(dtype="float64", na_value=np.nan)
-            with np.errstate(invalid="ignore"):
-                frac = np.isfinite(v) & (
-                    np.mod(v, 1.0, where=np.isfinite(v), out=np.zeros_like(v)) != 0
-                )
+            with np.errstate(invalid="ignore"):  # a fraction (inf == trunc(inf); NaN is null)
+                frac = (v != np.trunc(v)) & ~np.isnan(v)
             bad = bad | frac
             check = "dtype('int64')"
-        x = x.where(~bad)
-        return x, null, bad, check
+        return (x.where(~bad) if bad.any() else x), null, bad, check
     if spec.type == "bool":
+        if s.dtype == bool:  # a NumPy bool column has no missing values: used as it is
+            return s, null, np.zeros(len(s), bool), "dtype('bool')"
         if pd.api.types.is_bool_dtype(s):
             return (
                 s.astype("boolean").astype(object).where(~null),
@@ -80,30 +89,46 @@ def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.n
         bad = (x.isna().to_numpy() & ~null) | oob
         return x, null, bad, "dtype('datetime64[ns]')"
     # str / category: keep the text as it came, checks decide on empties
+    arrow = arrow_text(s)
+    if arrow is not None:  # Arrow-backed text (a Parquet or CSV read): no conversion
+        return text_series(strip(arrow)), null, np.zeros(len(s), bool), "dtype('str')"
     x = s.astype("string").str.strip()
     return x, null, np.zeros(len(s), bool), "dtype('str')"
 
 
-def _run_check(check: pa.Check, s: pd.Series, column: str) -> np.ndarray:
-    """Pass mask of one contract check over the usable values ``s`` of ``column``.
+def _run_check(check: pa.Check, x: pd.Series, usable: np.ndarray, column: str) -> np.ndarray:
+    """Rows of ``column`` whose usable value fails one contract check (a bool mask).
 
-    Pandera's built-in checks are evaluated directly from their name and statistics (same
-    semantics, without per-call overhead); any other check goes through Pandera itself."""
+    Pandera's built-in checks are evaluated directly from their name and statistics over the
+    whole column (same semantics, without per-call overhead or a copy of the usable rows);
+    any other check goes through Pandera itself, on the usable values."""
     stats = check.statistics
+    arrow = arrow_text(x)
+    if arrow is not None and (passed := text_check(arrow, check.name, stats)) is not None:
+        return usable & ~passed
+    ok: pd.Series | None = None
     if check.name == "greater_than_or_equal_to":
-        return (s >= stats["min_value"]).to_numpy(dtype=bool)
-    if check.name in ("less_than_or_equal_to", "not_in_future"):
-        return (s <= stats["max_value"]).to_numpy(dtype=bool)
-    if check.name == "isin":
-        return s.isin(stats["allowed_values"]).to_numpy(dtype=bool)
-    if check.name == "str_length" and stats.get("max_value") is None:
-        return (s.str.len() >= (stats.get("min_value") or 0)).to_numpy(dtype=bool)
-    out = check(pd.DataFrame({column: s}), column).check_output
-    return out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out, dtype=bool)
+        ok = x >= stats["min_value"]
+    elif check.name in ("less_than_or_equal_to", "not_in_future"):
+        ok = x <= stats["max_value"]
+    elif check.name == "isin":
+        ok = x.isin(stats["allowed_values"])
+    elif check.name == "str_length" and stats.get("max_value") is None:
+        ok = x.str.len() >= (stats.get("min_value") or 0)
+    if ok is not None:
+        return usable & ~ok.to_numpy(dtype=bool, na_value=False)
+    sub = x[usable]
+    out = check(pd.DataFrame({column: sub}), column).check_output
+    passed = out.to_numpy(dtype=bool) if hasattr(out, "to_numpy") else np.asarray(out, bool)
+    fails = np.zeros(len(x), dtype=bool)
+    fails[sub.index.to_numpy()[~passed]] = True
+    return fails
 
 
-def _text(values: pd.Series) -> pd.Series:
-    return values.astype("string").fillna("<null>").astype(str)
+def _text(values: pd.Series) -> np.ndarray:
+    text = as_text(values)
+    text[pd.isna(text)] = "<null>"
+    return text
 
 
 @dataclass
@@ -125,6 +150,8 @@ def check_rows(
     typed: dict[str, pd.Series] = {}
     fail_rows: list[np.ndarray] = []
     fail_meta: list[tuple[str, str]] = []
+    pool: ThreadPoolExecutor | None = None
+    later: list[tuple[str, Future[np.ndarray]]] = []
 
     def record(col: str, check: str, mask_or_rows: np.ndarray) -> None:
         rows = np.flatnonzero(mask_or_rows) if mask_or_rows.dtype == bool else mask_or_rows
@@ -144,18 +171,25 @@ def check_rows(
             record(spec.name, "finite", inf)
             usable = usable & ~inf
         if spec.unique and unique:
-            dup = usable & x.duplicated(keep="first").to_numpy()
-            record(spec.name, "unique", dup)
+            arrow = arrow_text(x)
+            if arrow is not None and len(arrow) >= _THREADED_ROWS:
+                # hashing releases the GIL: the other columns are checked meanwhile
+                pool = pool or ThreadPoolExecutor(max_workers=1)
+                later.append((spec.name, pool.submit(first_duplicates, arrow, usable)))
+            elif arrow is not None:
+                record(spec.name, "unique", first_duplicates(arrow, usable))
+            else:
+                record(spec.name, "unique", usable & x.duplicated(keep="first").to_numpy())
         column = schema.columns[spec.name]
         if column.checks and usable.any():
-            sub = x[usable]
-            if spec.type in ("float", "int"):
-                sub = sub.astype("float64")
             for check in column.checks:
-                out = _run_check(check, sub, spec.name)
-                if not out.all():
-                    record(spec.name, check.name, sub.index.to_numpy()[~out])
-        typed[spec.name] = x.where(usable) if spec.type in ("float", "int") else x
+                record(spec.name, check.name, _run_check(check, x, usable, spec.name))
+        numeric = spec.type in ("float", "int") and not usable.all()
+        typed[spec.name] = x.where(usable) if numeric else x
+    for name, dup in later:
+        record(name, "unique", dup.result())
+    if pool is not None:
+        pool.shutdown()
 
     if fail_rows:
         sizes = [len(r) for r in fail_rows]
@@ -165,7 +199,7 @@ def check_rows(
         values = np.empty(len(rows), dtype=object)
         start = 0
         for (col, _), r in zip(fail_meta, fail_rows, strict=True):
-            values[start : start + len(r)] = _text(raw[col].iloc[r]).to_numpy()
+            values[start : start + len(r)] = _text(raw[col].iloc[r])
             start += len(r)
         reasons = pd.DataFrame({"row": rows, "column": cols, "check": checks, "value": values})
         reasons = reasons.sort_values(["row", "column", "check"], kind="stable").reset_index(

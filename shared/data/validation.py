@@ -7,14 +7,19 @@ and the value as it came. Nothing is lost: ``rows_in == rows_valid + rows_quaran
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 from pandera.config import ValidationDepth, config_context
 
 from shared.data.contracts import ColumnSpec, Contracts
 from shared.data.fastcheck import FastCheck, column_array, fast_check
 from shared.data.quarantine import CheckCount, QuarantineReasons, SplitResult, quarantine_frame
 from shared.data.rowchecks import RowChecks, check_rows
+from shared.data.textcols import arrow_text, text_series
 
 __all__ = [
     "CheckCount",
@@ -48,8 +53,7 @@ def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
     n = len(raw)
     checked = check_rows(raw, contracts, specs)
     typed = checked.typed
-    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
-        reasons = QuarantineReasons.validate(checked.reasons)
+    reasons = schema_validated(QuarantineReasons, checked.reasons)
 
     bad_mask = np.zeros(n, dtype=bool)
     if len(reasons):
@@ -57,8 +61,7 @@ def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
     valid = _typed_frame(typed, specs, ~bad_mask)
     # the data-level checks just ran (the contract's own Check objects, above); here the
     # validated contract's schema level (columns, dtypes, strictness) is asserted
-    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
-        valid = contracts.validated.validate(valid, inplace=True)
+    valid = schema_validated(contracts.validated, valid)
     quarantined = quarantine_frame(raw, reasons, bad_mask)
     extra = [c for c in raw.columns if c not in {s.name for s in contracts.columns}]
     return SplitResult(valid, quarantined, reasons, n, extra)
@@ -67,18 +70,42 @@ def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
 def _typed_frame(
     typed: dict[str, pd.Series], specs: list[ColumnSpec], keep: np.ndarray
 ) -> pd.DataFrame:
-    out: dict[str, pd.Series] = {}
+    out: dict[str, pd.Series | np.ndarray] = {}
+    every = bool(keep.all())
     for spec in specs:
-        x = typed[spec.name][keep]
-        if spec.type == "int":
-            x = x.astype("int64")
-        elif spec.type == "float":
-            x = x.astype("float64")
-        elif spec.type == "bool":
-            x = x.astype("boolean") if not spec.required else x.astype(bool)
-        elif spec.type == "timestamp":
-            x = x.astype("datetime64[ns]")
-        else:
-            x = x.astype(str)
-        out[spec.name] = x.reset_index(drop=True)
+        x = typed[spec.name]
+        arrow = arrow_text(x) if spec.type in ("str", "category") else None
+        if arrow is not None:  # Arrow text stays Arrow: filtered, never converted
+            out[spec.name] = text_series(arrow if every else arrow.filter(keep), np.nan)
+            continue
+        if spec.type == "bool" and not spec.required:
+            out[spec.name] = x[keep].astype("boolean").reset_index(drop=True)
+            continue
+        if spec.type in ("str", "category"):
+            out[spec.name] = x[keep].astype(str).reset_index(drop=True)
+            continue
+        values = x.to_numpy()
+        values = values if every else values[keep]
+        dtype = {"int": "int64", "float": "float64", "bool": bool}.get(spec.type, "<M8[ns]")
+        out[spec.name] = values.astype(dtype, copy=False)
     return pd.DataFrame(out)
+
+
+@lru_cache(maxsize=256)
+def _schema_holds(model: type[pa.DataFrameModel], columns: tuple[tuple[str, Any], ...]) -> bool:
+    """Whether frames with these (column, dtype) pairs pass ``model`` at the schema level
+    (columns, dtypes, strictness) with nothing to coerce: a property of the columns alone, so
+    it is decided once, on an empty frame of them. Raises the model's own error if not."""
+    empty = pd.DataFrame({c: pd.Series([], dtype=d) for c, d in columns})
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        checked = model.validate(empty)
+    return list(checked.dtypes.items()) == list(columns)
+
+
+def schema_validated(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` validated against ``model`` at the schema level (columns, dtypes,
+    strictness; coerced where a dtype differs): checked once per set of columns and dtypes."""
+    if _schema_holds(model, tuple(frame.dtypes.items())):
+        return frame
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        return model.validate(frame, inplace=True)

@@ -18,6 +18,7 @@ from .run import (
     open_ledger,
     peak_rss_mib,
     run_context,
+    share_cpus,
 )
 
 __all__ = [
@@ -36,5 +37,6 @@ __all__ = [
     "production",
     "project_config",
     "run_context",
+    "share_cpus",
     "training_card",
 ]

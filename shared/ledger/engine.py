@@ -9,15 +9,16 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from shared.ledger.vocab import LedgerError
+
+if TYPE_CHECKING:  # alembic is imported where a revision is read or a migration runs
+    from alembic.config import Config as AlembicConfig
 
 NO_LEDGER_HINT = (
     "check the URL (--ledger, RENKEI_LEDGER_URL or storage.ledger_url), "
@@ -69,6 +70,8 @@ def make_engine(url: str, create: bool) -> Engine:
 
 
 def alembic_config() -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(resources.files("shared.ledger") / MIGRATIONS))
     return cfg
@@ -77,6 +80,8 @@ def alembic_config() -> AlembicConfig:
 @cache
 def head_revision() -> str:
     """The newest schema revision this Renkei knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "the ledger has no migrations"
     return head
@@ -84,6 +89,8 @@ def head_revision() -> str:
 
 @cache
 def known_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     return frozenset(r.revision for r in script.walk_revisions())
 
@@ -122,6 +129,8 @@ def check_revision(engine: Engine) -> None:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (safe to call concurrently)."""
+    from alembic import command
+
     cfg = alembic_config()
     try:
         with engine.begin() as conn:

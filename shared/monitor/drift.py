@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from shared.config import ProjectConfig
 
@@ -102,6 +101,8 @@ KS_GRID = 2001  # points of the reference CDF at which the current CDF is compar
 def ks_pvalue(d: float, n_ref: int, n: int) -> float:
     """Two-sample KS p-value: exact for small effective sizes, asymptotic (Kolmogorov) above
     10,000, where the two agree closely and the exact one is slow."""
+    from scipy import stats  # imported where a test statistic is computed: slow to load
+
     m = n_ref * n / (n_ref + n)
     if m > 10_000:
         return float(stats.kstwobign.sf(d * np.sqrt(m)))
@@ -189,5 +190,7 @@ def chi_square(ref: CategoricalRef, values: pd.Series) -> tuple[float, float]:
     observed = np.array([float(cur.get(c, 0)) for c in cats])
     expected = np.array([max(ref.shares.get(c, 0.0), EPS) for c in cats])
     expected = expected / expected.sum() * observed.sum()
+    from scipy import stats
+
     stat, p = stats.chisquare(observed, expected)
     return float(stat), float(p)

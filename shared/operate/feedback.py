@@ -20,8 +20,8 @@ import pandas as pd
 
 from shared.config import ProjectConfig, RolesConfig
 from shared.data import storage
-from shared.data.ingest import read_raw
 from shared.data.manifest import iter_frames
+from shared.data.rawread import read_raw
 from shared.data.validation import RawInputError
 from shared.ledger import FeedbackBatchRecord, FeedbackEntry, FeedbackStatus, Ledger
 from shared.operate.captured import read_capture

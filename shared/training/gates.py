@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shared.config import ProjectConfig, RulesConfig
-from shared.ledger import Ledger
 from shared.training.metrics import evaluate
 
 from .candidate import Candidate, GateResult, TrainingError
+
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only by steps that open it
+    from shared.ledger import Ledger
 
 
 # -- gates: each a small check of a candidate against the baseline -------------------------

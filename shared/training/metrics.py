@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 REGRESSION = ("mae", "rmse", "p90_abs_error")
 BINARY = ("roc_auc", "log_loss", "precision", "recall")
@@ -25,6 +24,8 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    from scipy.stats import rankdata  # slow to import: only where AUC is computed
+
     ranks = rankdata(np.asarray(p, float))
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

@@ -4,15 +4,18 @@ score the champion and fit the families that need no GPU."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shared.config import ProjectConfig, RulesConfig
 from shared.guard import Envelope
-from shared.ledger import Ledger
 
 from .candidate import Candidate
 from .fit import families_by_device, train_and_save
 from .gates import champion_metrics
 from .inputs import TrainingInput, TrainingSplit, load_training_input, split_by_time
+
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only by steps that open it
+    from shared.ledger import Ledger
 
 
 @dataclass

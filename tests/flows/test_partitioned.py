@@ -12,9 +12,10 @@ import pytest
 
 from shared.config import load_project
 from shared.data.generator import generate_orders
-from shared.data.ingest import land_raw, validate_batch
+from shared.data.ingest import land_raw
 from shared.data.manifest import MANIFEST, read_manifest
 from shared.data.partitions import locate
+from shared.data.partvalidate import validate_batch
 from shared.ledger import Ledger
 from shared.operate.scoring import fresh_batch_start
 from tests.builders import build, release

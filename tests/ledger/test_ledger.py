@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from shared.config import load_project
 from shared.data.generator import generate_orders
-from shared.data.ingest import land_raw, validate_batch
+from shared.data.ingest import land_raw
+from shared.data.partvalidate import validate_batch
 from shared.ledger import Ledger, LedgerError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +36,7 @@ def test_migrations_are_idempotent(ledger_url: str) -> None:
     head = ScriptDirectory(str(resources.files("shared.ledger") / "migrations")).get_current_head()
     with ledger.engine.connect() as c:
         assert c.execute(text("select version_num from alembic_version")).scalar() == head
-    assert head == "0006"
+    assert head == "0007"
 
 
 def test_ingest_is_recorded_once_per_version(ledger_url: str, tmp_path: Path) -> None:

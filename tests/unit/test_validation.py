@@ -11,7 +11,9 @@ import pytest
 from shared.config import load_project
 from shared.data.contracts import build_contracts
 from shared.data.generator import BAD_KINDS, TYPED_KINDS, _apply, generate_orders
-from shared.data.ingest import land_raw, read_raw, validate_batch
+from shared.data.ingest import land_raw
+from shared.data.partvalidate import validate_batch
+from shared.data.rawread import read_raw
 from shared.data.validation import RawInputError, split_valid
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,14 +1,14 @@
 """Online capture: a label can be joined to an online answer (by its request id) instead of
 a row of a scoring batch. (Shadow challengers need no table: they are aliases.)
 
-Revision ID: 0008
+Revision ID: 0007
 Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None

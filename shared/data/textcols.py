@@ -1,0 +1,131 @@
+"""Arrow-backed text columns at read speed: the Arrow array behind a column, stripping only
+when some value needs it, and the rows repeating an earlier value (a hash over the string
+buffer, every hash match confirmed on the strings themselves)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xBF58476D1CE4E5B9)
+# _MASKS[k]: the low k bytes of a little-endian 8-byte word
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
+# bytes that may start or end a value pandas' str.strip() would change: ASCII whitespace and
+# the first or last byte of any multi-byte character (Unicode whitespace is one of those)
+_EDGE = np.zeros(256, dtype=bool)
+_EDGE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_EDGE[128:] = True
+
+
+def arrow_text(s: pd.Series) -> pa.LargeStringArray | None:
+    """The column's values as one Arrow large-string array, if it is Arrow-backed text."""
+    if not (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.array(s.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+
+
+def text_series(arr: pa.Array, na_value: object = pd.NA) -> pd.Series:
+    """An Arrow string array as a pandas text Series (``pd.NA``: "string"; NaN: "str")."""
+    return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow", na_value=na_value)))
+
+
+def as_text(s: pd.Series) -> np.ndarray:
+    """Each value as the text ``astype("string")`` gives it (object array), None where
+    missing; NumPy numbers and booleans through ``str`` directly (the same text, faster)."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
+        values = s.to_numpy()
+        out = np.array([str(v) for v in values.tolist()], dtype=object).reshape(len(values))
+        if s.dtype.kind == "f":
+            out[np.isnan(values)] = None
+        return out
+    t = s.astype("string")
+    return t.astype(object).where(t.notna(), None).to_numpy(copy=True)
+
+
+def _buffers(
+    arr: pa.LargeStringArray, pad: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start offset and byte length of each value, and the bytes (``pad``: a copy with 8 zero
+    bytes appended, so that an 8-byte word may be read at any start)."""
+    _, off_buf, data_buf = arr.buffers()
+    n = len(arr)
+    off = np.frombuffer(off_buf, dtype=np.int64, count=n + 1, offset=arr.offset * 8)
+    size = int(off[-1])
+    data = np.frombuffer(data_buf, dtype=np.uint8, count=size) if size else np.zeros(0, np.uint8)
+    if pad:
+        data = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    return off[:-1], np.diff(off), data
+
+
+def strip(arr: pa.LargeStringArray) -> pa.LargeStringArray:
+    """``str.strip()`` of every value; the array itself when no value starts or ends with
+    whitespace (or a non-ASCII character), which is the common case."""
+    _, off_buf, data_buf = arr.buffers()
+    off = np.frombuffer(off_buf, dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
+    if not len(arr) or off[-1] == off[0]:
+        return arr
+    data = np.frombuffer(data_buf, dtype=np.uint8, count=int(off[-1]))
+    # an empty value reads a neighbour's byte: at worst a needless strip, never a missed one
+    if _EDGE[data.take(off[:-1], mode="clip")].any() or _EDGE[data.take(off[1:] - 1)].any():
+        return pc.utf8_trim_whitespace(arr)
+    return arr
+
+
+def text_check(arr: pa.LargeStringArray, name: str, stats: dict) -> np.ndarray | None:
+    """Pass mask of Pandera's built-in text checks ``isin`` and ``str_length`` (no maximum)
+    over every value (a missing value fails), or None for any other check."""
+    if name == "isin":
+        ok = pc.is_in(arr, value_set=pa.array([str(v) for v in stats["allowed_values"]]))
+    elif name == "str_length" and stats.get("max_value") is None:
+        low = stats.get("min_value") or 0
+        # a value has at least one character exactly when it has at least one byte
+        ok = pc.greater_equal(pc.binary_length(arr) if low <= 1 else pc.utf8_length(arr), low)
+    else:
+        return None
+    return pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+
+
+def _hashes(arr: pa.LargeStringArray) -> np.ndarray:
+    """A 64-bit hash of each value's bytes, read 8 bytes at a time."""
+    start, lens, data = _buffers(arr, pad=True)
+    words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    last = len(words) - 1
+    h = lens.astype(np.uint64) * _K1
+    k = 0
+    with np.errstate(over="ignore"):
+        while True:
+            rem = lens - k
+            more = rem > 0
+            if k and not more.any():
+                return h
+            w = words[np.minimum(start + k, last)] & _MASKS[np.clip(rem, 0, 8)]
+            x = (h ^ w) * _K2
+            x ^= x >> np.uint64(31)
+            h = x if not k else np.where(more, x, h)
+            k += 8
+
+
+def first_duplicates(arr: pa.LargeStringArray, consider: np.ndarray) -> np.ndarray:
+    """Rows (among ``consider``) whose value an earlier considered row already had."""
+    out = np.zeros(len(arr), dtype=bool)
+    rows = np.flatnonzero(consider)
+    if len(rows) < 2:
+        return out
+    h = _hashes(arr)[rows]
+    # rows sharing a hash with another row (found by sorting the hashes: NumPy radix-sorts
+    # them, faster than a hash table); hashes may collide: the strings decide
+    s = np.sort(h)
+    repeated = np.unique(s[1:][s[1:] == s[:-1]])
+    if not len(repeated):
+        return out
+    at = np.minimum(np.searchsorted(repeated, h), len(repeated) - 1)
+    suspect = rows[repeated[at] == h]
+    values = arr.take(pa.array(suspect)).to_pylist()
+    out[suspect] = pd.Series(values, dtype=object).duplicated(keep="first").to_numpy()
+    return out
