@@ -31,7 +31,7 @@ if [ "$NEW" != "$PROD" ]; then
     2>&1 | grep -E "scoring batch|decisions:|failed|Error" || true
   labels=$(ls -t data/incoming/score-*-seed403-*.labels.parquet | head -n 1)
   $RENKEI feedback "$labels" --as ren
-  $PY flows/monitor_flow.py run --window 1 --retrain none 2>&1 | grep -E "^shadow|failed|Error" || true
+  $PY flows/monitor_flow.py run --window 1 --retrain none 2>&1 | grep -E "\] shadow |failed|Error" || true
 fi
 echo
 $RENKEI monitoring --last 2
