@@ -13,6 +13,7 @@ a partition reads only its byte ranges (CSV, plus the header) or its row groups 
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -150,12 +151,37 @@ def _scan_csv(name: str, uri: str, rows_before: int, size: int) -> _Scan:
     return scanner.finish(name)
 
 
-def _parquet_rows(name: str, uri: str) -> int:
+def _parquet_rows(name: str, uri: str) -> tuple[int, list[str]]:
     try:
         with storage.open_read(uri) as f:
-            return pq.ParquetFile(f).metadata.num_rows
+            pf = pq.ParquetFile(f)
+            return pf.metadata.num_rows, list(pf.schema_arrow.names)
     except (pa_arrow.ArrowException, OSError, ValueError) as e:
         raise PlanError(f"{name}: not a readable Parquet file ({_first_line(e)})") from None
+
+
+def _csv_columns(header: bytes) -> list[str] | None:
+    """A CSV header's names (None: not decodable here; reading the rows explains why)."""
+    try:
+        text = header.decode("utf-8-sig").strip()
+        return next(csv.reader([text]), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None
+
+
+def _same_columns(name: str, columns: list[str], first: str, expected: list[str]) -> None:
+    """One batch has one set of columns: a file that differs from the first is refused
+    before any row is read (its rows would otherwise be quarantined as empty values)."""
+    missing = [c for c in expected if c not in columns]
+    extra = [c for c in columns if c not in expected]
+    if missing or extra:
+        what = "; ".join(
+            f"{k}: {', '.join(v)}" for k, v in (("missing", missing), ("extra", extra)) if v
+        )
+        raise PlanError(
+            f"{name}: its columns differ from those of {first} ({what}); every file of a "
+            "batch must have the same columns"
+        )
 
 
 def plan(files: list[tuple[str, str, str, str]], size: int) -> list[Partition]:
@@ -164,13 +190,19 @@ def plan(files: list[tuple[str, str, str, str]], size: int) -> list[Partition]:
     size = max(1, size)
     spans: list[tuple[str, str, str, int, _Scan, str]] = []
     total = 0
+    first_columns: tuple[str, list[str]] | None = None
     for name, uri, fmt, label in files:
         if fmt == "csv":
             scan = _scan_csv(label, uri, total, size)
+            columns = _csv_columns(storage.read_range(uri, 0, scan.header_end))
         else:
-            scan = _Scan(_parquet_rows(label, uri), 0, 0, {})
+            rows, columns = _parquet_rows(label, uri)
+            scan = _Scan(rows, 0, 0, {})
             if scan.rows == 0:
                 raise PlanError(f"{label}: has no data rows")
+        if columns is not None:
+            first_columns = first_columns or (label, columns)
+            _same_columns(label, columns, *first_columns)
         spans.append((name, uri, fmt, total, scan, label))
         total += scan.rows
     parts = []

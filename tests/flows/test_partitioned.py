@@ -182,3 +182,23 @@ def test_a_killed_score_task_resumed_leaves_no_duplicate_part(deployed) -> None:
     assert names == [MANIFEST, "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     out = pd.read_parquet(prefix)
     assert len(out) == 900 and list(out["input_row"]) == list(range(900))
+
+
+def test_a_file_whose_columns_differ_is_refused_in_one_line_before_any_row(
+    tmp_path: Path,
+) -> None:
+    """A batch whose second file lacks a column: the run fails at planning with one line
+    naming the file and the column (before, its rows were quarantined as empty values or the
+    batch refused, depending on where the partition bounds fell); nothing is recorded."""
+    project = write_project(tmp_path, storage__partition_rows=700)
+    g = generate_orders(1000, seed=5, start="2026-10-01", days=14)
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    g.orders.iloc[:600].to_csv(folder / "a.csv", index=False)
+    g.orders.iloc[600:].drop(columns=["rain"]).to_csv(folder / "b.csv", index=False)
+    _, status, stdout, stderr = run_flow(INGEST, project, source=str(folder))
+    assert status == "failed"
+    [line] = [x for x in (stdout + stderr).splitlines() if "columns differ" in x]
+    assert "b.csv" in line and "missing: rain" in line and "Traceback" not in stdout + stderr
+    ledger = Ledger.open(load_project(project).storage.ledger_url)
+    assert ledger.datasets.all() == [] and ledger.runs.all()[0].status == "failed"
