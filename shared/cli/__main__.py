@@ -2,4 +2,5 @@
 
 from shared.cli import main
 
-main()
+if __name__ == "__main__":  # not again in a spawned process (the capture writer)
+    main()

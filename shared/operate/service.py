@@ -12,15 +12,14 @@ carries the decision, the reasons and the model and rules versions. /predict and
 need a bearer token (shared.trust.http: API tokens or OIDC JWTs; open only in dev mode);
 /health stays open; each answer's log line names the caller. Rows go to the guard's
 compiled plan as dicts (no pandas frame per request) and answers leave through orjson.
-Each answer carries a request id and is captured in the background (shared.operate.capture;
-/health counts what was written, dropped and sampled out); a shadow challenger attached
-beside the alias (shared.operate.shadow) answers there too, never in the response.
+Each answer carries a request id and is captured by a separate writer process
+(shared.operate.capture: the request only queues it; /health counts what was written,
+dropped and sampled out); a shadow challenger attached beside the alias
+(shared.operate.shadow) answers in that process too, never in the response.
 """
 
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,14 +29,11 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
-from sqlalchemy.exc import SQLAlchemyError
 
 from shared.config import ProjectConfig
-from shared.guard import GuardedModel
-from shared.guard.bundle import BundleError, load_deployed
-from shared.ledger import DeploymentRecord, Ledger, LedgerError
-from shared.ledger.shadows import shadow_alias
+from shared.ledger import Ledger
 from shared.operate.capture import Captured, new_request_id, writer_for
+from shared.operate.holder import AliasHolder
 from shared.operate.limits import body_limit, safe_errors
 from shared.trust.http import protect
 from shared.trust.settings import IdentitySettings
@@ -81,115 +77,6 @@ class PredictResponse(BaseModel):
     predictions: list[Answer]
 
 
-@dataclass(frozen=True)
-class _Failure:
-    deployment_id: int
-    model_version: str
-    reason: str
-
-
-class _Holder:
-    """The guarded model of the alias's deployment, refreshed when the alias moves.
-
-    :meth:`refresh` runs in a background thread every ``check_every`` seconds (see
-    :meth:`watch`); requests read the last snapshot and never wait on the ledger. A
-    deployment that fails to load (missing, swapped or corrupt bundle, unreachable ledger)
-    never replaces the one being served: the last good one keeps answering and the failure
-    is kept for /health and /version (degraded).
-    """
-
-    def __init__(self, ledger: Ledger, alias: str, check_every: float) -> None:
-        self.ledger, self.alias, self.check_every = ledger, alias, check_every
-        self.deployment: DeploymentRecord | None = None
-        self.model: GuardedModel | None = None
-        self.failure: _Failure | None = None
-        self.lock = threading.Lock()  # one refresh at a time
-        self._stop = threading.Event()
-        self._snapshot: tuple[DeploymentRecord | None, GuardedModel | None] = (None, None)
-
-    def get(self) -> tuple[DeploymentRecord | None, GuardedModel | None]:
-        """The deployment served and its guarded model (one snapshot: they belong together)."""
-        return self._snapshot
-
-    def refresh(self) -> None:
-        with self.lock:
-            self._refresh()
-            self._snapshot = (self.deployment, self.model)
-
-    def watch(self) -> threading.Thread:
-        """Refresh every ``check_every`` seconds in a daemon thread until :meth:`stop`."""
-
-        def loop() -> None:
-            while not self._stop.wait(self.check_every):
-                self.refresh()
-
-        thread = threading.Thread(target=loop, name=f"renkei-alias-{self.alias}", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _refresh(self) -> None:
-        try:
-            dep = self.ledger.releases.alias(self.alias)
-        except (LedgerError, SQLAlchemyError) as e:
-            self.failure = _Failure(-1, "?", f"cannot read the ledger: {_one_line(e)}")
-            return
-        if dep is None:
-            self.deployment, self.model, self.failure = None, None, None
-            return
-        if self.deployment is not None and dep.id == self.deployment.id:
-            self.failure = None
-            return
-        if self.failure is not None and self.failure.deployment_id == dep.id:
-            return  # already refused: keep serving the last good one
-        try:
-            model = load_deployed(dep)
-        except (BundleError, OSError, ValueError) as e:
-            self.failure = _Failure(dep.id, dep.version, _one_line(e))
-            return
-        self.deployment, self.model, self.failure = dep, model, None
-
-    def state(
-        self, snapshot: tuple[DeploymentRecord | None, GuardedModel | None] | None = None
-    ) -> dict[str, Any]:
-        """What /health and /version report: status, what is served, what failed and why."""
-        dep, model = snapshot or self.get()
-        failure = self.failure
-        status = "ok" if model is not None else "no_model"
-        if failure is not None:
-            status = "degraded"
-        out: dict[str, Any] = {
-            "status": status,
-            "alias": self.alias,
-            "model_version": dep.version if dep else None,
-        }
-        if failure is not None:
-            f = failure
-            out["failed"] = {
-                "deployment_id": f.deployment_id,
-                "model_version": f.model_version,
-                "reason": f.reason,
-            }
-        return out
-
-
-def _shadow_answers(shadow: _Holder) -> Callable[[list[dict[str, Any]]], Any]:
-    """The capture writer's hook: the shadow challenger's answers (None when none)."""
-
-    def answer(records: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]] | None:
-        dep, model = shadow.get()
-        return None if dep is None or model is None else (dep.id, model.predict_records(records))
-
-    return answer
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 def create_app(
     ledger_url: str,
     alias: str = "production",
@@ -206,11 +93,10 @@ def create_app(
 
     project = cfg or load_project()
     ledger = Ledger.open(ledger_url)
-    holder = _Holder(ledger, alias, check_every)
+    holder = AliasHolder(ledger, alias, check_every)
     holder.refresh()
-    shadow = _Holder(ledger, shadow_alias(alias), check_every)  # the challenger, if any
-    shadow.refresh()
-    writer = writer_for(project, alias, shadow=_shadow_answers(shadow))
+    # the capture writer process holds the shadow challenger, if any, and answers for it
+    writer = writer_for(project, alias, ledger_url=ledger_url, check_every=check_every)
     dep, model = holder.get()
     schema_cfg = model.cfg if model is not None else project
     max_rows = project.service.max_rows
@@ -219,12 +105,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         holder.watch()
-        shadow.watch()
         if writer is not None:
-            writer.start()
+            writer.start()  # returns once the writer process is ready (or failed: logged)
         yield
         holder.stop()
-        shadow.stop()
         if writer is not None:
             writer.stop()  # writes what is still queued
 
@@ -244,7 +128,8 @@ def create_app(
     async def health() -> dict[str, Any]:
         return {
             **holder.state(),
-            "shadow": shadow.state(),  # the challenger (model_version None: none attached)
+            # the challenger (model_version None: none attached, or capture off)
+            "shadow": writer.shadow_state() if writer else None,
             "capture": writer.counts.as_dict() if writer else None,
         }
 
