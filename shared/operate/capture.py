@@ -60,6 +60,7 @@ class CaptureCounts:
     files: int = 0
     last_error: str | None = None
     writer_running: bool = False  # false: the writer process is not (or no longer) running
+    writer_pid: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +94,8 @@ class CaptureWriter:
         self._local = CaptureCounts()
         self._lock = threading.Lock()
         self._rng = random.Random()
+        self._gone = False  # the writer process ended before stop(): nothing more is written
+        self._stopped = False
 
     # request path ---------------------------------------------------------------------
     def offer(self, item: Captured) -> bool:
@@ -107,14 +110,16 @@ class CaptureWriter:
             ):
                 c.sampled_out += n
                 return False
-            pending = c.queued - self._done[WRITTEN] - self._done[WRITE_ERRORS]
-            if pending + n > self.spec.settings.queue_rows:
+            gone = self._writer_gone()
+            if gone or self._pending() + n > self.spec.settings.queue_rows:
                 c.dropped += n
                 if c.dropped == n or c.dropped // 1000 != (c.dropped - n) // 1000:
                     log.warning(
-                        "capture: %d answers dropped so far (queue full: capture.queue_rows=%d)",
+                        "capture: %d answers dropped so far (%s)",
                         c.dropped,
-                        self.spec.settings.queue_rows,
+                        "no writer process"
+                        if gone
+                        else f"queue full: capture.queue_rows={self.spec.settings.queue_rows}",
                     )
                 return False
             c.queued += n
@@ -133,7 +138,8 @@ class CaptureWriter:
             daemon=True,
         )
         self._process.start()
-        deadline = time.monotonic() + ready_timeout
+        began = time.monotonic()
+        deadline = began + ready_timeout
         while not self._ready.wait(0.1):
             if not self._process.is_alive():
                 log.error("capture: the writer process ended at start (see its error above)")
@@ -141,11 +147,40 @@ class CaptureWriter:
             if time.monotonic() > deadline:
                 log.error("capture: the writer process is not ready after %.0f s", ready_timeout)
                 return
+        log.info(
+            "capture: writer process %d ready in %.1f s",
+            self._process.pid,
+            time.monotonic() - began,
+        )
+
+    def _pending(self) -> int:
+        """Answers queued and not yet written or failed (the lock is held)."""
+        return self._local.queued - self._done[WRITTEN] - self._done[WRITE_ERRORS]
+
+    def _writer_gone(self) -> bool:
+        """True once the writer process has ended on its own (killed, crashed): the answers
+        it held or that wait for it are counted as dropped, once, and the log says so."""
+        if self._stopped or self._gone:
+            return True
+        if self._process is None or self._process.exitcode is None:
+            return False
+        self._gone = True
+        pending = self._pending()
+        self._local.dropped += pending
+        log.error(
+            "capture: the writer process ended (exit code %s); %d waiting answers lost and "
+            "every later answer is not captured: restart the service",
+            self._process.exitcode,
+            pending,
+        )
+        return True
 
     def stop(self, timeout: float = 60.0) -> None:
         """Write everything queued, then end the writer process."""
-        if self._process is None:
-            return
+        with self._lock:
+            if self._process is None or self._writer_gone():
+                return
+            self._stopped = True
         self._queue.put(None)
         self._process.join(timeout)
         if self._process.is_alive():
@@ -159,6 +194,7 @@ class CaptureWriter:
     @property
     def counts(self) -> CaptureCounts:
         with self._lock:
+            self._writer_gone()
             c = replace(self._local)
         c.written, c.write_errors, c.files = (
             self._done[WRITTEN],
@@ -167,6 +203,9 @@ class CaptureWriter:
         )
         c.last_error = self._read_status().get("last_error")
         c.writer_running = self._process is not None and self._process.is_alive()
+        c.writer_pid = self._process.pid if self._process is not None else None
+        if self._gone:
+            c.last_error = f"the capture writer process ended (exit code {self._process.exitcode})"
         return c
 
     def shadow_state(self) -> dict[str, Any]:

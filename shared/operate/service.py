@@ -126,11 +126,15 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
+        state = holder.state()
+        counts = writer.counts if writer else None
+        if counts is not None and not counts.writer_running and state["status"] == "ok":
+            state["status"] = "degraded"  # answers are served but no longer captured
         return {
-            **holder.state(),
+            **state,
             # the challenger (model_version None: none attached, or capture off)
             "shadow": writer.shadow_state() if writer else None,
-            "capture": writer.counts.as_dict() if writer else None,
+            "capture": counts.as_dict() if counts else None,
         }
 
     @app.get("/version", dependencies=[caller])
