@@ -5,7 +5,7 @@ Both services serve the same promoted model from the same ledger (each its own p
 data root); requests alternate between them in rounds, so load on the machine hits both
 alike. Afterwards the capture counts say every answer was written (none dropped).
 
-    python bench/bench_capture.py [--requests 2000] [--rounds 10] [--control]
+    python bench/bench_capture.py [--requests 2000] [--rounds 10] [--shadow] [--control]
 """
 
 from __future__ import annotations
@@ -39,10 +39,14 @@ def _project_copy(src: Path, dest: Path, enabled: bool) -> Path:
     return path
 
 
-def measure(requests: int = 2000, rounds: int = 10, control: bool = False) -> dict:
-    """p50/p99 of both services; ``control``: both with capture off (the noise floor)."""
+def measure(
+    requests: int = 2000, rounds: int = 10, control: bool = False, shadow: bool = False
+) -> dict:
+    """p50/p99 of both services; ``control``: both with capture off (the noise floor);
+    ``shadow``: a challenger attached beside production (answered where capture is on)."""
     import httpx
 
+    from shared.operate.shadow import attach
     from shared.release import promote, review
     from tests.builders import build
     from tests.conftest import free_port
@@ -51,11 +55,16 @@ def measure(requests: int = 2000, rounds: int = 10, control: bool = False) -> di
     with tempfile.TemporaryDirectory() as tmp:
         print("training a model to serve ...", flush=True)
         (Path(tmp) / "p").mkdir()
-        t = build(Path(tmp) / "p", f"sqlite:///{tmp}/ledger.db", runs=1)
-        [v] = t.candidates
+        t = build(Path(tmp) / "p", f"sqlite:///{tmp}/ledger.db", runs=2 if shadow else 1)
+        v = t.candidates[0]
         review(t.ledger, t.roles, v, "kenji", "ok", "approve")
         review(t.ledger, t.roles, v, "yui", "ok", "approve")
         promote(t.ledger, t.roles, t.cfg, t.rules, v, "production", "sora", "bench", None)
+        if shadow:
+            challenger = t.candidates[1]
+            attach(
+                t.ledger, t.roles, t.cfg, t.rules, challenger, "production", "sora", "bench", None
+            )
         env = {**os.environ, "RENKEI_LEDGER_URL": f"sqlite:///{tmp}/ledger.db"}
         servers, ports = [], {}
         for name, enabled in (("on", not control), ("off", False)):
@@ -111,6 +120,11 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument(
+        "--shadow",
+        action="store_true",
+        help="also measure with a shadow challenger attached (answered in the writer process)",
+    )
+    ap.add_argument(
         "--control",
         action="store_true",
         help="also measure two services with capture off side by side: the noise floor",
@@ -136,6 +150,21 @@ def main() -> None:
             "0 dropped",
         ],
     ]
+    if args.shadow:
+        k = measure(args.requests, args.rounds, shadow=True)
+        for q in ("p50", "p99"):
+            a, b = k[f"on_{q}"], k[f"off_{q}"]
+            rows.append([f"with a shadow: {q} (ms)", f"{a:.2f}", f"{b:.2f}", f"{a / b:.2f}", ""])
+        sc = k["counts"]
+        rows.append(
+            [
+                "with a shadow: captured / dropped",
+                f"{sc['written']:,} / {sc['dropped']:,}",
+                "-",
+                "",
+                "0 dropped",
+            ]
+        )
     if args.control:
         k = measure(args.requests, args.rounds, control=True)
         for q in ("p50", "p99"):
