@@ -216,7 +216,10 @@ class CaptureWriter:
     def _read_status(self) -> dict[str, Any]:
         with self._status.get_lock():
             raw = self._status.value
-        return json.loads(raw) if raw else {}
+        try:
+            return json.loads(raw) if raw else {}
+        except ValueError:  # never expected (the writer publishes whole JSON); /health stays up
+            return {"last_error": "unreadable capture writer status"}
 
     def prune(self, today: date | None = None) -> int:
         """Delete date partitions older than ``retention_days``; how many were deleted."""

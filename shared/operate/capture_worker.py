@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import threading
 import time
 import uuid
 from functools import cached_property
@@ -67,14 +68,21 @@ class _Worker:
     def __init__(self, spec: WriterSpec, done: Any, status: Any) -> None:
         self.spec, self.done, self.status = spec, done, status
         self.state: dict[str, Any] = {}
+        self.lock = threading.Lock()  # the loop and the shadow's watcher both publish
         self.shadow: AliasHolder | None = None
         self.last_prune = 0.0
 
     def publish(self, **changes: Any) -> None:
-        self.state.update(changes)
-        raw = json.dumps(self.state, default=str).encode()[: STATUS_BYTES - 1]
-        with self.status.get_lock():
-            self.status.value = raw
+        """Update the status block the service reads (/health): always whole JSON."""
+        with self.lock:
+            self.state.update(changes)
+            raw = json.dumps(self.state, default=str).encode()
+            if len(raw) >= STATUS_BYTES:  # long error texts: keep their first line's start
+                short = json.loads(raw, parse_constant=str)
+                _shorten(short, 200)
+                raw = json.dumps(short).encode()[: STATUS_BYTES - 1]
+            with self.status.get_lock():
+                self.status.value = raw
 
     def watch_shadow(self) -> None:
         if self.spec.ledger_url is None:
@@ -203,3 +211,12 @@ class _Worker:
             prune(self.spec.root, self.spec.settings.retention_days)
         except Exception as e:  # retention must never stop the writer
             log.error("capture retention failed: %s", one_line(e))
+
+
+def _shorten(value: dict[str, Any], limit: int) -> None:
+    """Cut every text in a nested dict to ``limit`` characters, in place."""
+    for key, v in value.items():
+        if isinstance(v, str) and len(v) > limit:
+            value[key] = v[:limit] + "..."
+        elif isinstance(v, dict):
+            _shorten(v, limit)
