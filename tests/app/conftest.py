@@ -89,3 +89,10 @@ def empty_project(tmp_path: Path) -> Path:
 @pytest.fixture
 def populated(tmp_path: Path):
     return populate(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def populated_to_read(tmp_path_factory: pytest.TempPathFactory):
+    """One populated ledger shared by a module's tests that only read it (pages rendered,
+    nothing approved, labelled or written): built once instead of once per test."""
+    return populate(tmp_path_factory.mktemp("populated"))

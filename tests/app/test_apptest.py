@@ -44,7 +44,8 @@ def test_every_page_on_an_empty_ledger_shows_a_helpful_state(page, app_env, empt
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_on_a_populated_ledger(page, app_env, populated) -> None:
+def test_every_page_on_a_populated_ledger(page, app_env, populated_to_read) -> None:
+    populated = populated_to_read
     app_env(populated.project_path)
     at = open_page(page)
     v1, v2 = populated.candidates
@@ -158,8 +159,9 @@ def test_the_app_reads_the_costs_of_its_project_folder(app_env, populated) -> No
 
 
 def test_pages_show_online_traffic_the_shadow_comparison_and_an_online_answers_lineage(
-    app_env, populated
+    app_env, populated_to_read
 ) -> None:
+    populated = populated_to_read
     app_env(populated.project_path)
     v1, v2 = populated.candidates
     at = open_page("guard")
