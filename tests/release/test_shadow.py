@@ -22,10 +22,9 @@ from shared.monitor.shadow import ShadowVerdict, compare
 from shared.operate.captured import read_capture
 from shared.operate.scoring import fresh_batch_start
 from shared.release import load_alias
-from tests.builders import build, release
 from tests.conftest import REPO, stop_process, wait_for_http
 from tests.flows.helpers import MONITOR, SCORE, run_flow
-from tests.service.test_capture import _settled, _with_capture
+from tests.service.test_capture import _settled, served
 from tests.service.test_http import start_service
 
 
@@ -74,10 +73,8 @@ def test_the_comparison_detects_a_better_challenger_and_does_not_declare_an_equa
 def test_a_shadow_answers_in_batch_and_online_is_recorded_never_returned_and_compared(
     tmp_path: Path,
 ) -> None:
-    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=2)
+    t = served(tmp_path, runs=2, flush_seconds=0.2)
     v1, v2 = t.candidates
-    release(t.ledger, t.roles, t.cfg, t.rules, v1)
-    _with_capture(t.project_path, flush_seconds=0.2)
 
     def renkei(*args: str, ok: bool = True) -> str:
         out = CliRunner().invoke(cli, ["--project", str(t.project_path), *args])

@@ -17,9 +17,8 @@ from click.testing import CliRunner
 from shared.cli import cli
 from shared.ledger.shadows import shadow_alias
 from shared.operate.captured import read_capture
-from tests.builders import build, release
 from tests.conftest import stop_process, wait_for_http
-from tests.service.test_capture import _settled, _with_capture
+from tests.service.test_capture import _settled, served
 from tests.service.test_http import ROW, start_service
 
 pytestmark = pytest.mark.slow
@@ -37,10 +36,8 @@ def _health_until(c: httpx.Client, ok: object, timeout: float = 60) -> dict:
 def test_a_shadow_whose_bundle_does_not_load_leaves_production_answering_and_captured(
     tmp_path: Path,
 ) -> None:
-    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=2)
+    t = served(tmp_path, runs=2, flush_seconds=0.2)
     v1, v2 = t.candidates
-    release(t.ledger, t.roles, t.cfg, t.rules, v1)
-    _with_capture(t.project_path, flush_seconds=0.2)
     out = CliRunner().invoke(cli, ["--project", str(t.project_path), "shadow", v2, "--as", "sora"])
     assert out.exit_code == 0, out.output
     # the challenger's bundle is damaged on storage after it was attached
@@ -70,10 +67,8 @@ def test_a_shadow_whose_bundle_does_not_load_leaves_production_answering_and_cap
 def test_a_killed_capture_writer_degrades_health_and_every_later_answer_counts_as_dropped(
     tmp_path: Path,
 ) -> None:
-    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
+    t = served(tmp_path, flush_seconds=0.2)
     [v1] = t.candidates
-    release(t.ledger, t.roles, t.cfg, t.rules, v1)
-    _with_capture(t.project_path, flush_seconds=0.2)
     proc, base, _ = start_service(t.project_path)
     try:
         wait_for_http(f"{base}/health", proc)

@@ -19,7 +19,7 @@ from shared.cli import cli
 from shared.config import CaptureSettings, load_project
 from shared.operate.capture import Captured, writer_for
 from shared.operate.captured import capture_files, read_capture
-from tests.builders import build
+from tests.builders import Trained, build
 from tests.conftest import stop_process, wait_for_http, write_project
 from tests.service.test_http import ROW, _approve_and_promote, start_service
 
@@ -28,6 +28,14 @@ def _with_capture(project_path: Path, **settings: object) -> None:
     data = yaml.safe_load(project_path.read_text())
     data["capture"] = {**data.get("capture", {}), **settings}
     project_path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def served(tmp_path: Path, runs: int = 1, **capture: object) -> Trained:
+    """``runs`` trained candidates, the first in production, capture settings as given."""
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=runs)
+    _approve_and_promote(t, t.candidates[0])
+    _with_capture(t.project_path, **capture)
+    return t
 
 
 async def _burst(base: str, n: int) -> list[dict]:
@@ -52,10 +60,8 @@ def _settled(c: httpx.Client, sent: int, timeout: float = 60) -> dict:
 
 @pytest.mark.slow
 def test_a_burst_is_captured_whole_and_matches_the_answers(tmp_path: Path) -> None:
-    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
+    t = served(tmp_path, batch_rows=50, flush_seconds=0.2)
     [v1] = t.candidates
-    _approve_and_promote(t, v1)
-    _with_capture(t.project_path, batch_rows=50, flush_seconds=0.2)
     proc, base, _ = start_service(t.project_path)
     try:
         wait_for_http(f"{base}/health", proc)
@@ -81,11 +87,8 @@ def test_a_burst_is_captured_whole_and_matches_the_answers(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_a_full_queue_still_answers_and_counts_every_dropped_capture(tmp_path: Path) -> None:
-    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
-    [v1] = t.candidates
-    _approve_and_promote(t, v1)
     # a tiny queue and a slow flush: the burst overflows it
-    _with_capture(t.project_path, queue_rows=2, batch_rows=1000, flush_seconds=2.0)
+    t = served(tmp_path, queue_rows=2, batch_rows=1000, flush_seconds=2.0)
     proc, base, _ = start_service(t.project_path)
     try:
         wait_for_http(f"{base}/health", proc)
@@ -104,10 +107,8 @@ def test_a_full_queue_still_answers_and_counts_every_dropped_capture(tmp_path: P
 def test_feedback_joins_online_answers_and_lineage_reaches_the_raw_training_file(
     tmp_path: Path,
 ) -> None:
-    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
+    t = served(tmp_path, flush_seconds=0.2)
     [v1] = t.candidates
-    _approve_and_promote(t, v1)
-    _with_capture(t.project_path, flush_seconds=0.2)
     proc, base, _ = start_service(t.project_path)
     try:
         wait_for_http(f"{base}/health", proc)
