@@ -27,7 +27,7 @@ demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch, tw
 	@echo "Also: $(BIN)/renkei lineage <version>, $(BIN)/renkei monitoring, $(BIN)/renkei audit verify"
 
 test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, reliability)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25  # the slowest tests listed at the end: where suite time goes
 
 test-fast: setup
 	$(BIN)/pytest -q tests/unit tests/reliability
