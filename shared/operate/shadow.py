@@ -3,7 +3,7 @@
 Attaching is a signed, audited alias move by a Release/Deploy role onto a verified bundle
 of a candidate (every gate passed) under ``<alias>-shadow``; ``renkei shadow --off`` takes
 it off. While attached, batch scoring (:func:`with_shadow`, called from score_partition)
-and the online service (in the capture writer's thread, never on the request's path)
+and the online service (in the capture writer process, never on the request's path)
 compute its guarded answer beside production's and record it; only production's is
 ever returned.
 """
