@@ -30,7 +30,8 @@ from shared.operate.captured import prune
 
 log = logging.getLogger("renkei.capture")
 
-WRITTEN, WRITE_ERRORS, FILES = range(3)  # the writer process's counters (shared memory)
+# the writer process's counters (shared memory)
+WRITTEN, WRITE_ERRORS, FILES, SHADOW_ERRORS = range(4)
 STATUS_BYTES = 8192  # its status block: JSON {"last_error": ..., "shadow": {...}}
 
 
@@ -58,6 +59,7 @@ class CaptureCounts:
     written: int = 0
     write_errors: int = 0
     files: int = 0
+    shadow_errors: int = 0  # answers captured without the shadow's (it failed on them)
     last_error: str | None = None
     writer_running: bool = False  # false: the writer process is not (or no longer) running
     writer_pid: int | None = None
@@ -87,7 +89,7 @@ class CaptureWriter:
         self.spec = spec
         self._ctx = mp.get_context("spawn")  # a fresh interpreter: no threads forked
         self._queue = self._ctx.Queue()
-        self._done = self._ctx.RawArray("q", 3)
+        self._done = self._ctx.RawArray("q", 4)
         self._status = self._ctx.Array("c", STATUS_BYTES)
         self._ready = self._ctx.Event()
         self._process: Any = None  # the spawn context's Process
@@ -196,10 +198,11 @@ class CaptureWriter:
         with self._lock:
             self._writer_gone()
             c = replace(self._local)
-        c.written, c.write_errors, c.files = (
+        c.written, c.write_errors, c.files, c.shadow_errors = (
             self._done[WRITTEN],
             self._done[WRITE_ERRORS],
             self._done[FILES],
+            self._done[SHADOW_ERRORS],
         )
         c.last_error = self._read_status().get("last_error")
         c.writer_running = self._process is not None and self._process.is_alive()

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from shared.data import storage
 from shared.operate.capture import (
     FILES,
+    SHADOW_ERRORS,
     STATUS_BYTES,
     WRITE_ERRORS,
     WRITTEN,
@@ -148,10 +149,20 @@ class _Worker:
         self.done[WRITTEN] += rows
 
     def _shadow_answers(self, records: list[dict[str, Any]]) -> tuple[int, list[dict]] | None:
+        """The challenger's answers to one request (None: no shadow, or it failed on these
+        rows: production's answers are still captured, the failure is reported)."""
         if self.shadow is None:
             return None
         dep, model = self.shadow.get()
-        return None if dep is None or model is None else (dep.id, model.predict_records(records))
+        if dep is None or model is None:
+            return None
+        try:
+            return dep.id, model.predict_records(records)
+        except Exception as e:  # the challenger must never cost production's record
+            self.done[SHADOW_ERRORS] += len(records)
+            self.publish(last_error=f"shadow {dep.version}: {type(e).__name__}: {one_line(e)}")
+            log.error("capture: shadow %s failed on %d rows: %s", dep.version, len(records), e)
+            return None
 
     def table(self, batch: list[Captured]) -> pa.Table:
         """One row per answer: the metadata, the features as received, the shadow answer

@@ -8,6 +8,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pandas as pd
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from shared.cli import cli
 from shared.config import CaptureSettings, load_project
 from shared.operate.capture import Captured, writer_for
+from shared.operate.capture_worker import _Worker
 from shared.operate.captured import capture_files, read_capture
 from tests.builders import Trained, build
 from tests.conftest import stop_process, wait_for_http, write_project
@@ -196,3 +198,32 @@ def test_sampling_is_counted_and_retention_deletes_old_partitions(tmp_path: Path
         now.strftime("%Y-%m-%d")
     ]
     assert read_capture(cfg.storage.data_root)["request_id"].tolist() == ["q2"]
+
+
+class _FailingShadow:
+    """A challenger that loads but fails on every request (a model bug, a feature it lacks):
+    what the writer's shadow holder would hand out. It cannot be built from a real bundle
+    here without a broken model, hence this stand-in for the holder alone."""
+
+    def get(self) -> tuple[object, object]:
+        class Model:
+            def predict_records(self, records: list[dict]) -> list[dict]:
+                raise ValueError("shadow model broke")
+
+        return SimpleNamespace(id=7, version="v9"), Model()
+
+
+def test_a_shadow_that_fails_never_costs_production_its_captured_answers(tmp_path: Path) -> None:
+    cfg = load_project(write_project(tmp_path))
+    writer = writer_for(cfg, "production")
+    worker = _Worker(writer.spec, writer._done, writer._status)
+    worker.shadow = _FailingShadow()  # type: ignore[assignment]
+    now = datetime.now(UTC)
+    batch = [_captured(i, now) for i in range(3)]
+    worker._write(now.strftime("%Y-%m-%d"), batch, 3)
+    counts = writer.counts
+    assert (counts.written, counts.write_errors, counts.shadow_errors) == (3, 0, 3)
+    assert "shadow v9: ValueError: shadow model broke" in counts.last_error
+    rows = read_capture(cfg.storage.data_root)
+    assert rows["request_id"].tolist() == ["q0", "q1", "q2"]
+    assert rows["shadow_version"].isna().all() and (rows["model_version"] == "v1").all()
