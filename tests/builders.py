@@ -1,6 +1,7 @@
 """Build a ledger with real datasets and trained, registered models, without running flows.
 
 Uses the same library calls the flows make (ingest, train, gate, register), on small data.
+Each state is trained once per test process and copied for each test (tests/copies.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from shared.training import (
     train_candidate,
 )
 from tests.conftest import FAST_TRAINING, write_project
+from tests.copies import copy_of, template_key
 
 
 @dataclass
@@ -45,6 +47,33 @@ class Trained:
 
 
 def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "mina") -> Trained:
+    """A project folder at ``tmp`` with its ledger at ``url``: ``runs`` ingests of ``rows``
+    generated rows, each trained (baseline and xgboost) and registered by ``trainer``. The
+    test's own copy of a state built once per process with the same parameters."""
+    key = template_key(tmp, url)
+    if key is None:
+        return build_here(tmp, url, runs, rows, trainer)
+    built = copy_of(
+        (*key, runs, rows, trainer),
+        tmp,
+        url,
+        lambda folder, u: build_here(folder, u, runs, rows, trainer),
+        lambda project: load_project(project).config_hash(),
+    )
+    project_path = tmp / "project.yaml"
+    pset = load_project_set(project_path)
+    return Trained(
+        project_path,
+        load_project(project_path),
+        pset.roles,
+        pset.rules,
+        Ledger.open(url),
+        list(built.candidates),
+    )
+
+
+def build_here(tmp: Path, url: str, runs: int, rows: int, trainer: str) -> Trained:
+    """Train and register in ``tmp`` itself (what :func:`build` copies)."""
     overrides = {**FAST_TRAINING, "training__families": ["baseline", "xgboost"]}
     project_path = write_project(tmp, **overrides)
     data = yaml.safe_load(project_path.read_text())

@@ -6,12 +6,14 @@ unless RENKEI_REQUIRE_SERVICES=1 (set by .ci/run), which turns every such skip i
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,6 +23,15 @@ import pytest
 import torch._dynamo  # noqa: F401  (import before Metaflow's Runner, in-process, loads its
 import xgboost  # noqa: F401  vendored typing_extensions, which breaks these imports later)
 import yaml
+
+# Each test process (each pytest-xdist worker) its own Metaflow datastore and local metadata,
+# never the repository's .metaflow/: the flows tests start inherit it through the
+# environment (Runner, `python flows/...`, the monitor's retrain), and Metaflow's Client in
+# this process reads it too, so it is set before anything imports Metaflow.
+assert "metaflow" not in sys.modules, "tests/conftest.py must run before Metaflow is imported"
+METAFLOW_ROOT = tempfile.mkdtemp(prefix=f"renkei-metaflow-{os.getpid()}-")
+os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = METAFLOW_ROOT
+atexit.register(shutil.rmtree, METAFLOW_ROOT, ignore_errors=True)
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRE_SERVICES = os.environ.get("RENKEI_REQUIRE_SERVICES") == "1"
