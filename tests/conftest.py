@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch._dynamo  # noqa: F401  (import before Metaflow's Runner, in-process, loads its
-import xgboost  # noqa: F401  vendored typing_extensions, which breaks these imports later)
 import yaml
 
 # Each test process (each pytest-xdist worker) its own Metaflow datastore and local metadata,
@@ -32,6 +30,16 @@ assert "metaflow" not in sys.modules, "tests/conftest.py must run before Metaflo
 METAFLOW_ROOT = tempfile.mkdtemp(prefix=f"renkei-metaflow-{os.getpid()}-")
 os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = METAFLOW_ROOT
 atexit.register(shutil.rmtree, METAFLOW_ROOT, ignore_errors=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Import torch and xgboost in the test process before Metaflow's Runner is imported
+    in-process: it loads Metaflow's vendored typing_extensions, which breaks these imports
+    later. Here, not at module level, so processes that only import the test helpers (the
+    racing promotions spawn four) don't pay for them."""
+    import torch._dynamo  # noqa: F401
+    import xgboost  # noqa: F401
+
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRE_SERVICES = os.environ.get("RENKEI_REQUIRE_SERVICES") == "1"
