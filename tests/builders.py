@@ -6,6 +6,8 @@ Each state is trained once per test process and copied for each test (tests/copi
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,19 +52,26 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
     """A project folder at ``tmp`` with its ledger at ``url``: ``runs`` ingests of ``rows``
     generated rows, each trained (baseline and xgboost) and registered by ``trainer``. The
     test's own copy of a state built once per process with the same parameters."""
-    key = template_key(tmp, url)
-    if key is None:
-        return build_here(tmp, url, runs, rows, trainer)
-    built = copy_of(
-        (*key, runs, rows, trainer),
+    return cached(
         tmp,
         url,
+        ("build", runs, rows, trainer),
         lambda folder, u: build_here(folder, u, runs, rows, trainer),
-        lambda project: load_project(project).config_hash(),
+    )
+
+
+def cached(tmp: Path, url: str, key: tuple, make: Callable[[Path, str], Trained]) -> Trained:
+    """``make(tmp, url)``'s state (``key`` names it): built once per test process in a
+    folder of its own, then copied to ``tmp`` and ``url`` (tests/copies.py) and opened."""
+    where = template_key(tmp, url)
+    if where is None:
+        return make(tmp, url)
+    built = copy_of(
+        (*where, *key), tmp, url, make, lambda project: load_project(project).config_hash()
     )
     project_path = tmp / "project.yaml"
     pset = load_project_set(project_path)
-    return Trained(
+    t = Trained(
         project_path,
         load_project(project_path),
         pset.roles,
@@ -70,6 +79,10 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
         Ledger.open(url),
         list(built.candidates),
     )
+    for name, value in vars(built).items():  # what ``make`` added (e.g. request ids)
+        if name not in vars(t):
+            setattr(t, name, copy.deepcopy(value))
+    return t
 
 
 def build_here(tmp: Path, url: str, runs: int, rows: int, trainer: str) -> Trained:

@@ -17,7 +17,7 @@ from shared.operate.scoring import fresh_batch_start, score_in_process
 from shared.operate.service import create_app
 from shared.operate.shadow import attach, shadow_of
 from shared.release import load_alias, promote, review
-from tests.builders import build
+from tests.builders import build, cached
 from tests.conftest import REPO, write_project
 
 APP = str(REPO / "app" / "Home.py")
@@ -36,7 +36,13 @@ PAGES = [
 
 def populate(tmp: Path):
     """Two training runs; the first approved, promoted and used for a scoring batch and
-    online answers (captured), the second beside it as the shadow challenger."""
+    online answers (captured), the second beside it as the shadow challenger. The test's
+    own copy of a state made once per test process."""
+    url = f"sqlite:///{tmp / 'ledger.db'}"
+    return cached(tmp, url, ("populate",), lambda folder, _: _populate_here(folder))
+
+
+def _populate_here(tmp: Path):
     t = build(tmp, f"sqlite:///{tmp / 'ledger.db'}", runs=2)
     v1, v2 = t.candidates
     review(t.ledger, t.roles, v1, "kenji", "zones fine", "approve")
