@@ -26,8 +26,10 @@ demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch, tw
 	@echo "Serve the API:  $(BIN)/renkei serve      (POST http://127.0.0.1:8000/predict)"
 	@echo "Also: $(BIN)/renkei lineage <version>, $(BIN)/renkei monitoring, $(BIN)/renkei audit verify"
 
+# one worker per core (pytest-xdist; each has its own Metaflow datastore, PostgreSQL server
+# and trained-ledger templates); the slowest tests listed at the end: where suite time goes
 test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, reliability)
-	$(BIN)/pytest -q --durations=25  # the slowest tests listed at the end: where suite time goes
+	$(BIN)/pytest -q -n auto --durations=25
 
 test-fast: setup
 	$(BIN)/pytest -q tests/unit tests/reliability

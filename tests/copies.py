@@ -16,8 +16,10 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ class Template:
     built: Any  # what the build returned (its ledger closed)
     config_hash: str
     naming: list[Path]  # the files (besides the ledger) that name the folder
+    snapshot: Path | None  # a SQLite ledger: a consistent copy of it, outside the folder
 
 
 _TEMPLATES: dict[tuple, Template] = {}
@@ -93,7 +96,8 @@ def copy_of(
     if key not in _TEMPLATES:
         _TEMPLATES[key] = _make_template(tmp, url, build, config_hash)
     t = _TEMPLATES[key]
-    skip = {*t.naming, _sqlite_file(t.url) if _is_sqlite(t.url) else None}
+    db = _sqlite_file(t.url) if t.snapshot else None
+    skip = {*t.naming, db, Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")}
     for src in sorted(t.folder.rglob("*")):
         dest = tmp / src.relative_to(t.folder)
         if src.is_dir():
@@ -108,8 +112,8 @@ def copy_of(
     for src in t.naming:
         if src.name != "project.yaml":
             (tmp / src.relative_to(t.folder)).write_text(_replace(src.read_text(), swaps))
-    if _is_sqlite(url):
-        shutil.copyfile(_sqlite_file(t.url), _sqlite_file(url))
+    if t.snapshot:
+        shutil.copyfile(t.snapshot, _sqlite_file(url))
     else:
         name, tmpl = make_url(url).database, make_url(t.url).database
         with psycopg.connect(_admin_url(url), autocommit=True) as c:
@@ -135,19 +139,25 @@ def _make_template(
         tmpl_url = make_url(url).set(database=name).render_as_string(hide_password=False)
     built = build(folder, tmpl_url)
     built.ledger.close()  # no connection may stay open to a template database
-    if _is_sqlite(tmpl_url):
-        db = _sqlite_file(tmpl_url)
-        assert not Path(f"{db}-wal").exists() and not Path(f"{db}-journal").exists()
+    snapshot = None
+    if _is_sqlite(tmpl_url):  # the backup API reads committed pages, WAL included
+        snapshot = _root() / f"{folder.name}.db"
+        with (
+            closing(sqlite3.connect(_sqlite_file(tmpl_url))) as src,
+            closing(sqlite3.connect(snapshot)) as dest,
+        ):
+            src.backup(dest)
     if list(folder.rglob("audit-anchors*")):  # signed chain heads: a copy's would not match
         raise AssertionError(f"{folder}: a state with audit anchors cannot be copied")
     marker = str(folder).encode()
+    db_name = _sqlite_file(tmpl_url).name if snapshot else "\0"
     naming = []
     for p in sorted(folder.rglob("*")):
-        if p.is_file() and p != _sqlite_file(tmpl_url) and marker in p.read_bytes():
+        if p.is_file() and not p.name.startswith(db_name) and marker in p.read_bytes():
             if p.suffix not in (".yaml", ".json", ".jsonl", ".csv", ".txt"):
                 raise AssertionError(f"{p} names the template folder and is not text")
             naming.append(p)
-    return Template(folder, tmpl_url, built, config_hash(folder / "project.yaml"), naming)
+    return Template(folder, tmpl_url, built, config_hash(folder / "project.yaml"), naming, snapshot)
 
 
 def _replace(value: Any, swaps: list[tuple[str, str]]) -> Any:
