@@ -25,6 +25,7 @@ from shared.guard import Envelope
 from shared.ledger import Ledger
 from shared.training import (
     apply_gates,
+    champion_metrics,
     load_training_input,
     registration,
     save_artifacts,
@@ -44,7 +45,16 @@ class Trained:
     candidates: list[str]  # one candidate version per training run, oldest first
 
 
-def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "mina") -> Trained:
+def build(
+    tmp: Path,
+    url: str,
+    runs: int = 2,
+    rows: int = 3000,
+    trainer: str = "mina",
+    release_first: bool = False,
+) -> Trained:
+    """``release_first``: the first run's candidate goes to production before the next runs,
+    whose beats_champion gate then scores it on their holdout (as the train flow does)."""
     overrides = {**FAST_TRAINING, "training__families": ["baseline", "xgboost"]}
     project_path = write_project(tmp, **overrides)
     data = yaml.safe_load(project_path.read_text())
@@ -67,7 +77,7 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
         sp = split_by_time(inp.rows, cfg)
         env = Envelope.learn(sp.train, cfg)
         cands = [train_candidate(f, sp, cfg, rules, env) for f in cfg.training.families]
-        apply_gates(cands, cfg, None, rules)
+        apply_gates(cands, cfg, champion_metrics(ledger, sp.holdout, cfg), rules)
         run_key = f"TrainFlow/t{i}"
         for c in cands:
             c.artifact_uri = save_artifacts(c, root, run_key)
@@ -85,6 +95,8 @@ def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "
         )
         ledger.runs.finish(run_key, "succeeded")
         candidates += [m.version for m in regs if m.status == "candidate"]
+        if release_first and i == 0:
+            release(ledger, roles, cfg, rules, candidates[0], "first")
     assert storage.exists(root)
     return Trained(project_path, cfg, roles, rules, ledger, candidates)
 
