@@ -3,7 +3,7 @@ import streamlit as st
 from common import ledger, project_set
 from display import break_even_chart, table
 
-from shared.monitor.costs import economics, money
+from shared.monitor.costs import economics, money, served_for
 
 st.title("Costs and break-even")
 st.caption(
@@ -63,7 +63,7 @@ table(
                 "family": m.family,
                 "status": m.status,
                 "production": (
-                    f"served {m.months_in_production:.2f} month(s)" if m.served else m.production
+                    f"served {served_for(m.months_in_production)}" if m.served else m.production
                 ),
                 "variable": money(m.variable_cost, c, 2),
                 "value per month vs baseline": money(m.monthly_benefit, c),

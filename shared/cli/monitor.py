@@ -48,7 +48,7 @@ def monitoring(obj: Ctx, as_json: bool, last: int) -> None:
 def costs(obj: Ctx, as_json: bool) -> None:
     """Fixed, variable and benefit per model version and for the project; break-even
     (the project folder's costs file). Only versions that served production bring benefit."""
-    from shared.monitor.costs import economics, money
+    from shared.monitor.costs import economics, money, served_for
 
     econ = economics(obj.ledger(), obj.costs())
     if not econ.configured:
@@ -64,7 +64,7 @@ def costs(obj: Ctx, as_json: bool) -> None:
             m.version,
             m.family,
             m.status,
-            f"served {m.months_in_production:.2f} mo" if m.served else m.production,
+            f"served {served_for(m.months_in_production)}" if m.served else m.production,
             money(m.variable_cost, c, 2),
             money(m.monthly_benefit, c),
             money(m.benefit, c),

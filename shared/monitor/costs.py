@@ -97,6 +97,16 @@ def money(amount: float, currency: str, decimals: int = 0) -> str:
     return f"{text} {currency}"
 
 
+def served_for(months: float) -> str:
+    """A time in production as people say it: ``12 min``, ``5.0 h``, ``15.0 days``, ``2.00 months``."""
+    days = months * DAYS_PER_MONTH
+    if days < 1 / 24:
+        return f"{days * 1440:.0f} min"
+    if days < 1:
+        return f"{days * 24:.1f} h"
+    return f"{days:.1f} days" if months < 1 else f"{months:.2f} months"
+
+
 def _utc(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 

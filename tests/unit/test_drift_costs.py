@@ -176,6 +176,15 @@ def test_money_has_the_currency_and_thousands_separators() -> None:
     assert money(-31500, "USD") == "-31,500 USD"
 
 
+def test_time_in_production_reads_as_people_say_it() -> None:
+    from shared.monitor.costs import DAYS_PER_MONTH, served_for
+
+    assert served_for(12 / 1440 / DAYS_PER_MONTH) == "12 min"
+    assert served_for(5 / 24 / DAYS_PER_MONTH) == "5.0 h"
+    assert served_for(15 / DAYS_PER_MONTH) == "15.0 days"
+    assert served_for(2.0) == "2.00 months"
+
+
 def _bin(precision: float, recall: float, base_p: float, base_r: float) -> ModelRegistration:
     return ModelRegistration(
         "xgboost",
