@@ -65,18 +65,19 @@ def decision_totals_chart(counts: dict[str, int]) -> None:
 
 def labelled_bars(frame: pd.DataFrame, label: str, value: str) -> None:
     """Horizontal bars whose labels (e.g. reason codes) are shown in full, longest first."""
-    height = max(120, 24 * len(frame))
+    height = max(160, 28 * len(frame))
+    axis = alt.Axis(labelLimit=LABEL_LIMIT, labelOverlap=False)  # every label, in full
     chart = (
         alt.Chart(frame)
         .mark_bar(color="#6B6B6B")
         .encode(
-            y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT)),
+            y=alt.Y(f"{label}:N", sort="-x", title=None, axis=axis),
             x=alt.X(f"{value}:Q", title=value),
             tooltip=[label, value],
         )
         .properties(height=height)
     )
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(chart, width="stretch", height=height)
 
 
 def table(
@@ -88,18 +89,18 @@ def table(
 ) -> None:
     """``st.dataframe`` that shows words where a value is missing (``words[column]`` or
     ``default``), never ``None``; ``formats``: a format string per numeric column."""
-    words = words or {}
+    words, formats = words or {}, formats or {}
     shown = frame.copy()
-    for col in shown.columns:
-        if shown[col].dtype == object and shown[col].isna().any():
-            shown[col] = (
-                shown[col].astype(object).where(shown[col].notna(), words.get(col, default))
-            )
+    for col in shown.columns:  # the grid draws a missing cell as "None" whatever its format
+        if shown[col].isna().any():
+            fmt = formats.get(col, "{}")
+            shown[col] = [
+                words.get(col, default) if pd.isna(v) else fmt.format(v) for v in shown[col]
+            ]
     styler = shown.style
-    for col in shown.columns:
-        fmt = (formats or {}).get(col)
-        if fmt is not None or shown[col].isna().any():
-            styler = styler.format(fmt, subset=[col], na_rep=words.get(col, default))
+    for col, fmt in formats.items():
+        if col in shown.columns and pd.api.types.is_numeric_dtype(shown[col]):
+            styler = styler.format(fmt, subset=[col])
     kwargs.setdefault("hide_index", True)
     kwargs.setdefault("width", "stretch")
     st.dataframe(styler, **kwargs)
@@ -159,6 +160,6 @@ def break_even_chart(chart: pd.DataFrame, currency: str, break_even_at: int | No
         layers += [
             alt.Chart(mark).mark_rule(strokeDash=[2, 2], color="#009E73").encode(x=x),
             spot.mark_point(size=220, shape="diamond", filled=True, color="#009E73"),
-            spot.mark_text(align="left", dx=10, dy=-12, fontWeight="bold").encode(text="label"),
+            spot.mark_text(align="right", dx=-12, dy=-14, fontWeight="bold").encode(text="label"),
         ]
     st.altair_chart(alt.layer(*layers).properties(height=380), width="stretch")

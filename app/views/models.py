@@ -42,9 +42,26 @@ table(
         "baseline": "{:.4g}",
         "production_value": "{:.4g}",
     },
+    column_order=[
+        "version",
+        "family",
+        "status",
+        "value",
+        "baseline",
+        "vs_baseline",
+        "production_value",
+        "production",
+        "failed_gates",
+    ],
     column_config={
-        "production": "production gated against",
-        "production_value": "production on this holdout",
+        "value": st.column_config.Column(frame["key_metric"].iloc[0], help="On its own holdout"),
+        "baseline": st.column_config.Column("baseline", help="On the same holdout"),
+        "vs_baseline": "vs baseline",
+        "production_value": st.column_config.Column(
+            "production", help="The production version's score on the same holdout (its gate)"
+        ),
+        "production": "gated against",
+        "failed_gates": "failed gates",
     },
 )
 versions = list(shown["version"]) or list(frame["version"])
@@ -64,7 +81,9 @@ if champ is None:
     cols[2].metric("production on this holdout", "-", help="The baseline is not gated.")
 elif champ.score is None:
     cols[2].metric(champ.label(), "none", help="The beats_champion gate's score")
-    st.caption(f"No production score beside {version}: {champ.note}.")
+    st.caption(
+        f"No production score beside {version}: no version was in production when it was trained."
+    )
 else:
     cols[2].metric(champ.label(), champ.text(), help="The beats_champion gate's score")
 if prod is not None and (champ is None or champ.version != prod.version):
@@ -74,12 +93,9 @@ if prod is not None and (champ is None or champ.version != prod.version):
     )
 st.subheader("Gates")
 if m.gate_results:
-    st.dataframe(
-        pd.DataFrame(m.gate_results)[["name", "passed", "detail"]],
-        hide_index=True,
-        width="stretch",
-        column_config={"detail": st.column_config.TextColumn(width="large")},
-    )
+    gates = pd.DataFrame(m.gate_results)[["name", "passed", "detail"]]
+    gates["passed"] = gates["passed"].map({True: "✅ passed", False: "❌ failed"})
+    st.table(gates.set_index("name"))  # details wrap: read in full
 else:
     st.write("The baseline is the reference: no gates.")
 if m.slice_metrics:
@@ -114,7 +130,7 @@ else:
     )
     st.dataframe(evidence.slices_frame(), hide_index=True, width="stretch", key="shadow_slices")
 st.subheader("Review")
-st.write(f"Trained by **{m.trained_by}** · status **{m.status}**")
+st.write(f"Trained by **{m.trained_by}** on {m.created_at:%Y-%m-%d %H:%M} · status **{m.status}**")
 if m.status == "candidate":
     s = approval_status(lg, roles, version)
     st.write(

@@ -45,4 +45,4 @@ def champion_on_holdout(m: ModelVersionRecord) -> ChampionOnHoldout | None:
     found = _DETAIL.search(str(gate.get("detail", "")))
     if found:
         return ChampionOnHoldout(found.group(1), float(found.group(2)))
-    return ChampionOnHoldout(None, None, "none in production when trained")
+    return ChampionOnHoldout(None, None, "none in production then")

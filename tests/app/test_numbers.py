@@ -81,15 +81,14 @@ def test_models_page_shows_the_gates_production_score_on_the_candidates_holdout(
     # the models table: the same number beside the same version
     frame = next(d.value for d in at.dataframe if "production_value" in d.value.columns)
     row = frame[frame["version"] == version].iloc[0]
-    assert row["production"] == t.first and row["production_value"] == gate["reference_score"]
+    assert row["production"] == t.first
+    assert row["production_value"] == f"{gate['reference_score']:.4g}"
     # the first model had nothing in production to compare with: said in words
     at.selectbox(key="model_version").set_value(t.first).run()
     shown = {m.label: m.value for m in at.metric}
     assert shown["production"] == "none"
-    assert any("none in production when trained" in c.value for c in at.caption)
-    assert frame[frame["version"] == t.first].iloc[0]["production"] == (
-        "none in production when trained"
-    )
+    assert any("no version was in production when it was trained" in c.value for c in at.caption)
+    assert frame[frame["version"] == t.first].iloc[0]["production"] == ("none in production then")
 
 
 def test_production_history_shows_words_not_none(app_env, served) -> None:
