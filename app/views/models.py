@@ -94,7 +94,7 @@ if prod is not None and (champ is None or champ.version != prod.version):
 st.subheader("Gates")
 if m.gate_results:
     gates = pd.DataFrame(m.gate_results)[["name", "passed", "detail"]]
-    gates["passed"] = gates["passed"].map({True: "✅ passed", False: "❌ failed"})
+    gates["passed"] = gates["passed"].map({True: "passed", False: "failed"})
     st.table(gates.set_index("name"))  # details wrap: read in full
 else:
     st.write("The baseline is the reference: no gates.")
