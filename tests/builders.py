@@ -28,6 +28,7 @@ from shared.guard import Envelope
 from shared.ledger import Ledger
 from shared.training import (
     apply_gates,
+    champion_metrics,
     load_training_input,
     registration,
     save_artifacts,
@@ -48,15 +49,24 @@ class Trained:
     candidates: list[str]  # one candidate version per training run, oldest first
 
 
-def build(tmp: Path, url: str, runs: int = 2, rows: int = 3000, trainer: str = "mina") -> Trained:
+def build(
+    tmp: Path,
+    url: str,
+    runs: int = 2,
+    rows: int = 3000,
+    trainer: str = "mina",
+    release_first: bool = False,
+) -> Trained:
     """A project folder at ``tmp`` with its ledger at ``url``: ``runs`` ingests of ``rows``
-    generated rows, each trained (baseline and xgboost) and registered by ``trainer``. The
+    generated rows, each trained (baseline and xgboost) and registered by ``trainer``;
+    ``release_first``: the first run's candidate goes to production before the next runs,
+    whose beats_champion gate then scores it on their holdout (as the train flow does). The
     test's own copy of a state built once per process with the same parameters."""
     return cached(
         tmp,
         url,
-        ("build", runs, rows, trainer),
-        lambda folder, u: build_here(folder, u, runs, rows, trainer),
+        ("build", runs, rows, trainer, release_first),
+        lambda folder, u: build_here(folder, u, runs, rows, trainer, release_first),
     )
 
 
@@ -85,7 +95,9 @@ def cached(tmp: Path, url: str, key: tuple, make: Callable[[Path, str], Trained]
     return t
 
 
-def build_here(tmp: Path, url: str, runs: int, rows: int, trainer: str) -> Trained:
+def build_here(
+    tmp: Path, url: str, runs: int, rows: int, trainer: str, release_first: bool = False
+) -> Trained:
     """Train and register in ``tmp`` itself (what :func:`build` copies)."""
     overrides = {**FAST_TRAINING, "training__families": ["baseline", "xgboost"]}
     project_path = write_project(tmp, **overrides)
@@ -109,7 +121,7 @@ def build_here(tmp: Path, url: str, runs: int, rows: int, trainer: str) -> Train
         sp = split_by_time(inp.rows, cfg)
         env = Envelope.learn(sp.train, cfg)
         cands = [train_candidate(f, sp, cfg, rules, env) for f in cfg.training.families]
-        apply_gates(cands, cfg, None, rules)
+        apply_gates(cands, cfg, champion_metrics(ledger, sp.holdout, cfg), rules)
         run_key = f"TrainFlow/t{i}"
         for c in cands:
             c.artifact_uri = save_artifacts(c, root, run_key)
@@ -127,6 +139,8 @@ def build_here(tmp: Path, url: str, runs: int, rows: int, trainer: str) -> Train
         )
         ledger.runs.finish(run_key, "succeeded")
         candidates += [m.version for m in regs if m.status == "candidate"]
+        if release_first and i == 0:
+            release(ledger, roles, cfg, rules, candidates[0], "first")
     assert storage.exists(root)
     return Trained(project_path, cfg, roles, rules, ledger, candidates)
 

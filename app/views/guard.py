@@ -1,12 +1,19 @@
 import pandas as pd
 import streamlit as st
 from common import configs, ledger
+from display import decisions_chart, labelled_bars, table
 
 from shared.guard.bundle import BundleError
 from shared.release import load_alias
 from shared.views import guard_activity
 from shared.views.activity import online_activity
 
+NO_SHADOW = {
+    "reasons": "none",
+    "shadow_version": "no shadow",
+    "shadow_prediction": "no shadow",
+    "shadow_decision": "no shadow",
+}
 cfg, _, _ = configs()
 lg = ledger()
 st.title("Guard activity")
@@ -16,19 +23,19 @@ if over_time.empty:
     st.info("No scoring batches yet: `python flows/score_flow.py run` after a promotion.")
 else:
     st.subheader("Decisions per scoring batch")
-    st.bar_chart(over_time.set_index("batch")[["model", "corrected", "fallback", "rejected"]])
+    decisions_chart(over_time, "batch", "scoring batch")
     st.subheader("Top reasons (newest batches)")
-    st.bar_chart(top.set_index("reason"), horizontal=True)
+    labelled_bars(top, "reason", "rows")
     st.subheader("Examples of corrected and fallback rows")
-    st.dataframe(examples, hide_index=True, width="stretch")
+    table(examples, words={"reasons": "none"}, key="guard_examples")
 st.subheader("Online traffic (renkei serve), beside the batches")
 per_day, recent = online_activity(cfg.storage.data_root)
 if per_day.empty:
     st.info("No online answers captured yet: `renkei serve` records every answer it gives.")
 else:
-    st.bar_chart(per_day.set_index("day")[["model", "corrected", "fallback", "rejected"]])
+    decisions_chart(per_day, "day", "day")
     st.caption("Newest online answers (a shadow challenger's answer beside, never returned):")
-    st.dataframe(recent, hide_index=True, width="stretch", key="online_recent")
+    table(recent, words=NO_SHADOW, key="online_recent")
 st.subheader("What if?")
 try:
     found = load_alias(lg)  # the bundle is verified against its deployment

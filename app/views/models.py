@@ -1,6 +1,7 @@
 import pandas as pd
 import streamlit as st
 from common import configs, current_user, ledger, signer
+from display import table
 
 from shared.ledger.shadows import shadow_alias
 from shared.release import (
@@ -13,6 +14,7 @@ from shared.release import (
 )
 from shared.trust.keys import KeyError_
 from shared.views import models_frame
+from shared.views.champion import champion_on_holdout
 from shared.views.shadow import record_seen, shadow_evidence
 from shared.views.trust import approval_signatures
 
@@ -31,28 +33,69 @@ status = st.multiselect(
     default=[s for s in ("candidate", "passed", "rejected") if s in set(frame["status"])],
 )
 shown = frame[frame["status"].isin(status)] if status else frame
-st.dataframe(
+table(
     shown,
-    hide_index=True,
-    width="stretch",
-    column_config={"vs_baseline": st.column_config.NumberColumn(format="percent")},
+    words={"production_value": "not measured"},
+    formats={
+        "vs_baseline": "{:+.1%}",
+        "value": "{:.4g}",
+        "baseline": "{:.4g}",
+        "production_value": "{:.4g}",
+    },
+    column_order=[
+        "version",
+        "family",
+        "status",
+        "value",
+        "baseline",
+        "vs_baseline",
+        "production_value",
+        "production",
+        "failed_gates",
+    ],
+    column_config={
+        "value": st.column_config.Column(frame["key_metric"].iloc[0], help="On its own holdout"),
+        "baseline": st.column_config.Column("baseline", help="On the same holdout"),
+        "vs_baseline": "vs baseline",
+        "production_value": st.column_config.Column(
+            "production", help="The production version's score on the same holdout (its gate)"
+        ),
+        "production": "gated against",
+        "failed_gates": "failed gates",
+    },
 )
 versions = list(shown["version"]) or list(frame["version"])
 version = st.selectbox("Model version", versions, key="model_version")
 m = lg.registry.model(version)
 prod = lg.releases.alias("production")
 km = m.key_metric
+champ = champion_on_holdout(m)
+st.caption(
+    f"Every number below is {km} on {version}'s own holdout: the baseline and the production "
+    "version were scored on the same rows by the gates when it was trained."
+)
 cols = st.columns(3)
-cols[0].metric(km, f"{m.metrics.get(km, float('nan')):.3f}")
-cols[1].metric("baseline", f"{m.baseline_metrics.get(km, float('nan')):.3f}")
-if prod is not None:
-    champ = lg.registry.model(prod.version)
-    cols[2].metric(f"production {prod.version}", f"{champ.metrics.get(km, float('nan')):.3f}")
+cols[0].metric(f"{km} of {version}", f"{m.metrics.get(km, float('nan')):.3f}")
+cols[1].metric("baseline on this holdout", f"{m.baseline_metrics.get(km, float('nan')):.3f}")
+if champ is None:
+    cols[2].metric("production on this holdout", "-", help="The baseline is not gated.")
+elif champ.score is None:
+    cols[2].metric(champ.label(), "none", help="The beats_champion gate's score")
+    st.caption(
+        f"No production score beside {version}: no version was in production when it was trained."
+    )
+else:
+    cols[2].metric(champ.label(), champ.text(), help="The beats_champion gate's score")
+if prod is not None and (champ is None or champ.version != prod.version):
+    st.caption(
+        f"Production is {prod.version} now; its score on {version}'s holdout was not measured"
+        + (f" (the gate compared with {champ.version})." if champ and champ.version else ".")
+    )
 st.subheader("Gates")
 if m.gate_results:
-    st.dataframe(
-        pd.DataFrame(m.gate_results)[["name", "passed", "detail"]], hide_index=True, width="stretch"
-    )
+    gates = pd.DataFrame(m.gate_results)[["name", "passed", "detail"]]
+    gates["passed"] = gates["passed"].map({True: "passed", False: "failed"})
+    st.table(gates.set_index("name"))  # details wrap: read in full
 else:
     st.write("The baseline is the reference: no gates.")
 if m.slice_metrics:
@@ -87,7 +130,7 @@ else:
     )
     st.dataframe(evidence.slices_frame(), hide_index=True, width="stretch", key="shadow_slices")
 st.subheader("Review")
-st.write(f"Trained by **{m.trained_by}** · status **{m.status}**")
+st.write(f"Trained by **{m.trained_by}** on {m.created_at:%Y-%m-%d %H:%M} · status **{m.status}**")
 if m.status == "candidate":
     s = approval_status(lg, roles, version)
     st.write(
@@ -130,7 +173,7 @@ if hist:
                 {
                     "when": h.at,
                     "action": h.action,
-                    "from": h.previous_version,
+                    "from": h.previous_version or "none (first in production)",
                     "to": h.version,
                     "by": h.actor,
                     "why": h.reason,

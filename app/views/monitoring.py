@@ -1,5 +1,6 @@
 import streamlit as st
 from common import configs, ledger
+from display import table
 
 from shared.views import monitoring_views, scored_with_intervals
 from shared.views.shadow import shadow_evidence
@@ -19,7 +20,7 @@ st.line_chart(views.drift)
 m = cfg.monitoring
 st.caption(f"Alert above PSI {m.psi_alert} (or a KS / chi-square p-value under {m.ks_pvalue}).")
 st.subheader("Performance with label coverage")
-st.dataframe(views.performance, hide_index=True, width="stretch")
+table(views.performance, words={"decay": "not measured"}, key="performance")
 st.subheader("Interval coverage over time")
 if views.coverage.empty:
     st.info(
@@ -44,7 +45,7 @@ st.subheader("Retraining events")
 if views.retrains.empty:
     st.success("No check has asked for retraining.")
 else:
-    st.dataframe(views.retrains, hide_index=True, width="stretch")
+    table(views.retrains, key="retrains")
 st.subheader("Shadow challenger vs production")
 shadow = shadow_evidence(ledger(), None)
 if shadow is None:
@@ -53,4 +54,4 @@ else:
     st.write(f"Report {shadow.report_id}: {shadow.comparison.summary()}")
     st.dataframe(shadow.slices_frame(), hide_index=True, width="stretch", key="shadow_slices")
 st.subheader("Newest report")
-st.dataframe(views.latest, hide_index=True, width="stretch")
+table(views.latest, words={"value": "not measured"}, key="latest")

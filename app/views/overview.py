@@ -1,6 +1,6 @@
-import pandas as pd
 import streamlit as st
 from common import configs, current_user, ledger
+from display import decision_totals_chart
 
 from shared.release import approval_status
 from shared.views import maturity, maturity_level
@@ -30,7 +30,7 @@ batches = lg.operations.scoring_batches()
 if batches:
     b = batches[-1]
     st.write(f"Batch {b.id}: {b.rows:,} rows with {b.version} ({b.created_at:%Y-%m-%d %H:%M})")
-    st.bar_chart(pd.DataFrame({"rows": b.decisions}), horizontal=True)
+    decision_totals_chart(b.decisions)
 else:
     st.info("No scoring batch yet: `python flows/score_flow.py run`.")
 st.subheader("Maturity scorecard")

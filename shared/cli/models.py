@@ -13,6 +13,7 @@ from .main import Ctx, cli
 from .output import Table, echo_json, jsonable, show
 
 if TYPE_CHECKING:
+    from shared.views.champion import ChampionOnHoldout
     from shared.views.lineage import RequestLineage
 
 
@@ -29,10 +30,13 @@ def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
             raise click.ClickException("no candidate registered: train one first")
         click.echo(found[0].version)
         return
+    from shared.views.champion import champion_on_holdout
+
     provenance = Table(
-        ["version", "trained on", "by", "when"],
+        ["version", "production on this holdout", "trained on", "by", "when"],
         lambda m: [
             m.version,
+            _champion_cell(champion_on_holdout(m)),
             ", ".join(m.datasets),
             m.trained_by,
             f"{m.created_at:%Y-%m-%d %H:%M}",
@@ -45,7 +49,22 @@ def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
             click.echo()
             click.echo(provenance.render(rows))
 
-    show(rows, as_json, text, data=[{"version": m.version, **jsonable(m)} for m in rows])
+    data = [
+        {
+            "version": m.version,
+            **jsonable(m),
+            "production_on_holdout": jsonable(champion_on_holdout(m)),
+        }
+        for m in rows
+    ]
+    show(rows, as_json, text, data=data)
+
+
+def _champion_cell(c: ChampionOnHoldout | None) -> str:
+    """Production's score on a version's holdout as the gate measured it, or why none."""
+    if c is None:
+        return "- (reference)"
+    return f"{c.version} {c.text(4)}" if c.score is not None else c.note
 
 
 @cli.command()
@@ -67,6 +86,9 @@ def lineage(obj: Ctx, version: str, as_json: bool) -> None:
     except LedgerError as e:
         raise click.ClickException(str(e)) from None
     m = lin.model
+    from shared.views.champion import champion_on_holdout
+
+    champ = champion_on_holdout(m)
     if request is not None:
         _request_header(request, as_json)
     if as_json:
@@ -83,6 +105,9 @@ def lineage(obj: Ctx, version: str, as_json: bool) -> None:
                 "task": m.task_pathspec,
                 "artifact_uri": m.artifact_uri,
                 "trained_by": m.trained_by,
+                "key_metric": m.key_metric,
+                "metric": m.metrics.get(m.key_metric),
+                "production_on_holdout": jsonable(champ),
                 "datasets": lin.datasets,
             }
         )
@@ -93,6 +118,13 @@ def lineage(obj: Ctx, version: str, as_json: bool) -> None:
     click.echo(f"  config    {m.config_hash}")
     click.echo(f"  run       {m.flow_run}  (task {m.task_pathspec})")
     click.echo(f"  artifact  {m.artifact_uri}")
+    km = m.key_metric
+    if champ is not None:
+        vs = f"{champ.version} {km} {champ.text(4)}" if champ.score is not None else champ.note
+        click.echo(
+            f"  holdout   {km} {m.metrics.get(km, float('nan')):.4g}; production on the same "
+            f"holdout: {vs}"
+        )
     for d in lin.datasets:
         click.echo(
             f"  dataset   {d.version}: {d.rows_valid:,} valid of {d.rows_in:,}, "

@@ -29,7 +29,7 @@ from .base import (
     DEFAULT_RULES_PATH,
     ConfigError,
 )
-from .costs import BenefitSettings, CostsConfig, check_costs, load_costs
+from .costs import BenefitPeriod, BenefitSettings, CostsConfig, check_costs, load_costs
 from .metaflow import parse_aws, parse_project
 from .project import (
     REGRESSION_METRICS,
@@ -78,6 +78,7 @@ __all__ = [
     "AwsConfig",
     "BaselineSettings",
     "BatchSettings",
+    "BenefitPeriod",
     "BenefitSettings",
     "ConfigError",
     "CostsConfig",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -23,12 +24,26 @@ class BenefitSettings(_Strict):
     prevalence: float | None = Field(None, gt=0, lt=1)
 
 
+class BenefitPeriod(StrEnum):
+    """How long a served model's benefit is counted."""
+
+    MONTHS_PER_MODEL = "months_per_model"  # months_per_model for each version that served
+    TIME_IN_PRODUCTION = "time_in_production"  # its actual time in production (alias history)
+
+
 class CostsConfig(_Strict):
     currency: str = "USD"
     fixed_monthly: dict[str, float] = {}
     prices_per_hour: dict[str, float] = Field(default_factory=lambda: {"cpu": 0.4, "gpu": 1.2})
     benefit: BenefitSettings = BenefitSettings()
     months_per_model: float = Field(1.0, gt=0)
+    # only versions that served production bring benefit; for how long (see BenefitPeriod)
+    benefit_period: BenefitPeriod = BenefitPeriod.MONTHS_PER_MODEL
+
+    @property
+    def configured(self) -> bool:
+        """Whether the project gave any costs or benefit at all (else: none configured)."""
+        return bool(self.fixed_monthly) or self.benefit.predictions_per_month > 0
 
     @model_validator(mode="after")
     def _prices(self) -> CostsConfig:

@@ -3,7 +3,10 @@
 Fixed cost: the team and always-on infrastructure, per month (config/costs.yaml).
 Variable cost: instance-hours of every recorded flow run, priced by resource class (a run
 that trained on a GPU is priced as GPU time). Benefit of a model version over the
-baseline, per month, for the months it serves (the project folder's costs file):
+baseline, per month, counted only for versions that served production (the alias
+history): ``months_per_model`` each, or their actual time in production where the costs
+file asks for it (``benefit_period: time_in_production``). A candidate or a shadow that
+never served costs its runs and brings no benefit.
 
 - regression: (baseline's key metric - model's key metric) x value_per_unit_improvement x
   predictions_per_month (e.g. minutes of MAE saved per order x value of a minute x orders);
@@ -11,25 +14,33 @@ baseline, per month, for the months it serves (the project folder's costs file):
   prevalence x recall x (1 - precision) / precision at the configured threshold; value =
   true positives x value_per_true_positive - false positives x cost_per_false_positive;
   (model's value - baseline's value) x predictions_per_month.
+
+The break-even chart's x axis is the number of models built that served: after the k-th,
+the cumulative fixed cost (the months the served models covered), the variable cost of
+every run up to the next promotion, and the cumulative benefit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from shared.config import REGRESSION_METRICS, CostsConfig
-from shared.ledger import Ledger, ModelStatus, ModelVersionRecord
+from shared.config import REGRESSION_METRICS, BenefitPeriod, CostsConfig
+from shared.ledger import AliasAction, Ledger, ModelStatus, ModelVersionRecord
+from shared.ledger.shadows import shadow_alias
+
+DAYS_PER_MONTH = 365.25 / 12
 
 
 class BreakEvenRow(pa.DataFrameModel):
-    """Cumulative fixed, variable cost and benefit after the k-th model built."""
+    """Cumulative fixed, variable cost and benefit after the k-th model that served
+    (k = 0: the start, nothing spent)."""
 
-    models_built: Series[int] = pa.Field(ge=1)
+    models_built: Series[int] = pa.Field(ge=0)
     version: Series[str]
     fixed: Series[float] = pa.Field(ge=0)
     variable: Series[float] = pa.Field(ge=0)
@@ -42,9 +53,15 @@ class ModelEconomics:
     version: str
     family: str
     status: str
+    production: str  # "served", "shadow only" or "never served"
+    months_in_production: float  # its actual time in production (alias history)
     variable_cost: float
     monthly_benefit: float
-    months: float
+    months: float  # months whose benefit counts: 0 when it never served
+
+    @property
+    def served(self) -> bool:
+        return self.production == "served"
 
     @property
     def benefit(self) -> float:
@@ -54,22 +71,68 @@ class ModelEconomics:
 @dataclass(frozen=True)
 class ProjectEconomics:
     currency: str
+    configured: bool  # False: the project gave no costs (nothing below means anything)
     fixed: float
     variable: float
     benefit: float
-    break_even_at: int | None  # models built when cumulative benefit first covers the costs
+    break_even_at: int | None  # models that served when cumulative benefit covers the costs
     per_model: list[ModelEconomics]
     chart: pd.DataFrame  # BreakEvenRow
+    benefit_period: str
 
     @property
     def net(self) -> float:
         return self.benefit - self.fixed - self.variable
+
+    @property
+    def served(self) -> int:
+        return sum(m.served for m in self.per_model)
+
+
+def money(amount: float, currency: str, decimals: int = 0) -> str:
+    """``31,500 USD``: thousands separators and the currency, as every page and CLI shows it."""
+    text = f"{amount:,.{decimals}f}"
+    if text.lstrip("-").strip("0.,") == "":  # no "-0 USD"
+        text = text.lstrip("-")
+    return f"{text} {currency}"
+
+
+def served_for(months: float) -> str:
+    """A time in production as people say it: ``12 min``, ``5.0 h``, ``15.0 days``, ``2.00 months``."""
+    days = months * DAYS_PER_MONTH
+    if days < 1 / 24:
+        return f"{days * 1440:.0f} min"
+    if days < 1:
+        return f"{days * 24:.1f} h"
+    return f"{days:.1f} days" if months < 1 else f"{months:.2f} months"
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _hours(start: datetime | None, end: datetime | None) -> float:
     if start is None or end is None:
         return 0.0
     return max((end - start).total_seconds(), 0.0) / 3600.0
+
+
+def production_time(
+    ledger: Ledger, alias: str = "production", now: datetime | None = None
+) -> tuple[dict[str, float], dict[str, datetime]]:
+    """From the alias history: months each version served ``alias`` (until the next move,
+    or ``now`` for the one there now) and when each first served."""
+    now = _utc(now or datetime.now(UTC))
+    moves = [m for m in ledger.releases.history(alias) if m.alias == alias]
+    months: dict[str, float] = {}
+    first: dict[str, datetime] = {}
+    for i, m in enumerate(moves):
+        start = _utc(m.at)
+        end = _utc(moves[i + 1].at) if i + 1 < len(moves) else now
+        days = max((end - start).total_seconds(), 0.0) / 86400.0
+        months[m.version] = months.get(m.version, 0.0) + days / DAYS_PER_MONTH
+        first.setdefault(m.version, start)
+    return months, first
 
 
 def run_costs(ledger: Ledger, costs: CostsConfig) -> dict[str, float]:
@@ -103,40 +166,96 @@ def monthly_benefit(m: ModelVersionRecord, costs: CostsConfig) -> float:
     return gain * b.predictions_per_month
 
 
-def economics(ledger: Ledger, costs: CostsConfig) -> ProjectEconomics:
+def _built(ledger: Ledger, served: set[str]) -> list[ModelVersionRecord]:
+    """One model built per training run: the one that served, else the run's candidate,
+    else its best family (the first registered)."""
+    rank = {ModelStatus.CANDIDATE: 1, ModelStatus.PASSED: 2, ModelStatus.REJECTED: 2}
+    built: dict[str, ModelVersionRecord] = {}
+    for m in sorted(ledger.registry.models(), key=lambda m: m.id):
+        if m.status not in rank and m.version not in served:
+            continue
+        r = 0 if m.version in served else rank[m.status]
+        old = built.get(m.flow_run)
+        if old is None or r < (0 if old.version in served else rank.get(old.status, 3)):
+            built[m.flow_run] = m
+    return sorted(built.values(), key=lambda m: m.id)
+
+
+def economics(ledger: Ledger, costs: CostsConfig, now: datetime | None = None) -> ProjectEconomics:
     """Per model version and for the project: fixed, variable, benefit, break-even."""
     per_run = run_costs(ledger, costs)
     fixed_month = sum(costs.fixed_monthly.values())
-    models = sorted(
-        [
-            m
-            for m in ledger.registry.models()
-            if m.status in (ModelStatus.CANDIDATE, ModelStatus.PASSED, ModelStatus.REJECTED)
-        ],
-        key=lambda m: m.id,
-    )
-    # one model is "built" per training run: the run's candidate, or its best family
-    built: dict[str, ModelVersionRecord] = {}
-    for m in models:
-        if m.flow_run not in built or m.status == ModelStatus.CANDIDATE:
-            built[m.flow_run] = m
-    per_model, rows = [], []
-    fixed = variable = benefit = 0.0
-    break_even = None
-    for k, m in enumerate(sorted(built.values(), key=lambda m: m.id), start=1):
-        months = costs.months_per_model if m.status == ModelStatus.CANDIDATE else 0.0
-        econ = ModelEconomics(
-            m.version,
-            m.family,
-            m.status,
-            per_run.get(m.flow_run, 0.0),
-            monthly_benefit(m, costs),
-            months,
+    in_prod, first_served = production_time(ledger, now=now)
+    shadows = {
+        m.version
+        for m in ledger.releases.history(shadow_alias("production"))
+        if m.action == AliasAction.SHADOW
+    }
+    per_model = []
+    for m in _built(ledger, set(in_prod)):
+        if m.version in in_prod:
+            production = "served"
+            months = (
+                in_prod[m.version]
+                if costs.benefit_period == BenefitPeriod.TIME_IN_PRODUCTION
+                else costs.months_per_model
+            )
+        else:
+            production = "shadow only" if m.version in shadows else "never served"
+            months = 0.0
+        per_model.append(
+            ModelEconomics(
+                m.version,
+                m.family,
+                str(m.status),
+                production,
+                in_prod.get(m.version, 0.0),
+                per_run.get(m.flow_run, 0.0),
+                monthly_benefit(m, costs),
+                months,
+            )
         )
-        per_model.append(econ)
-        fixed += fixed_month * costs.months_per_model
-        variable += econ.variable_cost
-        benefit += econ.benefit
+    chart = _break_even_chart(ledger, per_model, per_run, first_served, fixed_month)
+    hit = chart[(chart["models_built"] > 0) & (chart["benefit"] >= chart["total_cost"])]
+    hit = hit[hit["benefit"] > 0]
+    return ProjectEconomics(
+        costs.currency,
+        costs.configured,
+        float(chart["fixed"].iloc[-1]) if len(chart) else 0.0,
+        sum(per_run.values()),
+        sum(m.benefit for m in per_model),
+        int(hit["models_built"].iloc[0]) if len(hit) else None,
+        per_model,
+        chart,
+        str(costs.benefit_period),
+    )
+
+
+def _break_even_chart(
+    ledger: Ledger,
+    per_model: list[ModelEconomics],
+    per_run: dict[str, float],
+    first_served: dict[str, datetime],
+    fixed_month: float,
+) -> pd.DataFrame:
+    """Row k: after the k-th model that served (in the order they first served), the
+    months they covered at the fixed cost, every run started before the next one served
+    (the last row: every run), and their benefit; row 0 is the start."""
+    served = sorted((m for m in per_model if m.served), key=lambda m: first_served[m.version])
+    cols = list(BreakEvenRow.to_schema().columns)
+    if not served:
+        return pd.DataFrame(columns=cols)
+    started = {r.pathspec: _utc(r.started_at) for r in ledger.runs.all() if r.started_at}
+    rows = [{"models_built": 0, "version": "start", "fixed": 0.0, "variable": 0.0}]
+    rows[0] |= {"benefit": 0.0, "total_cost": 0.0}
+    fixed = benefit = 0.0
+    for k, m in enumerate(served, start=1):
+        fixed += fixed_month * m.months
+        benefit += m.benefit
+        until = first_served[served[k].version] if k < len(served) else None
+        variable = sum(
+            cost for p, cost in per_run.items() if until is None or started.get(p, until) < until
+        )
         rows.append(
             {
                 "models_built": k,
@@ -147,32 +266,7 @@ def economics(ledger: Ledger, costs: CostsConfig) -> ProjectEconomics:
                 "total_cost": fixed + variable,
             }
         )
-        if break_even is None and benefit >= fixed + variable and benefit > 0:
-            break_even = k
-    # ingest, score and monitor runs are variable costs too, not tied to one model
-    other = sum(v for p, v in per_run.items() if not p.startswith("TrainFlow/"))
-    chart = pd.DataFrame(rows, columns=list(BreakEvenRow.to_schema().columns))
-    if len(chart):
-        chart["variable"] = chart["variable"] + other
-        chart["total_cost"] = chart["fixed"] + chart["variable"]
-        chart = BreakEvenRow.validate(
-            chart.astype(
-                {
-                    "models_built": int,
-                    "version": str,
-                    "fixed": float,
-                    "variable": float,
-                    "benefit": float,
-                    "total_cost": float,
-                }
-            )
-        )
-        hit = chart.index[chart["benefit"] >= chart["total_cost"]]
-        break_even = (
-            int(chart.loc[hit[0], "models_built"])
-            if len(hit) and chart["benefit"].max() > 0
-            else None
-        )
-    return ProjectEconomics(
-        costs.currency, fixed, variable + other, benefit, break_even, per_model, chart
+    frame = pd.DataFrame(rows, columns=cols).astype(
+        {"models_built": int, "version": str, **dict.fromkeys(cols[2:], float)}
     )
+    return BreakEvenRow.validate(frame)

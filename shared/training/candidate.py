@@ -19,6 +19,10 @@ class GateResult:
     value: float
     threshold: float
     detail: str
+    # what the candidate was compared with, on its own holdout: the production version
+    # the gate scored (beats_champion) and that version's key metric there
+    reference_version: str | None = None
+    reference_score: float | None = None
 
 
 @dataclass

@@ -86,6 +86,8 @@ def gate_beats_champion(c: Candidate, ctx: GateContext) -> GateResult:
         need,
         f"{m} {c.metrics[m]:.4g} vs production {version} {metrics[m]:.4g}: "
         f"{improvement:+.1%} (needs >= {need:+.1%})",
+        reference_version=version,
+        reference_score=float(metrics[m]),
     )
 
 

@@ -73,12 +73,12 @@ class CheckRow(pa.DataFrameModel):
 
 @dataclass(frozen=True)
 class MonitoringViews:
-    drift: pd.DataFrame  # report x feature -> PSI
-    performance: pd.DataFrame  # report, label coverage, decay
-    guard: pd.DataFrame  # report -> guard rate above the holdout's
+    drift: pd.DataFrame  # report time x feature -> PSI
+    performance: pd.DataFrame  # report, at, label coverage, decay
+    guard: pd.DataFrame  # report time -> guard rate above the holdout's
     retrains: pd.DataFrame  # report, at, model, why, run
     latest: pd.DataFrame  # the newest report's checks with their details
-    # report -> empirical interval coverage on arrived labels, and the alert floor
+    # report time -> empirical interval coverage on arrived labels, and the alert floor
     coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
@@ -125,15 +125,26 @@ def monitoring_views(ledger: Ledger) -> MonitoringViews | None:
         columns=["report", "at", "model", "why", "run"],
     )
     latest = pd.DataFrame(reports[-1].checks)[["name", "verdict", "value", "threshold", "detail"]]
+    when = {r.id: pd.Timestamp(r.created_at) for r in reports}
+
+    def dated(frame: pd.DataFrame) -> pd.DataFrame:  # time axes are dates, not report ids
+        out = frame.rename(index=when)
+        out.index = pd.DatetimeIndex(out.index, name="monitored at")
+        return out
+
     return MonitoringViews(
-        drift.pivot_table(index="report", columns="feature", values="value"),
-        performance,
-        checks[checks["kind"] == "guard"]
-        .set_index("report")["value"]
-        .to_frame("guard rate increase"),
+        dated(drift.pivot_table(index="report", columns="feature", values="value")),
+        performance.assign(at=performance["report"].map(when))[
+            ["report", "at", "label coverage", "decay"]
+        ],
+        dated(
+            checks[checks["kind"] == "guard"]
+            .set_index("report")["value"]
+            .to_frame("guard rate increase")
+        ),
         retrains,
         latest,
-        interval_coverage(checks),
+        dated(interval_coverage(checks)),
     )
 
 

@@ -12,6 +12,8 @@ from pandera.typing import Series
 from shared.ledger import DeploymentRecord, Ledger, LedgerError
 from shared.ledger.records import Lineage
 
+from .champion import champion_on_holdout
+
 
 class ModelRow(pa.DataFrameModel):
     version: Series[str]
@@ -21,6 +23,9 @@ class ModelRow(pa.DataFrameModel):
     value: Series[float] = pa.Field(nullable=True)
     baseline: Series[float] = pa.Field(nullable=True)
     vs_baseline: Series[float] = pa.Field(nullable=True)
+    # the production version gated against on this version's holdout, and its score there
+    production: Series[str]
+    production_value: Series[float] = pa.Field(nullable=True)
     trained_by: Series[str]
     created_at: Series[str]
     failed_gates: Series[str]
@@ -92,6 +97,7 @@ def models_frame(ledger: Ledger, limit: int | None = None) -> pd.DataFrame:
     for m in ledger.registry.models()[:limit]:
         km = m.key_metric
         value, base = m.metrics.get(km), m.baseline_metrics.get(km)
+        champ = champion_on_holdout(m)
         rows.append(
             {
                 "version": m.version,
@@ -101,18 +107,17 @@ def models_frame(ledger: Ledger, limit: int | None = None) -> pd.DataFrame:
                 "value": value,
                 "baseline": base,
                 "vs_baseline": (value - base) / abs(base) if value is not None and base else None,
+                "production": champ.version or champ.note if champ else "not gated (reference)",
+                "production_value": champ.score if champ else None,
                 "trained_by": m.trained_by,
                 "created_at": f"{m.created_at:%Y-%m-%d %H:%M}",
                 "failed_gates": ", ".join(m.failing_gates),
             }
         )
     cols = list(ModelRow.to_schema().columns)
-    frame = pd.DataFrame(rows, columns=cols).astype(
-        {"value": float, "baseline": float, "vs_baseline": float}
-    )
-    return ModelRow.validate(
-        frame.astype({c: str for c in cols if c not in ("value", "baseline", "vs_baseline")})
-    )
+    floats = {"value": float, "baseline": float, "vs_baseline": float, "production_value": float}
+    frame = pd.DataFrame(rows, columns=cols).astype(floats)
+    return ModelRow.validate(frame.astype({c: str for c in cols if c not in floats}))
 
 
 def lineage_graph(ledger: Ledger, max_models: int = 30) -> Graph:

@@ -154,8 +154,8 @@ def test_the_app_reads_the_costs_of_its_project_folder(app_env, populated) -> No
     path.write_text(yaml.safe_dump(costs))
     app_env(populated.project_path.parent)  # the folder, as `renkei --project DIR app` passes it
     at = open_page("costs")
-    built = len(populated.candidates)
-    assert at.metric[0].label.startswith("Fixed") and at.metric[0].value == f"{7 * built:,}"
+    served = len(populated.ledger.releases.history("production"))  # one promotion
+    assert at.metric[0].label.startswith("Fixed") and at.metric[0].value == f"{7 * served:,} USD"
 
 
 def test_pages_show_online_traffic_the_shadow_comparison_and_an_online_answers_lineage(

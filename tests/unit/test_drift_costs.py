@@ -76,8 +76,49 @@ def _reg(family: str, status: str, mae: float, base_mae: float) -> ModelRegistra
     )
 
 
-def test_break_even_by_hand(tmp_path) -> None:
+def _served_ledger(tmp_path) -> tuple[Ledger, datetime]:
+    """Three training runs of one hour each; v1 promoted, then v2 a month later; v3 (the
+    best on paper) only attached as production's shadow. Returns the ledger and 'now':
+    half a month after v2 went to production."""
+    from sqlalchemy import update
+
+    from shared.ledger import AliasAction, NewDeployment
+    from shared.ledger.models import AliasMove, FlowRun
+    from shared.ledger.shadows import shadow_alias
+
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", create=True)
+    for i, mae in enumerate([3.0, 2.0, 1.0]):
+        run = f"TrainFlow/{i}"
+        ledger.runs.start("TrainFlow", str(i), "mina")
+        ledger.registry.register(
+            run, run, [_reg("xgboost", "candidate", mae, 3.5)], [], "mina", None, None, "h"
+        )
+        ledger.runs.finish(run, "succeeded")
+    month = timedelta(days=365.25 / 12)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    promoted = {"v1": t0 + timedelta(hours=1), "v2": t0 + timedelta(hours=1) + month}
+    started = [t0, promoted["v1"] + timedelta(days=1), promoted["v2"] + timedelta(days=1)]
+    dep = NewDeployment("h", "r1", None, "bundle", "sora")
+    for v in ("v1", "v2"):
+        ledger.releases.move_alias("production", v, "sora", "go", AliasAction.PROMOTE, dep)
+    ledger.releases.move_alias(
+        shadow_alias("production"), "v3", "sora", "try", AliasAction.SHADOW, dep
+    )
+    with ledger.engine.begin() as c:
+        for i, at in enumerate(started):
+            c.execute(
+                update(FlowRun)
+                .where(FlowRun.pathspec == f"TrainFlow/{i}")
+                .values(started_at=at, ended_at=at + timedelta(hours=1))
+            )
+        for v, at in promoted.items():
+            c.execute(update(AliasMove).where(AliasMove.model_id == int(v[1:])).values(at=at))
+        c.execute(update(AliasMove).where(AliasMove.model_id == 3).values(at=started[2]))
+    return ledger, promoted["v2"] + month / 2
+
+
+def test_break_even_by_hand_counts_benefit_only_for_versions_that_served(tmp_path) -> None:
+    ledger, now = _served_ledger(tmp_path)
     costs = CostsConfig.model_validate(
         {
             "fixed_monthly": {"team": 1000.0, "platform": 200.0},
@@ -86,38 +127,62 @@ def test_break_even_by_hand(tmp_path) -> None:
             "months_per_model": 1,
         }
     )
-    for i, (mae, base) in enumerate([(3.0, 3.5), (2.0, 3.5)]):
-        run = f"TrainFlow/{i}"
-        ledger.runs.start("TrainFlow", str(i), "mina")
-        ledger.registry.register(
-            run, run, [_reg("xgboost", "candidate", mae, base)], [], "mina", None, None, "h"
-        )
-        ledger.runs.finish(run, "succeeded")
-    # make each run last exactly one hour
-    from sqlalchemy import update
-
-    from shared.ledger.models import FlowRun
-
-    start = datetime(2026, 11, 1, tzinfo=UTC)
-    with ledger.engine.begin() as c:
-        c.execute(update(FlowRun).values(started_at=start, ended_at=start + timedelta(hours=1)))
-    econ = economics(ledger, costs)
-    # model 1: saves 0.5 min x 0.01 x 100k = 500/month; model 2: 1.5 x 0.01 x 100k = 1500
-    assert [round(m.monthly_benefit) for m in econ.per_model] == [500, 1500]
-    assert [m.variable_cost for m in econ.per_model] == [2.0, 2.0]
+    econ = economics(ledger, costs, now=now)
+    # v1 saves 0.5 min x 0.01 x 100k = 500/month; v2 1.5 -> 1500; v3 2.5 -> 2500 on paper
+    assert [round(m.monthly_benefit) for m in econ.per_model] == [500, 1500, 2500]
+    assert [m.production for m in econ.per_model] == ["served", "served", "shadow only"]
+    assert [m.benefit for m in econ.per_model] == [500.0, 1500.0, 0.0]  # v3 never served
+    assert [m.variable_cost for m in econ.per_model] == [2.0, 2.0, 2.0]
     chart = econ.chart
-    assert list(chart["fixed"]) == [1200.0, 2400.0]
-    assert list(chart["variable"]) == [2.0, 4.0]
-    assert list(chart["benefit"]) == [500.0, 2000.0]
-    assert econ.break_even_at is None  # 2000 < 2404
-    assert econ.net == pytest.approx(2000 - 2400 - 4)
+    assert list(chart["models_built"]) == [0, 1, 2]  # models built that served
+    assert list(chart["fixed"]) == [0.0, 1200.0, 2400.0]
+    # row 1: the runs before v2 served (v2's own training ran while v1 served); row 2: all
+    assert list(chart["variable"]) == [0.0, 4.0, 6.0]
+    assert list(chart["benefit"]) == [0.0, 500.0, 2000.0]
+    assert econ.break_even_at is None  # 2000 < 2406
+    assert econ.benefit == 2000.0 and econ.variable == 6.0 and econ.fixed == 2400.0
+    assert econ.net == pytest.approx(2000 - 2400 - 6)
     costs2 = costs.model_copy(
         update={"benefit": costs.benefit.model_copy(update={"predictions_per_month": 200000})}
     )
-    econ2 = economics(ledger, costs2)
-    assert list(econ2.chart["benefit"]) == [1000.0, 4000.0]
-    assert econ2.break_even_at == 2  # 4000 >= 2404, while 1000 < 1202
-    assert monthly_benefit(ledger.registry.models()[0], costs2) == pytest.approx(3000.0)
+    econ2 = economics(ledger, costs2, now=now)
+    assert list(econ2.chart["benefit"]) == [0.0, 1000.0, 4000.0]
+    assert econ2.break_even_at == 2  # 4000 >= 2406, while 1000 < 1204
+    assert monthly_benefit(ledger.registry.model("v1"), costs2) == pytest.approx(1000.0)
+
+
+def test_benefit_for_the_actual_time_in_production_where_the_project_asks(tmp_path) -> None:
+    ledger, now = _served_ledger(tmp_path)
+    costs = CostsConfig.model_validate(
+        {
+            "fixed_monthly": {"team": 1200.0},
+            "benefit": {"value_per_unit_improvement": 0.01, "predictions_per_month": 100000},
+            "benefit_period": "time_in_production",
+        }
+    )
+    econ = economics(ledger, costs, now=now)
+    # v1 served one month (until v2), v2 half a month so far, v3 never
+    assert [round(m.months_in_production, 6) for m in econ.per_model] == [1.0, 0.5, 0.0]
+    assert [round(m.benefit, 6) for m in econ.per_model] == [500.0, 750.0, 0.0]
+    assert [round(x, 6) for x in econ.chart["fixed"]] == [0.0, 1200.0, 1800.0]
+
+
+def test_money_has_the_currency_and_thousands_separators() -> None:
+    from shared.monitor.costs import money
+
+    assert money(426205.4, "USD") == "426,205 USD"
+    assert money(1234.567, "EUR", 2) == "1,234.57 EUR"
+    assert money(-0.2, "USD") == "0 USD"
+    assert money(-31500, "USD") == "-31,500 USD"
+
+
+def test_time_in_production_reads_as_people_say_it() -> None:
+    from shared.monitor.costs import DAYS_PER_MONTH, served_for
+
+    assert served_for(12 / 1440 / DAYS_PER_MONTH) == "12 min"
+    assert served_for(5 / 24 / DAYS_PER_MONTH) == "5.0 h"
+    assert served_for(15 / DAYS_PER_MONTH) == "15.0 days"
+    assert served_for(2.0) == "2.00 months"
 
 
 def _bin(precision: float, recall: float, base_p: float, base_r: float) -> ModelRegistration:
