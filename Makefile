@@ -30,7 +30,7 @@ test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, rel
 	$(BIN)/pytest -q --durations=25  # the slowest tests listed at the end: where suite time goes
 
 test-fast: setup
-	$(BIN)/pytest -q tests/unit tests/reliability
+	$(BIN)/pytest -q tests/unit tests/reliability tests/lifecycle
 
 lint: setup
 	$(BIN)/ruff check .
