@@ -226,3 +226,9 @@ def lived(
     print(f"\nlifecycle on {request.param}: {life.seconds:.0f} s")
     yield life
     life.ledger.close()
+    import gc
+
+    import streamlit as st
+
+    st.cache_resource.clear()  # the app pages' cached ledgers: let go of their connections
+    gc.collect()  # (else PostgreSQL's smart shutdown waits for them at the session's end)
