@@ -155,3 +155,16 @@ def test_every_app_page_renders_on_the_lifecycles_ledger(
         at.switch_page(f"views/{page}.py")
         at.run()
     assert not at.exception, f"page {page}: {[e.value for e in at.exception]}"
+
+
+def test_lineage_of_a_scored_row_that_is_not_there_says_so_in_one_line(lived: Lived) -> None:
+    b = lived.ledger.operations.scoring_batches()[0]
+    for args, says in [
+        (["--batch", str(b.id), "--row", str(b.rows)], f"input row {b.rows} is not in this batch"),
+        (["--batch", "999", "--row", "0"], "no scoring batch 999"),
+        (["--batch", str(b.id), "--row-id", "nobody"], "has no answer for row id 'nobody'"),
+    ]:
+        p = lived.renkei("lineage", *args, ok=False)
+        err = p.stderr.strip()
+        assert p.returncode == 1 and err.startswith("Error: ") and "\n" not in err, err
+        assert says in err, err
