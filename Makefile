@@ -32,7 +32,7 @@ test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, rel
 	$(BIN)/pytest -q -n auto --durations=25
 
 test-fast: setup
-	$(BIN)/pytest -q tests/unit tests/reliability
+	$(BIN)/pytest -q tests/unit tests/reliability tests/lifecycle
 
 lint: setup
 	$(BIN)/ruff check .

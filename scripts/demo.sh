@@ -25,3 +25,7 @@ $RENKEI scores --rows 5   # a few answers with their conformal intervals (interv
 echo
 $RENKEI history
 PY=$PY RENKEI=$RENKEI scripts/demo_days.sh
+echo
+# the demo's own record must hold: the chain, its anchors, the state tables replayed against
+# it and every signature (a broken chain exits 1 and fails the demo)
+$RENKEI audit verify

@@ -15,6 +15,7 @@ from .output import Table, echo_json, jsonable, show
 if TYPE_CHECKING:
     from shared.views.champion import ChampionOnHoldout
     from shared.views.lineage import RequestLineage
+    from shared.views.scored_lineage import ScoredRowLineage
 
 
 @cli.command()
@@ -68,33 +69,56 @@ def _champion_cell(c: ChampionOnHoldout | None) -> str:
 
 
 @cli.command()
-@click.argument("version")
+@click.argument("version", required=False)
+@click.option(
+    "--batch", type=int, default=None, help="A scoring batch id (with --row or --row-id)."
+)
+@click.option("--row", type=int, default=None, help="The scored row's input row in the batch.")
+@click.option("--row-id", default=None, help="The scored row's id (e.g. the order id).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def lineage(obj: Ctx, version: str, as_json: bool) -> None:
-    """Trace model VERSION (e.g. v3), or an online answer's request id (the request_id of
-    a /predict answer), back to its deployment, rules, code, config, run and raw data."""
-    request = None
+def lineage(
+    obj: Ctx,
+    version: str | None,
+    batch: int | None,
+    row: int | None,
+    row_id: str | None,
+    as_json: bool,
+) -> None:
+    """Trace model VERSION (e.g. v3), an online answer's request id (the request_id of a
+    /predict answer), or a batch-scored row (--batch ID --row N, or --row-id ID) back to its
+    deployment, rules, code, config, run and raw data (for a row: its raw file and row)."""
+    if (version is None) == (batch is None):
+        raise click.UsageError("give a VERSION or REQUEST_ID, or --batch ID with --row/--row-id")
+    request = scored = None
     try:
-        if version.strip().lower().removeprefix("v").isdigit():
+        if batch is not None:
+            from shared.views.scored_lineage import scored_row_lineage
+
+            scored = scored_row_lineage(obj.ledger(), batch, row, row_id)
+            lin = scored.lineage
+        elif version.strip().lower().removeprefix("v").isdigit():
             lin = obj.ledger().registry.lineage(version)
         else:
             from shared.views.lineage import request_lineage
 
             request = request_lineage(obj.ledger(), obj.project().storage.data_root, version)
             lin = request.lineage
-    except LedgerError as e:
+    except (LedgerError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None
     m = lin.model
     from shared.views.champion import champion_on_holdout
 
     champ = champion_on_holdout(m)
+    if scored is not None:
+        _scored_header(scored, as_json)
     if request is not None:
         _request_header(request, as_json)
     if as_json:
         echo_json(
             {
                 **(_request_json(request) if request is not None else {}),
+                **(_scored_json(scored) if scored is not None else {}),
                 "version": m.version,
                 "family": m.family,
                 "status": m.status,
@@ -163,6 +187,45 @@ def _request_header(r: RequestLineage, as_json: bool) -> None:
     )
     for a in info["answers"]:
         click.echo(f"  answer    {a['row_id']}: {a['prediction']} ({a['decision']})")
+    click.echo(
+        f"  deployment {d['id']} ({d['alias']}), rules {d['rules_version']}, bundle {d['bundle_uri']}"
+    )
+
+
+def _scored_json(r: ScoredRowLineage) -> dict:
+    a, d, b = r.answer, r.deployment, r.batch
+    return {
+        "batch": b.id,
+        "input_row": r.input_row,
+        "row_id": str(a.get("row_id")),
+        "prediction": a.get("prediction"),
+        "decision": a.get("decision"),
+        "reasons": str(a.get("reasons")),
+        "part": r.part,
+        "raw_file": r.raw_file,
+        "raw_file_row": r.raw_file_row,
+        "raw_source": b.input_source,
+        "scoring_run": b.flow_run,
+        "deployment": {
+            "id": d.id,
+            "alias": d.alias,
+            "rules_version": d.rules_version,
+            "rules_hash": d.rules_hash,
+            "bundle_uri": d.bundle_uri,
+        },
+    }
+
+
+def _scored_header(r: ScoredRowLineage, as_json: bool) -> None:
+    if as_json:
+        return
+    info = _scored_json(r)
+    d = info["deployment"]
+    click.echo(
+        f"scoring batch {info['batch']} row {info['input_row']} ({info['row_id']}): "
+        f"{info['prediction']} ({info['decision']}) in {info['part']}"
+    )
+    click.echo(f"  raw file  {info['raw_file']} row {info['raw_file_row']}")
     click.echo(
         f"  deployment {d['id']} ({d['alias']}), rules {d['rules_version']}, bundle {d['bundle_uri']}"
     )

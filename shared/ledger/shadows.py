@@ -57,6 +57,11 @@ class ShadowRecords(Repository):
                 actor,
                 f"alias.{AliasAction.DETACH.value}",
                 name,
-                {"version": version_label(current.model_id), "reason": reason},
+                {
+                    "version": version_label(current.model_id),
+                    "previous": version_label(current.model_id),
+                    "deployment": current.deployment_id,
+                    "reason": reason,
+                },
             )
             return mapping.alias_move(move)

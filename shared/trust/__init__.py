@@ -1,6 +1,8 @@
 """Trust: who did what, proven. Identity (identity.py), Ed25519 keys and signed statements
 (keys.py), anchors of the audit chain outside the database (anchors.py), API tokens
-(tokens.py), the replay of the audit chain against the state tables (replay.py).
+(tokens.py), the replay of the audit chain against the state tables (replay.py), driven
+by one table from each audit action to the state rows it writes (replay_rules.py, with the
+rules of the release tables in replay_release.py and of the other tables in replay_records.py).
 
 Import the submodules; this package imports nothing so that shared.config can use
 shared.trust.settings."""

@@ -1,7 +1,9 @@
 """State against record: replay the audit chain against the state tables.
 
-Every approval, alias move, deployment, alias and model version row must have been produced
-by an audit entry and agree with it; every signature must verify. ``verify_trust`` joins
+Every row of a replayed state table (approvals, alias moves, deployments, aliases, model
+versions, datasets, runs, scoring batches, ... : the table in ``replay_rules``) must have
+been produced by an audit entry and agree with it; an action the table does not know is
+reported, never passed silently; every signature must verify. ``verify_trust`` joins
 this with the chain's own hashes and the anchors: what `renkei audit verify` prints.
 """
 
@@ -12,15 +14,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from shared.ledger import Ledger
-from shared.ledger.models import Alias, AliasMove, Approval, AuditEntry, ModelVersion
-from shared.ledger.models import Deployment as DeploymentRow
+from shared.ledger.models import AliasMove, Approval, AuditEntry
 from shared.ledger.trust import TrustRecords
 from shared.trust.anchors import AnchorCheck, anchor_store, check_anchors
 from shared.trust.decisions import signature_problem
+from shared.trust.replay_rules import ACTIONS, RULES, Item, coverage_problems, writers
 from shared.trust.settings import IdentitySettings
 
 
@@ -37,19 +39,11 @@ class TrustReport:
         return not self.problems
 
 
-def _v(mid: int | None) -> str | None:
-    return None if mid is None else f"v{mid}"
-
-
-def _match(
-    table: str,
-    rows: list[tuple[int, Hashable, dict[str, Any]]],
-    entries: list[tuple[int, Hashable, dict[str, Any]]],
-) -> list[str]:
+def _match(table: str, rows: list[Item], entries: list[Item]) -> list[str]:
     """Pair each row (id, key, fields) with the first unused entry (id, key, fields) of the
     same key, in order; report rows no entry produced, rows that differ, entries with no row."""
     problems = []
-    pool: dict[Hashable, list[tuple[int, dict[str, Any]]]] = {}
+    pool: dict[Hashable, list[tuple[Hashable, dict[str, Any]]]] = {}
     for eid, key, fields in entries:
         pool.setdefault(key, []).append((eid, fields))
     for rid, key, fields in rows:
@@ -72,133 +66,49 @@ def _match(
     return problems
 
 
-def replay(ledger: Ledger, settings: IdentitySettings) -> tuple[list[str], int]:
-    """Problems of the state tables against the chain, and the count of unverified
-    (dev mode) signatures."""
+def _unknown_actions(entries: list[AuditEntry]) -> tuple[list[str], list[str]]:
+    """Entries whose action the replay table does not know: a problem when the action is in
+    a namespace of Renkei's state-writing actions (``alias.``, ``model.``, ...: it wrote
+    state nobody can check), a note otherwise (an annotation a library caller appended)."""
+    spaces = {a.split(".", 1)[0] for a in ACTIONS}
+    problems, notes = [], []
+    for e in entries:
+        if e.action in ACTIONS:
+            continue
+        if e.action.split(".", 1)[0] in spaces:
+            problems.append(
+                f"audit entry {e.id}: action {e.action!r} has no replay rule, so the state it "
+                "wrote cannot be checked (add it to ACTIONS in shared/trust/replay_rules.py)"
+            )
+        else:
+            notes.append(
+                f"audit entry {e.id}: action {e.action!r} is not one of Renkei's: no state "
+                "is replayed for it"
+            )
+    return problems, notes
+
+
+def replay(ledger: Ledger, settings: IdentitySettings) -> tuple[list[str], int, list[str]]:
+    """Problems of the state tables against the chain, the count of unverified (dev mode)
+    signatures, and notes (entries of actions that are not Renkei's)."""
     with Session(ledger.engine) as s:
         entries = list(s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
+        tables = sorted(inspect(s.connection()).get_table_names())
+        state = {t: rule.rows(s) for t, rule in RULES.items()}
         approvals = list(s.execute(select(Approval).order_by(Approval.id)).scalars())
         moves = list(s.execute(select(AliasMove).order_by(AliasMove.id)).scalars())
-        deps = list(s.execute(select(DeploymentRow).order_by(DeploymentRow.id)).scalars())
-        aliases = list(s.execute(select(Alias)).scalars())
-        models = list(s.execute(select(ModelVersion).order_by(ModelVersion.id)).scalars())
         s.expunge_all()
-
-    def of(prefix: str) -> list[tuple[AuditEntry, dict[str, Any]]]:
-        return [(e, json.loads(e.details)) for e in entries if e.action.startswith(prefix)]
-
-    problems: list[str] = []
-    appr = of("model.approve") + of("model.reject")
-    appr.sort(key=lambda x: x[0].id)
-    problems += _match(
-        "approvals",
-        [
-            (
-                a.id,
-                (f"v{a.model_id}", a.decision),
-                {"actor": a.actor, "role": a.role, "comment": a.comment},
-            )
-            for a in approvals
-        ],
-        [
-            (
-                e.id,
-                (e.subject, e.action.split(".", 1)[1]),
-                {"actor": e.actor, "role": d.get("role"), "comment": d.get("comment")},
-            )
-            for e, d in appr
-        ],
-    )
-    alias_entries = of("alias.")
-    problems += _match(
-        "alias_history",
-        [
-            (
-                m.id,
-                (m.alias, m.action),
-                {
-                    "version": f"v{m.model_id}",
-                    "previous": _v(m.previous_model_id),
-                    "deployment": m.deployment_id,
-                    "actor": m.actor,
-                    "reason": m.reason,
-                },
-            )
-            for m in moves
-        ],
-        [
-            (
-                e.id,
-                (e.subject, e.action.split(".", 1)[1]),
-                {
-                    "version": d.get("version"),
-                    "previous": d.get("previous"),
-                    "deployment": d.get("deployment"),
-                    "actor": e.actor,
-                    "reason": d.get("reason"),
-                },
-            )
-            for e, d in alias_entries
-        ],
-    )
-    created = [(e, d) for e, d in alias_entries if e.action == "alias.promote"]
-    problems += _match(
-        "deployments",
-        [
-            (
-                d.id,
-                d.id,
-                {
-                    "version": f"v{d.model_id}",
-                    "alias": d.alias,
-                    "rules_version": d.rules_version,
-                    "actor": d.created_by,
-                },
-            )
-            for d in deps
-        ],
-        [
-            (
-                e.id,
-                d.get("deployment"),
-                {
-                    "version": d.get("version"),
-                    "alias": e.subject,
-                    "rules_version": d.get("rules_version"),
-                    "actor": e.actor,
-                },
-            )
-            for e, d in created
-        ],
-    )
-    final: dict[str, dict[str, Any]] = {}
-    for e, d in alias_entries:
-        final[e.subject] = {"version": d.get("version"), "deployment": d.get("deployment")}
-    problems += _match(
-        "aliases",
-        [
-            (a.alias, a.alias, {"version": f"v{a.model_id}", "deployment": a.deployment_id})
-            for a in aliases
-        ],
-        [(0, k, v) for k, v in final.items()],
-    )
-    problems += _match(
-        "model_versions",
-        [
-            (m.id, f"v{m.id}", {"family": m.family, "status": m.status, "actor": m.trained_by})
-            for m in models
-        ],
-        [
-            (
-                e.id,
-                e.subject,
-                {"family": d.get("family"), "status": d.get("status"), "actor": e.actor},
-            )
-            for e, d in of("model.register")
-        ],
-    )
+    problems = coverage_problems([t for t in tables if t != "alembic_version"])
+    unknown, notes = _unknown_actions(entries)
+    problems += unknown
+    events = [(e, json.loads(e.details)) for e in entries]
+    for table, rule in RULES.items():
+        acts = writers(table)
+        problems += _match(
+            table, state[table], rule.expected([x for x in events if x[0].action in acts])
+        )
     sig_problems, unverified = _signatures(ledger, settings, approvals, moves)
-    return problems + sig_problems, unverified
+    return problems + sig_problems, unverified, notes
 
 
 def _signatures(
@@ -271,8 +181,9 @@ def verify_trust(
         report.notes.append(
             f"entries {a}..{b} come after the last anchor: a rewrite of them would not show"
         )
-    more, report.unverified = replay(ledger, settings)
+    more, report.unverified, notes = replay(ledger, settings)
     report.problems += more
+    report.notes += notes
     if report.unverified:
         report.notes.append(
             f"{report.unverified} decision(s) signed by unverified identities (dev mode --as)"

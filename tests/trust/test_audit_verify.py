@@ -139,3 +139,62 @@ def test_entries_after_the_last_anchor_are_named_unanchored(trained: Trained) ->
     rc, out = renkei_verify(t)
     assert rc == 0, out
     assert f"entries {last}..{last} come after the last anchor" in out
+
+
+def _ok(t: Trained, *args: str) -> str:
+    out = renkei(t, *args)
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
+def test_every_alias_move_replays_shadow_attach_detach_promote_and_rollback(
+    trained2: Trained,
+) -> None:
+    """The demo's seam (issue 23): a shadow challenger is a deployment made by `renkei
+    shadow`, not by a promotion; verify must account for it, for its detach and for the
+    rollback that follows, and say the state tables agree."""
+    t = trained2
+    v1, v2 = t.candidates
+    for who in ("kenji", "yui"):
+        _ok(t, "approve", v1, "--as", who, "--comment", "ok")
+    _ok(t, "promote", v1, "--to", "production", "--as", "sora", "--reason", "first")
+    _ok(t, "shadow", v2, "--alias", "production", "--as", "sora", "--reason", "try it")
+    rc, out = renkei_verify(t)
+    assert rc == 0, f"a shadow attach breaks the replay: {out}"
+    assert "state tables agree with the chain" in out
+    _ok(t, "shadow", "--off", "--as", "sora")
+    rc, out = renkei_verify(t)
+    assert rc == 0, f"a shadow detach breaks the replay: {out}"
+    for who in ("kenji", "yui"):
+        _ok(t, "approve", v2, "--as", who, "--comment", "ok")
+    _ok(t, "promote", v2, "--to", "production", "--as", "sora", "--reason", "second")
+    _ok(t, "rollback", "--as", "sora", "--reason", "back")
+    rc, out = renkei_verify(t)
+    assert rc == 0 and "state tables agree with the chain" in out, out
+    assert [m.action for m in t.ledger.releases.history()] == [
+        "promote",
+        "shadow",
+        "detach",
+        "promote",
+        "rollback",
+    ]
+
+
+def test_an_action_of_renkei_with_no_replay_rule_is_reported_not_passed(
+    trained: Trained,
+) -> None:
+    """Table-driven: an action in a namespace of Renkei's state-writing actions that the
+    replay table does not know is a problem (what it wrote cannot be checked); a state row
+    written with it is reported as produced by no entry."""
+    t = trained
+    _released(t)
+    t.ledger.audit.append("sora", "alias.teleport", "production", {"version": "v1"})
+    rc, out = renkei_verify(t)
+    assert rc == 1, out
+    assert "action 'alias.teleport' has no replay rule" in out
+
+
+def test_the_replay_table_covers_every_ledger_table() -> None:
+    from shared.trust.replay_rules import coverage_problems
+
+    assert coverage_problems() == []

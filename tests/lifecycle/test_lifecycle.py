@@ -1,0 +1,170 @@
+"""The invariants every feature must keep, checked on one whole lifecycle (conftest.live):
+each its own test, its message naming what broke."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+import streamlit as st  # before any Runner: Metaflow's vendored typing_extensions breaks it
+from streamlit.testing.v1 import AppTest
+
+from shared.data import storage
+from shared.operate.captured import read_capture
+from tests.app.conftest import APP, PAGES
+from tests.lifecycle.conftest import Lived
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_lifecycle_went_through_every_stage(lived: Lived) -> None:
+    lg = lived.ledger
+    moves = [(m.action, m.alias, m.version) for m in lg.releases.history()]
+    first, new = lived.first, lived.retrained
+    assert moves == [
+        ("promote", "production", first),
+        ("shadow", "production-shadow", new),
+        ("detach", "production-shadow", new),
+        ("promote", "production", new),
+        ("rollback", "production", first),
+    ], f"alias history is not the lifecycle's: {moves}"
+    assert lg.releases.alias("production").version == first, "the rollback did not take"
+    assert lg.releases.alias("production-shadow") is None, "the shadow is still attached"
+    reports = lg.monitoring.reports()
+    assert len(reports) == 2 and reports[0].retrain, "the drifted batch asked for no retrain"
+    assert reports[0].retrain_run, "the monitor did not record the retraining run it started"
+    assert reports[1].retrain_run is None, "--retrain none started a retraining run"
+    kinds = {c["kind"] for r in reports for c in r.checks}
+    assert {"data_drift", "intervals", "shadow"} <= kinds, f"monitoring checks missing: {kinds}"
+    fb = lg.operations.feedback_batches()
+    assert len(fb) == 4 and all(b.accepted > 0 for b in fb), f"feedback not joined: {fb}"
+
+
+def test_audit_verify_says_the_state_tables_agree_with_the_chain(lived: Lived) -> None:
+    p = lived.renkei("audit", "verify", ok=False)
+    assert p.returncode == 0, f"`renkei audit verify` fails on the lifecycle's ledger:\n{p.stderr}"
+    assert "state tables agree with the chain" in p.stdout, p.stdout
+
+
+def test_rows_in_are_valid_plus_quarantined_for_every_dataset_version(lived: Lived) -> None:
+    datasets = lived.ledger.datasets.all()
+    assert len(datasets) == 2, "both ingests recorded a dataset version"
+    assert any(d.rows_quarantined > 0 for d in datasets), "the bad rows were not quarantined"
+    for d in datasets:
+        assert d.rows_in == d.rows_valid + d.rows_quarantined, (
+            f"dataset {d.version}: {d.rows_in} in != {d.rows_valid} valid + "
+            f"{d.rows_quarantined} quarantined"
+        )
+        for r in lived.ledger.datasets.reports(d.version):
+            assert r.rows_in == r.rows_valid + r.rows_quarantined, f"report {r.id} of {d.version}"
+    listed = json.loads(lived.renkei("datasets", "--json").stdout)
+    assert {x["version"] for x in listed} == {d.version for d in datasets}
+
+
+def _raw_row(uri: str, row: int) -> pd.Series:
+    data = storage.read_bytes(uri)
+    frame = (
+        pd.read_parquet(io.BytesIO(data))
+        if uri.endswith(".parquet")
+        else pd.read_csv(io.BytesIO(data), dtype=str)
+    )
+    return frame.iloc[row]
+
+
+def test_every_batch_scored_row_leads_back_to_raw_row_model_rules_and_deployment(
+    lived: Lived,
+) -> None:
+    lg = lived.ledger
+    batches = lg.operations.scoring_batches()
+    assert len(batches) == 2
+    for b in batches:
+        dep = lg.releases.deployment(b.deployment_id)
+        ids = []
+        for row in (0, b.rows // 2, b.rows - 1):
+            out = lived.renkei("lineage", "--batch", str(b.id), "--row", str(row), "--json")
+            got = json.loads(out.stdout)
+            what = f"scoring batch {b.id} row {row}"
+            assert got["input_row"] == row and got["batch"] == b.id, what
+            ids.append(got["row_id"])
+            raw = _raw_row(got["raw_file"], got["raw_file_row"])
+            assert str(raw["order_id"]) == got["row_id"] or (
+                pd.isna(raw["order_id"]) and got["row_id"] in ("", "nan", "None")
+            ), f"{what}: raw row {got['raw_file_row']} of {got['raw_file']} is another order"
+            assert got["deployment"]["id"] == b.deployment_id, f"{what}: deployment"
+            assert got["deployment"]["rules_version"] == dep.rules_version, f"{what}: rules"
+            assert got["version"] == dep.version == b.version, f"{what}: model"
+            assert got["datasets"], f"{what}: the model's training data"
+            for d in got["datasets"]:
+                assert storage.exists(d["raw_uri"]), f"{what}: training raw file {d['raw_uri']}"
+        rid = next(i for i in ids if i not in ("", "nan", "None"))
+        by_id = lived.renkei("lineage", "--batch", str(b.id), "--row-id", rid, "--json")
+        assert json.loads(by_id.stdout)["row_id"] == rid, f"batch {b.id}: lineage by row id"
+
+
+def test_every_captured_online_answer_leads_back_to_deployment_model_rules_and_data(
+    lived: Lived,
+) -> None:
+    lg = lived.ledger
+    captured = read_capture(str(lived.data_root))
+    assert set(lived.request_ids) <= set(captured["request_id"]), "answers were not captured"
+    shadowed = captured[captured["shadow_version"].notna()]
+    assert set(shadowed["shadow_version"]) == {lived.retrained}, "the shadow answered online"
+    for rid in lived.request_ids[:: max(1, len(lived.request_ids) // 6)]:
+        got = json.loads(lived.renkei("lineage", rid, "--json").stdout)
+        row = captured[captured["request_id"] == rid].iloc[0]
+        dep = lg.releases.deployment(int(row["deployment_id"]))
+        assert got["request_id"] == rid
+        assert got["deployment"]["id"] == dep.id, f"request {rid}: deployment"
+        assert got["deployment"]["rules_version"] == dep.rules_version == row["rules_version"]
+        assert got["version"] == dep.version == row["model_version"], f"request {rid}: model"
+        assert got["datasets"] and all(storage.exists(d["raw_uri"]) for d in got["datasets"]), (
+            f"request {rid}: the model's training data"
+        )
+
+
+def test_every_decision_carries_a_signature_that_verifies(lived: Lived) -> None:
+    log = json.loads(lived.renkei("audit", "log", "--json", "--limit", "100000").stdout)
+    decisions = [e for e in log if e["action"].startswith(("model.approve", "model.reject"))]
+    decisions += [e for e in log if e["action"].startswith("alias.")]
+    assert {e["action"] for e in decisions} == {
+        "model.approve",
+        "alias.promote",
+        "alias.shadow",
+        "alias.detach",
+        "alias.rollback",
+    }
+    for e in decisions:
+        assert e["signature"] in ("verified", "unverified (dev mode)"), (
+            f"audit entry {e['id']} ({e['action']} {e['subject']} by {e['actor']}): "
+            f"signature {e['signature']!r}"
+        )
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_app_page_renders_on_the_lifecycles_ledger(
+    page: str, lived: Lived, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RENKEI_PROJECT", str(lived.project_path))
+    monkeypatch.setenv("RENKEI_LEDGER_URL", "")
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"views/{page}.py")
+        at.run()
+    assert not at.exception, f"page {page}: {[e.value for e in at.exception]}"
+
+
+def test_lineage_of_a_scored_row_that_is_not_there_says_so_in_one_line(lived: Lived) -> None:
+    b = lived.ledger.operations.scoring_batches()[0]
+    for args, says in [
+        (["--batch", str(b.id), "--row", str(b.rows)], f"input row {b.rows} is not in this batch"),
+        (["--batch", "999", "--row", "0"], "no scoring batch 999"),
+        (["--batch", str(b.id), "--row-id", "nobody"], "has no answer for row id 'nobody'"),
+    ]:
+        p = lived.renkei("lineage", *args, ok=False)
+        err = p.stderr.strip()
+        assert p.returncode == 1 and err.startswith("Error: ") and "\n" not in err, err
+        assert says in err, err
