@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from shared.config import ConfigError, ProjectConfig, RulesConfig, check_rules
 from shared.data import storage
 from shared.guard import Envelope, GuardedModel
-from shared.training.conformal import CALIBRATION_FILE, Calibration
-from shared.training.families import load_model
+from shared.model.conformal import CALIBRATION_FILE, Calibration
+from shared.model.families import load_model
 
 if TYPE_CHECKING:
     from shared.ledger import DeploymentRecord

@@ -23,8 +23,8 @@ from shared.guard.plan import DECISIONS, Outcome, Plan, records_columns, stand_i
 from shared.guard.plan import Rows as _Rows
 
 if TYPE_CHECKING:
-    from shared.training.conformal import Calibration  # training imports the guard
-    from shared.training.families.base import Model
+    from shared.model.conformal import Calibration  # training imports the guard
+    from shared.model.families.base import Model
 
 
 class GuardedModel:

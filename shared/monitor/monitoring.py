@@ -21,6 +21,8 @@ from shared.data.partitions import iter_landed
 from shared.data.sampling import Reservoir
 from shared.data.validation import RawInputError, check_rows
 from shared.ledger import Ledger, ModelVersionRecord
+from shared.model.conformal import CALIBRATION_FILE, Calibration
+from shared.model.drift import ReferenceProfile
 from shared.monitor.checks import (
     Check,
     Verdict,
@@ -31,11 +33,9 @@ from shared.monitor.checks import (
     check_prediction_drift,
     labelled,
 )
-from shared.monitor.drift import ReferenceProfile
 from shared.monitor.online import keyed_labels, online_outputs, online_window
 from shared.monitor.shadow import ShadowComparison, challenger_rows, compare, shadow_check
 from shared.training import load_optional
-from shared.training.conformal import CALIBRATION_FILE, Calibration
 
 
 class MonitoringError(ValueError):

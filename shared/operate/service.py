@@ -31,12 +31,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from shared.config import ProjectConfig
+from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
 from shared.operate.capture import Captured, new_request_id, writer_for
 from shared.operate.holder import AliasHolder
 from shared.operate.limits import body_limit, safe_errors
 from shared.trust.http import protect
-from shared.trust.settings import IdentitySettings
 
 _BODY = Body(..., description="One row (an object) or many (a list of objects).")
 _PY_TYPES: dict[str, Any] = {"float": float, "int": int, "bool": bool, "category": str, "str": str}

@@ -24,9 +24,9 @@ from shared.ledger import (
     ModelVersionRecord,
     NewDeployment,
 )
+from shared.model.conformal import CALIBRATION_FILE
+from shared.model.families import ARTIFACT_FILES
 from shared.training import load_artifacts, load_optional
-from shared.training.conformal import CALIBRATION_FILE
-from shared.training.families import ARTIFACT_FILES
 from shared.trust.decisions import Signer, approval_problems
 
 from .approvals import ReleaseRefused, _model, approval_status

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.training.families import FitReport
+from shared.model.families import FitReport
 
 
 class TrainingError(ValueError):

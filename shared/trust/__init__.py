@@ -3,4 +3,4 @@
 (tokens.py), the replay of the audit chain against the state tables (replay.py).
 
 Import the submodules; this package imports nothing so that shared.config can use
-shared.trust.settings."""
+shared.config.identity."""

@@ -14,18 +14,18 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from shared.config.identity import IdentitySettings
 from shared.ledger import ApprovalRecord, Ledger, ModelVersionRecord
 from shared.ledger.trust import SignatureRecord, TrustRecords
 from shared.ledger.unit import utcnow
 from shared.trust import keys
 from shared.trust.identity import Identity, IdentityStatus
-from shared.trust.settings import IdentitySettings
 
 
 def artifact_digest(m: ModelVersionRecord) -> str:
     """sha256 over the model version's artifact files (names and bytes, sorted by name)."""
+    from shared.model.families import ARTIFACT_FILES
     from shared.training import load_artifacts
-    from shared.training.families import ARTIFACT_FILES
 
     h = hashlib.sha256()
     for name, data in sorted(load_artifacts(m.artifact_uri, ARTIFACT_FILES[m.family]).items()):

@@ -12,9 +12,9 @@ from typing import Any
 import jwt
 from fastapi import FastAPI, HTTPException, Request
 
+from shared.config.identity import IdentitySettings, OidcSettings
 from shared.ledger import Ledger
 from shared.ledger.trust import TrustRecords
-from shared.trust.settings import IdentitySettings, OidcSettings
 
 log = logging.getLogger("uvicorn.renkei")  # printed with uvicorn's own lines
 DEV_CALLER = "anonymous (dev mode)"

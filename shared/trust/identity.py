@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.trust.settings import IdentitySettings
+from shared.config.identity import IdentitySettings
 
 
 class IdentityStatus(StrEnum):

@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
 from shared.ledger.models import Alias, AliasMove, Approval, AuditEntry, ModelVersion
 from shared.ledger.models import Deployment as DeploymentRow
 from shared.ledger.trust import TrustRecords
 from shared.trust.anchors import AnchorCheck, anchor_store, check_anchors
 from shared.trust.decisions import signature_problem
-from shared.trust.settings import IdentitySettings
 
 
 @dataclass

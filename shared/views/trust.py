@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
 from shared.ledger.trust import TrustRecords
 from shared.trust.anchors import anchor_store, check_anchors
 from shared.trust.decisions import Signer, approval_fields, signature_problem, signer_for
 from shared.trust.identity import Identity, IdentityStatus, os_login
-from shared.trust.settings import IdentitySettings
 
 SIGNED_ACTIONS = {"model.approve": "approval", "model.reject": "approval"}
 

@@ -14,9 +14,9 @@ from shared.config import RulesConfig, load_project, load_rules
 from shared.data.generator import generate_orders
 from shared.guard import Envelope, GuardedModel, GuardedPredictions
 from shared.guard.bundle import BundleError, build_bundle, load_bundle
+from shared.model.conformal import calibrate
+from shared.model.families import Baseline, load_model
 from shared.training import generated_split, train_candidate
-from shared.training.conformal import calibrate
-from shared.training.families import Baseline, load_model
 from tests.unit.test_training import fast
 
 REPO = Path(__file__).resolve().parents[2]
