@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.config import ConfigError, ProjectConfig, RulesConfig, check_rules
+from shared.config.errors import RenkeiError
 from shared.data import storage
 from shared.guard import Envelope, GuardedModel
 from shared.model.conformal import CALIBRATION_FILE, Calibration
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 FORMAT = "renkei-bundle/1"
 
 
-class BundleError(ValueError):
+class BundleError(RenkeiError, ValueError):
     """A bundle is unreadable, incomplete or altered."""
 
 

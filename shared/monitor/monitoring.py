@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from shared.config import ProjectConfig
+from shared.config.errors import RenkeiError
 from shared.data import storage
 from shared.data.contracts import ColumnSpec, Contracts, build_contracts
 from shared.data.manifest import iter_frames
@@ -38,7 +39,7 @@ from shared.monitor.shadow import ShadowComparison, challenger_rows, compare, sh
 from shared.training import load_optional
 
 
-class MonitoringError(ValueError):
+class MonitoringError(RenkeiError, ValueError):
     """Monitoring cannot run (nothing scored yet, no reference profile)."""
 
 
