@@ -12,7 +12,7 @@ from shared.config import InputRule, ProjectConfig
 
 if TYPE_CHECKING:
     from shared.guard.plan import Rows
-    from shared.model.conformal import Calibration  # training imports the guard
+    from shared.model.conformal import Calibration  # types only
 
 
 def interval_rules(

@@ -31,7 +31,7 @@ from shared.guard.envelope import Envelope
 from shared.guard.intervals import interval_rules, intervals
 
 if TYPE_CHECKING:
-    from shared.model.conformal import Calibration  # training imports the guard
+    from shared.model.conformal import Calibration  # types only
     from shared.model.families.base import Model
 
 DECISIONS = ("model", "corrected", "fallback", "rejected")

@@ -18,7 +18,7 @@ from shared.config import ProjectConfig, RolesConfig, RulesConfig
 from shared.guard import GuardedModel
 from shared.guard.bundle import load_deployed
 from shared.ledger import AliasAction, AliasMoveRecord, DeploymentRecord, Ledger, LedgerError
-from shared.ledger.shadows import ShadowRecords, shadow_alias
+from shared.ledger.shadows import shadow_alias
 from shared.release import ALIASES, ReleaseRefused, can_release
 from shared.release.approvals import registered_model
 from shared.release.promotion import move_onto, new_deployment, release_roles
@@ -84,7 +84,7 @@ def detach(
     """Take the shadow challenger of ``alias`` off."""
     _may(roles, user, alias, "detach a shadow challenger")
     try:
-        move = ShadowRecords(ledger).detach(alias, user, reason or f"shadow of {alias} off")
+        move = ledger.shadows.detach(alias, user, reason or f"shadow of {alias} off")
     except LedgerError as e:
         raise ReleaseRefused("no_shadow", str(e)) from None
     if signer is not None:
