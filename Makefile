@@ -37,6 +37,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the layers contract in pyproject.toml ([tool.importlinter])
 
 format: setup
 	$(BIN)/ruff format .

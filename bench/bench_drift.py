@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import write_table  # noqa: E402
-from shared.monitor.drift import numeric_drift, numeric_ref, psi  # noqa: E402
+from shared.model.drift import numeric_drift, numeric_ref, psi  # noqa: E402
 
 
 def naive_psi(train: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:

@@ -23,9 +23,9 @@ import numpy as np  # noqa: E402
 
 from bench.common import write_table  # noqa: E402
 from shared.config import load_project  # noqa: E402
+from shared.model.families import FAMILIES, load_model, pick_device  # noqa: E402
+from shared.model.metrics import evaluate  # noqa: E402
 from shared.training import generated_split  # noqa: E402
-from shared.training.families import FAMILIES, load_model, pick_device  # noqa: E402
-from shared.training.metrics import evaluate  # noqa: E402
 
 
 def fit_on(family: str, device: str, split, cfg) -> tuple[object, object]:  # noqa: ANN001

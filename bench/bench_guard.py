@@ -29,8 +29,8 @@ from shared.config import load_project, load_rules  # noqa: E402
 from shared.data.generator import generate_orders  # noqa: E402
 from shared.guard import Envelope  # noqa: E402
 from shared.guard.bundle import build_bundle, load_bundle  # noqa: E402
+from shared.model.families import Baseline  # noqa: E402
 from shared.training import generated_split, train_candidate  # noqa: E402
-from shared.training.families import Baseline  # noqa: E402
 
 BARE_APP = """
 import sys, pandas as pd

@@ -21,13 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import write_table  # noqa: E402
+from shared.config.identity import IdentitySettings  # noqa: E402
 from shared.ledger import Ledger, ModelRegistration  # noqa: E402
 from shared.ledger.trust import TrustRecords  # noqa: E402
 from shared.trust import keys  # noqa: E402
 from shared.trust.anchors import attach  # noqa: E402
 from shared.trust.decisions import Signer, approval_fields, signature_problem  # noqa: E402
 from shared.trust.identity import Identity, IdentityStatus  # noqa: E402
-from shared.trust.settings import IdentitySettings  # noqa: E402
 
 
 def _ledger(tmp: Path, name: str) -> Ledger:

@@ -3,6 +3,9 @@
 ``main`` holds the group, its context and the entry point; one module per noun holds its
 commands (``data``, ``models``, ``release``, ``operate``, ``monitor``, ``app``, ``deploy``,
 ``audit``, ``db``, ``keys``, ``tokens``, ``shadow``); ``output`` prints every listing as a table or ``--json``.
+
+Layer: entry points (with shared.flowkit, flows/ and app/). May import every layer below:
+reports (shared.views), the lifecycle, guard, model, ledger, data, config.
 """
 
 from . import (  # noqa: F401  (registers the commands)

@@ -116,7 +116,7 @@ def cli(ctx: click.Context, project_path: str, ledger: str | None, debug: bool) 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; Renkei, database, storage and bundle errors end in one line, exit 1
     (``--debug``: the traceback)."""
-    from shared.errors import expected_errors, one_line
+    from shared.config.errors import expected_errors, one_line
 
     args = sys.argv[1:] if argv is None else argv
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from shared.ledger import LedgerError
-from shared.ledger.trust import TrustRecords
 from shared.monitor.reports import text_table
 
 from .main import Ctx, cli
@@ -23,7 +22,7 @@ def tokens_create(obj: Ctx, name: str) -> None:
     """Issue a token; it is printed once and only its hash is kept."""
     who = obj.identity(None).member
     try:
-        token = TrustRecords(obj.ledger()).create_token(name, who)
+        token = obj.ledger().trust.create_token(name, who)
     except LedgerError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"token {name!r} (shown once; the ledger keeps only its sha256):")
@@ -34,7 +33,7 @@ def tokens_create(obj: Ctx, name: str) -> None:
 @click.pass_obj
 def tokens_list(obj: Ctx) -> None:
     """Every token: name, who issued it, when, revoked or not."""
-    rows = TrustRecords(obj.ledger()).tokens()
+    rows = obj.ledger().trust.tokens()
     if not rows:
         click.echo("No API tokens: renkei tokens create --name NAME")
         return
@@ -63,7 +62,7 @@ def tokens_revoke(obj: Ctx, name: str) -> None:
     """Revoke token NAME: the service refuses it from the next request on."""
     who = obj.identity(None).member
     try:
-        TrustRecords(obj.ledger()).revoke_token(name, who)
+        obj.ledger().trust.revoke_token(name, who)
     except LedgerError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"token {name!r} revoked")

@@ -7,20 +7,11 @@ One module per file's schema (``project``, ``rules``, ``roles``, ``costs``, ``aw
 ``Config`` with :func:`parse_project` as parser, which freezes the whole set into the run;
 the CLI, the app and tests call :func:`load_project_set` (or :func:`load_project` and
 friends for one file). Any problem raises :class:`ConfigError` naming file, field and problem.
+
+Layer: bottom (beside shared.paths). Imports nothing from shared outside itself; holds
+RenkeiError (errors), the base of every layer's errors.
 """
 
-from .aws import (
-    AwsConfig,
-    BatchSettings,
-    IamSettings,
-    InstanceType,
-    LedgerSettings,
-    MetadataSettings,
-    RetrySettings,
-    S3Settings,
-    StepResources,
-    load_aws,
-)
 from .base import (
     DEFAULT_AWS_PATH,
     DEFAULT_COSTS_PATH,
@@ -29,8 +20,7 @@ from .base import (
     DEFAULT_RULES_PATH,
     ConfigError,
 )
-from .costs import BenefitPeriod, BenefitSettings, CostsConfig, check_costs, load_costs
-from .metaflow import parse_aws, parse_project
+from .exports import lazy_exports
 from .project import (
     REGRESSION_METRICS,
     AppSettings,
@@ -54,13 +44,6 @@ from .project import (
     load_project,
     project_file,
 )
-from .project_set import (
-    ProjectSet,
-    load_project_set,
-    project_from_flow,
-    project_set_from_text,
-    set_from_flow,
-)
 from .roles import (
     LIFECYCLE_STAGES,
     ML_LENS_ROLES,
@@ -71,6 +54,37 @@ from .roles import (
     load_roles,
 )
 from .rules import GuardLimits, InputRule, OutputRule, RulesConfig, check_rules, load_rules
+
+# Loaded on first use (PEP 562): the AWS, costs and Metaflow schemas and the folder loader
+# are not needed to import the service or a page (tests/unit/test_layers.py).
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AwsConfig": "aws",
+        "BatchSettings": "aws",
+        "IamSettings": "aws",
+        "InstanceType": "aws",
+        "LedgerSettings": "aws",
+        "MetadataSettings": "aws",
+        "RetrySettings": "aws",
+        "S3Settings": "aws",
+        "StepResources": "aws",
+        "load_aws": "aws",
+        "BenefitPeriod": "costs",
+        "BenefitSettings": "costs",
+        "CostsConfig": "costs",
+        "check_costs": "costs",
+        "load_costs": "costs",
+        "parse_aws": "metaflow",
+        "parse_project": "metaflow",
+        "ProjectSet": "project_set",
+        "load_project_set": "project_set",
+        "project_from_flow": "project_set",
+        "project_set_from_text": "project_set",
+        "set_from_flow": "project_set",
+    },
+)
+
 
 __all__ = [
     "AppSettings",

@@ -8,6 +8,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.config.errors import RenkeiError
+
 DEFAULT_PROJECT_PATH = "config/project.yaml"
 DEFAULT_ROLES_PATH = "config/roles.yaml"
 DEFAULT_RULES_PATH = "config/rules.yaml"
@@ -15,7 +17,7 @@ DEFAULT_COSTS_PATH = "config/costs.yaml"
 DEFAULT_AWS_PATH = "config/aws.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(RenkeiError, ValueError):
     """A configuration file is missing, unreadable or invalid; the message says where."""
 
 

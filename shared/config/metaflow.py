@@ -28,7 +28,7 @@ def _flow_parser(fn: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[st
         try:
             return fn(text)
         except ConfigError as e:
-            from shared.flowkit import RenkeiFlowError
+            from shared.config.flow_error import RenkeiFlowError
 
             raise RenkeiFlowError(str(e)) from None
 

@@ -100,7 +100,7 @@ class GateSettings(_Strict):
 
 
 class IntervalSettings(_Strict):
-    """Conformal intervals (shared/training/conformal.py): the nominal coverage of every
+    """Conformal intervals (shared/model/conformal.py): the nominal coverage of every
     answer's interval (regression) or prediction set (binary), calibrated at training."""
 
     coverage: float = Field(0.9, gt=0.5, lt=1.0)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from shared.trust.settings import IdentitySettings
+from shared.config.identity import IdentitySettings
 
 from .base import DEFAULT_ROLES_PATH, _load, _Strict
 

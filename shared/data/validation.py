@@ -15,6 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.config import ValidationDepth, config_context
 
+from shared.config.errors import RenkeiError
 from shared.data.contracts import ColumnSpec, Contracts
 from shared.data.fastcheck import FastCheck, column_array, fast_check
 from shared.data.quarantine import CheckCount, QuarantineReasons, SplitResult, quarantine_frame
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 
-class RawInputError(ValueError):
+class RawInputError(RenkeiError, ValueError):
     """A file-level problem with a raw batch; the message is one line naming file and problem."""
 
 

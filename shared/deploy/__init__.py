@@ -11,6 +11,9 @@ the aws settings. :func:`iam_policies` drafts the least-privilege policy of each
 
 ``settings`` writes the production settings folder, ``step_functions`` deploys one flow,
 ``iam`` drafts the policies.
+
+Layer: lifecycle, bottom (beside shared.training, which it does not import). May import
+config and shared.paths.
 """
 
 from .iam import iam_policies

@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 
 from shared.config import AwsConfig, ProjectConfig, ProjectSet
+from shared.config.errors import RenkeiError
 
 
-class DeployError(RuntimeError):
+class DeployError(RenkeiError, RuntimeError):
     """A deployment failed; the message says which flow and why."""
 
 

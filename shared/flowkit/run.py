@@ -10,13 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from metaflow.exception import MetaflowException
-
-
-class RenkeiFlowError(MetaflowException):
-    """Ends a step with one clear message and no traceback."""
-
-    headline = "Renkei"
+from shared.config.flow_error import RenkeiFlowError
 
 
 class RunKilled(BaseException):  # noqa: N818 (a signal, not an error of the code)
@@ -54,7 +48,7 @@ def begin_run(project: Any) -> RunStart:
     from metaflow import current
 
     from shared.config import project_from_flow
-    from shared.errors import expected_errors, one_line
+    from shared.config.errors import expected_errors, one_line
 
     try:
         cfg = project_from_flow(project)
@@ -75,7 +69,7 @@ def run_context(project: Any, run_pathspec: str) -> Iterator[None]:
     prints its own exceptions without a traceback); anything else keeps its traceback.
     Temporary files are the writers' own: ``storage.write_bytes`` removes its on failure.
     """
-    from shared.errors import expected_errors, one_line
+    from shared.config.errors import expected_errors, one_line
 
     def stop(signum: int, _frame: Any) -> None:
         raise RunKilled(f"stopped by signal {signal.Signals(signum).name}")

@@ -5,6 +5,9 @@ the envelope of the training data. For every row it returns a prediction, a deci
 (``model``, ``corrected``, ``fallback``, ``rejected``), the reason codes of the rules that
 fired, and the model and rules versions. Vectorised; it never raises on bad rows, and the
 output invariants (finite answers within floor and cap, none for rejected rows) always hold.
+
+Layer: guard, above model and ledger. May import shared.model, shared.ledger (the deployment
+record a bundle is verified against), shared.data and shared.config.
 """
 
 from shared.guard.envelope import Envelope

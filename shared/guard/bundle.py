@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.config import ConfigError, ProjectConfig, RulesConfig, check_rules
+from shared.config.errors import RenkeiError
 from shared.data import storage
 from shared.guard import Envelope, GuardedModel
-from shared.training.conformal import CALIBRATION_FILE, Calibration
-from shared.training.families import load_model
+from shared.model.conformal import CALIBRATION_FILE, Calibration
+from shared.model.families import load_model
 
 if TYPE_CHECKING:
     from shared.ledger import DeploymentRecord
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 FORMAT = "renkei-bundle/1"
 
 
-class BundleError(ValueError):
+class BundleError(RenkeiError, ValueError):
     """A bundle is unreadable, incomplete or altered."""
 
 

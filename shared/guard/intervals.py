@@ -1,6 +1,6 @@
 """Intervals in the guard: the interval rule (a Software 1.0 rule over the model's
 conformal uncertainty) and each answer's ``[low, high]`` from the bundle's calibration
-(:mod:`shared.training.conformal`)."""
+(:mod:`shared.model.conformal`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from shared.config import InputRule, ProjectConfig
 
 if TYPE_CHECKING:
     from shared.guard.plan import Rows
-    from shared.training.conformal import Calibration  # training imports the guard
+    from shared.model.conformal import Calibration  # types only
 
 
 def interval_rules(

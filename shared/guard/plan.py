@@ -31,8 +31,8 @@ from shared.guard.envelope import Envelope
 from shared.guard.intervals import interval_rules, intervals
 
 if TYPE_CHECKING:
-    from shared.training.conformal import Calibration  # training imports the guard
-    from shared.training.families.base import Model
+    from shared.model.conformal import Calibration  # types only
+    from shared.model.families.base import Model
 
 DECISIONS = ("model", "corrected", "fallback", "rejected")
 _RANK = {d: k for k, d in enumerate(DECISIONS)}

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from shared.config.errors import db_error
 from shared.ledger.vocab import LedgerError
 
 if TYPE_CHECKING:  # alembic is imported where a revision is read or a migration runs
@@ -26,18 +27,6 @@ NO_LEDGER_HINT = (
 )
 MIGRATIONS = "migrations"
 PG_MIGRATION_LOCK = 7262001
-
-
-def db_error(e: BaseException) -> str:
-    """One line for a database error: the driver's own first line, without SQL or links."""
-    orig = getattr(e, "orig", None) or e
-    text_ = str(orig).strip()
-    line = text_.splitlines()[0] if text_ else type(orig).__name__
-    if "readonly database" in line or "read-only" in line:
-        return f"{line}: the ledger is read-only (check its file and folder permissions)"
-    if "database is locked" in line:
-        return f"{line}: another process holds the ledger; retry when it is done"
-    return line
 
 
 def make_engine(url: str, create: bool) -> Engine:

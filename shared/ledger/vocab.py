@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.config.errors import RenkeiError
 
-class LedgerError(RuntimeError):
+
+class LedgerError(RenkeiError, RuntimeError):
     """The ledger cannot be reached or holds no such record."""
 
 

@@ -10,15 +10,15 @@ import pandas as pd
 
 from shared.config import MonitoringSettings, ProjectConfig
 from shared.ledger import ModelVersionRecord
-from shared.monitor.drift import (
+from shared.model.conformal import empirical_coverage
+from shared.model.drift import (
     ReferenceProfile,
     categorical_psi,
     chi_square,
     numeric_drift,
     numeric_psi,
 )
-from shared.training.conformal import empirical_coverage
-from shared.training.metrics import evaluate
+from shared.model.metrics import evaluate
 
 
 class Verdict(StrEnum):

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from shared.config import ProjectConfig
+from shared.config.errors import RenkeiError
 from shared.data import storage
 from shared.data.contracts import ColumnSpec, Contracts, build_contracts
 from shared.data.manifest import iter_frames
@@ -21,6 +22,8 @@ from shared.data.partitions import iter_landed
 from shared.data.sampling import Reservoir
 from shared.data.validation import RawInputError, check_rows
 from shared.ledger import Ledger, ModelVersionRecord
+from shared.model.conformal import CALIBRATION_FILE, Calibration
+from shared.model.drift import ReferenceProfile
 from shared.monitor.checks import (
     Check,
     Verdict,
@@ -31,14 +34,12 @@ from shared.monitor.checks import (
     check_prediction_drift,
     labelled,
 )
-from shared.monitor.drift import ReferenceProfile
 from shared.monitor.online import keyed_labels, online_outputs, online_window
 from shared.monitor.shadow import ShadowComparison, challenger_rows, compare, shadow_check
 from shared.training import load_optional
-from shared.training.conformal import CALIBRATION_FILE, Calibration
 
 
-class MonitoringError(ValueError):
+class MonitoringError(RenkeiError, ValueError):
     """Monitoring cannot run (nothing scored yet, no reference profile)."""
 
 

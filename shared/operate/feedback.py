@@ -12,7 +12,7 @@ id); ``invalid`` (not a number in the target's range). Nothing is silently dropp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -102,86 +102,42 @@ def apply_feedback(
 ) -> FeedbackOutcome:
     """Match labels to scored rows by id within one scoring batch, give each a status,
     record all of them. ``scoring_batch``: the batch the labels were delivered for;
-    without it, each id's newest scoring batch."""
+    without it, each id's newest scoring batch (or an online answer, see the module)."""
     idc, target = cfg.id_column, cfg.target
     missing = [c for c in (idc, target) if c not in labels.columns]
     if missing:
         raise RawInputError(f"{source}: missing required column(s): {', '.join(missing)}")
-    now = now or datetime.now(UTC)
-    scored = scored_rows(ledger)
-    if scoring_batch is not None:
-        scored = scored[scored["scoring_batch_id"] == scoring_batch]
-        if scored.empty:
-            raise RawInputError(
-                f"{source}: no scored rows in scoring batch {scoring_batch} "
-                "(see the batches with: renkei monitoring, or the app's Operator page)"
-            )
-    scored = (
-        scored.sort_values("scoring_batch_id", kind="stable")
-        .drop_duplicates("row_id", keep="last")
-        .set_index("row_id")
+    match = _Matching(
+        scored=_scored(ledger, scoring_batch, source),
+        online=_online(cfg) if scoring_batch is None else None,
+        labelled=_labelled(ledger),
+        now=now or datetime.now(UTC),
+        late_after=timedelta(days=cfg.monitoring.late_feedback_days),
     )
-    done = ledger.operations.labelled_rows()
-    online_done = done[done["request_id"].notna()]
-    done = done[done["request_id"].isna()]
-    already = set(zip(done["scoring_batch_id"], done["row_id"], strict=True))
-    already |= set(zip(online_done["request_id"], online_done["row_id"], strict=True))
-    seen: set[tuple[int | str, str]] = set()
-    online = _online(cfg) if scoring_batch is None else None
     requests = (
         labels[REQUEST_ID].astype("string").fillna("").tolist()
         if REQUEST_ID in labels.columns
         else [""] * len(labels)
     )
-    lo, hi = cfg.target_range.min, cfg.target_range.max
-    values = (
-        pd.to_numeric(labels[target].astype("string"), errors="coerce")
-        if cfg.task == "regression"
-        else labels[target]
-        .astype("string")
-        .str.lower()
-        .map({"true": 1.0, "1": 1.0, "false": 0.0, "0": 0.0})
-    )
-    late_after = timedelta(days=cfg.monitoring.late_feedback_days)
     entries: list[FeedbackEntry] = []
     for rid, req, value in zip(
-        labels[idc].astype("string").fillna("").tolist(), requests, values.tolist(), strict=True
+        labels[idc].astype("string").fillna("").tolist(),
+        requests,
+        _label_values(labels[target], cfg).tolist(),
+        strict=True,
     ):
-        status, batch_id = FeedbackStatus.ACCEPTED, None
-        ok_value = value is not None and not pd.isna(value) and np.isfinite(value)
-        ok_value = ok_value and (lo is None or value >= lo) and (hi is None or value <= hi)
-        hit_online = (
-            _online_answer(online, req, rid)
-            if online is not None and (req or rid not in scored.index)
-            else None
-        )
+        ok_value = _in_range(value, cfg)
+        hit_online = match.online_answer(req, rid)
+        batch_id: int | None = None
         if (not rid and not req) or not ok_value:
             status = FeedbackStatus.INVALID
         elif hit_online is not None:
             req, rid = str(hit_online["request_id"]), str(hit_online["row_id"])
-            if (req, rid) in already or (req, rid) in seen:
-                status = FeedbackStatus.DUPLICATE
-            else:
-                if now - hit_online["received_at"].to_pydatetime() > late_after:
-                    status = FeedbackStatus.LATE
-                seen.add((req, rid))
+            status = match.online_status(req, rid, hit_online["received_at"].to_pydatetime())
         elif req:
             status = FeedbackStatus.UNKNOWN
-        elif rid not in scored.index:
-            status = FeedbackStatus.UNKNOWN
-        elif (key := (int(scored.loc[rid, "scoring_batch_id"]), rid)) in already or key in seen:
-            status, batch_id = FeedbackStatus.DUPLICATE, key[0]
         else:
-            hit = scored.loc[rid]
-            batch_id = int(hit["scoring_batch_id"])
-            scored_at = (
-                hit["scored_at"]
-                if hit["scored_at"].tzinfo
-                else hit["scored_at"].replace(tzinfo=UTC)
-            )
-            if now - scored_at > late_after:
-                status = FeedbackStatus.LATE
-            seen.add((batch_id, rid))
+            status, batch_id = match.batch_status(rid)
         kept = float(value) if ok_value else None
         online_req = req if hit_online is not None else None
         entries.append(FeedbackEntry(rid, kept, status, flagged, note, batch_id, online_req))
@@ -191,6 +147,94 @@ def apply_feedback(
         if e.status != FeedbackStatus.ACCEPTED and len(examples.setdefault(e.status, [])) < 5:
             examples[e.status].append(e.row_id or "<empty id>")
     return FeedbackOutcome(batch, examples)
+
+
+@dataclass
+class _Matching:
+    """What one feedback batch is matched against: the scored rows (batch), the captured
+    answers (online; None when the labels name a scoring batch), what is already labelled
+    (and, as the labels are read, what this batch labelled)."""
+
+    scored: pd.DataFrame  # indexed by row id: each id's newest scoring batch
+    online: pd.DataFrame | None
+    labelled: set[tuple[int | str, str]]  # (scoring batch id or request id, row id)
+    now: datetime
+    late_after: timedelta
+    seen: set[tuple[int | str, str]] = field(default_factory=set)
+
+    def online_answer(self, req: str, rid: str) -> pd.Series | None:
+        """The captured answer a label names, when it names one (a request id, or a row id
+        no scoring batch holds)."""
+        if self.online is None or not (req or rid not in self.scored.index):
+            return None
+        return _online_answer(self.online, req, rid)
+
+    def online_status(self, req: str, rid: str, received_at: datetime) -> FeedbackStatus:
+        """Online: a label for the answer ``req``/``rid`` captured at ``received_at``."""
+        if (req, rid) in self.labelled or (req, rid) in self.seen:
+            return FeedbackStatus.DUPLICATE
+        self.seen.add((req, rid))
+        if self.now - received_at > self.late_after:
+            return FeedbackStatus.LATE
+        return FeedbackStatus.ACCEPTED
+
+    def batch_status(self, rid: str) -> tuple[FeedbackStatus, int | None]:
+        """Batch: a label for row ``rid`` of its newest scoring batch, and that batch."""
+        if rid not in self.scored.index:
+            return FeedbackStatus.UNKNOWN, None
+        hit = self.scored.loc[rid]
+        key = (int(hit["scoring_batch_id"]), rid)
+        if key in self.labelled or key in self.seen:
+            return FeedbackStatus.DUPLICATE, key[0]
+        self.seen.add(key)
+        scored_at = hit["scored_at"]
+        scored_at = scored_at if scored_at.tzinfo else scored_at.replace(tzinfo=UTC)
+        if self.now - scored_at > self.late_after:
+            return FeedbackStatus.LATE, key[0]
+        return FeedbackStatus.ACCEPTED, key[0]
+
+
+def _scored(ledger: Ledger, scoring_batch: int | None, source: str) -> pd.DataFrame:
+    """The scored rows labels may judge, by row id: the named batch's, or each id's newest."""
+    scored = scored_rows(ledger)
+    if scoring_batch is not None:
+        scored = scored[scored["scoring_batch_id"] == scoring_batch]
+        if scored.empty:
+            raise RawInputError(
+                f"{source}: no scored rows in scoring batch {scoring_batch} "
+                "(see the batches with: renkei monitoring, or the app's Operator page)"
+            )
+    return (
+        scored.sort_values("scoring_batch_id", kind="stable")
+        .drop_duplicates("row_id", keep="last")
+        .set_index("row_id")
+    )
+
+
+def _labelled(ledger: Ledger) -> set[tuple[int | str, str]]:
+    """What already has a label: (scoring batch id, row id) and (request id, row id)."""
+    done = ledger.operations.labelled_rows()
+    online = done[done["request_id"].notna()]
+    batch = done[done["request_id"].isna()]
+    found: set[tuple[int | str, str]] = set(
+        zip(batch["scoring_batch_id"], batch["row_id"], strict=True)
+    )
+    return found | set(zip(online["request_id"], online["row_id"], strict=True))
+
+
+def _label_values(column: pd.Series, cfg: ProjectConfig) -> pd.Series:
+    """The labels as numbers (binary: true/1 and false/0); anything else NaN."""
+    if cfg.task == "regression":
+        return pd.to_numeric(column.astype("string"), errors="coerce")
+    return column.astype("string").str.lower().map({"true": 1.0, "1": 1.0, "false": 0.0, "0": 0.0})
+
+
+def _in_range(value: object, cfg: ProjectConfig) -> bool:
+    """A finite number within the target's range."""
+    if value is None or pd.isna(value) or not np.isfinite(value):  # type: ignore[arg-type]
+        return False
+    lo, hi = cfg.target_range.min, cfg.target_range.max
+    return (lo is None or value >= lo) and (hi is None or value <= hi)  # type: ignore[operator]
 
 
 def _online(cfg: ProjectConfig) -> pd.DataFrame:

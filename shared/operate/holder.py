@@ -3,18 +3,24 @@
 The scoring service holds production's deployment this way, and the capture writer process
 holds the shadow challenger's (shared.operate.capture_worker); neither waits on the ledger
 per request.
+
+The guard (and the model families under it) is imported on the first refresh, not with
+this module: importing the service stays light (tests/unit/test_layers.py holds the count).
 """
+
+from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared.guard import GuardedModel
-from shared.guard.bundle import BundleError, load_deployed
 from shared.ledger import DeploymentRecord, Ledger, LedgerError
+
+if TYPE_CHECKING:
+    from shared.guard import GuardedModel
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class AliasHolder:
             return
         if self.failure is not None and self.failure.deployment_id == dep.id:
             return  # already refused: keep serving the last good one
+        from shared.guard.bundle import BundleError, load_deployed
+
         try:
             model = load_deployed(dep)
         except (BundleError, OSError, ValueError) as e:

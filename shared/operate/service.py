@@ -18,25 +18,26 @@ dropped and sampled out); a shadow challenger attached beside the alias
 (shared.operate.shadow) answers in that process too, never in the response.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from shared.config import ProjectConfig
+from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
-from shared.operate.capture import Captured, new_request_id, writer_for
+from shared.operate.capture import Captured, CaptureWriter, new_request_id, writer_for
 from shared.operate.holder import AliasHolder
 from shared.operate.limits import body_limit, safe_errors
 from shared.trust.http import protect
-from shared.trust.settings import IdentitySettings
 
 _BODY = Body(..., description="One row (an object) or many (a list of objects).")
 _PY_TYPES: dict[str, Any] = {"float": float, "int": int, "bool": bool, "category": str, "str": str}
@@ -77,6 +78,141 @@ class PredictResponse(BaseModel):
     predictions: list[Answer]
 
 
+@dataclass(frozen=True)
+class Served:
+    """What the routes share: the alias, what it serves, the capture writer, the limits."""
+
+    alias: str
+    holder: AliasHolder
+    writer: CaptureWriter | None
+    max_rows: int
+    row: type[BaseModel]  # one request row, from the served (or the active) project
+
+
+def lifespan(served: Served) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the alias watcher and the capture writer with the app; stop them after."""
+
+    @asynccontextmanager
+    async def span(_: FastAPI) -> AsyncIterator[None]:
+        served.holder.watch()
+        if served.writer is not None:
+            served.writer.start()  # returns once the writer process is ready (or failed: logged)
+        yield
+        served.holder.stop()
+        if served.writer is not None:
+            served.writer.stop()  # writes what is still queued
+
+    return span
+
+
+async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming the field and the problem, never echoing the input (shared.operate.limits)."""
+    return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
+
+
+def status_router(served: Served, caller: Any) -> APIRouter:
+    """/health (open: status, shadow, capture counts) and /version (authenticated)."""
+    router = APIRouter()
+    holder, writer = served.holder, served.writer
+
+    @router.get("/health")
+    async def health() -> dict[str, Any]:
+        state = holder.state()
+        counts = writer.counts if writer else None
+        if counts is not None and not counts.writer_running and state["status"] == "ok":
+            state["status"] = "degraded"  # answers are served but no longer captured
+        return {
+            **state,
+            # the challenger (model_version None: none attached, or capture off)
+            "shadow": writer.shadow_state() if writer else None,
+            "capture": counts.as_dict() if counts else None,
+        }
+
+    @router.get("/version", dependencies=[caller])
+    async def version() -> dict[str, Any]:
+        snapshot = holder.get()
+        state = holder.state(snapshot)
+        dep, _ = snapshot
+        if dep is None:
+            raise HTTPException(503, {**state, "detail": f"no model serves '{served.alias}' yet"})
+        return {
+            **state,
+            "rules_version": dep.rules_version,
+            "deployment_id": dep.id,
+            "bundle_uri": dep.bundle_uri,
+            "bundle_sha256": dep.bundle_sha256,
+        }
+
+    return router
+
+
+def _rows(payload: Any, served: Served, one: TypeAdapter[Any], many: TypeAdapter[Any]) -> list[Any]:
+    """The request's rows, validated: 422 on an empty list or a bad row, 413 over max_rows."""
+    if isinstance(payload, list):
+        if not payload:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body",),
+                        "msg": "empty list: send at least one row",
+                        "type": "too_short",
+                    }
+                ]
+            )
+        if len(payload) > served.max_rows:
+            raise HTTPException(
+                413,
+                f"{len(payload):,} rows in one request, at most {served.max_rows:,} "
+                "(service.max_rows): split the request",
+            )
+    try:
+        return (
+            many.validate_python(payload)
+            if isinstance(payload, list)
+            else [one.validate_python(payload)]
+        )
+    except ValidationError as e:
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
+        ) from None
+
+
+def predict_router(served: Served, caller: Any) -> APIRouter:
+    """POST /predict: guarded answers for one row or many, each captured by the writer."""
+    router = APIRouter()
+    one, many = TypeAdapter(served.row), TypeAdapter(list[served.row])  # type: ignore[name-defined]
+
+    @router.post("/predict", response_model=PredictResponse)
+    async def predict(payload: Any = _BODY, who: str = caller) -> Response:
+        rows = _rows(payload, served, one, many)
+        dep, model = served.holder.get()
+        if model is None or dep is None:
+            raise HTTPException(503, f"no model serves '{served.alias}' yet")
+        records = [r.model_dump() for r in rows]
+        # a request without a timestamp is scored as of now
+        ts = model.cfg.timestamp_column
+        received = datetime.now(UTC)
+        now = np.datetime64(received.replace(tzinfo=None, microsecond=0), "s")
+        for r in records:
+            if r[ts] is None:
+                r[ts] = now
+        rid, answers = new_request_id(), model.predict_records(records)
+        if served.writer is not None:  # never waits: a full queue drops and counts
+            served.writer.offer(Captured(rid, who, received, dep.id, records, answers))
+        body = {
+            "request_id": rid,
+            "alias": served.alias,
+            "model_version": dep.version,
+            "rules_version": dep.rules_version,
+            "predictions": answers,
+        }
+        return Response(
+            orjson.dumps(body), media_type="application/json", headers={"x-request-id": rid}
+        )
+
+    return router
+
+
 def create_app(
     ledger_url: str,
     alias: str = "production",
@@ -97,115 +233,17 @@ def create_app(
     holder.refresh()
     # the capture writer process holds the shadow challenger, if any, and answers for it
     writer = writer_for(project, alias, ledger_url=ledger_url, check_every=check_every)
-    dep, model = holder.get()
-    schema_cfg = model.cfg if model is not None else project
-    max_rows = project.service.max_rows
-    Row = row_model(schema_cfg)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        holder.watch()
-        if writer is not None:
-            writer.start()  # returns once the writer process is ready (or failed: logged)
-        yield
-        holder.stop()
-        if writer is not None:
-            writer.stop()  # writes what is still queued
-
+    _, model = holder.get()
+    row = row_model(model.cfg if model is not None else project)
+    served = Served(alias, holder, writer, project.service.max_rows, row)
     app = FastAPI(
         title="Renkei scoring service",
         description=f"Guarded predictions from the '{alias}' deployment.",
-        lifespan=lifespan,
+        lifespan=lifespan(served),
     )
     app.add_middleware(body_limit(project.service.max_body_bytes))
     caller = Depends(protect(app, ledger, identity or IdentitySettings()))  # /health: open
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        state = holder.state()
-        counts = writer.counts if writer else None
-        if counts is not None and not counts.writer_running and state["status"] == "ok":
-            state["status"] = "degraded"  # answers are served but no longer captured
-        return {
-            **state,
-            # the challenger (model_version None: none attached, or capture off)
-            "shadow": writer.shadow_state() if writer else None,
-            "capture": counts.as_dict() if counts else None,
-        }
-
-    @app.get("/version", dependencies=[caller])
-    async def version() -> dict[str, Any]:
-        snapshot = holder.get()
-        state = holder.state(snapshot)
-        dep, _ = snapshot
-        if dep is None:
-            raise HTTPException(503, {**state, "detail": f"no model serves '{alias}' yet"})
-        return {
-            **state,
-            "rules_version": dep.rules_version,
-            "deployment_id": dep.id,
-            "bundle_uri": dep.bundle_uri,
-            "bundle_sha256": dep.bundle_sha256,
-        }
-
-    one, many = TypeAdapter(Row), TypeAdapter(list[Row])
-
-    @app.post("/predict", response_model=PredictResponse)
-    async def predict(payload: Any = _BODY, who: str = caller) -> Response:
-        if isinstance(payload, list):
-            if not payload:
-                raise RequestValidationError(
-                    [
-                        {
-                            "loc": ("body",),
-                            "msg": "empty list: send at least one row",
-                            "type": "too_short",
-                        }
-                    ]
-                )
-            if len(payload) > max_rows:
-                raise HTTPException(
-                    413,
-                    f"{len(payload):,} rows in one request, at most {max_rows:,} "
-                    "(service.max_rows): split the request",
-                )
-        try:
-            rows = (
-                many.validate_python(payload)
-                if isinstance(payload, list)
-                else [one.validate_python(payload)]
-            )
-        except ValidationError as e:
-            raise RequestValidationError(
-                [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
-            ) from None
-        dep, model = holder.get()
-        if model is None or dep is None:
-            raise HTTPException(503, f"no model serves '{alias}' yet")
-        records = [r.model_dump() for r in rows]
-        # a request without a timestamp is scored as of now
-        ts = model.cfg.timestamp_column
-        received = datetime.now(UTC)
-        now = np.datetime64(received.replace(tzinfo=None, microsecond=0), "s")
-        for r in records:
-            if r[ts] is None:
-                r[ts] = now
-        rid, answers = new_request_id(), model.predict_records(records)
-        if writer is not None:  # never waits: a full queue drops and counts
-            writer.offer(Captured(rid, who, received, dep.id, records, answers))
-        body = {
-            "request_id": rid,
-            "alias": alias,
-            "model_version": dep.version,
-            "rules_version": dep.rules_version,
-            "predictions": answers,
-        }
-        return Response(
-            orjson.dumps(body), media_type="application/json", headers={"x-request-id": rid}
-        )
-
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.include_router(status_router(served, caller))
+    app.include_router(predict_router(served, caller))
     return app

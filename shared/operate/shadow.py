@@ -18,10 +18,10 @@ from shared.config import ProjectConfig, RolesConfig, RulesConfig
 from shared.guard import GuardedModel
 from shared.guard.bundle import load_deployed
 from shared.ledger import AliasAction, AliasMoveRecord, DeploymentRecord, Ledger, LedgerError
-from shared.ledger.shadows import ShadowRecords, shadow_alias
+from shared.ledger.shadows import shadow_alias
 from shared.release import ALIASES, ReleaseRefused, can_release
-from shared.release.approvals import _model
-from shared.release.promotion import _release_roles, move_onto, new_deployment
+from shared.release.approvals import registered_model
+from shared.release.promotion import move_onto, new_deployment, release_roles
 from shared.trust.decisions import Signer
 
 SHADOW_COLUMNS = [
@@ -38,7 +38,7 @@ def _may(roles: RolesConfig, user: str, alias: str, verb: str) -> None:
         raise ReleaseRefused("unknown_alias", f"alias must be one of {ALIASES}")
     if not can_release(roles, user):
         raise ReleaseRefused(
-            "missing_role", f"{user} may not {verb}: needs one of {_release_roles(roles)}"
+            "missing_role", f"{user} may not {verb}: needs one of {release_roles(roles)}"
         )
 
 
@@ -56,7 +56,7 @@ def attach(
 ) -> AliasMoveRecord:
     """Attach candidate ``version`` as the shadow challenger of ``alias``."""
     _may(roles, user, alias, "attach a shadow challenger")
-    m = _model(ledger, version)
+    m = registered_model(ledger, version)
     if m.status != "candidate":
         raise ReleaseRefused(
             "failed_gate",
@@ -84,11 +84,11 @@ def detach(
     """Take the shadow challenger of ``alias`` off."""
     _may(roles, user, alias, "detach a shadow challenger")
     try:
-        move = ShadowRecords(ledger).detach(alias, user, reason or f"shadow of {alias} off")
+        move = ledger.shadows.detach(alias, user, reason or f"shadow of {alias} off")
     except LedgerError as e:
         raise ReleaseRefused("no_shadow", str(e)) from None
     if signer is not None:
-        signer.sign_move(ledger, _model(ledger, move.version), move, None)
+        signer.sign_move(ledger, registered_model(ledger, move.version), move, None)
     return move
 
 

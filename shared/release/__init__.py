@@ -13,6 +13,9 @@ The rules are enforced here, not in the CLI or the app, so every way in is held 
 Each refusal names the rule that refused.
 
 ``approvals`` holds the reviews and approval status, ``promotion`` the alias moves.
+
+Layer: lifecycle, above trust. May import shared.trust, shared.training and the layers
+below: guard, model, ledger, data, config.
 """
 
 from .approvals import ApprovalStatus, ReleaseRefused, approval_status, eligible_roles, review

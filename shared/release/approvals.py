@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.config import RolesConfig
+from shared.config.errors import RenkeiError
 from shared.ledger import (
     ApprovalRecord,
     Ledger,
@@ -14,7 +15,7 @@ from shared.ledger import (
 from shared.trust.decisions import Signer
 
 
-class ReleaseRefused(PermissionError):
+class ReleaseRefused(RenkeiError, PermissionError):
     """A release action was refused; ``rule`` names the rule that refused it."""
 
     def __init__(self, rule: str, message: str) -> None:
@@ -38,7 +39,8 @@ class ApprovalStatus:
         return not self.missing and not self.rejections
 
 
-def _model(ledger: Ledger, version: str) -> ModelVersionRecord:
+def registered_model(ledger: Ledger, version: str) -> ModelVersionRecord:
+    """The ledger's record of ``version``; an unknown version is refused (ReleaseRefused)."""
     try:
         return ledger.registry.model(version)
     except LedgerError as e:
@@ -46,7 +48,7 @@ def _model(ledger: Ledger, version: str) -> ModelVersionRecord:
 
 
 def approval_status(ledger: Ledger, roles: RolesConfig, version: str) -> ApprovalStatus:
-    m = _model(ledger, version)
+    m = registered_model(ledger, version)
     approved: dict[str, str] = {}
     rejections = []
     for a in ledger.releases.approvals(m.version):
@@ -77,7 +79,7 @@ def review(
     ``signer`` (shared.trust.decisions.Signer) signs the decision."""
     if decision not in ("approve", "reject"):
         raise ValueError("decision must be 'approve' or 'reject'")
-    m = _model(ledger, version)
+    m = registered_model(ledger, version)
     if not comment or not comment.strip():
         raise ReleaseRefused("comment_required", "an approval or rejection needs a comment")
     if m.status != "candidate":

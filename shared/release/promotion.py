@@ -24,12 +24,12 @@ from shared.ledger import (
     ModelVersionRecord,
     NewDeployment,
 )
+from shared.model.conformal import CALIBRATION_FILE
+from shared.model.families import ARTIFACT_FILES
 from shared.training import load_artifacts, load_optional
-from shared.training.conformal import CALIBRATION_FILE
-from shared.training.families import ARTIFACT_FILES
 from shared.trust.decisions import Signer, approval_problems
 
-from .approvals import ReleaseRefused, _model, approval_status
+from .approvals import ReleaseRefused, approval_status, registered_model
 
 ALIASES = ("staging", "production")
 RELEASE_STAGES = ("Release", "Deploy")
@@ -44,7 +44,8 @@ def can_release(roles: RolesConfig, user: str) -> bool:
     return False
 
 
-def _release_roles(roles: RolesConfig) -> str:
+def release_roles(roles: RolesConfig) -> str:
+    """The roles that may release (for a refusal's message)."""
     names = []
     for stage in RELEASE_STAGES:
         entry = roles.raci.get(stage)
@@ -61,7 +62,7 @@ def _release_rules(
         raise ReleaseRefused("unknown_alias", f"alias must be one of {ALIASES}")
     if not can_release(roles, user):
         raise ReleaseRefused(
-            "missing_role", f"{user} may not {verb}: needs one of {_release_roles(roles)}"
+            "missing_role", f"{user} may not {verb}: needs one of {release_roles(roles)}"
         )
     if m.status != "candidate":
         failing = ", ".join(m.failing_gates) or "none"
@@ -107,7 +108,7 @@ def promote(
 ) -> AliasMoveRecord:
     """Move ``alias`` to ``version`` behind the current rules, building its bundle
     (:func:`new_deployment`: verified before the alias moves)."""
-    m = _model(ledger, version)
+    m = registered_model(ledger, version)
     _release_rules(ledger, roles, m, alias, user, "promote")
     deployment = new_deployment(ledger, cfg, rules, m, commit, user)
     why = reason or f"promote {m.version} to {alias}"
@@ -189,7 +190,7 @@ def rollback(
     """
     if not can_release(roles, user):
         raise ReleaseRefused(
-            "missing_role", f"{user} may not roll back: needs one of {_release_roles(roles)}"
+            "missing_role", f"{user} may not roll back: needs one of {release_roles(roles)}"
         )
 
     stack: list[str] = []
@@ -201,7 +202,7 @@ def rollback(
     if len(stack) < 2:
         raise ReleaseRefused("nothing_to_roll_back", f"{alias} has no earlier version")
     serving, target = stack[-1], stack[-2]
-    _release_rules(ledger, roles, _model(ledger, target), alias, user, "roll back")
+    _release_rules(ledger, roles, registered_model(ledger, target), alias, user, "roll back")
     dep = ledger.releases.latest_deployment(target, alias)
     if dep is None:
         raise ReleaseRefused("bundle_verified", f"{target} was never deployed as {alias!r}")
@@ -215,7 +216,7 @@ def rollback(
         alias, target, user, reason or f"roll back {alias}", "rollback", check=check
     )
     if signer is not None:
-        signer.sign_move(ledger, _model(ledger, target), move, dep.bundle_sha256)
+        signer.sign_move(ledger, registered_model(ledger, target), move, dep.bundle_sha256)
     return move
 
 

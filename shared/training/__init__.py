@@ -2,42 +2,56 @@
 
 ``inputs`` (datasets, labels, split by time), ``fit`` (one family fitted and scored),
 ``gates`` (the gates, the champion included), ``artifacts`` (comparison frame, artifact
-files, ledger registration), ``conformal`` (interval calibration), ``start`` (what the train flow's first step does),
-``families/`` (one module per model family; torch is imported only when a torch model is
-fitted or loaded), ``metrics``.
+files, ledger registration), ``start`` (what the train flow's first step does). The
+families, metrics and the conformal calibration they use are the model layer's
+(shared.model); ``families/base.py`` here only keeps an old class path for pickled artifacts.
+
+Layer: lifecycle, bottom (beside shared.deploy). May import the guard, model, ledger, data
+and config layers.
 """
 
-from .artifacts import (
-    ComparisonRow,
-    comparison_frame,
-    load_artifacts,
-    load_optional,
-    registration,
-    save_artifacts,
+from shared.config.exports import lazy_exports
+
+# Each name is imported from its module on first use (PEP 562): a caller that needs only
+# `load_artifacts` (release, trust, monitor) does not load the fitting and gating code.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ComparisonRow": "artifacts",
+        "comparison_frame": "artifacts",
+        "load_artifacts": "artifacts",
+        "load_optional": "artifacts",
+        "registration": "artifacts",
+        "save_artifacts": "artifacts",
+        "Candidate": "candidate",
+        "GateResult": "candidate",
+        "TrainingError": "candidate",
+        "GPU_FAMILIES": "fit",
+        "families_by_device": "fit",
+        "score_candidate": "fit",
+        "train_and_save": "fit",
+        "train_candidate": "fit",
+        "BINARY_GATES": "gates",
+        "GATES": "gates",
+        "GateContext": "gates",
+        "apply_gates": "gates",
+        "champion_metrics": "gates",
+        "gate_baseline_discriminates": "gates",
+        "gate_beats_baseline": "gates",
+        "gate_beats_champion": "gates",
+        "gate_guard_rate": "gates",
+        "gate_slices_not_worse": "gates",
+        "TrainingInput": "inputs",
+        "TrainingSplit": "inputs",
+        "assemble": "inputs",
+        "generated_split": "inputs",
+        "load_training_input": "inputs",
+        "split_by_time": "inputs",
+        "TrainingStart": "start",
+        "start_training": "start",
+    },
 )
-from .candidate import Candidate, GateResult, TrainingError
-from .fit import GPU_FAMILIES, families_by_device, score_candidate, train_and_save, train_candidate
-from .gates import (
-    BINARY_GATES,
-    GATES,
-    GateContext,
-    apply_gates,
-    champion_metrics,
-    gate_baseline_discriminates,
-    gate_beats_baseline,
-    gate_beats_champion,
-    gate_guard_rate,
-    gate_slices_not_worse,
-)
-from .inputs import (
-    TrainingInput,
-    TrainingSplit,
-    assemble,
-    generated_split,
-    load_training_input,
-    split_by_time,
-)
-from .start import TrainingStart, start_training
+
 
 __all__ = [
     "BINARY_GATES",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.training.families import FitReport
+from shared.config.errors import RenkeiError
+from shared.model.families import FitReport
 
 
-class TrainingError(ValueError):
+class TrainingError(RenkeiError, ValueError):
     """Training cannot start or finish; the message says why."""
 
 

@@ -7,13 +7,13 @@ from typing import Any
 
 from shared.config import ProjectConfig, RulesConfig
 from shared.guard import Envelope, GuardedModel, decision_counts, intervention_rate
-from shared.monitor.drift import reference_profile
-from shared.training.families import Baseline, FitReport, new_model
-from shared.training.metrics import evaluate, slice_metrics
+from shared.model.conformal import CALIBRATION_FILE, calibrate
+from shared.model.drift import reference_profile
+from shared.model.families import Baseline, FitReport, new_model
+from shared.model.metrics import evaluate, slice_metrics
 
 from .artifacts import save_artifacts
 from .candidate import Candidate, TrainingError
-from .conformal import CALIBRATION_FILE, calibrate
 from .inputs import TrainingSplit
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shared.config import ProjectConfig, RulesConfig
-from shared.training.metrics import evaluate
+from shared.model.metrics import evaluate
 
 from .candidate import Candidate, GateResult, TrainingError
 

@@ -4,5 +4,7 @@
 by one table from each audit action to the state rows it writes (replay_rules.py, with the
 rules of the release tables in replay_release.py and of the other tables in replay_records.py).
 
-Import the submodules; this package imports nothing so that shared.config can use
-shared.trust.settings."""
+Import the submodules; this package imports nothing.
+
+Layer: lifecycle, above shared.training. May import shared.training and the layers below:
+guard, model, ledger, data, config."""

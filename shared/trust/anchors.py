@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from shared.config.identity import AnchorSettings, IdentitySettings
 from shared.trust import keys
-from shared.trust.settings import AnchorSettings, IdentitySettings
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,18 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from shared.config.identity import IdentitySettings
 from shared.ledger import ApprovalRecord, Ledger, ModelVersionRecord
-from shared.ledger.trust import SignatureRecord, TrustRecords
+from shared.ledger.trust import SignatureRecord
 from shared.ledger.unit import utcnow
 from shared.trust import keys
 from shared.trust.identity import Identity, IdentityStatus
-from shared.trust.settings import IdentitySettings
 
 
 def artifact_digest(m: ModelVersionRecord) -> str:
     """sha256 over the model version's artifact files (names and bytes, sorted by name)."""
+    from shared.model.families import ARTIFACT_FILES
     from shared.training import load_artifacts
-    from shared.training.families import ARTIFACT_FILES
 
     h = hashlib.sha256()
     for name, data in sorted(load_artifacts(m.artifact_uri, ARTIFACT_FILES[m.family]).items()):
@@ -54,7 +54,7 @@ class Signer:
         }
         if self.identity.issuer:
             stmt["oidc"] = {"issuer": self.identity.issuer, "subject": self.identity.subject}
-        TrustRecords(ledger).add_signature(
+        ledger.trust.add_signature(
             kind,
             ref_id,
             signer=self.identity.member,
@@ -167,7 +167,7 @@ def approval_problems(
 ) -> list[str]:
     """Every approval or rejection of ``m`` whose signature fails. Unsigned ones are
     accepted only in dev mode; the artifact must still be the one that was approved."""
-    sigs = TrustRecords(ledger).signatures("approval")
+    sigs = ledger.trust.signatures("approval")
     digest: str | None = None
     problems = []
     for a in ledger.releases.approvals(m.version):

@@ -12,9 +12,8 @@ from typing import Any
 import jwt
 from fastapi import FastAPI, HTTPException, Request
 
+from shared.config.identity import IdentitySettings, OidcSettings
 from shared.ledger import Ledger
-from shared.ledger.trust import TrustRecords
-from shared.trust.settings import IdentitySettings, OidcSettings
 
 log = logging.getLogger("uvicorn.renkei")  # printed with uvicorn's own lines
 DEV_CALLER = "anonymous (dev mode)"
@@ -59,7 +58,7 @@ def protect(app: FastAPI, ledger: Ledger, settings: IdentitySettings) -> Callabl
     """Install the caller log line on ``app``; return the dependency that authenticates a
     request (401 without a valid bearer token; in dev mode a request without any token
     passes as an anonymous caller, a wrong token is still refused)."""
-    records = TrustRecords(ledger)
+    records = ledger.trust
     oidc = OidcVerifier(settings.api_oidc) if settings.api_oidc else None
 
     @app.middleware("http")

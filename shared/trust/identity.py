@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.trust.settings import IdentitySettings
+from shared.config.errors import RenkeiError
+from shared.config.identity import IdentitySettings
 
 
 class IdentityStatus(StrEnum):
@@ -23,7 +24,7 @@ class IdentityStatus(StrEnum):
     UNVERIFIED = "unverified"  # dev mode: a name typed with --as, nobody checked it
 
 
-class IdentityError(PermissionError):
+class IdentityError(RenkeiError, PermissionError):
     """Who is acting cannot be established; the message says what to do."""
 
 

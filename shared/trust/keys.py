@@ -18,12 +18,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from shared.config.errors import RenkeiError
+
 PREFIX = "ed25519:"
 KEY_DIR_ENV = "RENKEI_KEY_DIR"
 LEDGER_KEY = "ledger"  # the key that signs audit anchors
 
 
-class KeyError_(RuntimeError):  # noqa: N801 (KeyError is a builtin)
+class KeyError_(RenkeiError, RuntimeError):  # noqa: N801 (KeyError is a builtin)
     """A key is missing or unreadable; the message says what to run."""
 
 

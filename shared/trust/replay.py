@@ -17,13 +17,12 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
 from shared.ledger.models import AliasMove, Approval, AuditEntry
-from shared.ledger.trust import TrustRecords
 from shared.trust.anchors import AnchorCheck, anchor_store, check_anchors
 from shared.trust.decisions import signature_problem
 from shared.trust.replay_rules import ACTIONS, RULES, Item, coverage_problems, writers
-from shared.trust.settings import IdentitySettings
 
 
 @dataclass
@@ -114,7 +113,7 @@ def replay(ledger: Ledger, settings: IdentitySettings) -> tuple[list[str], int, 
 def _signatures(
     ledger: Ledger, settings: IdentitySettings, approvals: list[Approval], moves: list[AliasMove]
 ) -> tuple[list[str], int]:
-    sigs = TrustRecords(ledger).signatures()
+    sigs = ledger.trust.signatures()
     problems = []
     unverified = sum(s.identity != "verified" for s in sigs.values())
     checks: list[tuple[str, int, dict[str, Any], str]] = [

@@ -3,6 +3,10 @@
 Every frame that reaches a page is checked against a Pandera model here: ``lineage``
 (models frame, lineage graph), ``governance`` (RACI, role gaps, maturity), ``audit``
 (the audit chain frame), ``activity`` (guard activity, monitoring checks).
+
+Layer: reports, above the lifecycle. May import the lifecycle (shared.monitor, shared.operate,
+shared.release, shared.trust, shared.training, shared.deploy) and every layer below it; never
+shared.cli or shared.flowkit.
 """
 
 from .activity import (

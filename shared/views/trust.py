@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
-from shared.ledger.trust import TrustRecords
 from shared.trust.anchors import anchor_store, check_anchors
 from shared.trust.decisions import Signer, approval_fields, signature_problem, signer_for
 from shared.trust.identity import Identity, IdentityStatus, os_login
-from shared.trust.settings import IdentitySettings
 
 SIGNED_ACTIONS = {"model.approve": "approval", "model.reject": "approval"}
 
@@ -29,7 +28,7 @@ def approval_signatures(
 ) -> list[dict[str, Any]]:
     """Each approval or rejection of ``version``: who, who signed, how, and whether it
     verifies against roles.yaml."""
-    sigs = TrustRecords(ledger).signatures("approval")
+    sigs = ledger.trust.signatures("approval")
     rows = []
     for a in ledger.releases.approvals(version):
         sig = sigs.get(("approval", a.id))
@@ -54,7 +53,7 @@ def audit_trust(ledger: Ledger, settings: IdentitySettings, data_root: str) -> d
     anchors' problems."""
     entries = ledger.audit.entries()
     check = check_anchors(entries, anchor_store(settings, data_root).read(), settings)
-    sigs = TrustRecords(ledger).signatures()
+    sigs = ledger.trust.signatures()
     # decisions are paired with their audit entries in order (audit verify is the authority)
     approvals = iter(ledger.releases.approvals())
     moves = iter(ledger.releases.history())

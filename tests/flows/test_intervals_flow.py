@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from shared.cli import cli
 from shared.config import load_project_set
 from shared.data.generator import generate_orders
+from shared.model.conformal import CALIBRATION_FILE, Calibration
 from shared.operate.feedback import apply_feedback
 from shared.operate.scoring import fresh_batch_start
 from shared.training import load_optional
-from shared.training.conformal import CALIBRATION_FILE, Calibration
 from shared.views import monitoring_views
 from tests.builders import build, release
 from tests.conftest import stop_process, wait_for_http
@@ -95,8 +95,8 @@ def test_score_flow_and_service_answer_with_intervals_and_the_rule_falls_back(
 
 def load_alias_free_predictions(t, orders: pd.DataFrame):
     """The candidate's raw predictions for ``orders`` (before any release)."""
+    from shared.model.families import ARTIFACT_FILES, load_model
     from shared.training import load_artifacts
-    from shared.training.families import ARTIFACT_FILES, load_model
 
     m = t.ledger.registry.model(t.candidates[0])
     return load_model(load_artifacts(m.artifact_uri, ARTIFACT_FILES[m.family]), t.cfg).predict(

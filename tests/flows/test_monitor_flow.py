@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.model.families import ARTIFACT_FILES, load_model
 from shared.training import load_artifacts
-from shared.training.families import ARTIFACT_FILES, load_model
 from tests.builders import build
 from tests.flows.helpers import MONITOR, cli_run, run_flow
 from tests.monitoring.helpers import release, score

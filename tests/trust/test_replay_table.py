@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from shared.config.identity import IdentitySettings
 from shared.ledger import AliasAction, Ledger, ModelStatus
 from shared.ledger.records import FeedbackEntry, ModelRegistration, NewDeployment
 from shared.ledger.shadows import ShadowRecords
 from shared.ledger.trust import TrustRecords
 from shared.trust.replay import replay
 from shared.trust.replay_rules import ACTIONS, RULES
-from shared.trust.settings import IdentitySettings
 
 DEV = IdentitySettings(dev_mode=True)  # unsigned decisions pass: this is about state rows
 

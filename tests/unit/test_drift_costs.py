@@ -12,8 +12,7 @@ from scipy import stats
 
 from shared.config import CostsConfig
 from shared.ledger import Ledger, ModelRegistration
-from shared.monitor.costs import economics, monthly_benefit
-from shared.monitor.drift import (
+from shared.model.drift import (
     CategoricalRef,
     NumericRef,
     categorical_psi,
@@ -23,6 +22,7 @@ from shared.monitor.drift import (
     numeric_ref,
     psi,
 )
+from shared.monitor.costs import economics, monthly_benefit
 
 
 def test_psi_by_hand() -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from shared.config import load_project
 from shared.data.features import build_features, check_features, feature_space
-from shared.training.metrics import binary_metrics, regression_metrics, roc_auc, slice_metrics
+from shared.model.metrics import binary_metrics, regression_metrics, roc_auc, slice_metrics
 
 CFG = load_project(Path(__file__).resolve().parents[2] / "config" / "project.yaml")
 

@@ -14,9 +14,10 @@ from shared.config import RulesConfig, load_project, load_rules
 from shared.data.generator import generate_orders
 from shared.guard import Envelope, GuardedModel, GuardedPredictions
 from shared.guard.bundle import BundleError, build_bundle, load_bundle
+from shared.model.conformal import calibrate
+from shared.model.families import Baseline, load_model
 from shared.training import generated_split, train_candidate
-from shared.training.conformal import calibrate
-from shared.training.families import Baseline, load_model
+from tests.unit.guard_reference import predict_frame
 from tests.unit.test_training import fast
 
 REPO = Path(__file__).resolve().parents[2]
@@ -314,7 +315,7 @@ number = st.one_of(
 
 def assert_paths_agree(g: GuardedModel, frame: pd.DataFrame) -> None:
     """The plan (frames and row dicts) gives the frame path's predictions, decisions, reasons."""
-    reference = g.predict_frame(frame)
+    reference = predict_frame(g, frame)
     pd.testing.assert_frame_equal(g.predict(frame), reference)
     records = g.predict_records(frame.to_dict("records"))
     assert [r["decision"] for r in records] == reference["decision"].tolist()
@@ -391,7 +392,7 @@ def test_the_plan_and_the_frame_path_agree_on_a_large_batch_with_xgboost(world) 
             m = load_model(xgb.files, CFG)
             g = GuardedModel(m, base, CFG, rules, env, "v7", "r+1", c)
             out = g.predict(frame)
-            pd.testing.assert_frame_equal(out, g.predict_frame(frame))
+            pd.testing.assert_frame_equal(out, predict_frame(g, frame))
             assert set(out["decision"]) >= {"model", "rejected", "fallback"}
             assert ("interval_low" in out) == (c is not None)
 

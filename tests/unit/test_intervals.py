@@ -9,15 +9,15 @@ import pytest
 from shared.config import RulesConfig
 from shared.guard import Envelope, GuardedModel, GuardedPredictions
 from shared.guard.bundle import BundleError, build_bundle, load_bundle
-from shared.training import generated_split, train_candidate
-from shared.training.conformal import (
+from shared.model.conformal import (
     CALIBRATION_FILE,
     Calibration,
     calibrate,
     conformal_quantile,
     empirical_coverage,
 )
-from shared.training.families import Baseline, load_model
+from shared.model.families import Baseline, load_model
+from shared.training import generated_split, train_candidate
 from tests.unit.test_guard import CFG, RULES, ConstantModel, one_row
 
 

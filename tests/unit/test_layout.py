@@ -43,7 +43,8 @@ def test_every_subpackage_has_an_init() -> None:
 
 
 def test_package_inits_only_document_and_reexport() -> None:
-    """A package's __init__.py holds a docstring, imports, constants and __all__, never code."""
+    """A package's __init__.py holds a docstring, imports, constants, __all__ and lazy
+    re-exports (shared.config.exports), never code."""
     code = {}
     for init in SHARED.rglob("__init__.py"):
         if "migrations" in init.parts:
@@ -56,7 +57,14 @@ def test_package_inits_only_document_and_reexport() -> None:
                 isinstance(node.value, ast.Constant)  # METAFLOW_PACKAGE_POLICY, __version__
                 or [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__all__"]
             )
-            if not (doc or imports or constant):
+            lazy = (  # re-exports loaded on first use: __getattr__ = lazy_exports(__name__, {...})
+                isinstance(node, ast.Assign)
+                and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__getattr__"]
+                and isinstance(node.value, ast.Call)
+                and ast.unparse(node.value.func) == "lazy_exports"
+                and all(isinstance(a, ast.Name | ast.Dict) for a in node.value.args)
+            )
+            if not (doc or imports or constant or lazy):
                 code.setdefault(str(init.relative_to(SHARED)), node.lineno)
     assert not code, f"move code out of these __init__.py files (first at line): {code}"
 

@@ -11,6 +11,7 @@ import pytest
 
 from shared.config import ProjectConfig, load_project
 from shared.data.generator import generate_orders
+from shared.model.families import Baseline, load_model
 from shared.training import (
     TrainingError,
     apply_gates,
@@ -20,7 +21,6 @@ from shared.training import (
     split_by_time,
     train_candidate,
 )
-from shared.training.families import Baseline, load_model
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_CFG = load_project(REPO / "config" / "project.yaml")
@@ -238,13 +238,13 @@ def test_fitting_xgboost_never_imports_torch() -> None:
 import sys
 from shared.config import load_project
 from shared.training import generated_split, train_candidate
-from shared.training.families import load_model
+from shared.model.families import load_model
 cfg = load_project({str(REPO / "config" / "project.yaml")!r})
 split = generated_split(cfg, 1500, seed=2)
 c = train_candidate("xgboost", split, cfg)
 load_model(c.files, cfg).predict(split.holdout)
 print("torch" in sys.modules)
-import shared.training.families.torch_mlp
+import shared.model.families.torch_mlp
 print("torch" in sys.modules)
 """
     out = subprocess.run(

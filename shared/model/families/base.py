@@ -1,0 +1,59 @@
+"""What every model family shares: the Model protocol, the fit report, the meta file and the device choice."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from shared.config import ProjectConfig
+from shared.data.features import feature_space
+
+META = "meta.json"
+
+
+def pick_device() -> str:
+    """``cuda`` when the CUDA driver sees a GPU, else ``cpu``.
+
+    Asks the driver (libcuda) directly, so choosing a device imports no framework: fitting
+    XGBoost never imports torch.
+    """
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:  # no NVIDIA driver on this machine
+        return "cpu"
+    count = ctypes.c_int(0)
+    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return "cpu"
+    return "cuda" if count.value > 0 else "cpu"
+
+
+class Model(Protocol):
+    family: str
+    device: str
+
+    def predict(self, rows: pd.DataFrame) -> np.ndarray: ...
+
+    def to_files(self) -> dict[str, bytes]: ...
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """How a fit went: device, wall time, iterations used (early stopping)."""
+
+    family: str
+    device: str
+    seconds: float
+    iterations: int
+
+
+def _check_feature_list(meta: dict[str, Any], cfg: ProjectConfig) -> None:
+    expected = list(feature_space(cfg).columns)
+    if meta["features"] != expected:
+        raise ValueError(
+            "model was trained on other features than the project config declares: "
+            f"{meta['features']} != {expected}"
+        )
