@@ -69,8 +69,8 @@ def current_user() -> str | None:
 
 def signer(user: str) -> object:
     """Who signs what ``user`` decides here: the app's service key for an OIDC user,
-    the member's demo key (unverified) in dev mode (shared.views.trust.app_signer)."""
-    from shared.views.trust import app_signer
+    the member's demo key (unverified) in dev mode (shared.reports.trust.app_signer)."""
+    from shared.reports.trust import app_signer
 
     s = project_set()
     oidc = None

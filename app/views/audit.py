@@ -1,8 +1,8 @@
 import streamlit as st
 from common import ledger, project_set
 
-from shared.views import audit_frame, filter_audit
-from shared.views.trust import audit_trust
+from shared.reports import audit_frame, filter_audit
+from shared.reports.trust import audit_trust
 
 lg = ledger()
 pset = project_set()

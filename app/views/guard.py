@@ -5,8 +5,8 @@ from display import decisions_chart, labelled_bars, table
 
 from shared.guard.bundle import BundleError
 from shared.release import load_alias
-from shared.views import guard_activity
-from shared.views.activity import online_activity
+from shared.reports import guard_activity
+from shared.reports.activity import online_activity
 
 NO_SHADOW = {
     "reasons": "none",

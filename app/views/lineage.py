@@ -2,8 +2,8 @@ import streamlit as st
 from common import configs, ledger
 
 from shared.ledger import LedgerError
-from shared.views import lineage_graph
-from shared.views.lineage import request_lineage
+from shared.reports import lineage_graph
+from shared.reports.lineage import request_lineage
 
 st.title("Lineage")
 st.caption(

@@ -12,11 +12,11 @@ from shared.release import (
     review,
     rollback,
 )
+from shared.reports import models_frame
+from shared.reports.champion import champion_on_holdout
+from shared.reports.shadow import record_seen, shadow_evidence
+from shared.reports.trust import approval_signatures
 from shared.trust.keys import KeyError_
-from shared.views import models_frame
-from shared.views.champion import champion_on_holdout
-from shared.views.shadow import record_seen, shadow_evidence
-from shared.views.trust import approval_signatures
 
 cfg, roles, _ = configs()
 lg = ledger()

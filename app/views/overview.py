@@ -3,7 +3,7 @@ from common import configs, current_user, ledger
 from display import decision_totals_chart
 
 from shared.release import approval_status
-from shared.views import maturity, maturity_level
+from shared.reports import maturity, maturity_level
 
 cfg, roles, rules = configs()
 lg = ledger()

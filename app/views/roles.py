@@ -1,7 +1,7 @@
 import streamlit as st
 from common import configs, ledger
 
-from shared.views import draft_message, raci_matrix, role_gaps, who_did_what
+from shared.reports import draft_message, raci_matrix, role_gaps, who_did_what
 
 cfg, roles, _ = configs()
 lg = ledger()

@@ -44,7 +44,7 @@ def audit_verify(obj: Ctx) -> None:
 @click.pass_obj
 def audit_log(obj: Ctx, as_json: bool, limit: int) -> None:
     """Show the newest audit entries, with each one's signature and anchor status."""
-    from shared.views.trust import audit_trust
+    from shared.reports.trust import audit_trust
 
     ledger = obj.ledger()
     trust = audit_trust(ledger, obj.roles().identity, obj.project().storage.data_root)

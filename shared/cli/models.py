@@ -13,9 +13,9 @@ from .main import Ctx, cli
 from .output import Table, echo_json, jsonable, show
 
 if TYPE_CHECKING:
-    from shared.views.champion import ChampionOnHoldout
-    from shared.views.lineage import RequestLineage
-    from shared.views.scored_lineage import ScoredRowLineage
+    from shared.reports.champion import ChampionOnHoldout
+    from shared.reports.lineage import RequestLineage
+    from shared.reports.scored_lineage import ScoredRowLineage
 
 
 @cli.command()
@@ -31,7 +31,7 @@ def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
             raise click.ClickException("no candidate registered: train one first")
         click.echo(found[0].version)
         return
-    from shared.views.champion import champion_on_holdout
+    from shared.reports.champion import champion_on_holdout
 
     provenance = Table(
         ["version", "production on this holdout", "trained on", "by", "when"],
@@ -93,21 +93,21 @@ def lineage(
     request = scored = None
     try:
         if batch is not None:
-            from shared.views.scored_lineage import scored_row_lineage
+            from shared.reports.scored_lineage import scored_row_lineage
 
             scored = scored_row_lineage(obj.ledger(), batch, row, row_id)
             lin = scored.lineage
         elif version.strip().lower().removeprefix("v").isdigit():
             lin = obj.ledger().registry.lineage(version)
         else:
-            from shared.views.lineage import request_lineage
+            from shared.reports.lineage import request_lineage
 
             request = request_lineage(obj.ledger(), obj.project().storage.data_root, version)
             lin = request.lineage
     except (LedgerError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None
     m = lin.model
-    from shared.views.champion import champion_on_holdout
+    from shared.reports.champion import champion_on_holdout
 
     champ = champion_on_holdout(m)
     if scored is not None:

@@ -79,7 +79,7 @@ def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -
 @click.pass_obj
 def scores(obj: Ctx, batch: int | None, rows: int, as_json: bool) -> None:
     """Answers of a scoring batch with their conformal intervals (intervals.coverage)."""
-    from shared.views import scored_with_intervals
+    from shared.reports import scored_with_intervals
 
     frame = scored_with_intervals(obj.ledger(), rows, batch)
     coverage = obj.project().intervals.coverage

@@ -25,7 +25,7 @@ def _review(
     obj: Ctx, version: str, user: str | None, comment: str, role: str | None, decision: str
 ) -> None:
     from shared.release import approval_status, review
-    from shared.views.shadow import record_seen, shadow_evidence
+    from shared.reports.shadow import record_seen, shadow_evidence
 
     signer = obj.signer(user)
     ledger = obj.ledger()

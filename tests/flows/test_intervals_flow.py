@@ -19,8 +19,8 @@ from shared.data.generator import generate_orders
 from shared.model.conformal import CALIBRATION_FILE, Calibration
 from shared.operate.feedback import apply_feedback
 from shared.operate.scoring import fresh_batch_start
+from shared.reports import monitoring_views
 from shared.training import load_optional
-from shared.views import monitoring_views
 from tests.builders import build, release
 from tests.conftest import stop_process, wait_for_http
 from tests.flows.helpers import MONITOR, SCORE, run_flow

@@ -86,9 +86,9 @@ def test_the_app_signs_for_an_oidc_user_with_its_service_key(
     from shared.config import load_project_set
     from shared.ledger.trust import TrustRecords
     from shared.release import review
+    from shared.reports.trust import app_signer, approval_signatures
     from shared.trust import keys
     from shared.trust.decisions import approval_problems
-    from shared.views.trust import app_signer, approval_signatures
 
     t = trained
     [v] = t.candidates
