@@ -168,3 +168,24 @@ def test_lineage_of_a_scored_row_that_is_not_there_says_so_in_one_line(lived: Li
         err = p.stderr.strip()
         assert p.returncode == 1 and err.startswith("Error: ") and "\n" not in err, err
         assert says in err, err
+
+
+def test_costs_count_benefit_only_for_versions_that_served(lived: Lived) -> None:
+    """`renkei costs --json` after the whole lifecycle: a version counts benefit exactly when
+    the production alias history shows it serving; the project's benefit is their sum."""
+    served = {
+        m.version for m in lived.ledger.releases.history("production") if m.action != "detach"
+    }
+    costs = json.loads(lived.renkei("costs", "--json").stdout)
+    assert costs["configured"], f"the lifecycle's project has costs: {costs}"
+    per = {m["version"]: m for m in costs["per_model"]}
+    assert served <= set(per), f"a version that served is missing from costs: {served - set(per)}"
+    for version, m in per.items():
+        assert m["served"] == (version in served), f"{version}: served flag {m} vs {served}"
+        if version not in served:
+            assert m["benefit"] == 0, f"{version} never served but counts benefit: {m}"
+        else:
+            assert m["benefit"] > 0, f"{version} served but counts no benefit: {m}"
+    total = sum(m["benefit"] for m in per.values())
+    assert costs["models_served"] == len(served), f"models served: {costs} vs {served}"
+    assert abs(costs["benefit"] - total) < 1e-6, f"project benefit {costs['benefit']} != {total}"
