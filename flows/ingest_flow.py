@@ -4,10 +4,7 @@ from metaflow import FlowSpec, Parameter, card, config_expr, current, project, s
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.config import project_from_flow
-from shared.data import storage
-from shared.data.ingest import generate_raw, generator_settings, land_raw
-from shared.data.partitions import plan_batch
-from shared.data.partvalidate import finish_ingest, staging_prefix, validate_part
+from shared.data.partvalidate import staging_prefix
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -22,6 +19,7 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
+from shared.pipeline.ingest import Landing, land, publish, validate_part
 
 
 @production
@@ -61,24 +59,13 @@ class IngestFlow(FlowSpec):
     def start(self):
         """Record the run and land the raw batch byte for byte."""
         run = begin_run(self.project)
-        cfg = run.cfg
         self.run_pathspec = run.run_pathspec
-        root = cfg.storage.data_root
         with run_context(self.project, self.run_pathspec):
-            src, self.labels_uri = self.source, None
-            if not src:
-                g = generator_settings(cfg)
-                src, self.labels_uri = generate_raw(
-                    cfg,
-                    root,
-                    self.rows or g.rows,
-                    g.seed if self.seed < 0 else self.seed,
-                    g.bad_fraction if self.bad_fraction < 0 else self.bad_fraction,
-                    self.drift,
-                )
-            self.raw = land_raw(src, root)
-            self.parts = plan_batch(self.raw, cfg.storage.partition_rows)
-        self.staging = staging_prefix(root, current.run_id)
+            landing = land(
+                run.cfg, self.source, self.rows, self.seed, self.bad_fraction, self.drift
+            )
+        self.raw, self.parts, self.labels_uri = landing.raw, landing.parts, landing.labels_uri
+        self.staging = staging_prefix(run.cfg.storage.data_root, current.run_id)
         self.peak_rss_mib = peak_rss_mib()
         self.next(self.validate, foreach="parts")
 
@@ -99,30 +86,18 @@ class IngestFlow(FlowSpec):
             inputs, include=["run_pathspec", "raw", "parts", "staging", "labels_uri"]
         )
         with run_context(self.project, self.run_pathspec):
-            cfg = project_from_flow(self.project)
-            ledger = open_ledger(self.project)
-            self.outcome, reasons = finish_ingest(
-                self.raw,
-                self.parts,
+            published = publish(
+                open_ledger(self.project),
+                project_from_flow(self.project),
+                Landing(self.raw, self.parts, self.labels_uri),
                 [i.part for i in inputs],
-                cfg,
-                cfg.storage.data_root,
                 self.staging,
+                current.username,
+                self.run_pathspec,
+                between=lambda: fault_point("validate"),  # reliability tests: kill -9 here
             )
-            self.record = ledger.datasets.record_ingest(
-                self.outcome, reasons, current.username, self.run_pathspec
-            )
-            fault_point("validate")  # reliability tests: kill -9, SIGTERM or a bug here
-            if self.labels_uri:  # the generator also delivers the true times (delayed labels)
-                ledger.datasets.record_labels(
-                    self.labels_uri,
-                    self.outcome.rows_in,
-                    "generator",
-                    current.username,
-                    self.outcome.dataset_version,
-                )
+            self.outcome, self.record = published.outcome, published.record
             current.card.extend(ingest_card(self.outcome))
-            storage.remove_prefix(self.staging)
         self.peak_rss_mib = peak_rss_mib()
         self.next(self.end)
 

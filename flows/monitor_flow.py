@@ -16,8 +16,8 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
-from shared.monitor.monitoring import monitor, record
 from shared.monitor.retrain import start_production_training, start_training_run
+from shared.pipeline.monitor import check
 
 
 @production
@@ -55,8 +55,8 @@ class MonitorFlow(FlowSpec):
         cfg, ledger = run.cfg, run.ledger
         self.run_pathspec = run.run_pathspec
         with run_context(self.project, self.run_pathspec):
-            self.result = monitor(ledger, cfg, self.window or None)
-            self.report = record(ledger, cfg, self.result, self.run_pathspec, current.username)
+            c = check(ledger, cfg, self.window or None, self.run_pathspec, current.username)
+            self.result, self.report = c.result, c.report
             current.card.extend(monitoring_card(self.result, self.report))
         self.next(self.retrain)
 

@@ -3,11 +3,7 @@
 from metaflow import FlowSpec, Parameter, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.data import storage
-from shared.data.ingest import generate_raw, generator_settings, land_raw
-from shared.data.partitions import plan_batch
 from shared.flowkit import (
-    RenkeiFlowError,
     aws_config,
     begin_run,
     deploy_config,
@@ -20,8 +16,7 @@ from shared.flowkit import (
     run_context,
 )
 from shared.guard.bundle import load_deployed
-from shared.operate.scoring import FRESH_DAYS, finish_scoring, fresh_batch_start, score_partition
-from shared.operate.shadow import shadow_of
+from shared.pipeline.score import plan, record, score_partition
 
 
 @production
@@ -66,37 +61,22 @@ class ScoreFlow(FlowSpec):
     def start(self):
         """Find the deployment, land the input, plan its partitions (no rows loaded)."""
         run = begin_run(self.project)
-        cfg, ledger = run.cfg, run.ledger
         self.run_pathspec = run.run_pathspec
         with run_context(self.project, self.run_pathspec):
-            if not self.source:
-                generator_settings(cfg)  # the built-in use case only: others need --source
-            self.deployment = ledger.releases.alias(self.alias)
-            if self.deployment is None:
-                raise RenkeiFlowError(
-                    f"no model serves '{self.alias}': promote one first "
-                    "(renkei promote VERSION --to production --as USER)"
-                )
-            load_deployed(self.deployment)  # refuse a swapped or altered bundle before scoring
-            self.shadow = shadow_of(ledger, self.alias)  # a challenger answers beside it
-            src = (
-                self.source
-                or generate_raw(
-                    cfg,
-                    cfg.storage.data_root,
-                    self.rows,
-                    self.seed,
-                    self.bad_fraction,
-                    self.drift,
-                    start=fresh_batch_start(),
-                    days=FRESH_DAYS,
-                    prefix="score",
-                )[0]
+            p = plan(
+                run.ledger,
+                run.cfg,
+                current.run_id,
+                self.alias,
+                self.source,
+                self.rows,
+                self.seed,
+                self.bad_fraction,
+                self.drift,
+                self.partition_rows,
             )
-            self.raw = land_raw(src, cfg.storage.data_root)
-            size = self.partition_rows or cfg.storage.partition_rows
-            self.parts = plan_batch(self.raw, size)
-        self.out_prefix = storage.join(cfg.storage.data_root, "scores", current.run_id)
+        self.deployment, self.shadow, self.raw = p.deployment, p.shadow, p.raw
+        self.parts, self.out_prefix = p.parts, p.out_prefix
         self.peak_rss_mib = peak_rss_mib()
         self.next(self.score, foreach="parts")
 
@@ -117,17 +97,13 @@ class ScoreFlow(FlowSpec):
         """Write the output's manifest; record the scoring batch with its lineage."""
         self.merge_artifacts(inputs, include=["run_pathspec", "deployment", "raw", "out_prefix"])
         with run_context(self.project, self.run_pathspec):
-            out_uri = self.out_prefix
-            rows, counts = finish_scoring([i.scored for i in inputs], out_uri)
-            self.batch = open_ledger(self.project).operations.record_scoring_batch(
+            self.batch = record(
+                open_ledger(self.project),
+                self.raw,
+                self.deployment,
+                self.out_prefix,
+                [i.scored for i in inputs],
                 self.run_pathspec,
-                self.raw.source,
-                self.raw.uri,
-                self.raw.sha256,
-                self.deployment.id,
-                out_uri,
-                rows,
-                counts,
                 current.username,
             )
         self.peak_rss_mib = peak_rss_mib()

@@ -29,13 +29,8 @@ from shared.flowkit import (
     training_card,
 )
 from shared.monitor.reports import comparison_table
-from shared.training import (
-    apply_gates,
-    comparison_frame,
-    registration,
-    start_training,
-    train_and_save,
-)
+from shared.pipeline.train import register, start_training, train_and_save
+from shared.training import comparison_frame
 
 
 def _run_key() -> str:
@@ -108,22 +103,22 @@ class TrainFlow(FlowSpec):
         first = inputs[0]
         tasks = {i.candidate.family: i.candidate_task for i in inputs}
         tasks.update({c.family: first.start_task for c in first.cpu_candidates})
-        fitted = {c.family: c for c in [*first.cpu_candidates, *(i.candidate for i in inputs)]}
+        fitted = [*first.cpu_candidates, *(i.candidate for i in inputs)]
         with run_context(self.project, self.run_pathspec):
-            self.candidates = apply_gates(
-                [fitted[f] for f in cfg.training.families], cfg, first.champion, rules
-            )
-            base = next(c for c in self.candidates if c.family == "baseline")
-            self.registered = open_ledger(self.project).registry.register(
+            r = register(
+                open_ledger(self.project),
+                cfg,
+                rules,
+                fitted,
+                first.champion,
+                self.dataset_versions,
                 _run_key(),
                 self.run_pathspec,
-                [registration(c, base, cfg, tasks[c.family]) for c in self.candidates],
-                self.dataset_versions,
                 current.username,
-                self.code.commit,
-                self.code.dirty,
-                cfg.config_hash(),
+                self.code,
+                tasks,
             )
+            self.candidates, self.registered = r.candidates, r.versions
             if injected_fault() == "compare":
                 raise RenkeiFlowError("fault injected after registration (RENKEI_INJECT_FAULT)")
             current.card.extend(

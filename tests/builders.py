@@ -22,19 +22,10 @@ from shared.config import (
     load_project_set,
 )
 from shared.data import storage
-from shared.data.ingest import generate_raw, land_raw
-from shared.data.partvalidate import validate_batch
-from shared.guard import Envelope
+from shared.data.provenance import CodeVersion
 from shared.ledger import Ledger
-from shared.training import (
-    apply_gates,
-    champion_metrics,
-    load_training_input,
-    registration,
-    save_artifacts,
-    split_by_time,
-    train_candidate,
-)
+from shared.pipeline.ingest import ingest
+from shared.pipeline.train import train
 from tests.conftest import FAST_TRAINING, write_project
 from tests.copies import copy_of, template_key
 
@@ -110,35 +101,30 @@ def build_here(
     ledger = Ledger.open(url, create=True)
     root = cfg.storage.data_root
     candidates = []
-    for i in range(runs):
-        src, labels = generate_raw(cfg, root, rows, seed=10 + i, bad_fraction=0.01)
-        outcome, split = validate_batch(land_raw(src, root), cfg, root, datetime(2026, 11, 1))
-        ledger.datasets.record_ingest(outcome, split.reasons, "taro", f"IngestFlow/t{i}")
-        ledger.datasets.record_labels(
-            labels, outcome.rows_in, "generator", "taro", outcome.dataset_version
+    for i in range(runs):  # the pipeline's ingest and train, as the flows run them
+        ingested = ingest(
+            ledger,
+            cfg,
+            "taro",
+            f"IngestFlow/t{i}",
+            rows=rows,
+            seed=10 + i,
+            bad_fraction=0.01,
+            now=datetime(2026, 11, 1),
         )
-        inp = load_training_input(ledger, cfg, [outcome.dataset_version])
-        sp = split_by_time(inp.rows, cfg)
-        env = Envelope.learn(sp.train, cfg)
-        cands = [train_candidate(f, sp, cfg, rules, env) for f in cfg.training.families]
-        apply_gates(cands, cfg, champion_metrics(ledger, sp.holdout, cfg), rules)
         run_key = f"TrainFlow/t{i}"
-        for c in cands:
-            c.artifact_uri = save_artifacts(c, root, run_key)
-        base = next(c for c in cands if c.family == "baseline")
         ledger.runs.start("TrainFlow", f"t{i}", trainer)
-        regs = ledger.registry.register(
+        done = train(
+            ledger,
+            cfg,
+            rules,
+            ingested.outcome.dataset_version,
             run_key,
-            run_key,
-            [registration(c, base, cfg, None) for c in cands],
-            [outcome.dataset_version],
             trainer,
-            "0" * 40,
-            False,
-            cfg.config_hash(),
+            CodeVersion("0" * 40, False),
         )
         ledger.runs.finish(run_key, "succeeded")
-        candidates += [m.version for m in regs if m.status == "candidate"]
+        candidates += [m.version for m in done.versions if m.status == "candidate"]
         if release_first and i == 0:
             release(ledger, roles, cfg, rules, candidates[0], "first")
     assert storage.exists(root)

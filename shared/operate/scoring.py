@@ -10,9 +10,8 @@ from typing import Any
 import numpy as np
 
 from shared.data import storage
-from shared.data.ingest import LandedRaw
 from shared.data.manifest import Manifest, PartEntry, part_name, write_manifest, write_part
-from shared.data.partitions import Partition, plan_batch, read_partition
+from shared.data.partitions import Partition, read_partition
 from shared.guard import DECISIONS, GuardedModel, decision_counts
 from shared.ledger import DeploymentRecord
 from shared.operate.shadow import with_shadow
@@ -73,22 +72,6 @@ def finish_scoring(parts: list[ScoredPartition], out_prefix: str) -> tuple[int, 
     )
     write_manifest(out_prefix, Manifest("scores", entries, "", totals))
     return sum(p.rows for p in ordered), totals
-
-
-def score_in_process(
-    guarded: GuardedModel,
-    raw: LandedRaw,
-    size: int,
-    out_prefix: str,
-    flow_run: str,
-    shadow: DeploymentRecord | None = None,
-) -> tuple[int, dict[str, int]]:
-    """The score flow's steps in one process (library callers, tests): plan, score each
-    partition, write the manifest; the rows and the total decision counts."""
-    parts = [
-        score_partition(guarded, p, out_prefix, flow_run, shadow) for p in plan_batch(raw, size)
-    ]
-    return finish_scoring(parts, out_prefix)
 
 
 FRESH_DAYS = 7

@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.data import storage
 from shared.data.generator import generate_orders
-from shared.data.ingest import land_raw
-from shared.monitor.monitoring import monitor, record
 from shared.operate.feedback import apply_feedback
-from shared.operate.scoring import fresh_batch_start, score_in_process
+from shared.operate.scoring import fresh_batch_start
 from shared.operate.service import create_app
-from shared.operate.shadow import attach, shadow_of
-from shared.release import load_alias, promote, review
+from shared.operate.shadow import attach
+from shared.pipeline.monitor import check
+from shared.pipeline.score import score
+from shared.release import promote, review
 from tests.builders import build, cached
 from tests.conftest import REPO, write_project
 
@@ -49,27 +48,19 @@ def _populate_here(tmp: Path):
     review(t.ledger, t.roles, v1, "yui", "risk ok", "approve")
     promote(t.ledger, t.roles, t.cfg, t.rules, v1, "production", "sora", "first", "abc")
     attach(t.ledger, t.roles, t.cfg, t.rules, v2, "production", "sora", "try it", "abc")
-    shadow = shadow_of(t.ledger, "production")
-    dep, guarded = load_alias(t.ledger)
     g = generate_orders(
         600, seed=5, bad_fraction=0.1, drift=0.5, start=fresh_batch_start(), days=1, id_prefix="s"
     )
     src = tmp / "batch.csv"
     g.orders.to_csv(src, index=False)
-    raw = land_raw(str(src), t.cfg.storage.data_root)
-    prefix = storage.join(t.cfg.storage.data_root, "scores", "test")
-    rows, counts = score_in_process(guarded, raw, 300, prefix, "ScoreFlow/test", shadow)
-    out = prefix
-    t.ledger.operations.record_scoring_batch(
-        "ScoreFlow/test", raw.source, raw.uri, raw.sha256, dep.id, out, rows, counts, "ren"
-    )
+    score(t.ledger, t.cfg, "ScoreFlow/test", "ren", str(src), partition_rows=300)
     o = generate_orders(40, seed=8, start=fresh_batch_start(), days=1, id_prefix="o").orders
     online = json.loads(o.drop(columns=["created_at"]).to_json(orient="records"))
     url = f"sqlite:///{tmp / 'ledger.db'}"
     with TestClient(create_app(url, cfg=t.cfg, identity=t.roles.identity)) as c:
         t.request_ids = [c.post("/predict", json=row).json()["request_id"] for row in online]
     apply_feedback(t.ledger, t.cfg, g.labels.iloc[:300], "labels.parquet", "ren")
-    record(t.ledger, t.cfg, monitor(t.ledger, t.cfg), "MonitorFlow/test", "sora")
+    check(t.ledger, t.cfg, None, "MonitorFlow/test", "sora")
     return t
 
 

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from shared.data import storage
 from shared.data.generator import GeneratedBatch, generate_orders
-from shared.data.ingest import land_raw
-from shared.operate.scoring import score_in_process
-from shared.release import load_alias, promote, review
+from shared.pipeline.score import score as score_batch
+from shared.release import promote, review
 
 
 def release(t, version: str) -> None:
@@ -28,14 +26,7 @@ def score(
     )
     src = tmp / f"score-{seed}.csv"
     g.orders.to_csv(src, index=False)
-    dep, guarded = load_alias(t.ledger)
-    raw = land_raw(str(src), t.cfg.storage.data_root)
-    prefix = storage.join(t.cfg.storage.data_root, "scores", f"t{seed}")
-    n, counts = score_in_process(guarded, raw, 1000, prefix, f"ScoreFlow/t{seed}")
-    out = prefix
-    batch = t.ledger.operations.record_scoring_batch(
-        f"ScoreFlow/t{seed}", raw.source, raw.uri, raw.sha256, dep.id, out, n, counts, "ren"
-    )
+    batch = score_batch(t.ledger, t.cfg, f"ScoreFlow/t{seed}", "ren", str(src), 1000)
     return g, batch
 
 
