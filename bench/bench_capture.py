@@ -46,8 +46,8 @@ def measure(
     ``shadow``: a challenger attached beside production (answered where capture is on)."""
     import httpx
 
-    from shared.operate.shadow import attach
     from shared.release import promote, review
+    from shared.release.shadow import attach
     from tests.builders import build
     from tests.conftest import free_port
     from tests.service.test_http import ROW

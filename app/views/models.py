@@ -3,7 +3,8 @@ import streamlit as st
 from common import configs, current_user, ledger, signer
 from display import table
 
-from shared.ledger.shadows import shadow_alias
+from shared.ledger.releases import shadow_alias
+from shared.monitor.shadow import record_seen, shadow_evidence
 from shared.release import (
     ReleaseRefused,
     approval_status,
@@ -14,7 +15,6 @@ from shared.release import (
 )
 from shared.reports import models_frame
 from shared.reports.champion import champion_on_holdout
-from shared.reports.shadow import record_seen, shadow_evidence
 from shared.reports.trust import approval_signatures
 from shared.trust.keys import KeyError_
 

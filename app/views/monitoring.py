@@ -2,8 +2,8 @@ import streamlit as st
 from common import configs, ledger
 from display import table
 
+from shared.monitor.shadow import shadow_evidence
 from shared.reports import monitoring_views, scored_with_intervals
-from shared.reports.shadow import shadow_evidence
 
 cfg, _, _ = configs()
 st.title("Monitoring")

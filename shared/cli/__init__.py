@@ -2,7 +2,7 @@
 
 ``main`` holds the group, its context and the entry point; one module per noun holds its
 commands (``data``, ``models``, ``release``, ``operate``, ``monitor``, ``app``, ``deploy``,
-``audit``, ``db``, ``keys``, ``tokens``, ``shadow``); ``output`` prints every listing as a table or ``--json``.
+``audit``, ``db``, ``keys``, ``tokens``); ``output`` prints every listing as a table or ``--json``.
 
 Layer: entry points (with shared.flowkit, flows/ and app/). May import every layer below:
 reports (shared.reports), the lifecycle, guard, model, ledger, data, config.
@@ -19,7 +19,6 @@ from . import (  # noqa: F401  (registers the commands)
     monitor,
     operate,
     release,
-    shadow,
     tokens,
 )
 from .main import Ctx, cli, main

@@ -1,4 +1,5 @@
-"""``renkei approve/reject/promote/rollback/history``: reviews and alias moves."""
+"""``renkei approve/reject/promote/rollback/history/shadow``: reviews and alias moves (a
+shadow challenger attached beside an alias, or taken off, included)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ def _refusal(fn: Any, *args: Any, **kwargs: Any) -> Any:
 def _review(
     obj: Ctx, version: str, user: str | None, comment: str, role: str | None, decision: str
 ) -> None:
+    from shared.monitor.shadow import record_seen, shadow_evidence
     from shared.release import approval_status, review
-    from shared.reports.shadow import record_seen, shadow_evidence
 
     signer = obj.signer(user)
     ledger = obj.ledger()
@@ -156,3 +157,47 @@ def history(obj: Ctx, alias: str | None, as_json: bool) -> None:
         table,
         empty="No promotions yet: renkei promote VERSION --to production --as USER",
     )
+
+
+@cli.command()
+@click.argument("version", required=False)
+@click.option(
+    "--alias", type=click.Choice(["staging", "production"]), default="production", show_default=True
+)
+@click.option("--off", is_flag=True, help="Detach the challenger of ALIAS.")
+@click.option("--as", "user", default=None, help=AS_HELP)
+@click.option("--reason", default="", help="Why (recorded in the alias history).")
+@click.pass_obj
+def shadow(
+    obj: Ctx, version: str | None, alias: str, off: bool, user: str | None, reason: str
+) -> None:
+    """Attach candidate VERSION as the shadow challenger of ALIAS: batch scoring and the
+    online service compute and record its guarded answer beside production's, never
+    return it; the monitor flow compares the two on arrived labels. --off detaches it."""
+    from shared.data.provenance import code_version
+    from shared.release.shadow import attach, detach
+
+    if off == bool(version):
+        raise click.UsageError("give a VERSION to attach, or --off to detach (not both)")
+    signer = obj.signer(user)
+    who = signer.identity.member
+    if off:
+        move = _refusal(detach, obj.ledger(), obj.roles(), alias, who, reason, signer)
+        click.echo(f"{move.version} no longer shadows {alias}")
+        return
+    move = _refusal(
+        attach,
+        obj.ledger(),
+        obj.roles(),
+        obj.project(),
+        obj.rules(),
+        version,
+        alias,
+        who,
+        reason,
+        code_version().commit,
+        signer,
+    )
+    dep = obj.ledger().releases.deployment(move.deployment_id)
+    click.echo(f"{move.version} now shadows {alias} with rules {dep.rules_version}")
+    click.echo(f"  bundle {dep.bundle_uri} (its answers are recorded, never returned)")

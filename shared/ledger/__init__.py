@@ -1,7 +1,7 @@
 """The ledger: one store for datasets, runs, models, approvals and the audit chain.
 
 ``Ledger.open(url)`` gives ``.runs .datasets .registry .releases .operations .monitoring
-.audit .shadows .trust`` (each made on first use); every method returns the typed records
+.audit .trust`` (each made on first use); every method returns the typed records
 below.
 
 Layer: beside shared.model (neither imports the other), below the guard. May import

@@ -1,4 +1,8 @@
-"""Releases: approvals, deployments (rules + bundle around a model), aliases and their history."""
+"""Releases: approvals, deployments (rules + bundle around a model), aliases and their history.
+
+A shadow challenger is attached beside an alias under ``<alias>-shadow`` by an alias move
+(action ``shadow``, with its own deployment) and taken off by :meth:`detach_shadow`,
+appended to the same history and audit chain."""
 
 from __future__ import annotations
 
@@ -20,6 +24,13 @@ from shared.ledger.records import (
 )
 from shared.ledger.unit import Repository, utcnow
 from shared.ledger.vocab import AliasAction, Decision, LedgerError, parse_version, version_label
+
+SHADOW_SUFFIX = "-shadow"
+
+
+def shadow_alias(alias: str) -> str:
+    """The alias a challenger of ``alias`` is attached under."""
+    return f"{alias}{SHADOW_SUFFIX}"
 
 
 class ReleaseRepository(Repository):
@@ -168,3 +179,37 @@ class ReleaseRepository(Repository):
         with self.read() as s:
             d = self.row(s, DeploymentRow, deployment_id, f"no deployment {deployment_id}")
             return mapping.deployment(d)
+
+    def detach_shadow(self, alias: str, actor: str, reason: str) -> AliasMoveRecord:
+        """Remove the shadow of ``alias``; the history keeps which version it was."""
+        name = shadow_alias(alias)
+        with self.write() as uow:
+            s = uow.session
+            current = s.get(AliasRow, name)
+            if current is None:
+                raise LedgerError(f"no shadow challenger is attached to {alias!r}")
+            move = AliasMove(
+                alias=name,
+                model_id=current.model_id,
+                previous_model_id=current.model_id,
+                deployment_id=current.deployment_id,
+                action=AliasAction.DETACH.value,
+                actor=actor,
+                reason=reason,
+                at=utcnow(),
+            )
+            s.delete(current)
+            s.add(move)
+            s.flush()
+            uow.audit(
+                actor,
+                f"alias.{AliasAction.DETACH.value}",
+                name,
+                {
+                    "version": version_label(current.model_id),
+                    "previous": version_label(current.model_id),
+                    "deployment": current.deployment_id,
+                    "reason": reason,
+                },
+            )
+            return mapping.alias_move(move)

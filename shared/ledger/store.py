@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from shared.ledger.registry import RegistryRepository
     from shared.ledger.releases import ReleaseRepository
     from shared.ledger.runs import RunRepository
-    from shared.ledger.shadows import ShadowRecords
     from shared.ledger.trust import TrustRecords
 
 R = TypeVar("R", bound=Repository)
@@ -37,13 +36,12 @@ REPOSITORIES = (
     "operations",
     "monitoring",
     "audit",
-    "shadows",
 )
 
 
 class Ledger:
     """Records lineage and who did what: ``.runs .datasets .registry .releases .operations
-    .monitoring .audit .shadows .trust``, one per aggregate. Open with :meth:`open`.
+    .monitoring .audit .trust``, one per aggregate. Open with :meth:`open`.
 
     Each repository is made (and its module imported) on first use, so a process that
     reads only aliases (the scoring service) loads only those modules."""
@@ -97,13 +95,6 @@ class Ledger:
         from shared.ledger.audit import AuditRepository
 
         return self._made(AuditRepository(self.engine))
-
-    @cached_property
-    def shadows(self) -> ShadowRecords:
-        """Detaching shadow aliases (attaching one is a release: shared.operate.shadow)."""
-        from shared.ledger.shadows import ShadowRecords
-
-        return self._made(ShadowRecords(self))
 
     @cached_property
     def trust(self) -> TrustRecords:

@@ -31,7 +31,7 @@ from pandera.typing import Series
 
 from shared.config import REGRESSION_METRICS, BenefitPeriod, CostsConfig
 from shared.ledger import AliasAction, Ledger, ModelStatus, ModelVersionRecord
-from shared.ledger.shadows import shadow_alias
+from shared.ledger.releases import shadow_alias
 
 DAYS_PER_MONTH = 365.25 / 12
 

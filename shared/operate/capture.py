@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.config import CaptureSettings, ProjectConfig
-from shared.ledger.shadows import shadow_alias
+from shared.ledger.releases import shadow_alias
 from shared.operate.captured import prune
 
 log = logging.getLogger("renkei.capture")

@@ -89,7 +89,7 @@ class _Worker:
         if self.spec.ledger_url is None:
             return
         from shared.ledger import Ledger
-        from shared.ledger.shadows import shadow_alias
+        from shared.ledger.releases import shadow_alias
 
         ledger = Ledger.open(self.spec.ledger_url)
         self.shadow = AliasHolder(ledger, shadow_alias(self.spec.alias), self.spec.check_every)

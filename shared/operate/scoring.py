@@ -5,16 +5,51 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from shared.data import storage
 from shared.data.manifest import Manifest, PartEntry, part_name, write_manifest, write_part
 from shared.data.partitions import Partition, read_partition
 from shared.guard import DECISIONS, GuardedModel, decision_counts
+from shared.guard.bundle import load_deployed
 from shared.ledger import DeploymentRecord
-from shared.operate.shadow import with_shadow
+
+SHADOW_COLUMNS = [
+    "shadow_version",
+    "shadow_prediction",
+    "shadow_predicted_class",
+    "shadow_decision",
+    "shadow_reasons",
+]
+
+
+@lru_cache(maxsize=4)
+def _loaded(dep: DeploymentRecord) -> GuardedModel:
+    return load_deployed(dep)
+
+
+def with_shadow(
+    out: pd.DataFrame, raw: pd.DataFrame, shadow: DeploymentRecord | None
+) -> pd.DataFrame:
+    """``out`` (production's guarded answers for ``raw``) with the shadow's beside them."""
+    if shadow is None:
+        return out
+    s = _loaded(shadow).predict(raw).reset_index(drop=True)
+    extra = pd.DataFrame(
+        {
+            "shadow_version": s["model_version"],
+            "shadow_prediction": s["prediction"],
+            "shadow_predicted_class": s["predicted_class"] if "predicted_class" in s else None,
+            "shadow_decision": s["decision"],
+            "shadow_reasons": s["reasons"],
+        }
+    )
+    extra.index = out.index
+    return pd.concat([out, extra], axis=1)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ compiled plan as dicts (no pandas frame per request) and answers leave through o
 Each answer carries a request id and is captured by a separate writer process
 (shared.operate.capture: the request only queues it; /health counts what was written,
 dropped and sampled out); a shadow challenger attached beside the alias
-(shared.operate.shadow) answers in that process too, never in the response.
+(shared.operate.capture_worker) answers in that process too, never in the response.
 """
 
 from collections.abc import AsyncIterator, Callable

@@ -19,7 +19,7 @@ from shared.operate.scoring import (
     fresh_batch_start,
     score_partition,
 )
-from shared.operate.shadow import shadow_of
+from shared.release.shadow import shadow_of
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a step opens it
     from shared.ledger import DeploymentRecord, Ledger, ScoringBatchRecord

@@ -36,7 +36,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "model.register": ("model_versions", "model_datasets"),
     "model.approve": ("approvals",),
     "model.reject": ("approvals",),
-    # that an approver saw the shadow evidence (shared.reports.shadow.SEEN): the entry is all
+    # that an approver saw the shadow evidence (shared.monitor.shadow.SEEN): the entry is all
     "model.shadow_evidence_seen": (),
     "alias.promote": ("deployments", "alias_history", "aliases"),
     "alias.rollback": ("alias_history", "aliases"),

@@ -12,10 +12,10 @@ from shared.data.generator import generate_orders
 from shared.operate.feedback import apply_feedback
 from shared.operate.scoring import fresh_batch_start
 from shared.operate.service import create_app
-from shared.operate.shadow import attach
 from shared.pipeline.monitor import check
 from shared.pipeline.score import score
 from shared.release import promote, review
+from shared.release.shadow import attach
 from tests.builders import build, cached
 from tests.conftest import REPO, write_project
 

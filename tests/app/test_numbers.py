@@ -18,7 +18,7 @@ from shared.cli import cli
 from shared.config import load_project_set
 from shared.ledger.models import AliasMove
 from shared.monitor.costs import DAYS_PER_MONTH, monthly_benefit
-from shared.operate.shadow import attach
+from shared.release.shadow import attach
 from tests.app.test_apptest import open_page
 from tests.builders import build
 from tests.conftest import write_project

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from shared.cli import cli
 from shared.config import load_project
 from shared.data.generator import generate_orders
-from shared.ledger.shadows import shadow_alias
+from shared.ledger.releases import shadow_alias
 from shared.ledger.trust import TrustRecords
 from shared.monitor.shadow import ShadowVerdict, compare
 from shared.operate.captured import read_capture

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from shared.cli import cli
-from shared.ledger.shadows import shadow_alias
+from shared.ledger.releases import shadow_alias
 from shared.operate.captured import read_capture
 from tests.conftest import stop_process, wait_for_http
 from tests.service.test_capture import _settled, served

@@ -12,7 +12,6 @@ import pytest
 from shared.config.identity import IdentitySettings
 from shared.ledger import AliasAction, Ledger, ModelStatus
 from shared.ledger.records import FeedbackEntry, ModelRegistration, NewDeployment
-from shared.ledger.shadows import ShadowRecords
 from shared.ledger.trust import TrustRecords
 from shared.trust.replay import replay
 from shared.trust.replay_rules import ACTIONS, RULES
@@ -48,7 +47,7 @@ def written(tmp_path: Path) -> tuple[Ledger, Path]:
     lg.releases.add_approval("v2", "yui", "Model Risk Manager", "reject", "not yet")
     lg.releases.move_alias("production", "v2", "sora", "go", AliasAction.PROMOTE, _dep("sora"))
     lg.releases.move_alias("production-shadow", "v1", "sora", "try", "shadow", _dep("sora"))
-    ShadowRecords(lg).detach("production", "sora", "off")
+    lg.releases.detach_shadow("production", "sora", "off")
     lg.releases.move_alias("production-shadow", "v1", "sora", "again", "shadow", _dep("sora"))
     lg.releases.move_alias("production", "v2", "sora", "back", AliasAction.ROLLBACK)
     batch = lg.operations.record_scoring_batch(

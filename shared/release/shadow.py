@@ -1,36 +1,21 @@
-"""Operate: a shadow challenger beside an alias (``renkei shadow VERSION --alias production``).
+"""Release: a shadow challenger beside an alias (``renkei shadow VERSION --alias production``).
 
 Attaching is a signed, audited alias move by a Release/Deploy role onto a verified bundle
 of a candidate (every gate passed) under ``<alias>-shadow``; ``renkei shadow --off`` takes
-it off. While attached, batch scoring (:func:`with_shadow`, called from score_partition)
-and the online service (in the capture writer process, never on the request's path)
-compute its guarded answer beside production's and record it; only production's is
-ever returned.
+it off. While attached, batch scoring (shared.operate.scoring.with_shadow) and the online
+service (in the capture writer process, never on the request's path) compute its guarded
+answer beside production's and record it; only production's is ever returned. How the two
+compare on arrived labels is the monitor's (shared.monitor.shadow).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import pandas as pd
-
 from shared.config import ProjectConfig, RolesConfig, RulesConfig
-from shared.guard import GuardedModel
-from shared.guard.bundle import load_deployed
 from shared.ledger import AliasAction, AliasMoveRecord, DeploymentRecord, Ledger, LedgerError
-from shared.ledger.shadows import shadow_alias
-from shared.release import ALIASES, ReleaseRefused, can_release
-from shared.release.approvals import registered_model
-from shared.release.promotion import move_onto, new_deployment, release_roles
+from shared.ledger.releases import shadow_alias
+from shared.release.approvals import ReleaseRefused, registered_model
+from shared.release.promotion import ALIASES, can_release, move_onto, new_deployment, release_roles
 from shared.trust.decisions import Signer
-
-SHADOW_COLUMNS = [
-    "shadow_version",
-    "shadow_prediction",
-    "shadow_predicted_class",
-    "shadow_decision",
-    "shadow_reasons",
-]
 
 
 def _may(roles: RolesConfig, user: str, alias: str, verb: str) -> None:
@@ -84,7 +69,7 @@ def detach(
     """Take the shadow challenger of ``alias`` off."""
     _may(roles, user, alias, "detach a shadow challenger")
     try:
-        move = ledger.shadows.detach(alias, user, reason or f"shadow of {alias} off")
+        move = ledger.releases.detach_shadow(alias, user, reason or f"shadow of {alias} off")
     except LedgerError as e:
         raise ReleaseRefused("no_shadow", str(e)) from None
     if signer is not None:
@@ -95,28 +80,3 @@ def detach(
 def shadow_of(ledger: Ledger, alias: str) -> DeploymentRecord | None:
     """The shadow challenger's deployment beside ``alias``, or None."""
     return ledger.releases.alias(shadow_alias(alias))
-
-
-@lru_cache(maxsize=4)
-def _loaded(dep: DeploymentRecord) -> GuardedModel:
-    return load_deployed(dep)
-
-
-def with_shadow(
-    out: pd.DataFrame, raw: pd.DataFrame, shadow: DeploymentRecord | None
-) -> pd.DataFrame:
-    """``out`` (production's guarded answers for ``raw``) with the shadow's beside them."""
-    if shadow is None:
-        return out
-    s = _loaded(shadow).predict(raw).reset_index(drop=True)
-    extra = pd.DataFrame(
-        {
-            "shadow_version": s["model_version"],
-            "shadow_prediction": s["prediction"],
-            "shadow_predicted_class": s["predicted_class"] if "predicted_class" in s else None,
-            "shadow_decision": s["decision"],
-            "shadow_reasons": s["reasons"],
-        }
-    )
-    extra.index = out.index
-    return pd.concat([out, extra], axis=1)
