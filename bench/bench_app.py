@@ -28,7 +28,7 @@ from sqlalchemy import insert  # noqa: E402
 from bench.common import write_table  # noqa: E402
 from shared.config import load_project  # noqa: E402
 from shared.ledger import Ledger, NewDeployment, version_label  # noqa: E402
-from shared.ledger.models import Dataset, FlowRun, ModelDataset, ModelVersion  # noqa: E402
+from shared.ledger.tables import Dataset, FlowRun, ModelDataset, ModelVersion  # noqa: E402
 from tests.app.test_browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -5,7 +5,7 @@ commands (``data``, ``models``, ``release``, ``operate``, ``monitor``, ``app``, 
 ``audit``, ``db``, ``keys``, ``tokens``); ``output`` prints every listing as a table or ``--json``.
 
 Layer: entry points (with shared.flowkit, flows/ and app/). May import every layer below:
-reports (shared.reports), the lifecycle, guard, model, ledger, data, config.
+the pipeline (shared.pipeline), reports (shared.reports), the lifecycle, guard, model, ledger, data, config.
 """
 
 from . import (  # noqa: F401  (registers the commands)

@@ -4,8 +4,8 @@
 (begin_run, run_context: the one failing-run context manager every step body runs in,
 end_run), ``cards`` (card content).
 
-Layer: entry points (with shared.cli). May import the lifecycle and everything below it;
-never shared.cli.
+Layer: entry points (with shared.cli). May import the pipeline (shared.pipeline), the lifecycle
+and everything below them; never shared.cli.
 """
 
 from .cards import ingest_card, monitoring_card, training_card

@@ -2,38 +2,15 @@
 
 ``Ledger.open(url)`` gives ``.runs .datasets .registry .releases .operations .monitoring
 .audit .trust`` (each made on first use); every method returns the typed records
-below.
+of its aggregate, defined in the aggregate's module (``tables`` holds every aggregate's
+table) and re-exported here, each imported on first use.
 
 Layer: beside shared.model (neither imports the other), below the guard. May import
 shared.data and shared.config.
 """
 
+from shared.config.exports import lazy_exports
 from shared.ledger.engine import current_revision, db_error, head_revision, upgrade
-from shared.ledger.records import (
-    AliasMoveRecord,
-    ApprovalRecord,
-    AuditEntryRecord,
-    AuditVerification,
-    BatchLineage,
-    DatasetRecord,
-    DeploymentRecord,
-    FeedbackBatchRecord,
-    FeedbackEntry,
-    FlowRunRecord,
-    IngestRecord,
-    LabelBatchRecord,
-    Lineage,
-    LineageDataset,
-    ModelRegistration,
-    ModelVersionRecord,
-    MonitoringRecord,
-    NewDeployment,
-    QuarantineCheck,
-    QuarantineExample,
-    QuarantineSummary,
-    ScoringBatchRecord,
-    ValidationReportRecord,
-)
 from shared.ledger.store import Ledger
 from shared.ledger.vocab import (
     Alias,
@@ -45,6 +22,37 @@ from shared.ledger.vocab import (
     RunStatus,
     parse_version,
     version_label,
+)
+
+# Each record from its aggregate's module on first use (PEP 562): the scoring service, which
+# reads deployments, does not load the datasets' or the registry's repositories.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AliasMoveRecord": "releases",
+        "ApprovalRecord": "releases",
+        "AuditEntryRecord": "audit",
+        "AuditVerification": "audit",
+        "BatchLineage": "operations",
+        "DatasetRecord": "datasets",
+        "DeploymentRecord": "releases",
+        "FeedbackBatchRecord": "operations",
+        "FeedbackEntry": "operations",
+        "FlowRunRecord": "runs",
+        "IngestRecord": "datasets",
+        "LabelBatchRecord": "datasets",
+        "Lineage": "registry",
+        "LineageDataset": "registry",
+        "ModelRegistration": "registry",
+        "ModelVersionRecord": "registry",
+        "MonitoringRecord": "monitoring",
+        "NewDeployment": "releases",
+        "QuarantineCheck": "datasets",
+        "QuarantineExample": "datasets",
+        "QuarantineSummary": "datasets",
+        "ScoringBatchRecord": "operations",
+        "ValidationReportRecord": "datasets",
+    },
 )
 
 __all__ = [

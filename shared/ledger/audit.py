@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from shared.ledger import mapping
-from shared.ledger.models import AuditEntry, AuditHead
-from shared.ledger.records import AuditEntryRecord, AuditVerification
+from shared.ledger import tables as orm
+from shared.ledger.tables import AuditEntry, AuditHead
 from shared.ledger.unit import GENESIS, Repository, entry_hash
+
+
+@dataclass(frozen=True)
+class AuditEntryRecord:
+    id: int
+    ts: str
+    actor: str
+    action: str
+    subject: str
+    details: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    ok: bool
+    entries: int
+    problems: list[str]
+
+
+def audit_entry_record(e: orm.AuditEntry) -> AuditEntryRecord:
+    return AuditEntryRecord(
+        e.id, e.ts, e.actor, e.action, e.subject, e.details, e.prev_hash, e.hash
+    )
 
 
 class AuditRepository(Repository):
@@ -21,7 +46,7 @@ class AuditRepository(Repository):
     def entries(self) -> list[AuditEntryRecord]:
         with self.read() as s:
             rows = s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()
-            return [mapping.audit_entry(e) for e in rows]
+            return [audit_entry_record(e) for e in rows]
 
     def verify(self) -> AuditVerification:
         """Recompute the chain: any edited, inserted or deleted entry is reported."""

@@ -2,27 +2,119 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import func, insert, select
 
-from shared.ledger import mapping
-from shared.ledger.models import Dataset, LabelBatch, Quarantine, ValidationReport
-from shared.ledger.records import (
-    DatasetRecord,
-    IngestRecord,
-    LabelBatchRecord,
-    QuarantineCheck,
-    QuarantineExample,
-    QuarantineSummary,
-    ValidationReportRecord,
-)
+from shared.ledger import tables as orm
+from shared.ledger.tables import Dataset, LabelBatch, Quarantine, ValidationReport
 from shared.ledger.unit import Repository, UnitOfWork, utcnow
 from shared.ledger.vocab import LedgerError
 
 if TYPE_CHECKING:  # the data package does not import the ledger; keep it that way at run time
     from shared.data.ingest import IngestOutcome
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    version: str
+    rows_in: int
+    rows_valid: int
+    rows_quarantined: int
+    location: str
+    source: str
+    raw_uri: str
+    created_by: str
+    created_at: datetime
+    flow_run: str | None
+
+
+@dataclass(frozen=True)
+class ValidationReportRecord:
+    id: int
+    dataset_version: str
+    flow_run: str | None
+    rows_in: int
+    rows_valid: int
+    rows_quarantined: int
+    passed: bool
+    quarantine_uri: str
+
+
+@dataclass(frozen=True)
+class IngestRecord:
+    dataset_version: str
+    dataset_created: bool
+    report_id: int
+
+
+@dataclass(frozen=True)
+class QuarantineExample:
+    row: int
+    value: str | None
+
+
+@dataclass(frozen=True)
+class QuarantineCheck:
+    column: str
+    check: str
+    rows: int
+    examples: list[QuarantineExample]
+
+
+@dataclass(frozen=True)
+class QuarantineSummary:
+    dataset_version: str
+    rows_quarantined: int
+    by_check: list[QuarantineCheck]
+
+
+@dataclass(frozen=True)
+class LabelBatchRecord:
+    id: int
+    uri: str
+    rows: int
+    source: str
+    dataset_version: str | None
+    recorded_by: str
+    created_at: datetime
+
+
+def dataset_record(d: orm.Dataset) -> DatasetRecord:
+    return DatasetRecord(
+        d.version,
+        d.rows_in,
+        d.rows_valid,
+        d.rows_quarantined,
+        d.location,
+        d.source,
+        d.raw_uri,
+        d.created_by,
+        d.created_at,
+        d.flow_run,
+    )
+
+
+def report_record(r: orm.ValidationReport) -> ValidationReportRecord:
+    return ValidationReportRecord(
+        r.id,
+        r.dataset_version,
+        r.flow_run,
+        r.rows_in,
+        r.rows_valid,
+        r.rows_quarantined,
+        r.passed,
+        r.quarantine_uri,
+    )
+
+
+def label_batch_record(b: orm.LabelBatch) -> LabelBatchRecord:
+    return LabelBatchRecord(
+        b.id, b.uri, b.rows, b.source, b.dataset_version, b.recorded_by, b.created_at
+    )
 
 
 class DatasetRepository(Repository):
@@ -112,19 +204,19 @@ class DatasetRepository(Repository):
         """All dataset versions, newest first."""
         with self.read() as s:
             rows = s.execute(select(Dataset).order_by(Dataset.created_at.desc())).scalars()
-            return [mapping.dataset(d) for d in rows]
+            return [dataset_record(d) for d in rows]
 
     def get(self, version: str) -> DatasetRecord:
         with self.read() as s:
             d = self.row(s, Dataset, version, f"no dataset version {version!r} in the ledger")
-            return mapping.dataset(d)
+            return dataset_record(d)
 
     def reports(self, dataset_version: str | None = None) -> list[ValidationReportRecord]:
         with self.read() as s:
             q = select(ValidationReport).order_by(ValidationReport.id)
             if dataset_version:
                 q = q.where(ValidationReport.dataset_version == dataset_version)
-            return [mapping.report(r) for r in s.execute(q).scalars()]
+            return [report_record(r) for r in s.execute(q).scalars()]
 
     def report_count(self, dataset_version: str) -> int:
         with self.read() as s:
@@ -201,7 +293,7 @@ class DatasetRepository(Repository):
     def label_batches(self) -> list[LabelBatchRecord]:
         with self.read() as s:
             rows = s.execute(select(LabelBatch).order_by(LabelBatch.id)).scalars()
-            return [mapping.label_batch(b) for b in rows]
+            return [label_batch_record(b) for b in rows]
 
 
 def _add_reasons(uow: UnitOfWork, report_id: int, version: str, reasons: pd.DataFrame) -> None:

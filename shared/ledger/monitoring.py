@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import select
 
-from shared.ledger import mapping
-from shared.ledger.models import MonitoringReport
-from shared.ledger.records import MonitoringRecord
+from shared.ledger import tables as orm
+from shared.ledger.tables import MonitoringReport
 from shared.ledger.unit import Repository, utcnow
 from shared.ledger.vocab import parse_version, version_label
+
+
+@dataclass(frozen=True)
+class MonitoringRecord:
+    id: int
+    flow_run: str | None
+    version: str
+    batches: list[int]
+    rows: int
+    label_coverage: float
+    checks: list[dict[str, Any]]
+    retrain: bool
+    reasons: list[str]
+    retrain_run: str | None
+    created_at: datetime
+
+
+def monitoring_report_record(r: orm.MonitoringReport) -> MonitoringRecord:
+    return MonitoringRecord(
+        r.id,
+        r.flow_run,
+        version_label(r.model_id),
+        r.batches,
+        r.rows,
+        r.label_coverage,
+        r.checks,
+        r.retrain,
+        r.reasons,
+        r.retrain_run,
+        r.created_at,
+    )
 
 
 class MonitoringRepository(Repository):
@@ -45,7 +79,7 @@ class MonitoringRepository(Repository):
                 version_label(r.model_id),
                 {"report": r.id, "retrain": retrain, "reasons": reasons, "batches": batches},
             )
-            return mapping.monitoring_report(r)
+            return monitoring_report_record(r)
 
     def set_retrain_run(self, report_id: int, run: str, actor: str) -> None:
         with self.write() as uow:
@@ -57,4 +91,4 @@ class MonitoringRepository(Repository):
     def reports(self) -> list[MonitoringRecord]:
         with self.read() as s:
             rows = s.execute(select(MonitoringReport).order_by(MonitoringReport.id)).scalars()
-            return [mapping.monitoring_report(r) for r in rows]
+            return [monitoring_report_record(r) for r in rows]

@@ -3,24 +3,109 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine, insert, select
 
-from shared.ledger import mapping
-from shared.ledger.models import Deployment as DeploymentRow
-from shared.ledger.models import Feedback, FeedbackBatch, ScoringBatch
-from shared.ledger.records import (
-    BatchLineage,
-    FeedbackBatchRecord,
-    FeedbackEntry,
-    ScoringBatchRecord,
-)
-from shared.ledger.registry import RegistryRepository
-from shared.ledger.releases import ReleaseRepository
+from shared.ledger import tables as orm
+from shared.ledger.registry import LineageDataset, ModelVersionRecord, RegistryRepository
+from shared.ledger.releases import DeploymentRecord, ReleaseRepository
+from shared.ledger.runs import FlowRunRecord
+from shared.ledger.tables import Deployment as DeploymentRow
+from shared.ledger.tables import Feedback, FeedbackBatch, ScoringBatch
 from shared.ledger.unit import Repository, utcnow
 from shared.ledger.vocab import FeedbackStatus, version_label
+
+
+@dataclass(frozen=True)
+class ScoringBatchRecord:
+    id: int
+    flow_run: str | None
+    input_source: str
+    input_uri: str
+    input_sha256: str
+    deployment_id: int
+    version: str
+    rules_version: str
+    output_uri: str
+    rows: int
+    decisions: dict[str, int]
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class BatchLineage:
+    """A scoring batch back to its input, deployment, model, training run and datasets."""
+
+    batch: ScoringBatchRecord
+    deployment: DeploymentRecord
+    model: ModelVersionRecord
+    training_run: FlowRunRecord | None
+    datasets: list[LineageDataset]
+
+
+@dataclass(frozen=True)
+class FeedbackEntry:
+    """One arriving true value for one scored row, with what happened to it."""
+
+    row_id: str
+    value: float | None
+    status: FeedbackStatus
+    flagged: bool = False
+    note: str = ""
+    scoring_batch_id: int | None = None
+    request_id: str | None = None  # an online answer's (shared.operate.capture), not a batch's
+
+
+@dataclass(frozen=True)
+class FeedbackBatchRecord:
+    id: int
+    source: str
+    rows: int
+    accepted: int
+    late: int
+    duplicates: int
+    unknown: int
+    invalid: int
+    actor: str
+    created_at: datetime
+
+
+def scoring_batch_record(b: orm.ScoringBatch) -> ScoringBatchRecord:
+    return ScoringBatchRecord(
+        b.id,
+        b.flow_run,
+        b.input_source,
+        b.input_uri,
+        b.input_sha256,
+        b.deployment_id,
+        version_label(b.model_id),
+        b.rules_version,
+        b.output_uri,
+        b.rows,
+        b.decisions,
+        b.created_by,
+        b.created_at,
+    )
+
+
+def feedback_batch_record(b: orm.FeedbackBatch) -> FeedbackBatchRecord:
+    return FeedbackBatchRecord(
+        b.id,
+        b.source,
+        b.rows,
+        b.accepted,
+        b.late,
+        b.duplicates,
+        b.unknown,
+        b.invalid,
+        b.actor,
+        b.created_at,
+    )
+
 
 USABLE_FEEDBACK = (FeedbackStatus.ACCEPTED, FeedbackStatus.LATE)
 
@@ -66,17 +151,17 @@ class OperationsRepository(Repository):
             s.flush()
             details = {"version": version_label(dep.model_id), "rows": rows, "decisions": decisions}
             uow.audit(actor, "scoring.batch", f"batch-{b.id}", details)
-            return mapping.scoring_batch(b)
+            return scoring_batch_record(b)
 
     def scoring_batches(self) -> list[ScoringBatchRecord]:
         with self.read() as s:
             rows = s.execute(select(ScoringBatch).order_by(ScoringBatch.id)).scalars()
-            return [mapping.scoring_batch(b) for b in rows]
+            return [scoring_batch_record(b) for b in rows]
 
     def scoring_batch(self, batch_id: int) -> ScoringBatchRecord:
         with self.read() as s:
             b = self.row(s, ScoringBatch, batch_id, f"no scoring batch {batch_id}")
-            return mapping.scoring_batch(b)
+            return scoring_batch_record(b)
 
     def batch_lineage(self, batch_id: int) -> BatchLineage:
         """A scoring batch back to its input, the deployment (rules + model), the model's
@@ -121,12 +206,12 @@ class OperationsRepository(Repository):
                 ]
                 s.execute(insert(Feedback), rows)
             uow.audit(actor, "feedback.record", source, dict(counts))
-            return mapping.feedback_batch(fb)
+            return feedback_batch_record(fb)
 
     def feedback_batches(self) -> list[FeedbackBatchRecord]:
         with self.read() as s:
             rows = s.execute(select(FeedbackBatch).order_by(FeedbackBatch.id)).scalars()
-            return [mapping.feedback_batch(b) for b in rows]
+            return [feedback_batch_record(b) for b in rows]
 
     def labelled_rows(self) -> pd.DataFrame:
         """Usable feedback (accepted or late): row_id, value, scoring batch (or the online

@@ -2,15 +2,111 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import Engine, select
 
-from shared.ledger import mapping
+from shared.ledger import tables as orm
 from shared.ledger.datasets import DatasetRepository
-from shared.ledger.models import ModelDataset, ModelVersion
-from shared.ledger.records import Lineage, LineageDataset, ModelRegistration, ModelVersionRecord
-from shared.ledger.runs import RunRepository
+from shared.ledger.runs import FlowRunRecord, RunRepository
+from shared.ledger.tables import ModelDataset, ModelVersion
 from shared.ledger.unit import Repository, utcnow
 from shared.ledger.vocab import LedgerError, ModelStatus, parse_version, version_label
+
+
+@dataclass(frozen=True)
+class ModelRegistration:
+    """What the train flow registers for one candidate family."""
+
+    family: str
+    status: ModelStatus
+    key_metric: str
+    metrics: dict[str, float]
+    slice_metrics: dict[str, dict[str, float]]
+    gate_results: list[dict[str, Any]]
+    baseline_metrics: dict[str, float]
+    artifact_uri: str
+    resources: dict[str, Any]
+    task_pathspec: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    id: int
+    family: str
+    status: ModelStatus
+    key_metric: str
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    slice_metrics: dict[str, dict[str, float]]
+    gate_results: list[dict[str, Any]]
+    artifact_uri: str
+    datasets: list[str]
+    git_commit: str | None
+    git_dirty: bool | None
+    config_hash: str
+    flow_run: str
+    task_pathspec: str | None
+    trained_by: str
+    created_at: datetime
+    resources: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return version_label(self.id)
+
+    @property
+    def failing_gates(self) -> list[str]:
+        return [g["name"] for g in self.gate_results if not g["passed"]]
+
+
+@dataclass(frozen=True)
+class LineageDataset:
+    """One dataset a model was trained on, back to its raw source."""
+
+    version: str
+    rows_in: int
+    rows_valid: int
+    rows_quarantined: int
+    location: str
+    raw_source: str
+    raw_uri: str
+    ingest_run: str | None
+    validation_reports: int
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A model version back to its code, config, run and raw data."""
+
+    model: ModelVersionRecord
+    datasets: list[LineageDataset]
+    flow_run: FlowRunRecord | None
+
+
+def model_version_record(m: orm.ModelVersion, datasets: list[str]) -> ModelVersionRecord:
+    return ModelVersionRecord(
+        m.id,
+        m.family,
+        ModelStatus(m.status),
+        m.key_metric,
+        m.metrics,
+        m.baseline_metrics,
+        m.slice_metrics,
+        m.gate_results,
+        m.artifact_uri,
+        sorted(datasets),
+        m.git_commit,
+        m.git_dirty,
+        m.config_hash,
+        m.flow_run,
+        m.task_pathspec,
+        m.trained_by,
+        m.created_at,
+        m.resources,
+    )
 
 
 class RegistryRepository(Repository):
@@ -100,7 +196,7 @@ class RegistryRepository(Repository):
                     link_q = link_q.where(ModelDataset.model_id.in_(ids))
                 for mid, dv in s.execute(link_q):
                     links.setdefault(mid, []).append(dv)
-            return [mapping.model_version(m, links.get(m.id, [])) for m in rows]
+            return [model_version_record(m, links.get(m.id, [])) for m in rows]
 
     def model(self, version: str | int) -> ModelVersionRecord:
         mid = parse_version(version)
@@ -110,7 +206,7 @@ class RegistryRepository(Repository):
             links = s.execute(
                 select(ModelDataset.dataset_version).where(ModelDataset.model_id == mid)
             ).scalars()
-            return mapping.model_version(m, list(links))
+            return model_version_record(m, list(links))
 
     def lineage(self, version: str | int) -> Lineage:
         """The model version, the datasets it was trained on back to their raw sources."""

@@ -7,23 +7,113 @@ appended to the same history and audit chain."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from shared.ledger import mapping
-from shared.ledger.models import Alias as AliasRow
-from shared.ledger.models import AliasMove, Approval
-from shared.ledger.models import Deployment as DeploymentRow
-from shared.ledger.records import (
-    AliasMoveRecord,
-    ApprovalRecord,
-    DeploymentRecord,
-    NewDeployment,
-)
+from shared.ledger import tables as orm
+from shared.ledger.tables import Alias as AliasRow
+from shared.ledger.tables import AliasMove, Approval
+from shared.ledger.tables import Deployment as DeploymentRow
 from shared.ledger.unit import Repository, utcnow
 from shared.ledger.vocab import AliasAction, Decision, LedgerError, parse_version, version_label
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    id: int
+    version: str
+    actor: str
+    role: str
+    decision: Decision
+    comment: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    id: int
+    version: str
+    alias: str
+    rules_hash: str
+    rules_version: str
+    code_commit: str | None
+    bundle_uri: str
+    created_by: str
+    created_at: datetime
+    bundle_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class NewDeployment:
+    """The rules release and bundle a promotion deploys around a model version."""
+
+    rules_hash: str
+    rules_version: str
+    code_commit: str | None
+    bundle_uri: str
+    created_by: str
+    bundle_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class AliasMoveRecord:
+    id: int
+    alias: str
+    version: str
+    previous_version: str | None
+    deployment_id: int
+    action: AliasAction
+    actor: str
+    reason: str
+    at: datetime
+
+
+def optional_label(model_id: int | None) -> str | None:
+    return None if model_id is None else version_label(model_id)
+
+
+def approval_record(a: orm.Approval) -> ApprovalRecord:
+    return ApprovalRecord(
+        a.id,
+        version_label(a.model_id),
+        a.actor,
+        a.role,
+        Decision(a.decision),
+        a.comment,
+        a.created_at,
+    )
+
+
+def deployment_record(d: orm.Deployment) -> DeploymentRecord:
+    return DeploymentRecord(
+        d.id,
+        version_label(d.model_id),
+        d.alias,
+        d.rules_hash,
+        d.rules_version,
+        d.code_commit,
+        d.bundle_uri,
+        d.created_by,
+        d.created_at,
+        d.bundle_sha256,
+    )
+
+
+def alias_move_record(m: orm.AliasMove) -> AliasMoveRecord:
+    return AliasMoveRecord(
+        m.id,
+        m.alias,
+        version_label(m.model_id),
+        optional_label(m.previous_model_id),
+        m.deployment_id,
+        AliasAction(m.action),
+        m.actor,
+        m.reason,
+        m.at,
+    )
+
 
 SHADOW_SUFFIX = "-shadow"
 
@@ -53,14 +143,14 @@ class ReleaseRepository(Repository):
             uow.session.flush()
             details = {"role": role, "comment": comment}
             uow.audit(actor, f"model.{decision.value}", version_label(mid), details)
-            return mapping.approval(a)
+            return approval_record(a)
 
     def approvals(self, version: str | int | None = None) -> list[ApprovalRecord]:
         with self.read() as s:
             q = select(Approval).order_by(Approval.id)
             if version is not None:
                 q = q.where(Approval.model_id == parse_version(version))
-            return [mapping.approval(a) for a in s.execute(q).scalars()]
+            return [approval_record(a) for a in s.execute(q).scalars()]
 
     def move_alias(
         self,
@@ -85,7 +175,7 @@ class ReleaseRepository(Repository):
             current = s.get(AliasRow, alias)
             previous = current.model_id if current else None
             if check is not None:
-                check(mapping.optional_label(previous))
+                check(optional_label(previous))
             now = utcnow()
             if deployment is not None:
                 dep = DeploymentRow(model_id=mid, alias=alias, created_at=now, **asdict(deployment))
@@ -122,13 +212,13 @@ class ReleaseRepository(Repository):
                 alias,
                 {
                     "version": version_label(mid),
-                    "previous": mapping.optional_label(previous),
+                    "previous": optional_label(previous),
                     "deployment": dep.id,
                     "rules_version": dep.rules_version,
                     "reason": reason,
                 },
             )
-            return mapping.alias_move(move)
+            return alias_move_record(move)
 
     def alias(self, alias: str) -> DeploymentRecord | None:
         """The deployment an alias points at now, or None."""
@@ -138,7 +228,7 @@ class ReleaseRepository(Repository):
                 return None
             dep = s.get(DeploymentRow, a.deployment_id)
             assert dep is not None, "an alias always points at a deployment (foreign key)"
-            return mapping.deployment(dep)
+            return deployment_record(dep)
 
     def history(self, alias: str | None = None) -> list[AliasMoveRecord]:
         """Every alias move (of ``alias`` when given), oldest first."""
@@ -146,7 +236,7 @@ class ReleaseRepository(Repository):
             q = select(AliasMove).order_by(AliasMove.id)
             if alias:
                 q = q.where(AliasMove.alias == alias)
-            return [mapping.alias_move(m) for m in s.execute(q).scalars()]
+            return [alias_move_record(m) for m in s.execute(q).scalars()]
 
     def alias_at(self, alias: str, when: datetime) -> str | None:
         """Which version ``alias`` pointed at on ``when`` (from the append-only history)."""
@@ -161,7 +251,7 @@ class ReleaseRepository(Repository):
     def deployments(self) -> list[DeploymentRecord]:
         with self.read() as s:
             rows = s.execute(select(DeploymentRow).order_by(DeploymentRow.id)).scalars()
-            return [mapping.deployment(d) for d in rows]
+            return [deployment_record(d) for d in rows]
 
     def latest_deployment(self, version: str | int, alias: str) -> DeploymentRecord | None:
         """The newest deployment of ``version`` as ``alias`` (what a rollback reuses)."""
@@ -173,12 +263,12 @@ class ReleaseRepository(Repository):
                 .order_by(DeploymentRow.id.desc())
                 .limit(1)
             ).scalar()
-            return None if d is None else mapping.deployment(d)
+            return None if d is None else deployment_record(d)
 
     def deployment(self, deployment_id: int) -> DeploymentRecord:
         with self.read() as s:
             d = self.row(s, DeploymentRow, deployment_id, f"no deployment {deployment_id}")
-            return mapping.deployment(d)
+            return deployment_record(d)
 
     def detach_shadow(self, alias: str, actor: str, reason: str) -> AliasMoveRecord:
         """Remove the shadow of ``alias``; the history keeps which version it was."""
@@ -212,4 +302,4 @@ class ReleaseRepository(Repository):
                     "reason": reason,
                 },
             )
-            return mapping.alias_move(move)
+            return alias_move_record(move)

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import select
 
-from shared.ledger import mapping
-from shared.ledger.models import FlowRun
-from shared.ledger.records import FlowRunRecord
+from shared.ledger import tables as orm
+from shared.ledger.tables import FlowRun
 from shared.ledger.unit import Repository, utcnow
 from shared.ledger.vocab import LedgerError, RunStatus
+
+
+@dataclass(frozen=True)
+class FlowRunRecord:
+    pathspec: str
+    user: str
+    branch: str | None
+    status: RunStatus
+    started_at: datetime
+    ended_at: datetime | None
+    error: str | None
+
+
+def flow_run_record(r: orm.FlowRun) -> FlowRunRecord:
+    return FlowRunRecord(
+        r.pathspec,
+        r.user,
+        r.branch,
+        RunStatus(r.status),
+        r.started_at,
+        r.ended_at,
+        (r.details or {}).get("error"),
+    )
 
 
 class RunRepository(Repository):
@@ -53,9 +78,9 @@ class RunRepository(Repository):
         """Every flow run, oldest first."""
         with self.read() as s:
             rows = s.execute(select(FlowRun).order_by(FlowRun.id)).scalars()
-            return [mapping.flow_run(r) for r in rows]
+            return [flow_run_record(r) for r in rows]
 
     def get(self, pathspec: str) -> FlowRunRecord | None:
         with self.read() as s:
             r = s.execute(select(FlowRun).where(FlowRun.pathspec == pathspec)).scalar()
-            return None if r is None else mapping.flow_run(r)
+            return None if r is None else flow_run_record(r)

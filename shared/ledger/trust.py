@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.ledger.store import Ledger
-from shared.ledger.trust_models import ApiToken, Signature
+from shared.ledger.tables import ApiToken, Signature
 from shared.ledger.unit import utcnow
 from shared.ledger.vocab import LedgerError
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from shared.ledger.models import AuditEntry, AuditHead, Base
+from shared.ledger.tables import AuditEntry, AuditHead, Base
 from shared.ledger.vocab import LedgerError
 
 GENESIS = "0" * 64

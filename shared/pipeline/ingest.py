@@ -16,8 +16,7 @@ from shared.data.partitions import Partition, plan_batch
 from shared.data.partvalidate import PartOutcome, finish_ingest, validate_batch, validate_part
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a step opens it
-    from shared.ledger import Ledger
-    from shared.ledger.records import IngestRecord
+    from shared.ledger import IngestRecord, Ledger
 
 __all__ = ["Landing", "Published", "ingest", "land", "publish", "record", "validate_part"]
 

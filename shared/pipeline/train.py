@@ -15,8 +15,7 @@ from shared.training.gates import apply_gates
 from shared.training.start import start_training
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a step opens it
-    from shared.ledger import Ledger
-    from shared.ledger.records import ModelVersionRecord
+    from shared.ledger import Ledger, ModelVersionRecord
 
 __all__ = ["Registered", "register", "start_training", "train", "train_and_save"]
 

@@ -6,7 +6,7 @@ Every frame that reaches a page is checked against a Pandera model here: ``linea
 
 Layer: reports, above the lifecycle. May import the lifecycle (shared.monitor, shared.operate,
 shared.release, shared.trust, shared.training, shared.deploy) and every layer below it; never
-shared.cli or shared.flowkit.
+shared.pipeline, shared.cli or shared.flowkit.
 """
 
 from .activity import (

@@ -9,8 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from shared.ledger import DeploymentRecord, Ledger, LedgerError
-from shared.ledger.records import Lineage
+from shared.ledger import DeploymentRecord, Ledger, LedgerError, Lineage
 
 from .champion import champion_on_holdout
 

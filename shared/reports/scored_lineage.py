@@ -15,8 +15,7 @@ import pandas as pd
 
 from shared.data import storage
 from shared.data.manifest import PartEntry, read_manifest
-from shared.ledger import DeploymentRecord, Ledger, LedgerError
-from shared.ledger.records import Lineage, ScoringBatchRecord
+from shared.ledger import DeploymentRecord, Ledger, LedgerError, Lineage, ScoringBatchRecord
 
 
 @dataclass(frozen=True)

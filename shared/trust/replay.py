@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
-from shared.ledger.models import AliasMove, Approval, AuditEntry
+from shared.ledger.tables import AliasMove, Approval, AuditEntry
 from shared.trust.anchors import AnchorCheck, anchor_store, check_anchors
 from shared.trust.decisions import signature_problem
 from shared.trust.replay_rules import ACTIONS, RULES, Item, coverage_problems, writers

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared.ledger.models import (
+from shared.ledger.tables import (
+    ApiToken,
     Dataset,
     FeedbackBatch,
     FlowRun,
@@ -17,7 +18,6 @@ from shared.ledger.models import (
     ScoringBatch,
     ValidationReport,
 )
-from shared.ledger.trust_models import ApiToken
 from shared.trust.replay_release import Event, Item, Rule, rows_of
 
 _COUNTS = ("rows_in", "rows_valid", "rows_quarantined")

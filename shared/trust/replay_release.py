@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.ledger.models import (
+from shared.ledger.tables import (
     Alias,
     AliasMove,
     Approval,
@@ -21,7 +21,7 @@ from shared.ledger.models import (
     ModelDataset,
     ModelVersion,
 )
-from shared.ledger.models import Deployment as DeploymentRow
+from shared.ledger.tables import Deployment as DeploymentRow
 
 Item = tuple[Hashable, Hashable, dict[str, Any]]  # (row or entry id, match key, fields)
 Event = tuple[AuditEntry, dict[str, Any]]  # an audit entry and its parsed details

@@ -10,8 +10,10 @@ with no rule, or a ledger table nobody accounts for, is a problem, never passed 
 
 from __future__ import annotations
 
-from shared.ledger.models import Base
-from shared.ledger.trust_models import ApiToken  # noqa: F401 (its tables in Base.metadata)
+from shared.ledger.tables import (
+    ApiToken,  # noqa: F401 (its tables in Base.metadata)
+    Base,
+)
 from shared.trust.replay_records import RECORD_RULES
 from shared.trust.replay_release import RELEASE_RULES, Event, Item, Rule
 

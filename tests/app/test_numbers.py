@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from shared.cli import cli
 from shared.config import load_project_set
-from shared.ledger.models import AliasMove
+from shared.ledger.tables import AliasMove
 from shared.monitor.costs import DAYS_PER_MONTH, monthly_benefit
 from shared.release.shadow import attach
 from tests.app.test_apptest import open_page

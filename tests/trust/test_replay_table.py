@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from shared.config.identity import IdentitySettings
-from shared.ledger import AliasAction, Ledger, ModelStatus
-from shared.ledger.records import FeedbackEntry, ModelRegistration, NewDeployment
+from shared.ledger import (
+    AliasAction,
+    FeedbackEntry,
+    Ledger,
+    ModelRegistration,
+    ModelStatus,
+    NewDeployment,
+)
 from shared.ledger.trust import TrustRecords
 from shared.trust.replay import replay
 from shared.trust.replay_rules import ACTIONS, RULES

@@ -83,8 +83,8 @@ def _served_ledger(tmp_path) -> tuple[Ledger, datetime]:
     from sqlalchemy import update
 
     from shared.ledger import AliasAction, NewDeployment
-    from shared.ledger.models import AliasMove, FlowRun
     from shared.ledger.releases import shadow_alias
+    from shared.ledger.tables import AliasMove, FlowRun
 
     ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", create=True)
     for i, mae in enumerate([3.0, 2.0, 1.0]):
