@@ -3,9 +3,6 @@
 from metaflow import FlowSpec, Parameter, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.data import storage
-from shared.data.ingest import generate_raw, generator_settings, land_raw
-from shared.data.partitions import plan_batch
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -19,9 +16,9 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
-from shared.guard.bundle import load_deployed
-from shared.operate.scoring import FRESH_DAYS, finish_scoring, fresh_batch_start, score_partition
-from shared.operate.shadow import shadow_of
+
+# Each step imports the library modules it uses: every task is a process of its own that
+# imports this file, and the end step, say, needs no pandas or XGBoost.
 
 
 @production
@@ -65,6 +62,13 @@ class ScoreFlow(FlowSpec):
     @step
     def start(self):
         """Find the deployment, land the input, plan its partitions (no rows loaded)."""
+        from shared.data import storage
+        from shared.data.ingest import generate_raw, generator_settings, land_raw
+        from shared.data.partitions import plan_batch
+        from shared.guard.bundle import load_deployed
+        from shared.operate.scoring import FRESH_DAYS, fresh_batch_start
+        from shared.operate.shadow import shadow_of
+
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
         self.run_pathspec = run.run_pathspec
@@ -103,6 +107,9 @@ class ScoreFlow(FlowSpec):
     @step
     def score(self):
         """Guarded answers for one partition, read from storage."""
+        from shared.guard.bundle import load_deployed
+        from shared.operate.scoring import score_partition
+
         with run_context(self.project, self.run_pathspec):
             guarded = load_deployed(self.deployment)  # verified in every task
             self.scored = score_partition(
@@ -115,6 +122,8 @@ class ScoreFlow(FlowSpec):
     @step
     def join(self, inputs):
         """Write the output's manifest; record the scoring batch with its lineage."""
+        from shared.operate.scoring import finish_scoring
+
         self.merge_artifacts(inputs, include=["run_pathspec", "deployment", "raw", "out_prefix"])
         with run_context(self.project, self.run_pathspec):
             out_uri = self.out_prefix

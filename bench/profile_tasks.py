@@ -1,0 +1,233 @@
+"""Where a flow's time goes, task by task: one ingest, train and score run, profiled.
+
+The three flows run as a user runs them (`python flows/X.py --config project P run`, local
+metadata and datastore) on a small generated project in a temporary folder (the tests'
+`write_project`, with their fast training settings); between train and score the candidate
+is approved and promoted (the tests' `release`). Every Python process a flow starts (the
+`run` command, each task, each card) is profiled by `bench/taskprofile/sitecustomize.py`:
+its wall time from its own start, `python -X importtime` and cProfile.
+
+Printed per flow: wall time, Metaflow's floor for the same graph is in `bench_floor.py`;
+per task: wall, seconds spent importing, the heavy packages it imported (>= 50 ms each)
+and the Renkei functions (flows/, shared/) with the most cumulative time.
+
+    python bench/profile_tasks.py [--rows 4000] [--partition-rows N] [--plain] [--keep DIR]
+
+`--plain` measures wall times only (no cProfile, no importtime: what a user's run costs);
+`--keep DIR` keeps every process's files (<pid>.prof for snakeviz or pstats,
+<pid>.imports for tuna) in DIR. `--repo PATH` profiles another checkout of Renkei (e.g.
+`git archive` of an older commit) with this checkout's venv, for before/after figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+HOOK = REPO / "bench" / "taskprofile"
+HEAVY_S = 0.05  # a top-level import at least this long is named in the table
+
+
+@dataclass
+class Proc:
+    """One Python process a flow started."""
+
+    label: str  # "run", "<step>/<task id>" or "card <step>"
+    start: float
+    end: float
+    import_s: float = 0.0
+    heavy: dict[str, float] = field(default_factory=dict)  # package -> cumulative seconds
+    top: list[tuple[float, str]] = field(default_factory=list)  # Renkei functions
+
+    @property
+    def wall(self) -> float:
+        return self.end - self.start
+
+
+def label_of(argv: list[str]) -> str:
+    """What a process was, from its command line."""
+    if "step" in argv:
+        i = argv.index("step")
+        task = argv[argv.index("--task-id") + 1] if "--task-id" in argv else "?"
+        return f"{argv[i + 1]}/{task}"
+    if "card" in argv and "create" in argv:
+        runspec = argv[argv.index("create") + 1]  # run/step/task
+        mode = argv[argv.index("--mode") + 1] if "--mode" in argv else ""
+        return f"card {'/'.join(runspec.split('/')[1:])} {mode}".rstrip()
+    for verb in ("run", "resume"):
+        if verb in argv:
+            return verb
+    return " ".join(argv[1:3])
+
+
+def imports_of(path: Path) -> tuple[float, dict[str, float]]:
+    """Seconds spent importing, and per top-level package (pandas, shared, ...) the seconds
+    its own modules took (`-X importtime`'s self times: they add up to the total)."""
+    total, by_package = 0.0, {}
+    if not path.exists():
+        return total, by_package
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        own, cum, name = line[len("import time:") :].split("|", 2)
+        if not name.startswith("  "):  # a top-level import: its cumulative time counts once
+            total += int(cum) / 1e6
+        package = name.strip().split(".")[0]
+        by_package[package] = by_package.get(package, 0.0) + int(own) / 1e6
+    return total, {k: v for k, v in by_package.items() if v >= HEAVY_S}
+
+
+def renkei_functions(path: Path, repo: Path, n: int) -> list[tuple[float, str]]:
+    """The ``n`` functions of flows/ and shared/ with the most cumulative seconds."""
+    if not path.exists():
+        return []
+    stats = pstats.Stats(str(path))
+    out = []
+    for (file, line, fn), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        try:
+            rel = Path(file).resolve().relative_to(repo)
+        except ValueError:
+            continue
+        if rel.parts[0] in ("flows", "shared") and fn != "<module>":
+            out.append((ct, f"{rel}:{line}({fn})"))
+    return sorted(out, reverse=True)[:n]
+
+
+def collect(folder: Path, repo: Path, top: int) -> list[Proc]:
+    """Every process's record in ``folder``, oldest first."""
+    procs = []
+    for meta in folder.glob("*.json"):
+        d = json.loads(meta.read_text())
+        p = Proc(label_of(d["argv"]), d["start"], d["end"])
+        p.import_s, p.heavy = imports_of(meta.with_suffix(".imports"))
+        p.top = renkei_functions(meta.with_suffix(".prof"), repo, top)
+        procs.append(p)
+    return sorted(procs, key=lambda p: p.start)
+
+
+def run_flow(
+    repo: Path, flow: str, project: Path, env: dict[str, str], folder: Path, *args: str
+) -> tuple[float, float]:
+    """Run one flow with the profiling hook; (start epoch, wall seconds)."""
+    folder.mkdir(parents=True)
+    t0, w0 = time.time(), time.perf_counter()
+    p = subprocess.run(
+        [
+            sys.executable,
+            f"flows/{flow}_flow.py",
+            "--config",
+            "project",
+            str(project),
+            "run",
+            *args,
+        ],
+        cwd=repo,
+        env={**env, "RENKEI_PROFILE_DIR": str(folder)},
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - w0
+    if p.returncode != 0:
+        raise SystemExit(f"{flow} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return t0, wall
+
+
+def promote_candidate(project: Path) -> str:
+    """Approve and promote the newest candidate to production, as the tests do."""
+    from shared.config import load_project, load_project_set
+    from shared.ledger import Ledger
+    from tests.builders import release
+
+    cfg, pset = load_project(project), load_project_set(project)
+    ledger = Ledger.open(cfg.storage.ledger_url)
+    version = next(m.version for m in ledger.registry.models() if m.status == "candidate")
+    release(ledger, pset.roles, cfg, pset.rules, version, "profile")
+    ledger.close()
+    return version
+
+
+def report(flow: str, t0: float, wall: float, procs: list[Proc], plain: bool) -> None:
+    tasks = [p for p in procs if p.label != "run"]
+    first = min((p.start for p in tasks), default=t0)
+    print(
+        f"\n{flow}: {wall:.2f} s wall; {first - t0:.2f} s before the first task; "
+        f"{sum(p.wall for p in tasks):.2f} s in {len(tasks)} task processes"
+    )
+    for p in procs:
+        line = f"  {p.label:<16} {p.wall:6.2f} s"
+        if not plain:
+            heavy = ", ".join(
+                f"{k} {v:.2f}" for k, v in sorted(p.heavy.items(), key=lambda kv: -kv[1])
+            )
+            line += f"  imports {p.import_s:5.2f} s  [{heavy}]"
+        print(line)
+        for ct, name in p.top:
+            print(f"      {ct:6.2f} s  {name}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rows", type=int, default=4000, help="generated rows (ingest and score)")
+    ap.add_argument("--partition-rows", type=int, default=0, help="0: config/project.yaml's")
+    ap.add_argument("--plain", action="store_true", help="wall times only (no profilers)")
+    ap.add_argument("--top", type=int, default=6, help="Renkei functions shown per task")
+    ap.add_argument("--keep", type=Path, help="keep every process's files in this folder")
+    ap.add_argument("--repo", type=Path, default=REPO, help="the checkout whose flows run")
+    args = ap.parse_args()
+    repo = args.repo.resolve()
+
+    from tests.conftest import FAST_TRAINING, write_project
+
+    with tempfile.TemporaryDirectory(prefix="renkei-profile-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        extra = {"storage__partition_rows": args.partition_rows} if args.partition_rows else {}
+        project = write_project(tmp, **FAST_TRAINING)
+        if extra:  # write_project sets storage whole: add the partition size after it
+            import yaml
+
+            data = yaml.safe_load(project.read_text())
+            data["storage"]["partition_rows"] = args.partition_rows
+            project.write_text(yaml.safe_dump(data, sort_keys=False))
+        env = {
+            **os.environ,
+            "METAFLOW_USER": os.environ.get("METAFLOW_USER", "bench"),
+            "METAFLOW_DEFAULT_METADATA": "local",
+            "METAFLOW_DEFAULT_DATASTORE": "local",
+            "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(tmp / "metaflow"),
+            "RENKEI_LEDGER_URL": "",
+            "PYTHONPATH": os.pathsep.join([str(HOOK), str(repo)]),
+        }
+        if not args.plain:
+            env |= {"PYTHONPROFILEIMPORTTIME": "1", "RENKEI_PROFILE_CPROFILE": "1"}
+        out = args.keep or tmp / "profile"
+        rows = ["--rows", str(args.rows)]
+        print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; repo {repo}")
+        for flow, flow_args in (
+            ("ingest", [*rows, "--bad-fraction", "0.02"]),
+            ("train", []),
+            ("score", rows),
+        ):
+            if flow == "score":
+                promote_candidate(project)
+            folder = out / flow
+            if folder.exists():
+                shutil.rmtree(folder)
+            t0, wall = run_flow(repo, flow, project, env, folder, *flow_args)
+            report(flow, t0, wall, collect(folder, repo, 0 if args.plain else args.top), args.plain)
+        print(f"\nload average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
