@@ -14,6 +14,8 @@ and the Renkei functions (flows/, shared/) with the most cumulative time.
     python bench/profile_tasks.py [--rows 4000] [--partition-rows N] [--plain] [--keep DIR]
 
 `--plain` measures wall times only (no cProfile, no importtime: what a user's run costs);
+`--floor` also runs Metaflow's floor, the same graphs with empty steps (`bench_floor.py`),
+task by task;
 `--keep DIR` keeps every process's files (<pid>.prof for snakeviz or pstats,
 <pid>.imports for tuna) in DIR. `--repo PATH` profiles another checkout of Renkei (e.g.
 `git archive` of an older commit) with this checkout's venv, for before/after figures.
@@ -117,30 +119,20 @@ def collect(folder: Path, repo: Path, top: int) -> list[Proc]:
     return sorted(procs, key=lambda p: p.start)
 
 
-def run_flow(
-    repo: Path, flow: str, project: Path, env: dict[str, str], folder: Path, *args: str
-) -> tuple[float, float]:
-    """Run one flow with the profiling hook; (start epoch, wall seconds)."""
+def run_flow(cmd: list[str], cwd: Path, env: dict[str, str], folder: Path) -> tuple[float, float]:
+    """Run one flow command with the profiling hook; (start epoch, wall seconds)."""
     folder.mkdir(parents=True)
     t0, w0 = time.time(), time.perf_counter()
     p = subprocess.run(
-        [
-            sys.executable,
-            f"flows/{flow}_flow.py",
-            "--config",
-            "project",
-            str(project),
-            "run",
-            *args,
-        ],
-        cwd=repo,
+        [sys.executable, *cmd],
+        cwd=cwd,
         env={**env, "RENKEI_PROFILE_DIR": str(folder)},
         capture_output=True,
         text=True,
     )
     wall = time.perf_counter() - w0
     if p.returncode != 0:
-        raise SystemExit(f"{flow} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return t0, wall
 
 
@@ -177,29 +169,57 @@ def report(flow: str, t0: float, wall: float, procs: list[Proc], plain: bool) ->
             print(f"      {ct:6.2f} s  {name}")
 
 
+def step_walls(procs: list[Proc]) -> dict[str, float]:
+    """Seconds before the first task, and per step (its tasks added up; its cards apart)."""
+    run = next((p for p in procs if p.label == "run"), None)
+    tasks = [p for p in procs if p.label != "run"]
+    out: dict[str, float] = {}
+    if run is not None and tasks:
+        out["before the first task"] = min(p.start for p in tasks) - run.start
+    for p in tasks:
+        if p.label.startswith("card "):
+            key = "card " + p.label.split()[1].split("/")[0]
+        else:
+            key = p.label.split("/")[0]
+        out[key] = out.get(key, 0.0) + p.wall
+    return out
+
+
+def make_project(folder: Path, partition_rows: int) -> Path:
+    """A project folder like the tests' (their fast training settings)."""
+    from tests.conftest import FAST_TRAINING, write_project
+
+    folder.mkdir(parents=True)
+    project = write_project(folder, **FAST_TRAINING)
+    if partition_rows:  # write_project sets storage whole: add the partition size after it
+        import yaml
+
+        data = yaml.safe_load(project.read_text())
+        data["storage"]["partition_rows"] = partition_rows
+        project.write_text(yaml.safe_dump(data, sort_keys=False))
+    return project
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rows", type=int, default=4000, help="generated rows (ingest and score)")
     ap.add_argument("--partition-rows", type=int, default=0, help="0: config/project.yaml's")
     ap.add_argument("--plain", action="store_true", help="wall times only (no profilers)")
     ap.add_argument("--top", type=int, default=6, help="Renkei functions shown per task")
+    ap.add_argument("--floor", action="store_true", help="also the empty graphs (bench_floor)")
     ap.add_argument("--keep", type=Path, help="keep every process's files in this folder")
     ap.add_argument("--repo", type=Path, default=REPO, help="the checkout whose flows run")
+    ap.add_argument(
+        "--before", type=Path, help="another checkout: each flow runs there first, then here"
+    )
     args = ap.parse_args()
-    repo = args.repo.resolve()
-
-    from tests.conftest import FAST_TRAINING, write_project
+    repos = {"before": args.before.resolve()} if args.before else {}
+    repos["now"] = args.repo.resolve()
+    top = 0 if args.plain else args.top
 
     with tempfile.TemporaryDirectory(prefix="renkei-profile-") as tmp_dir:
         tmp = Path(tmp_dir)
-        extra = {"storage__partition_rows": args.partition_rows} if args.partition_rows else {}
-        project = write_project(tmp, **FAST_TRAINING)
-        if extra:  # write_project sets storage whole: add the partition size after it
-            import yaml
-
-            data = yaml.safe_load(project.read_text())
-            data["storage"]["partition_rows"] = args.partition_rows
-            project.write_text(yaml.safe_dump(data, sort_keys=False))
+        projects = {k: make_project(tmp / k, args.partition_rows) for k in repos}
         env = {
             **os.environ,
             "METAFLOW_USER": os.environ.get("METAFLOW_USER", "bench"),
@@ -207,26 +227,67 @@ def main() -> None:
             "METAFLOW_DEFAULT_DATASTORE": "local",
             "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(tmp / "metaflow"),
             "RENKEI_LEDGER_URL": "",
-            "PYTHONPATH": os.pathsep.join([str(HOOK), str(repo)]),
         }
         if not args.plain:
             env |= {"PYTHONPROFILEIMPORTTIME": "1", "RENKEI_PROFILE_CPROFILE": "1"}
         out = args.keep or tmp / "profile"
+        if out.exists():
+            shutil.rmtree(out)
         rows = ["--rows", str(args.rows)]
-        print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; repo {repo}")
+        load = os.getloadavg()
+        print(
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+            + ", ".join(f"{k}: {v}" for k, v in repos.items())
+        )
+        table: list[tuple[str, str, dict[str, float]]] = []  # flow, step, seconds per repo
         for flow, flow_args in (
             ("ingest", [*rows, "--bad-fraction", "0.02"]),
             ("train", []),
             ("score", rows),
         ):
-            if flow == "score":
-                promote_candidate(project)
-            folder = out / flow
-            if folder.exists():
-                shutil.rmtree(folder)
-            t0, wall = run_flow(repo, flow, project, env, folder, *flow_args)
-            report(flow, t0, wall, collect(folder, repo, 0 if args.plain else args.top), args.plain)
-        print(f"\nload average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
+            walls: dict[str, dict[str, float]] = {}
+            for name, repo in repos.items():
+                project = projects[name]
+                if flow == "score":
+                    promote_candidate(project)
+                cmd = [f"flows/{flow}_flow.py", "--config", "project", str(project), "run"]
+                folder = out / f"{flow}-{name}"
+                run_env = {**env, "PYTHONPATH": os.pathsep.join([str(HOOK), str(repo)])}
+                t0, wall = run_flow([*cmd, *flow_args], repo, run_env, folder)
+                procs = collect(folder, repo, top)
+                report(f"{flow} ({name})", t0, wall, procs, args.plain)
+                walls[name] = {"flow": wall, **step_walls(procs)}
+            for key in walls["now"]:
+                table.append((flow, key, {k: w.get(key, 0.0) for k, w in walls.items()}))
+        if args.floor:  # Metaflow's own cost: the same graphs, every step empty
+            from bench import bench_floor
+            from shared.config import load_project
+
+            cfg = load_project(projects["now"])
+            learned = tuple(f for f in cfg.training.families if f != "baseline")
+            parts = -(-args.rows // cfg.storage.partition_rows)
+            floor_dir = tmp / "floor"
+            floor_dir.mkdir()
+            floor_env = {**env, "PYTHONPATH": str(HOOK)}
+            for name, path in bench_floor.write_flows(floor_dir, learned, parts).items():
+                folder = out / f"floor-{name}"
+                t0, wall = run_flow([str(path), "run"], floor_dir, floor_env, folder)
+                procs = collect(folder, REPO, 0)
+                report(f"floor {name}", t0, wall, procs, args.plain)
+                for key, s in {"flow": wall, **step_walls(procs)}.items():
+                    row = next((r for r in table if r[0] == name and r[1] == key), None)
+                    if row is not None:
+                        row[2]["floor"] = s
+        cols = [c for c in ("before", "now", "floor") if any(c in r[2] for r in table)]
+        load = os.getloadavg()
+        print(
+            f"\nseconds per flow and step (tasks of a step added up), load average after "
+            f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        )
+        print(f"  {'flow':<8}{'step':<24}" + "".join(f"{c:>9}" for c in cols))
+        for flow, key, secs in table:
+            cells = "".join(f"{secs[c]:9.2f}" if c in secs else f"{'-':>9}" for c in cols)
+            print(f"  {flow:<8}{key:<24}{cells}")
 
 
 if __name__ == "__main__":

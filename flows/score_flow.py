@@ -122,7 +122,7 @@ class ScoreFlow(FlowSpec):
     @step
     def join(self, inputs):
         """Write the output's manifest; record the scoring batch with its lineage."""
-        from shared.operate.scoring import finish_scoring
+        from shared.operate.scored import finish_scoring
 
         self.merge_artifacts(inputs, include=["run_pathspec", "deployment", "raw", "out_prefix"])
         with run_context(self.project, self.run_pathspec):
