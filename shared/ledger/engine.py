@@ -92,9 +92,7 @@ def _revision_links() -> dict[str, Any]:
 def head_revision() -> str:
     """The newest schema revision this Renkei knows (the one no migration revises)."""
     links = _revision_links()
-    revised = {
-        r for down in links.values() for r in (down if isinstance(down, tuple) else (down,))
-    }
+    revised = {r for down in links.values() for r in (down if isinstance(down, tuple) else (down,))}
     heads = set(links) - revised
     assert len(heads) == 1, f"the ledger's migrations need one head, not {sorted(heads)}"
     return heads.pop()
