@@ -79,8 +79,12 @@ if __name__ == "__main__":
     FloorTrainFlow()
 """
 
-# the score flow's graph is the ingest's, without the card
-SCORE = INGEST.replace("FloorIngestFlow", "FloorScoreFlow").replace('    @card(type="blank")\n', "")
+# the score flow's graph is the ingest's (a foreach "score" over the partitions), no card
+SCORE = (
+    INGEST.replace("FloorIngestFlow", "FloorScoreFlow")
+    .replace('    @card(type="blank")\n', "")
+    .replace("validate", "score")
+)
 
 
 def write_flows(

@@ -152,6 +152,7 @@ def promote_candidate(project: Path) -> str:
 
 def report(flow: str, t0: float, wall: float, procs: list[Proc], plain: bool) -> None:
     tasks = [p for p in procs if p.label != "run"]
+    t0 = next((p.start for p in procs if p.label == "run"), t0)  # the `run` process's start
     first = min((p.start for p in tasks), default=t0)
     print(
         f"\n{flow}: {wall:.2f} s wall; {first - t0:.2f} s before the first task; "
