@@ -150,6 +150,33 @@ def promote_candidate(project: Path) -> str:
     return version
 
 
+def outcomes(project: Path) -> dict[str, object]:
+    """What the flows left, to compare two checkouts on the same inputs: dataset versions
+    and counts, the quarantined rows, each model's metrics, the scored rows (run ids aside)."""
+    import pandas as pd
+
+    from shared.config import load_project
+    from shared.data.manifest import read_frame
+    from shared.ledger import Ledger
+
+    def digest(uri: str) -> tuple[int, list[str]]:
+        df = read_frame(uri)
+        df = df.drop(columns=[c for c in df.columns if c == "flow_run"])
+        return int(pd.util.hash_pandas_object(df, index=False).sum()), list(df.columns)
+
+    ledger = Ledger.open(load_project(project).storage.ledger_url)
+    out: dict[str, object] = {
+        "datasets": [(d.version, d.rows_in) for d in ledger.datasets.all()],
+        "quarantines": [digest(r.quarantine_uri) for r in ledger.datasets.reports()],
+        "models": [(m.family, str(m.status), m.metrics) for m in ledger.registry.models()],
+        "scored": [
+            (b.rows, b.decisions, digest(b.output_uri)) for b in ledger.operations.scoring_batches()
+        ],
+    }
+    ledger.close()
+    return out
+
+
 def report(flow: str, t0: float, wall: float, procs: list[Proc], plain: bool) -> None:
     tasks = [p for p in procs if p.label != "run"]
     t0 = next((p.start for p in procs if p.label == "run"), t0)  # the `run` process's start
@@ -279,6 +306,15 @@ def main() -> None:
                     row = next((r for r in table if r[0] == name and r[1] == key), None)
                     if row is not None:
                         row[2]["floor"] = s
+        if "before" in projects:  # same inputs, same results?
+            left, right = outcomes(projects["before"]), outcomes(projects["now"])
+            for key in left:
+                same = (
+                    "identical"
+                    if left[key] == right[key]
+                    else f"DIFFER: {left[key]} vs {right[key]}"
+                )
+                print(f"{key} before and now: {same}")
         cols = [c for c in ("before", "now", "floor") if any(c in r[2] for r in table)]
         load = os.getloadavg()
         print(
