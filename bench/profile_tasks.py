@@ -153,16 +153,15 @@ def promote_candidate(project: Path) -> str:
 def outcomes(project: Path) -> dict[str, object]:
     """What the flows left, to compare two checkouts on the same inputs: dataset versions
     and counts, the quarantined rows, each model's metrics, the scored rows (run ids aside)."""
-    import pandas as pd
+    import hashlib
 
     from shared.config import load_project
     from shared.data.manifest import read_frame
     from shared.ledger import Ledger
 
-    def digest(uri: str) -> tuple[int, list[str]]:
-        df = read_frame(uri)
-        df = df.drop(columns=[c for c in df.columns if c == "flow_run"])
-        return int(pd.util.hash_pandas_object(df, index=False).sum()), list(df.columns)
+    def digest(uri: str) -> tuple[str, int]:
+        df = read_frame(uri).drop(columns=["flow_run"], errors="ignore")
+        return hashlib.sha256(df.to_csv(index=False).encode()).hexdigest()[:16], len(df)
 
     ledger = Ledger.open(load_project(project).storage.ledger_url)
     out: dict[str, object] = {
@@ -306,15 +305,6 @@ def main() -> None:
                     row = next((r for r in table if r[0] == name and r[1] == key), None)
                     if row is not None:
                         row[2]["floor"] = s
-        if "before" in projects:  # same inputs, same results?
-            left, right = outcomes(projects["before"]), outcomes(projects["now"])
-            for key in left:
-                same = (
-                    "identical"
-                    if left[key] == right[key]
-                    else f"DIFFER: {left[key]} vs {right[key]}"
-                )
-                print(f"{key} before and now: {same}")
         cols = [c for c in ("before", "now", "floor") if any(c in r[2] for r in table)]
         load = os.getloadavg()
         print(
@@ -325,6 +315,15 @@ def main() -> None:
         for flow, key, secs in table:
             cells = "".join(f"{secs[c]:9.2f}" if c in secs else f"{'-':>9}" for c in cols)
             print(f"  {flow:<8}{key:<24}{cells}")
+        if "before" in projects:  # same inputs, same results?
+            left, right = outcomes(projects["before"]), outcomes(projects["now"])
+            for key in left:
+                same = (
+                    "identical"
+                    if left[key] == right[key]
+                    else f"DIFFER: {left[key]} vs {right[key]}"
+                )
+                print(f"{key} before and now: {same}")
 
 
 if __name__ == "__main__":
