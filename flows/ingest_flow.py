@@ -3,8 +3,6 @@
 from metaflow import FlowSpec, Parameter, card, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
-from shared.config import project_from_flow
-from shared.data.partvalidate import staging_prefix
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -19,7 +17,9 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
-from shared.pipeline.ingest import Landing, land, publish, validate_part
+
+# Each step imports the library modules it uses: every task is a process of its own that
+# imports this file, and the end step, say, needs no pandas or pandera (bench/profile_tasks.py).
 
 
 @production
@@ -58,6 +58,9 @@ class IngestFlow(FlowSpec):
     @step
     def start(self):
         """Record the run and land the raw batch byte for byte."""
+        from shared.data.partvalidate import staging_prefix
+        from shared.pipeline.ingest import land
+
         run = begin_run(self.project)
         self.run_pathspec = run.run_pathspec
         with run_context(self.project, self.run_pathspec):
@@ -72,6 +75,9 @@ class IngestFlow(FlowSpec):
     @step
     def validate(self):
         """Validate one partition with the Pandera contract; stage both halves."""
+        from shared.config import project_from_flow
+        from shared.pipeline.ingest import validate_part
+
         with run_context(self.project, self.run_pathspec):
             cfg = project_from_flow(self.project)
             self.part = validate_part(self.input, cfg, self.staging, len(self.parts))
@@ -82,12 +88,16 @@ class IngestFlow(FlowSpec):
     @step
     def join(self, inputs):
         """Duplicate ids across partitions, version, publish, record both halves."""
+        from shared.config import project_from_flow
+        from shared.pipeline.ingest import Landing, publish
+
         self.merge_artifacts(
             inputs, include=["run_pathspec", "raw", "parts", "staging", "labels_uri"]
         )
         with run_context(self.project, self.run_pathspec):
+            ledger = open_ledger(self.project)
             published = publish(
-                open_ledger(self.project),
+                ledger,
                 project_from_flow(self.project),
                 Landing(self.raw, self.parts, self.labels_uri),
                 [i.part for i in inputs],
@@ -98,27 +108,20 @@ class IngestFlow(FlowSpec):
             )
             self.outcome, self.record = published.outcome, published.record
             current.card.extend(ingest_card(self.outcome))
+        # what the end step says, worked out here: the end then loads no data-layer classes
+        self.dataset_version = self.outcome.dataset_version
+        self.failure, self.summary = published.failure(), published.summary(ledger.url)
         self.peak_rss_mib = peak_rss_mib()
         self.next(self.end)
 
     @step
     def end(self):
         """Fail below the minimum valid fraction (after recording), else finish the run."""
-        o = self.outcome
         with run_context(self.project, self.run_pathspec):
-            if not o.passed:
-                raise RenkeiFlowError(
-                    f"{o.raw.source}: only {o.valid_fraction:.1%} of {o.rows_in:,} rows are "
-                    f"valid, under the minimum {o.min_valid_fraction:.1%}; report and "
-                    f"quarantine recorded (renkei quarantine {o.dataset_version})"
-                )
-        ledger = end_run(self.project, self.run_pathspec, dataset_version=o.dataset_version)
-        print(
-            f"dataset {o.dataset_version}: {o.rows_in:,} rows in, {o.rows_valid:,} valid, "
-            f"{o.rows_quarantined:,} quarantined ({'new version' if self.record.dataset_created else 'same data as an existing version'})\n"
-            f"  dataset    {o.dataset_uri}\n  quarantine {o.quarantine_uri}\n"
-            f"  raw copy   {o.raw.uri}\n  ledger     {ledger.url}"
-        )
+            if self.failure:
+                raise RenkeiFlowError(self.failure)
+        end_run(self.project, self.run_pathspec, dataset_version=self.dataset_version)
+        print(self.summary)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
-from shared.monitor.retrain import start_production_training, start_training_run
-from shared.pipeline.monitor import check
+
+# Each step imports the library modules it uses (every task is a process of its own).
 
 
 @production
@@ -51,6 +51,8 @@ class MonitorFlow(FlowSpec):
     @step
     def start(self):
         """Run every monitoring check and record the verdict."""
+        from shared.pipeline.monitor import check
+
         run = begin_run(self.project)
         cfg, ledger = run.cfg, run.ledger
         self.run_pathspec = run.run_pathspec
@@ -63,6 +65,8 @@ class MonitorFlow(FlowSpec):
     @step
     def retrain(self):
         """Start the train flow when the verdict asks for it (never promotes)."""
+        from shared.monitor.retrain import start_production_training, start_training_run
+
         self.retrain_run = None
         if self.report.retrain and self.retrain_mode != "none":
             with run_context(self.project, self.run_pathspec):

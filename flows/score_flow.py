@@ -15,8 +15,9 @@ from shared.flowkit import (
     project_config,
     run_context,
 )
-from shared.guard.bundle import load_deployed
-from shared.pipeline.score import plan, record, score_partition
+
+# Each step imports the library modules it uses: every task is a process of its own that
+# imports this file, and the end step, say, needs no pandas or XGBoost.
 
 
 @production
@@ -60,6 +61,8 @@ class ScoreFlow(FlowSpec):
     @step
     def start(self):
         """Find the deployment, land the input, plan its partitions (no rows loaded)."""
+        from shared.pipeline.score import plan
+
         run = begin_run(self.project)
         self.run_pathspec = run.run_pathspec
         with run_context(self.project, self.run_pathspec):
@@ -83,6 +86,9 @@ class ScoreFlow(FlowSpec):
     @step
     def score(self):
         """Guarded answers for one partition, read from storage."""
+        from shared.guard.bundle import load_deployed
+        from shared.operate.scoring import score_partition
+
         with run_context(self.project, self.run_pathspec):
             guarded = load_deployed(self.deployment)  # verified in every task
             self.scored = score_partition(
@@ -95,6 +101,8 @@ class ScoreFlow(FlowSpec):
     @step
     def join(self, inputs):
         """Write the output's manifest; record the scoring batch with its lineage."""
+        from shared.pipeline.score import record
+
         self.merge_artifacts(inputs, include=["run_pathspec", "deployment", "raw", "out_prefix"])
         with run_context(self.project, self.run_pathspec):
             self.batch = record(

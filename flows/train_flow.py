@@ -13,8 +13,6 @@ from metaflow import (
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.config import set_from_flow
-from shared.config.settings import injected_fault
-from shared.data.provenance import code_version
 from shared.flowkit import (
     RenkeiFlowError,
     aws_config,
@@ -28,9 +26,9 @@ from shared.flowkit import (
     share_cpus,
     training_card,
 )
-from shared.monitor.reports import comparison_table
-from shared.pipeline.train import register, start_training, train_and_save
-from shared.training import comparison_frame
+
+# Each step imports the library modules it uses: every task is a process of its own that
+# imports this file, and the end step, say, needs no pandas, XGBoost or PyTorch.
 
 
 def _run_key() -> str:
@@ -67,6 +65,9 @@ class TrainFlow(FlowSpec):
     @step
     def start(self):
         """Record the run, load the chosen datasets with labels and split them by time."""
+        from shared.data.provenance import code_version
+        from shared.training import start_training
+
         run = begin_run(self.project)
         self.run_pathspec, self.code = run.run_pathspec, code_version()
         with run_context(self.project, self.run_pathspec):
@@ -83,6 +84,8 @@ class TrainFlow(FlowSpec):
     @step
     def train(self):
         """Fit one family, score it on the holdout and store its artifact."""
+        from shared.training import train_and_save
+
         share_cpus(self.deploy, len(self.families))  # the families fit side by side locally
         with run_context(self.project, self.run_pathspec):
             pset = set_from_flow(self.project)  # project.yaml and the rules it names, frozen
@@ -97,6 +100,10 @@ class TrainFlow(FlowSpec):
     @step
     def compare(self, inputs):
         """Gate every candidate against the baseline and register all of them."""
+        from shared.config.settings import injected_fault
+        from shared.pipeline.train import register
+        from shared.training import comparison_frame
+
         pset = set_from_flow(self.project)
         cfg, rules = pset.project, pset.rules
         self.merge_artifacts(inputs, include=["run_pathspec", "code", "dataset_versions"])
@@ -129,6 +136,8 @@ class TrainFlow(FlowSpec):
     @step
     def end(self):
         """Print the comparison and finish the run."""
+        from shared.monitor.reports import comparison_table
+
         end_run(self.project, self.run_pathspec)
         print(comparison_table(self.registered))
         chosen = [m for m in self.registered if m.status == "candidate"]

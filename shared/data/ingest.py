@@ -15,33 +15,10 @@ from shared.config import GeneratorSettings, ProjectConfig
 from shared.data import storage
 from shared.data.contracts import SCHEMA_VERSION
 from shared.data.generator import generate_orders
+from shared.data.landed import LandedFile, LandedRaw
 from shared.data.validation import CheckCount, RawInputError
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-@dataclass(frozen=True)
-class LandedFile:
-    """One file of a raw batch, copied byte for byte under the data root."""
-
-    name: str  # its name in the batch (relative to the prefix it was listed under)
-    uri: str
-    sha256: str
-    size: int
-    format: str
-    source: str = ""  # where it came from
-
-
-@dataclass(frozen=True)
-class LandedRaw:
-    """A raw batch as it came (one file or many), copied into the data root."""
-
-    source: str  # where it came from (path, prefix, s3:// URI, list, or a generated file)
-    uri: str  # the copy: the file itself (one file) or the folder of the files (many)
-    sha256: str  # of the file (one file), or of the names and sha256 of its files (many)
-    size: int
-    format: str  # csv | parquet | mixed
-    files: tuple[LandedFile, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shared.data import storage
+
+if TYPE_CHECKING:  # pandas is imported where frames are read: writing a manifest needs none
+    import pandas as pd
 
 MANIFEST = "_manifest.json"
 
@@ -99,6 +100,8 @@ def has_manifest(prefix: str) -> bool:
 def iter_frames(uri: str, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
     """The rows of a Parquet file or a partitioned prefix, one part at a time, in order
     (``columns``: only those)."""
+    import pandas as pd
+
     files = (
         [uri]
         if uri.endswith((".parquet", ".pq"))
@@ -110,6 +113,8 @@ def iter_frames(uri: str, columns: list[str] | None = None) -> Iterator[pd.DataF
 
 def read_frame(uri: str) -> pd.DataFrame:
     """A whole partitioned output as one frame (small outputs: the app, tests)."""
+    import pandas as pd
+
     frames = list(iter_frames(uri))
     if len(frames) == 1:
         return frames[0]

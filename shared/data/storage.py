@@ -8,9 +8,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a frame is read: a step that only moves
+    import pandas as pd  # bytes (a flow's join, end) does not load it
 
 
 def is_s3(uri: str) -> bool:
@@ -122,6 +123,8 @@ def write_parquet(df: pd.DataFrame, uri: str) -> None:
 def read_parquet(uri: str) -> pd.DataFrame:
     """A Parquet file, or a partitioned prefix (parts + manifest) read whole: readers of large
     outputs iterate the parts instead (:func:`shared.data.manifest.iter_frames`)."""
+    import pandas as pd
+
     if not uri.endswith((".parquet", ".pq")):
         from shared.data.manifest import read_frame
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -66,22 +66,41 @@ def alembic_config() -> AlembicConfig:
     return cfg
 
 
+def _revision_links() -> dict[str, Any]:
+    """Each migration's revision and the one it revises, read from the files' top-level
+    ``revision = ...`` and ``down_revision = ...`` without importing Alembic or running them
+    (every flow task opens the ledger: tests/ledger/test_schema.py checks this against
+    Alembic's own reading)."""
+    import ast
+
+    links: dict[str, Any] = {}
+    for f in (resources.files("shared.ledger") / MIGRATIONS / "versions").iterdir():
+        if not f.name.endswith(".py") or f.name.startswith("_"):
+            continue
+        values = {
+            t.id: ast.literal_eval(node.value)
+            for node in ast.parse(f.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name) and t.id in ("revision", "down_revision")
+        }
+        links[values["revision"]] = values.get("down_revision")
+    return links
+
+
 @cache
 def head_revision() -> str:
-    """The newest schema revision this Renkei knows."""
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, "the ledger has no migrations"
-    return head
+    """The newest schema revision this Renkei knows (the one no migration revises)."""
+    links = _revision_links()
+    revised = {r for down in links.values() for r in (down if isinstance(down, tuple) else (down,))}
+    heads = set(links) - revised
+    assert len(heads) == 1, f"the ledger's migrations need one head, not {sorted(heads)}"
+    return heads.pop()
 
 
 @cache
 def known_revisions() -> frozenset[str]:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(alembic_config())
-    return frozenset(r.revision for r in script.walk_revisions())
+    return frozenset(_revision_links())
 
 
 def url_of(engine: Engine) -> str:

@@ -3,20 +3,29 @@ task reads only its partition and writes one part; the join writes the manifest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shared.data import storage
-from shared.data.manifest import Manifest, PartEntry, part_name, write_manifest, write_part
+from shared.data.manifest import part_name, write_part
 from shared.data.partitions import Partition, read_partition
-from shared.guard import DECISIONS, GuardedModel, decision_counts
+from shared.guard import GuardedModel, decision_counts
 from shared.guard.bundle import load_deployed
 from shared.ledger import DeploymentRecord
+from shared.operate.scored import ScoredPartition, finish_scoring
+
+__all__ = [
+    "FRESH_DAYS",
+    "SHADOW_COLUMNS",
+    "ScoredPartition",  # defined in shared.operate.scored (old pickles name this module)
+    "finish_scoring",
+    "fresh_batch_start",
+    "score_partition",
+    "with_shadow",
+]
 
 SHADOW_COLUMNS = [
     "shadow_version",
@@ -52,18 +61,6 @@ def with_shadow(
     return pd.concat([out, extra], axis=1)
 
 
-@dataclass(frozen=True)
-class ScoredPartition:
-    index: int
-    uri: str
-    rows: int
-    decisions: dict[str, int]
-    sha256: str = ""
-    input_start: int = 0
-    input_stop: int = 0
-    sources: tuple[dict[str, Any], ...] = ()
-
-
 def score_partition(
     guarded: GuardedModel,
     part: Partition,
@@ -86,27 +83,6 @@ def score_partition(
     return ScoredPartition(
         part.index, uri, rows, decision_counts(out), sha, part.start, part.stop, sources
     )
-
-
-def finish_scoring(parts: list[ScoredPartition], out_prefix: str) -> tuple[int, dict[str, int]]:
-    """The output's manifest (every part in order with its rows, hash, input rows and raw
-    files) and the total decision counts; no rows are read."""
-    ordered = sorted(parts, key=lambda p: p.index)
-    totals = {d: sum(p.decisions.get(d, 0) for p in parts) for d in DECISIONS}
-    entries = tuple(
-        PartEntry(
-            part_name(p.index),
-            p.rows,
-            p.sha256,
-            p.input_start,
-            p.input_stop,
-            dict(p.decisions),
-            list(p.sources),
-        )
-        for p in ordered
-    )
-    write_manifest(out_prefix, Manifest("scores", entries, "", totals))
-    return sum(p.rows for p in ordered), totals
 
 
 FRESH_DAYS = 7

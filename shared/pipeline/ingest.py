@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from shared.config import ProjectConfig
 from shared.data import storage
 from shared.data.ingest import IngestOutcome, LandedRaw, generate_raw, generator_settings, land_raw
@@ -16,6 +14,8 @@ from shared.data.partitions import Partition, plan_batch
 from shared.data.partvalidate import PartOutcome, finish_ingest, validate_batch, validate_part
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a step opens it
+    import pandas as pd
+
     from shared.ledger import IngestRecord, Ledger
 
 __all__ = ["Landing", "Published", "ingest", "land", "publish", "record", "validate_part"]
@@ -38,6 +38,28 @@ class Published:
     outcome: IngestOutcome
     reasons: pd.DataFrame
     record: IngestRecord
+
+    def failure(self) -> str:
+        """Why the run fails (under the minimum valid fraction, after recording), or ''."""
+        o = self.outcome
+        if o.passed:
+            return ""
+        return (
+            f"{o.raw.source}: only {o.valid_fraction:.1%} of {o.rows_in:,} rows are valid, "
+            f"under the minimum {o.min_valid_fraction:.1%}; report and quarantine recorded "
+            f"(renkei quarantine {o.dataset_version})"
+        )
+
+    def summary(self, ledger_url: str) -> str:
+        """What the run says at its end: the counts and where each half and the raw copy are."""
+        o = self.outcome
+        new = "new version" if self.record.dataset_created else "same data as an existing version"
+        return (
+            f"dataset {o.dataset_version}: {o.rows_in:,} rows in, {o.rows_valid:,} valid, "
+            f"{o.rows_quarantined:,} quarantined ({new})\n"
+            f"  dataset    {o.dataset_uri}\n  quarantine {o.quarantine_uri}\n"
+            f"  raw copy   {o.raw.uri}\n  ledger     {ledger_url}"
+        )
 
 
 def land(

@@ -8,23 +8,16 @@ from typing import TYPE_CHECKING
 
 from shared.config import ProjectConfig
 from shared.config.flow_error import RenkeiFlowError
-from shared.data import storage
-from shared.data.ingest import LandedRaw, generate_raw, generator_settings, land_raw
-from shared.data.partitions import Partition, plan_batch
-from shared.guard.bundle import load_deployed
-from shared.operate.scoring import (
-    FRESH_DAYS,
-    ScoredPartition,
-    finish_scoring,
-    fresh_batch_start,
-    score_partition,
-)
-from shared.release.shadow import shadow_of
+from shared.operate.scored import ScoredPartition, finish_scoring
 
-if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a step opens it
+if TYPE_CHECKING:  # what the join does not load: the ledger, the data layer, the guard
+    from shared.data.landed import LandedRaw
+    from shared.data.partitions import Partition
     from shared.ledger import DeploymentRecord, Ledger, ScoringBatchRecord
 
-__all__ = ["ScoringPlan", "plan", "record", "score", "score_partition"]
+# The plan and the whole run import the data layer, the guard and the release's shadow
+# inside the functions: the join (record) reads only plain records (bench/profile_tasks.py).
+__all__ = ["ScoringPlan", "plan", "record", "score"]
 
 
 @dataclass
@@ -54,6 +47,13 @@ def plan(
     """Find ``alias``'s deployment (its bundle verified), land ``source`` (empty: a fresh
     generated batch) and plan partitions of ``partition_rows`` (0: the project's); the
     output goes under scores/``key``."""
+    from shared.data import storage
+    from shared.data.ingest import generate_raw, generator_settings, land_raw
+    from shared.data.partitions import plan_batch
+    from shared.guard.bundle import load_deployed
+    from shared.operate.scoring import FRESH_DAYS, fresh_batch_start
+    from shared.release.shadow import shadow_of
+
     root = cfg.storage.data_root
     if not source:
         generator_settings(cfg)  # the built-in use case only: others need --source
@@ -103,6 +103,9 @@ def score(
 ) -> ScoringBatchRecord:
     """The score flow's steps in this process (library callers, tests' builders): every
     partition of ``source`` answered by ``alias`` (and its shadow, if one is attached)."""
+    from shared.guard.bundle import load_deployed
+    from shared.operate.scoring import score_partition
+
     p = plan(ledger, cfg, flow_run.replace("/", "-"), alias, source, partition_rows=partition_rows)
     guarded = load_deployed(p.deployment)
     scored = [score_partition(guarded, part, p.out_prefix, flow_run, p.shadow) for part in p.parts]

@@ -10,14 +10,12 @@ from shared.config import ProjectConfig, RulesConfig
 from shared.data.provenance import CodeVersion
 from shared.training.artifacts import registration
 from shared.training.candidate import Candidate
-from shared.training.fit import train_and_save
 from shared.training.gates import apply_gates
-from shared.training.start import start_training
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a step opens it
     from shared.ledger import Ledger, ModelVersionRecord
 
-__all__ = ["Registered", "register", "start_training", "train", "train_and_save"]
+__all__ = ["Registered", "register", "train"]
 
 
 @dataclass
@@ -72,6 +70,9 @@ def train(
 ) -> Registered:
     """The train flow's steps in this process (library callers, tests' builders);
     ``datasets``: comma-separated versions (empty: the newest)."""
+    from shared.training.fit import train_and_save
+    from shared.training.start import start_training
+
     s = start_training(ledger, cfg, rules, datasets, run_key)
     fitted = [train_and_save(f, s.split, cfg, rules, s.envelope, run_key) for f in s.gpu_families]
     datasets_used = s.training_input.dataset_versions

@@ -120,3 +120,20 @@ def test_a_flow_refuses_an_outdated_ledger_in_one_line(tmp_path: Path) -> None:
     # nothing was migrated behind the user's back
     with pytest.raises(LedgerError, match=f"revision {OLD},"):
         Ledger.open(url)
+
+
+def test_the_revisions_read_without_alembic_are_alembics() -> None:
+    """Opening a ledger reads the head revision from the migration files without importing
+    Alembic (every flow task opens one); Alembic's own reading must agree."""
+    from alembic.script import ScriptDirectory
+
+    from shared.ledger.engine import known_revisions
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert head_revision() == script.get_current_head()
+    assert known_revisions() == {r.revision for r in script.walk_revisions()}
+    code = (
+        "import shared.ledger, sys; shared.ledger.head_revision(); print('alembic' in sys.modules)"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert p.stdout.strip() == "False", p.stdout + p.stderr

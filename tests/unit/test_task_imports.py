@@ -1,0 +1,62 @@
+"""Every Metaflow task is a process of its own that imports its flow file: a flow file
+imports no frame, validation or model library at module level (each step imports what it
+uses), and the records a join or end step reads back load none either
+(bench/profile_tasks.py shows what each task imports)."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = ("pandas", "pyarrow", "pandera", "numpy", "xgboost", "torch", "sklearn", "alembic")
+LOADED = f"import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+
+
+def _loaded_after(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{LOADED}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("flow", ["ingest", "train", "score", "monitor"])
+def test_a_flow_file_imports_no_heavy_library(flow: str) -> None:
+    code = f"import runpy; runpy.run_path('flows/{flow}_flow.py')"
+    assert _loaded_after(code) == "[]"
+
+
+def test_what_the_score_join_reads_back_loads_no_heavy_library() -> None:
+    """The score join reads each task's ScoredPartition and the landed input (LandedRaw);
+    unpickling them (as Metaflow does) imports only their light modules."""
+    from shared.data.ingest import LandedFile, LandedRaw
+    from shared.operate.scoring import ScoredPartition
+
+    f = LandedFile("a.csv", "/d/raw/a.csv", "0" * 64, 10, "csv", "/in/a.csv")
+    records = (
+        LandedRaw("/in/a.csv", "/d/raw/a.csv", "0" * 64, 10, "csv", (f,)),
+        ScoredPartition(0, "/d/scores/part-00000.parquet", 3, {"model": 3}, "1" * 64, 0, 3),
+    )
+    blob = pickle.dumps(records)
+    code = f"import pickle; print(pickle.loads({blob!r}))"
+    assert _loaded_after(code) == "[]"
+
+
+def test_the_ledger_opens_without_alembic(tmp_path: Path) -> None:
+    """Opening an up-to-date ledger (every task that records something does) checks its
+    schema revision without importing Alembic."""
+    from shared.ledger import Ledger
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    Ledger.open(url, create=True).close()
+    code = f"from shared.ledger import Ledger; Ledger.open({url!r}).runs.all()"
+    assert _loaded_after(code) == "[]"
