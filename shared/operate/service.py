@@ -3,8 +3,10 @@
 `renkei serve` runs it with uvicorn. A background thread checks (once a second) which
 deployment the alias points at, so a promotion or rollback is picked up without a restart
 and no request waits on the ledger.
-Bad requests get 422 naming the field and the problem (never 500: NaN, Infinity, empty
-lists, wrong shapes); bodies over ``service.max_body_bytes`` and requests over
+A feature that is null or absent is no 422: the guard decides per row (a nullable
+feature's gap passes; a missing other one is rejected, or falls back by a ``required``
+rule, with the reason naming it). Bodies that are not rows get 422 naming the field and
+the problem (never 500: NaN, Infinity, a value of the wrong type, empty lists, wrong shapes); bodies over ``service.max_body_bytes`` and requests over
 ``service.max_rows`` rows get 413 with the limit, refused before parsing. Every bundle is
 verified against its deployment before it serves; a deployment that fails to load leaves
 the last good one serving, and /health and /version say ``degraded`` and why. Every answer
@@ -49,8 +51,10 @@ def row_model(cfg: ProjectConfig) -> type[BaseModel]:
         cfg.id_column: (str | None, None),
         cfg.timestamp_column: (str | None, None),
     }
+    # a feature may be null or absent: the guard decides per row (a nullable feature's gap
+    # passes; any other is rejected naming the feature, or a required rule's action)
     for name, spec in cfg.features.items():
-        fields[name] = (_PY_TYPES[spec.type], ...)
+        fields[name] = (_PY_TYPES[spec.type] | None, None)
     return create_model(
         "PredictRow", __config__=ConfigDict(extra="ignore", allow_inf_nan=False), **fields
     )

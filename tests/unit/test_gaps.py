@@ -157,7 +157,12 @@ def test_guard_decides_per_row_on_gaps(split) -> None:
             **RULES.model_dump(),
             "input": [
                 *RULES.model_dump()["input"],
-                {"name": "need_zone", "kind": "required", "columns": ["zone"], "action": "fallback"},
+                {
+                    "name": "need_zone",
+                    "kind": "required",
+                    "columns": ["zone"],
+                    "action": "fallback",
+                },
                 {"name": "need_rain", "kind": "required", "columns": ["rain"], "action": "reject"},
             ],
         }
