@@ -200,3 +200,26 @@ def test_guard_decides_per_row_on_gaps(split) -> None:
     # the frame path (batch scoring) decides the same
     frame = g.predict(pd.DataFrame([row, gap, no_zone, no_hour, no_rain]))
     assert frame["decision"].tolist() == ["model", "model", "fallback", "rejected", "rejected"]
+
+
+def test_drift_monitoring_watches_each_nullable_features_missing_share(split) -> None:
+    from shared.model.drift import ReferenceProfile, reference_profile
+    from shared.monitor.checks import check_data_drift, check_missing_share
+
+    ref = reference_profile(split.train, CFG)
+    assert set(ref.missing) == set(NULLABLE)
+    assert ref.missing["cuisine"].share == pytest.approx(0.1, abs=0.03)
+    assert "nan" not in ref.categorical["cuisine"].shares
+    assert ReferenceProfile.from_dict(ref.to_dict()) == ref
+    assert "missing" not in reference_profile(split.train.dropna(), BASE).to_dict()
+    m = CFG.monitoring
+    calm = check_missing_share("cuisine", ref, split.holdout, m)
+    assert calm is not None and calm.verdict == "ok", calm
+    assert check_missing_share("zone", ref, split.holdout, m) is None
+    half = np.arange(len(split.holdout)) % 2 == 0
+    gappy = split.holdout.assign(cuisine=split.holdout["cuisine"].where(half, None))
+    moved = check_missing_share("cuisine", ref, gappy, m)
+    assert moved.verdict == "alert" and moved.name == "missing:cuisine", moved
+    assert "missing in 5" in moved.detail
+    # the feature's distribution is judged on the rows that have it: no drift from the gaps
+    assert check_data_drift("cuisine", ref, gappy, m).verdict == "ok"
