@@ -223,3 +223,28 @@ def test_drift_monitoring_watches_each_nullable_features_missing_share(split) ->
     assert "missing in 5" in moved.detail
     # the feature's distribution is judged on the rows that have it: no drift from the gaps
     assert check_data_drift("cuisine", ref, gappy, m).verdict == "ok"
+
+
+def test_the_holdout_with_gaps_is_answered_by_the_model_and_the_bundle_keeps_the_imputer(
+    split,
+) -> None:
+    from shared.guard.bundle import build_bundle, load_bundle
+
+    env = Envelope.learn(split.train, CFG)
+    base = Baseline(CFG)
+    base.fit(split.train, split.y("train"))
+    c = train_candidate("torch_mlp", split, CFG)
+    mlp = load_model(c.files, CFG)
+    g = GuardedModel(mlp, base, CFG, RULES, env, "v1", "r1")
+    out = g.predict(split.holdout)
+    gaps = split.holdout[list(NULLABLE)].isna().any(axis=1).to_numpy()
+    assert gaps.sum() > 100
+    assert (out.loc[gaps, "decision"] != "rejected").all()
+    assert (out.loc[gaps, "decision"] == "model").mean() > 0.8, out["reasons"].value_counts()
+    bundle = build_bundle(c.files, base.to_files(), CFG, RULES, env, "v1", "torch_mlp", None)
+    loaded = load_bundle(bundle)
+    assert loaded.model.imputer == mlp.imputer is not None
+    again = loaded.predict(split.holdout)
+    np.testing.assert_allclose(
+        again["prediction"].to_numpy(), out["prediction"].to_numpy(), rtol=1e-5
+    )
