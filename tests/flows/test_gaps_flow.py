@@ -63,7 +63,8 @@ def test_nullable_features_through_the_loop_with_one_answer_per_row(tmp_path: Pa
     # a raw export with its labels: 10% gaps in each nullable feature; one row without a
     # label, two rows missing a feature that is not nullable
     g = generate_orders(3000, seed=11, bad_fraction=0.0)
-    raw = with_gaps(g.orders, 0.1, seed=3).merge(g.labels, on=cfg.id_column)
+    labels = g.labels[[cfg.id_column, cfg.target]]
+    raw = with_gaps(g.orders, 0.1, seed=3).merge(labels, on=cfg.id_column)
     raw.loc[7, cfg.target] = None
     raw.loc[8, "zone"] = None
     raw.loc[9, "hour"] = None
