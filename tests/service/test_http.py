@@ -79,10 +79,16 @@ def test_service_answers_refuses_bad_requests_and_picks_up_promotions(tmp_path: 
             assert [p["decision"] for p in many["predictions"]] == ["model", "rejected", "fallback"]
             assert many["predictions"][1]["prediction"] is None
             assert "distance_in_service_area" in many["predictions"][1]["reasons"]
-            bad = c.post("/predict", json={**ROW, "distance_km": "far"})
-            assert bad.status_code == 422
-            [err] = bad.json()["detail"]
-            assert err["loc"] == ["body", "distance_km"] and "number" in err["msg"]
+            # a value of the wrong type is that row's problem, not the request's (issue 29)
+            bad = c.post("/predict", json=[ROW, {**ROW, "distance_km": "far"}])
+            assert bad.status_code == 200, bad.text
+            got = [(p["decision"], p["reasons"]) for p in bad.json()["predictions"]]
+            assert got == [("model", []), ("rejected", ["schema:distance_km:dtype('float64')"])]
+            # a list or an object as a value is no row: 422 naming the field
+            nested = c.post("/predict", json={**ROW, "distance_km": {"km": 3}})
+            assert nested.status_code == 422
+            [err] = nested.json()["detail"]
+            assert err["loc"] == ["body", "distance_km"] and "one value" in err["msg"]
             # a missing feature is no 422 (issue 29): the guard decides for that row only
             missing = c.post(
                 "/predict",
