@@ -5,6 +5,7 @@ project folder of one file (project.yaml) through ingest and train."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -139,8 +140,19 @@ def test_nullable_features_through_the_loop_with_one_answer_per_row(tmp_path: Pa
             assert [(a["decision"], a["reasons"]) for a in answers] == want
             assert all(a["prediction"] is not None for a in answers[:4])
             assert answers[4]["prediction"] is None
-            # a body that is not rows is still a 422
+            # a body that is not rows is still a 422; a wrong type is that row's rejection
             assert c.post("/predict", json="a row").status_code == 422
+            typo = c.post("/predict", json=[ROW, {**ROW, "hour": "noon", "rain": None}])
+            assert [(a["decision"], a["reasons"]) for a in typo.json()["predictions"]] == [
+                ("model", []),
+                ("rejected", ["schema:hour:dtype('int64')"]),
+            ]
+            # every answer is captured (a wrong-typed value kept as null), none lost
+            deadline = time.time() + 60
+            while (cap := c.get("/health").json()["capture"])["written"] < 7:
+                assert time.time() < deadline, cap
+                time.sleep(0.2)
+            assert cap["write_errors"] == 0 and cap["dropped"] == 0, cap
     finally:
         stop_process(proc)
 
