@@ -22,7 +22,7 @@ from shared.ledger import Ledger
 from shared.operate.scoring import fresh_batch_start
 from shared.training import load_artifacts
 from tests.conftest import FAST_TRAINING, stop_process, wait_for_http, write_project
-from tests.flows.helpers import INGEST, SCORE, TRAIN, cli_run
+from tests.flows.helpers import INGEST, MONITOR, SCORE, TRAIN, cli_run
 from tests.service.test_http import ROW, start_service
 
 pytestmark = pytest.mark.slow
@@ -168,6 +168,22 @@ def test_nullable_features_through_the_loop_with_one_answer_per_row(tmp_path: Pa
     assert list(got["row_id"]) == [r["order_id"] for r in rows]
     assert list(got["decision"]) == [d for d, _ in want]
     assert [r.split("; ") if r else [] for r in got["reasons"]] == [why for _, why in want]
+
+    # monitoring watches each nullable feature's missing share: a batch where half the
+    # rows lack their cuisine alerts on it; the other shares are as in training
+    g2 = generate_orders(600, seed=21, start=fresh_batch_start(), days=1, id_prefix="m")
+    more = with_gaps(g2.orders, 0.1, seed=4)
+    more["cuisine"] = more["cuisine"].where(np.arange(len(more)) % 2 == 0, None)
+    second = tmp_path / "more.csv"
+    more.to_csv(second, index=False)
+    ok(cli_run(SCORE, *flow_cfg, "run", "--source", str(second)))
+    ok(cli_run(MONITOR, *flow_cfg, "run", "--window", "1"))
+    [report] = ledger.monitoring.reports()
+    checks = {c["name"]: c for c in report.checks}
+    assert checks["missing:cuisine"]["verdict"] == "alert", checks["missing:cuisine"]
+    assert "missing in 50" in checks["missing:cuisine"]["detail"]
+    for name in ("distance_km", "courier_load", "rain"):
+        assert checks[f"missing:{name}"]["verdict"] == "ok", checks[f"missing:{name}"]
 
 
 def test_a_project_folder_with_only_project_yaml_runs(tmp_path: Path) -> None:
