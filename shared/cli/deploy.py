@@ -72,6 +72,10 @@ def deploy_aws(
     )
 
     pset = obj.project_set()
+    if "roles" in pset.defaults and not print_iam:  # the demo team never goes to production
+        from shared.deploy.settings import no_roles_file
+
+        raise click.ClickException(no_roles_file(pset))
     aws_path = aws_path or pset.aws_path
     try:
         aws = load_aws(aws_path)

@@ -19,6 +19,10 @@ class FeatureSpec(_Strict):
     min: float | None = None
     max: float | None = None
     values: list[str] | None = None
+    # true: a row may lack this feature (null, empty or absent); ingest keeps it, XGBoost
+    # takes the gap as missing, the MLP imputes it (training's median plus a missing
+    # indicator; a category's missing level), the guard's contract lets it pass
+    nullable: bool = False
 
     @model_validator(mode="after")
     def _check_domain(self) -> FeatureSpec:
@@ -264,13 +268,22 @@ class ProjectConfig(_Strict):
         return self.training.key_metric == "roc_auc"
 
     @property
+    def nullable_features(self) -> list[str]:
+        """Features a row may lack (``nullable: true``), in file order."""
+        return [n for n, f in self.features.items() if f.nullable]
+
+    @property
     def required_columns(self) -> list[str]:
         """Columns every raw batch must carry (the target is optional: it may come later)."""
         return [self.id_column, self.timestamp_column, *self.features]
 
     def config_hash(self) -> str:
         """Stable hash of the effective settings (recorded with every model version)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        data = self.model_dump(mode="json")
+        for spec in data["features"].values():  # the same hash as before nullable existed
+            if not spec["nullable"]:
+                del spec["nullable"]
+        canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

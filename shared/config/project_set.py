@@ -9,11 +9,30 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .base import DEFAULT_PROJECT_PATH, ConfigError, _load, _parse
+from .base import DEFAULT_PROJECT_PATH, DEFAULT_ROLES_PATH, ConfigError, _load, _parse
 from .costs import CostsConfig, check_costs
-from .project import ProjectConfig, project_file
+from .project import ProjectConfig, ProjectFiles, project_file
 from .roles import RolesConfig
-from .rules import RulesConfig, check_rules
+from .rules import InputRule, RulesConfig, check_rules
+
+# the checkout's demo team (config/roles.yaml): who acts, in dev mode, where a project has
+# no roles file
+DEMO_ROLES = Path(__file__).resolve().parents[2] / DEFAULT_ROLES_PATH
+
+# what a project without the file gets, and what that means (ProjectSet.defaults)
+DEFAULT_MEANING = {
+    "rules": "no rules file: the data contract and the training envelope only",
+    "roles": "no roles file: the demo team, in dev mode (refused by `renkei deploy aws`)",
+    "costs": "no costs file: none configured",
+}
+
+
+def default_rules() -> RulesConfig:
+    """The guard of a project without rules: the contract, and the training envelope
+    (a row outside it falls back to the baseline)."""
+    return RulesConfig(
+        input=[InputRule(name="within_training_envelope", kind="envelope", action="fallback")]
+    )
 
 
 @dataclass(frozen=True)
@@ -26,6 +45,9 @@ class ProjectSet:
     costs: CostsConfig
     sources: dict[str, str]  # "project" | "rules" | "roles" | "costs" -> the file read
     aws_path: str  # config/aws.yaml or the project's files.aws (read only to deploy)
+    # "rules" | "roles" | "costs" the folder has no file for: their defaults stand in
+    # (DEFAULT_MEANING says what each means)
+    defaults: tuple[str, ...] = ()
 
     def frozen(self) -> dict[str, Any]:
         """Plain data for a Metaflow ``Config``: project fields plus ``included``."""
@@ -37,6 +59,7 @@ class ProjectSet:
                 "costs": self.costs.model_dump(mode="json"),
                 "sources": dict(self.sources),
                 "aws_path": self.aws_path,
+                "defaults": list(self.defaults),
             },
         }
 
@@ -51,6 +74,7 @@ class ProjectSet:
             CostsConfig.model_validate(inc["costs"]),
             dict(inc["sources"]),
             inc["aws_path"],
+            tuple(inc.get("defaults", ())),
         )
 
 
@@ -70,18 +94,37 @@ def project_set_from_text(text: str, source: str) -> ProjectSet:
     folder = Path(source).parent
     files = project.files
     paths = {k: str(folder / getattr(files, k)) for k in ("rules", "roles", "costs")}
-    costs: CostsConfig = _load(paths["costs"], CostsConfig)
-    check_costs(costs, project, paths["costs"])
-    rules: RulesConfig = _load(paths["rules"], RulesConfig)
-    check_rules(rules, project, paths["rules"])
+    defaults = tuple(k for k in paths if _absent(paths[k], k, files))
+    if "costs" in defaults:
+        costs = CostsConfig()
+    else:
+        costs = _load(paths["costs"], CostsConfig)
+        check_costs(costs, project, paths["costs"])
+    if "rules" in defaults:
+        rules = default_rules()
+    else:
+        rules = _load(paths["rules"], RulesConfig)
+        check_rules(rules, project, paths["rules"])
+    roles = _load(DEMO_ROLES if "roles" in defaults else paths["roles"], RolesConfig)
+    for k in defaults:
+        paths[k] = f"(default) {DEFAULT_MEANING[k]}"
     return ProjectSet(
         project,
         rules,
-        _load(paths["roles"], RolesConfig),
+        roles,
         costs,
         {"project": source, **paths},
         str(folder / files.aws),
+        defaults,
     )
+
+
+def _absent(path: str, kind: str, files: ProjectFiles) -> bool:
+    """Whether the project has no ``kind`` file, so its default stands in: a file under
+    its usual name (rules.yaml, roles.yaml, costs.yaml) may be left out; one named
+    otherwise in ``files:`` must be there (else the load says it is not found)."""
+    usual = getattr(ProjectFiles(), kind)
+    return getattr(files, kind) == usual and not Path(path).exists()
 
 
 def load_project_set(path: str | Path = DEFAULT_PROJECT_PATH) -> ProjectSet:

@@ -15,7 +15,7 @@ from .project import ProjectConfig
 
 class InputRule(_Strict):
     name: str = Field(pattern=r"^[a-z0-9_]+$")
-    kind: Literal["range", "allowed", "expression", "envelope", "interval"]
+    kind: Literal["range", "allowed", "expression", "envelope", "interval", "required"]
     action: Literal["reject", "fallback"] = "fallback"
     column: str | None = None
     min: float | None = None
@@ -24,6 +24,10 @@ class InputRule(_Strict):
     expr: str | None = None
     margin: float = Field(0.5, ge=0.0)
     max_width: float | None = Field(None, gt=0.0)  # interval: the widest interval answered
+    # required: features a row must have (a null or absent value fires the rule, its reason
+    # naming the feature); on a nullable feature it overrides the contract's leniency, on
+    # any other one it turns the contract's rejection into this rule's action
+    columns: list[str] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> InputRule:
@@ -32,6 +36,7 @@ class InputRule(_Strict):
             "allowed": ("column", "values"),
             "expression": ("expr",),
             "interval": ("max_width",),
+            "required": ("columns",),
         }
         for f in need.get(self.kind, ()):
             if getattr(self, f) is None:
@@ -76,7 +81,11 @@ class RulesConfig(_Strict):
         return self
 
     def rules_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        data = self.model_dump(mode="json")
+        for rule in data["input"]:  # the same hash as before `required` rules existed
+            if rule["columns"] is None:
+                del rule["columns"]
+        canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -173,6 +182,14 @@ def _rule_problems(rule: InputRule | OutputRule, cfg: ProjectConfig) -> list[str
         return []
     if rule.kind == "expression" and rule.expr is not None:
         return _expression_problems(rule.expr, cfg, "bool")
+    if rule.kind == "required":
+        unknown = [c for c in rule.columns or [] if c not in features]
+        if unknown or not rule.columns:
+            return [
+                f"columns {unknown or '[]'} must name feature(s) of the project (features: "
+                f"{', '.join(features)})"
+            ]
+        return []
     if rule.kind not in ("range", "allowed"):
         return []
     col = rule.column or ""

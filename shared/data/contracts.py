@@ -36,6 +36,9 @@ _DTYPES: dict[str, Any] = {
     "timestamp": pd.Timestamp,
 }
 
+# a nullable feature's stored dtype where the plain one holds no missing value
+_NULLABLE_DTYPES: dict[str, Any] = {"int": pd.Int64Dtype(), "bool": pd.BooleanDtype()}
+
 
 @dataclass(frozen=True)
 class ColumnSpec:
@@ -48,6 +51,8 @@ class ColumnSpec:
     values: tuple[str, ...] | None = None
     required: bool = True
     unique: bool = False
+    nullable: bool = False  # a feature declared ``nullable: true``: the column is still
+    # expected, a value may be missing (stored as NaN / <NA>)
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def column_specs(cfg: ProjectConfig) -> tuple[ColumnSpec, ...]:
 
     def from_feature(name: str, f: FeatureSpec) -> ColumnSpec:
         values = tuple(f.values) if f.values else None
-        return ColumnSpec(name, f.type, f.min, f.max, values)
+        return ColumnSpec(name, f.type, f.min, f.max, values, nullable=f.nullable)
 
     target_type = "float" if cfg.task == "regression" else "bool"
     return (
@@ -97,8 +102,8 @@ def _field(spec: ColumnSpec, *, validated: bool) -> Any:
         kwargs["isin"] = list(spec.values)
     if spec.type in ("str", "category"):
         kwargs["str_length"] = {"min_value": 1}
-    # the optional target may be missing (labels arrive later); everything else is required
-    nullable = not spec.required
+    # the optional target may be missing (labels arrive later), and so may a nullable feature
+    nullable = not spec.required or spec.nullable
     return pa.Field(
         nullable=nullable,
         unique=spec.unique and validated,
@@ -128,7 +133,8 @@ def build_contracts(cfg: ProjectConfig, now: datetime | None = None) -> Contract
     def make(stage: str, validated: bool) -> type[pa.DataFrameModel]:
         attrs: dict[str, Any] = {"__annotations__": {}}
         for spec in specs:
-            attrs["__annotations__"][spec.name] = Series[_DTYPES[spec.type]]
+            dtype = _NULLABLE_DTYPES.get(spec.type) if spec.nullable else None
+            attrs["__annotations__"][spec.name] = Series[dtype or _DTYPES[spec.type]]
             attrs[spec.name] = _field(spec, validated=validated)
         # the limit is also the check's statistic, so validation evaluates it vectorised
         attrs["_not_in_future"] = pa.check(

@@ -162,7 +162,7 @@ def check_rows(
     for spec in specs:
         s = raw[spec.name]
         x, null, bad, type_check = _coerce(s, spec)
-        if spec.required:
+        if spec.required and not spec.nullable:
             record(spec.name, "not_nullable", null)
         record(spec.name, type_check, bad)
         usable = ~null & ~bad

@@ -79,8 +79,11 @@ def _typed_frame(
         if arrow is not None:  # Arrow text stays Arrow: filtered, never converted
             out[spec.name] = text_series(arrow if every else arrow.filter(keep), np.nan)
             continue
-        if spec.type == "bool" and not spec.required:
+        if spec.type == "bool" and (spec.nullable or not spec.required):
             out[spec.name] = x[keep].astype("boolean").reset_index(drop=True)
+            continue
+        if spec.type == "int" and spec.nullable:
+            out[spec.name] = x[keep].astype("Int64").reset_index(drop=True)
             continue
         if spec.type in ("str", "category"):
             out[spec.name] = x[keep].astype(str).reset_index(drop=True)

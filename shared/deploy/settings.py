@@ -42,9 +42,15 @@ def write_production_settings(out: Path, pset: ProjectSet, aws_path: str | Path)
     rules, roles and costs files and of the aws settings as ``NAME.yaml`` beside it."""
     from shared.config import load_aws
 
+    if "roles" in pset.defaults:
+        raise DeployError(no_roles_file(pset))
     sources = {**{k: pset.sources[k] for k in ("rules", "roles", "costs")}, "aws": aws_path}
     out.mkdir(parents=True, exist_ok=True)
     for name in SETTINGS_FILES:
+        if name in pset.defaults:  # the default the project runs with, written out
+            default = getattr(pset, name).model_dump(mode="json")
+            (out / f"{name}.yaml").write_text(yaml.safe_dump(default, sort_keys=False))
+            continue
         src = Path(sources[name])
         if not src.is_file():
             raise DeployError(f"{src}: {name} file not found")
@@ -52,6 +58,16 @@ def write_production_settings(out: Path, pset: ProjectSet, aws_path: str | Path)
             shutil.copyfile(src, out / f"{name}.yaml")
     aws = load_aws(out / "aws.yaml")
     return freeze_yaml(production_project(pset.project, aws), out / "project.yaml")
+
+
+def no_roles_file(pset: ProjectSet) -> str:
+    """Why a project without a roles file is not deployed (one line)."""
+    folder = Path(pset.sources["project"]).parent
+    return (
+        f"{folder}: no roles file, so the demo team stands in (dev mode: anyone may act as "
+        "anyone): production needs the team's own roles.yaml beside project.yaml (members, "
+        "approval policy, logins and public keys; README, Who can do what)"
+    )
 
 
 def production_project(cfg: ProjectConfig, aws: AwsConfig) -> dict:

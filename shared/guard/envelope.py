@@ -13,7 +13,8 @@ from shared.config import ProjectConfig
 
 @dataclass(frozen=True)
 class Envelope:
-    """Where the training data lived: numeric quantiles and IQR, categories seen."""
+    """Where the training data lived: numeric quantiles and IQR, categories seen. Missing
+    values (nullable features) are not part of it: learned without them, never checked."""
 
     numeric: dict[str, dict[str, float]]
     categories: dict[str, list[str]]
@@ -31,7 +32,7 @@ class Envelope:
                     "iqr": float(q75 - q25),
                 }
             elif spec.type in ("category", "str"):
-                categories[name] = sorted(rows[name].astype(str).unique().tolist())
+                categories[name] = sorted(rows[name].dropna().astype(str).unique().tolist())
         return cls(numeric, categories)
 
     def to_dict(self) -> dict[str, Any]:

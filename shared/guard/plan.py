@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +24,7 @@ import pandas as pd
 from shared.config import InputRule, OutputRule, ProjectConfig, RulesConfig
 from shared.data.contracts import Contracts
 from shared.data.fastcheck import column_array, fast_check
-from shared.data.features import feature_matrix
+from shared.data.features import as_numbers, feature_matrix, missing
 from shared.data.rowchecks import check_rows
 from shared.guard.compile import compile_expression
 from shared.guard.envelope import Envelope
@@ -69,8 +69,15 @@ class Rows:
         return out
 
 
-def stand_in(spec_type: str, typed: pd.Series) -> np.ndarray:
-    """Typed values with harmless stand-ins where a value was unusable (rejected rows)."""
+def stand_in(spec_type: str, typed: pd.Series, gaps: bool = False) -> np.ndarray:
+    """Typed values with harmless stand-ins where a value was unusable (rejected rows);
+    ``gaps`` (a nullable feature, or one a ``required`` rule decides on): a missing value
+    stays missing (NaN for numbers and bools, None for text)."""
+    if gaps:
+        if spec_type in ("float", "int", "bool"):
+            return as_numbers(typed)
+        text = typed.astype("string")
+        return text.astype(object).where(text.notna(), None).to_numpy(dtype=object)
     if spec_type in ("float", "int"):
         return typed.astype(float).fillna(0.0).to_numpy()
     if spec_type == "bool":
@@ -105,7 +112,13 @@ class Plan:
     ) -> None:
         self.cfg, self.rules, self.envelope = cfg, rules, envelope
         self.model, self.baseline, self.calibration = model, baseline, calibration
-        self.input_rules = [r for r in rules.input if r.kind != "interval"]
+        self.input_rules = [r for r in rules.input if r.kind not in ("interval", "required")]
+        self.required_rules = [r for r in rules.input if r.kind == "required"]
+        # features whose gaps pass the contract: nullable ones, and those a required rule
+        # decides on (its action instead of the contract's rejection)
+        self.gaps = frozenset(cfg.nullable_features) | {
+            c for r in self.required_rules for c in r.columns or []
+        }
         self.interval_rules = [r for r in rules.input if r.kind == "interval"]
         names = set(cfg.features)
         self.expressions = {
@@ -124,6 +137,12 @@ class Plan:
         state = Rows(n)
         typed = self._schema(cols, n, contracts, state)
         alive = ~state.is_("rejected")
+        for rule in self.required_rules:  # a gap in a listed feature, named in the reason
+            for name in rule.columns or []:
+                gap = missing(typed[name]) & alive
+                action = "rejected" if rule.action == "reject" else "fallback"
+                state.fire(gap, f"{rule.name}:{name}", action)
+            alive = ~state.is_("rejected")
         for rule in self.input_rules:
             fails = self._input_rule(rule, typed, n) & alive
             state.fire(fails, rule.name, "rejected" if rule.action == "reject" else "fallback")
@@ -178,12 +197,18 @@ class Plan:
                 else:
                     series = pd.Series([None] * n if col is None else column_array(col))
                 raw = pd.DataFrame({spec.name: series})
-                checked = check_rows(raw, contracts, [spec], unique=False)
+                lenient = spec.name in self.gaps
+                checked = check_rows(
+                    raw,
+                    contracts,
+                    [replace(spec, nullable=True) if lenient else spec],
+                    unique=False,
+                )
                 rr = checked.reasons
                 found += zip(
                     rr["row"].tolist(), rr["column"].tolist(), rr["check"].tolist(), strict=True
                 )
-                values = stand_in(spec.type, checked.typed[spec.name])
+                values = stand_in(spec.type, checked.typed[spec.name], lenient)
             typed[spec.name] = values  # text given as a Series stays one (Arrow)
         if found:
             found.sort()
@@ -210,8 +235,10 @@ class Plan:
                 lo = -np.inf if rule.min is None else rule.min
                 hi = np.inf if rule.max is None else rule.max
                 return (x < lo) | (x > hi)
-            if rule.kind == "allowed":
-                return ~_isin(typed[rule.column], self.cfg.features[rule.column].type, rule.values)
+            if rule.kind == "allowed":  # a gap is not a value: the required rule decides
+                values = typed[rule.column]
+                outside = ~_isin(values, self.cfg.features[rule.column].type, rule.values)
+                return outside & ~missing(values) if rule.column in self.gaps else outside
             if rule.kind == "expression":  # a constant (e.g. "True") holds for every row
                 ok = np.broadcast_to(np.asarray(self._evaluate(rule, typed, n), dtype=bool), (n,))
                 return ~ok
@@ -220,8 +247,9 @@ class Plan:
                 x = np.asarray(typed[name], dtype=float)
                 pad = rule.margin * e["iqr"]
                 fails |= (x < e["low"] - pad) | (x > e["high"] + pad)
-            for name, seen in self.seen.items():
-                fails |= ~_isin(typed[name], self.cfg.features[name].type, seen)
+            for name, seen in self.seen.items():  # the envelope ignores gaps
+                outside = ~_isin(typed[name], self.cfg.features[name].type, seen)
+                fails |= outside & ~missing(typed[name]) if name in self.gaps else outside
             return fails
         except Exception:  # a rule that cannot be evaluated sends every row to fallback
             return np.ones(n, dtype=bool)

@@ -2,13 +2,14 @@
 
 The profile keeps, per numeric feature, fixed PSI bin edges (training quantiles) with the
 training share in each bin and 201 quantiles for KS; per categorical feature, the share of
-each category; and the same for the model's holdout predictions. Monitoring never
-re-reads the training data.
+each category; and the same for the model's holdout predictions; per nullable feature, the
+share of rows missing it (its distribution is profiled on the rows that have it). Monitoring
+never re-reads the training data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,17 +37,27 @@ class CategoricalRef:
 
 
 @dataclass(frozen=True)
+class MissingRef:
+    share: float  # of training rows missing the feature's value
+    n: int
+
+
+@dataclass(frozen=True)
 class ReferenceProfile:
     numeric: dict[str, NumericRef]
     categorical: dict[str, CategoricalRef]
     prediction: NumericRef | None
+    missing: dict[str, MissingRef] = field(default_factory=dict)  # nullable features only
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "numeric": {k: vars(v) for k, v in self.numeric.items()},
             "categorical": {k: vars(v) for k, v in self.categorical.items()},
             "prediction": vars(self.prediction) if self.prediction else None,
         }
+        if self.missing:  # profiles without nullable features stay as they were
+            out["missing"] = {k: vars(v) for k, v in self.missing.items()}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReferenceProfile:
@@ -54,6 +65,7 @@ class ReferenceProfile:
             {k: NumericRef(**v) for k, v in d["numeric"].items()},
             {k: CategoricalRef(**v) for k, v in d["categorical"].items()},
             NumericRef(**d["prediction"]) if d.get("prediction") else None,
+            {k: MissingRef(**v) for k, v in d.get("missing", {}).items()},
         )
 
 
@@ -78,14 +90,23 @@ def categorical_ref(values: pd.Series) -> CategoricalRef:
 def reference_profile(
     rows: pd.DataFrame, cfg: ProjectConfig, predictions: np.ndarray | None = None
 ) -> ReferenceProfile:
-    numeric, categorical = {}, {}
+    numeric, categorical, missing = {}, {}, {}
     for name, spec in cfg.features.items():
+        if spec.nullable:
+            gap = rows[name].isna().to_numpy(dtype=bool)
+            missing[name] = MissingRef(float(gap.mean()) if len(gap) else 0.0, int(len(gap)))
+            present = rows[name][~gap]
+            if spec.type in ("float", "int"):
+                numeric[name] = numeric_ref(present.to_numpy(dtype=float))
+            else:
+                categorical[name] = categorical_ref(present)
+            continue
         if spec.type in ("float", "int"):
             numeric[name] = numeric_ref(rows[name].to_numpy(dtype=float))
         else:
             categorical[name] = categorical_ref(rows[name])
     pred = numeric_ref(predictions) if predictions is not None else None
-    return ReferenceProfile(numeric, categorical, pred)
+    return ReferenceProfile(numeric, categorical, pred, missing)
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -194,3 +215,18 @@ def chi_square(ref: CategoricalRef, values: pd.Series) -> tuple[float, float]:
 
     stat, p = stats.chisquare(observed, expected)
     return float(stat), float(p)
+
+
+def missing_share_drift(ref: MissingRef, gap: np.ndarray) -> tuple[float, float, float]:
+    """The current share of rows missing a feature, its PSI against training's share (two
+    bins: missing, present) and the chi-square p-value of the change."""
+    n = len(gap)
+    share = float(np.mean(gap)) if n else float("nan")
+    expected = np.array([ref.share, 1 - ref.share])
+    value = psi(expected, np.array([share, 1 - share]))
+    from scipy import stats
+
+    observed = np.array([share, 1 - share]) * n
+    exp = np.clip(expected, EPS, None)
+    _, p = stats.chisquare(observed, exp / exp.sum() * n)
+    return share, value, float(p)

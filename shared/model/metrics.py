@@ -60,7 +60,9 @@ def slice_metrics(
     """Metrics per value of each slice feature, keyed ``"feature=value"``."""
     out: dict[str, dict[str, float]] = {}
     for name in slices:
-        values = frame[name].astype(str).to_numpy()
+        col = frame[name]  # a nullable feature's gaps are a slice of their own
+        text = col.astype("string").fillna("<missing>") if col.isna().any() else col.astype(str)
+        values = text.to_numpy()
         for v in sorted(set(values)):
             mask = values == v
             if mask.sum() >= 5:

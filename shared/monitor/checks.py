@@ -15,6 +15,7 @@ from shared.model.drift import (
     ReferenceProfile,
     categorical_psi,
     chi_square,
+    missing_share_drift,
     numeric_drift,
     numeric_psi,
 )
@@ -59,6 +60,8 @@ def check_data_drift(
     None when the reference has no profile of it."""
     if name not in ref.numeric and name not in ref.categorical:
         return None
+    if name in ref.missing:  # a nullable feature: its distribution where it has a value
+        x = x[[name]][x[name].notna()]
     usable = int(x[name].notna().sum())
     if usable < m.min_rows_drift:
         return _too_few(
@@ -79,6 +82,32 @@ def check_data_drift(
         m.psi_alert,
         Verdict.ALERT if alert else Verdict.OK,
         f"PSI {value:.3f} (alert > {m.psi_alert}), {test} p={p:.2g} (alert < {m.ks_pvalue})",
+    )
+
+
+def check_missing_share(
+    name: str, ref: ReferenceProfile, x: pd.DataFrame, m: MonitoringSettings
+) -> Check | None:
+    """A nullable feature's share of rows missing it against training's (PSI over missing /
+    present and a chi-square test, the data-drift thresholds); None for other features."""
+    if name not in ref.missing:
+        return None
+    rows = len(x)
+    if rows < m.min_rows_drift:
+        return _too_few(
+            f"missing:{name}", "data_drift", m.psi_alert, rows, m.min_rows_drift, "rows"
+        )
+    was = ref.missing[name].share
+    share, value, p = missing_share_drift(ref.missing[name], x[name].isna().to_numpy(dtype=bool))
+    alert = value > m.psi_alert or p < m.ks_pvalue
+    return Check(
+        f"missing:{name}",
+        "data_drift",
+        value,
+        m.psi_alert,
+        Verdict.ALERT if alert else Verdict.OK,
+        f"missing in {share:.1%} of rows (training {was:.1%}): PSI {value:.3f} (alert > "
+        f"{m.psi_alert}), chi-square p={p:.2g} (alert < {m.ks_pvalue})",
     )
 
 

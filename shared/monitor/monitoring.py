@@ -30,6 +30,7 @@ from shared.monitor.checks import (
     check_data_drift,
     check_guard_rate,
     check_interval_coverage,
+    check_missing_share,
     check_performance,
     check_prediction_drift,
     labelled,
@@ -55,11 +56,14 @@ class MonitoringResult:
 
     @property
     def drifted_features(self) -> list[str]:
-        return [
-            c.name.split(":", 1)[1]
-            for c in self.checks
-            if c.kind == "data_drift" and c.verdict == Verdict.ALERT
-        ]
+        # a feature counts once, whether its distribution or its missing share moved
+        return list(
+            dict.fromkeys(
+                c.name.split(":", 1)[1]
+                for c in self.checks
+                if c.kind == "data_drift" and c.verdict == Verdict.ALERT
+            )
+        )
 
     def retrain_reasons(self, cfg: ProjectConfig) -> list[str]:
         reasons = []
@@ -162,6 +166,7 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
     result.online_rows = len(online)
     labels = keyed_labels(ledger.operations.labelled_rows())
     drift = [check_data_drift(name, ref, x, m) for name in cfg.features]
+    drift += [check_missing_share(name, ref, x, m) for name in cfg.nullable_features]
     answered = out[out["decision"] != "rejected"]
     prediction = check_prediction_drift(ref, answered, m)
     performance, result.label_coverage = check_performance(model, answered, labels, cfg)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import multiprocessing as mp
 import os
 import queue
@@ -63,6 +64,26 @@ def run_writer(spec: WriterSpec, q: Any, done: Any, status: Any, ready: Any) -> 
     worker.watch_shadow()
     ready.set()
     worker.loop(q)
+
+
+def _as_declared(values: list[Any], kind: str) -> list[Any]:
+    """A captured feature column in its declared type: a value the request sent with another
+    type (the guard rejected its row, naming the check) is kept as null; text stays text."""
+    if kind in ("category", "str"):
+        return [v if v is None or type(v) is str else str(v) for v in values]
+    if kind == "bool":
+        return [v if type(v) is bool else None for v in values]
+    out: list[Any] = []
+    for v in values:
+        try:
+            x = float(v) if type(v) in (int, float, str) else float("nan")
+        except (ValueError, OverflowError):
+            x = float("nan")
+        if not math.isfinite(x) or (kind == "int" and (not x.is_integer() or abs(x) >= 2**63)):
+            out.append(None)
+        else:
+            out.append(int(x) if kind == "int" else x)
+    return out
 
 
 class _Worker:
@@ -193,6 +214,8 @@ class _Worker:
                     cols[f"shadow_{name}"].append(s[name] if s else None)
             for name in features:
                 cols[name] += [rec.get(name) for rec in item.records]
+        for name, kind in self.spec.features.items():  # a value of another type: null
+            cols[name] = _as_declared(cols[name], kind)
         ts = self.spec.timestamp_column  # kept as received (text)
         cols[ts] = [None if v is None else str(v) for v in cols[ts]]
         return pa.Table.from_pydict(cols, schema=schema)

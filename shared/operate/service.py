@@ -3,8 +3,11 @@
 `renkei serve` runs it with uvicorn. A background thread checks (once a second) which
 deployment the alias points at, so a promotion or rollback is picked up without a restart
 and no request waits on the ledger.
-Bad requests get 422 naming the field and the problem (never 500: NaN, Infinity, empty
-lists, wrong shapes); bodies over ``service.max_body_bytes`` and requests over
+A feature that is null, absent or of the wrong type is no 422: the guard decides per row
+(a nullable feature's gap passes; a missing other one is rejected, or falls back by a
+``required`` rule, with the reason naming it; a wrong type is rejected naming the check).
+Bodies that are not rows get 422 naming the field and the problem (never 500: not JSON,
+NaN, Infinity, a list or object as a value, empty lists, wrong shapes); bodies over ``service.max_body_bytes`` and requests over
 ``service.max_rows`` rows get 413 with the limit, refused before parsing. Every bundle is
 verified against its deployment before it serves; a deployment that fails to load leaves
 the last good one serving, and /health and /version say ``degraded`` and why. Every answer
@@ -18,18 +21,26 @@ dropped and sampled out); a shadow challenger attached beside the alias
 (shared.operate.capture_worker) answers in that process too, never in the response.
 """
 
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from shared.config import ProjectConfig
 from shared.config.identity import IdentitySettings
@@ -40,7 +51,25 @@ from shared.operate.limits import body_limit, safe_errors
 from shared.trust.http import protect
 
 _BODY = Body(..., description="One row (an object) or many (a list of objects).")
-_PY_TYPES: dict[str, Any] = {"float": float, "int": int, "bool": bool, "category": str, "str": str}
+
+
+def _one_value(v: Any) -> Any:
+    """A feature's value as the guard takes it: one JSON value (a finite number, text,
+    true/false) or null; a list, an object, NaN or Infinity is no row's value (422)."""
+    if v is None or isinstance(v, bool | str):
+        return v
+    if isinstance(v, int | float):
+        try:
+            float(v)
+        except OverflowError:  # an integer beyond any float
+            raise ValueError("must be a finite number") from None
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number (NaN and Infinity are not numbers)")
+        return v
+    raise ValueError("must be one value (a number, text, true or false) or null")
+
+
+FeatureValue = Annotated[Any, BeforeValidator(_one_value)]
 
 
 def row_model(cfg: ProjectConfig) -> type[BaseModel]:
@@ -49,8 +78,11 @@ def row_model(cfg: ProjectConfig) -> type[BaseModel]:
         cfg.id_column: (str | None, None),
         cfg.timestamp_column: (str | None, None),
     }
-    for name, spec in cfg.features.items():
-        fields[name] = (_PY_TYPES[spec.type], ...)
+    # a feature is any one JSON value, or null, or absent: the guard decides per row (a
+    # nullable feature's gap passes; a missing other one is rejected naming the feature, or
+    # a required rule's action; a value of the wrong type is rejected naming the check)
+    for name in cfg.features:
+        fields[name] = (FeatureValue, None)
     return create_model(
         "PredictRow", __config__=ConfigDict(extra="ignore", allow_inf_nan=False), **fields
     )

@@ -1,4 +1,5 @@
-"""The scoring service as a real process on 127.0.0.1: answers, 422s, hot version switch."""
+"""The scoring service as a real process on 127.0.0.1: answers, 422s, per-row decisions on
+missing features, hot version switch."""
 
 from __future__ import annotations
 
@@ -78,13 +79,28 @@ def test_service_answers_refuses_bad_requests_and_picks_up_promotions(tmp_path: 
             assert [p["decision"] for p in many["predictions"]] == ["model", "rejected", "fallback"]
             assert many["predictions"][1]["prediction"] is None
             assert "distance_in_service_area" in many["predictions"][1]["reasons"]
-            bad = c.post("/predict", json={**ROW, "distance_km": "far"})
-            assert bad.status_code == 422
-            [err] = bad.json()["detail"]
-            assert err["loc"] == ["body", "distance_km"] and "number" in err["msg"]
-            missing = c.post("/predict", json=[ROW, {k: v for k, v in ROW.items() if k != "hour"}])
-            assert missing.status_code == 422
-            assert missing.json()["detail"][0]["loc"] == ["body", 1, "hour"]
+            # a value of the wrong type is that row's problem, not the request's (issue 29)
+            bad = c.post("/predict", json=[ROW, {**ROW, "distance_km": "far"}])
+            assert bad.status_code == 200, bad.text
+            got = [(p["decision"], p["reasons"]) for p in bad.json()["predictions"]]
+            assert got == [("model", []), ("rejected", ["schema:distance_km:dtype('float64')"])]
+            # a list or an object as a value is no row: 422 naming the field
+            nested = c.post("/predict", json={**ROW, "distance_km": {"km": 3}})
+            assert nested.status_code == 422
+            [err] = nested.json()["detail"]
+            assert err["loc"] == ["body", "distance_km"] and "one value" in err["msg"]
+            # a missing feature is no 422 (issue 29): the guard decides for that row only
+            missing = c.post(
+                "/predict",
+                json=[ROW, {k: v for k, v in ROW.items() if k != "hour"}, {**ROW, "zone": None}],
+            )
+            assert missing.status_code == 200, missing.text
+            got = [(p["decision"], p["reasons"]) for p in missing.json()["predictions"]]
+            assert got == [
+                ("model", []),
+                ("rejected", ["schema:hour:not_nullable"]),
+                ("rejected", ["schema:zone:not_nullable"]),
+            ]
             assert (
                 c.post(
                     "/predict", content=b"not json", headers={"content-type": "application/json"}

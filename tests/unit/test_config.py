@@ -210,9 +210,41 @@ def test_a_project_folder_reads_the_files_it_names(tmp_path: Path) -> None:
         assert s.sources["rules"] == str(tmp_path / "guard" / "strict.yaml")
         assert s.sources["costs"] == str(tmp_path / "costs.yaml")
         assert s.roles == load_roles(REPO / "config" / "roles.yaml")
+    # a file under its usual name may be left out (issue 29: its default stands in); one
+    # named otherwise in files: must be there
     (tmp_path / "costs.yaml").unlink()
-    with pytest.raises(ConfigError, match=f"^{tmp_path / 'costs.yaml'}: config file not found"):
+    s = load_project_set(tmp_path)
+    assert s.defaults == ("costs",) and not s.costs.configured
+    (tmp_path / "guard" / "strict.yaml").unlink()
+    with pytest.raises(ConfigError, match=f"^{tmp_path / 'guard' / 'strict.yaml'}: config file"):
         load_project_set(tmp_path)
+
+
+def test_a_project_of_one_file_runs_on_defaults_that_say_what_they_mean(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from shared.cli import cli
+    from shared.config import load_project_set, parse_project, set_from_flow
+    from tests.conftest import write_project
+
+    write_project(tmp_path)
+    for name in ("rules.yaml", "roles.yaml", "costs.yaml"):
+        (tmp_path / name).unlink()
+    s = load_project_set(tmp_path)
+    assert s.defaults == ("rules", "roles", "costs")
+    # no rules: the contract and the envelope only; no costs: none configured; no roles:
+    # the demo team, in dev mode
+    assert [(r.kind, r.action) for r in s.rules.input] == [("envelope", "fallback")]
+    assert not s.rules.output and not s.costs.configured
+    assert s.roles == load_roles(REPO / "config" / "roles.yaml") and s.roles.identity.dev_mode
+    assert "demo team" in s.sources["roles"] and "none configured" in s.sources["costs"]
+    assert set_from_flow(parse_project(yaml.safe_dump(s.frozen()))) == s
+    run = CliRunner()
+    costs = run.invoke(cli, ["--project", str(tmp_path), "costs"])
+    assert costs.exit_code == 0 and "No costs are configured" in costs.output, costs.output
+    for extra in ([], ["--dry-run"], ["--allow-dev-mode"]):
+        out = run.invoke(cli, ["--project", str(tmp_path), "deploy", "aws", *extra])
+        assert out.exit_code != 0 and "no roles file" in out.output, out.output
 
 
 def test_the_frozen_set_needs_no_file_to_be_read_again(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from shared.config import ProjectConfig
+from shared.data.features import as_numbers, missing
 
 from .base import META, FitReport
 
@@ -17,12 +18,19 @@ from .base import META, FitReport
 # -- Software 1.0 baseline ---------------------------------------------------------------
 def _stump_order(x: pd.Series, kind: str, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """A feature as numbers to split on; a category becomes its mean target (its levels
-    sorted by it), so one threshold picks the best group of levels."""
+    sorted by it), so one threshold picks the best group of levels. A missing value of a
+    nullable feature is NaN."""
+    gap = missing(x)
     if kind != "category":
+        if gap.any():
+            return as_numbers(x, gap), []
         return x.astype(float).to_numpy(), []
     text = x.astype(str).to_numpy()
-    means = pd.Series(y).groupby(text).mean()
-    return means.reindex(text).to_numpy(dtype=float), [str(v) for v in means.index]
+    means = pd.Series(y[~gap]).groupby(text[~gap]).mean()
+    order = means.reindex(text).to_numpy(dtype=float)
+    if gap.any():
+        order = np.where(gap, np.nan, order)
+    return order, [str(v) for v in means.index]
 
 
 def learn_stump(
@@ -30,33 +38,54 @@ def learn_stump(
 ) -> dict[str, Any]:
     """The one-feature split of the training rows that explains the most of ``y``'s variance
     (squared error; for 0/1 labels the Gini impurity): feature, threshold, both sides' answers.
+
+    Rows missing a nullable feature's value go to the side where they cost less (``missing``:
+    ``left`` or ``right``; with no gap in training, the larger side); the sides' answers
+    come from the rows that have the value.
     """
     y = np.asarray(y, dtype=float)
     n = len(y)
     min_leaf = max(5, n // 100)
-    best: tuple[float, str, float] | None = None
+    best: tuple[float, str, float, str] | None = None
     for name, spec in cfg.features.items():
         if spec.type == "str":
             continue
         x, _ = _stump_order(rows[name], spec.type, y)
-        order = np.argsort(x, kind="stable")
-        xs, ys = x[order], y[order]
+        gap = np.isnan(x)
+        gaps = bool(gap.any())
+        xp, yp, ym = (x[~gap], y[~gap], y[gap]) if gaps else (x, y, y[:0])
+        n_p = len(yp)
+        if n_p == 0:
+            continue
+        order = np.argsort(xp, kind="stable")
+        xs, ys = xp[order], yp[order]
         cut = np.unique(np.quantile(xs, np.linspace(0, 1, bins + 1)[1:-1]))
         left_n = np.searchsorted(xs, cut, side="right")
-        ok = (left_n >= min_leaf) & (n - left_n >= min_leaf)
+        ok = (left_n >= min_leaf) & (n_p - left_n >= min_leaf)
         if not ok.any():
             continue
         s1, s2 = np.concatenate([[0], np.cumsum(ys)]), np.concatenate([[0], np.cumsum(ys**2)])
-        ln, rn = left_n[ok], n - left_n[ok]
-        sse = s2[ln] - s1[ln] ** 2 / ln + (s2[n] - s2[ln]) - (s1[n] - s1[ln]) ** 2 / rn
+        ln, rn = left_n[ok], n_p - left_n[ok]
+        sse = s2[ln] - s1[ln] ** 2 / ln + (s2[n_p] - s2[ln]) - (s1[n_p] - s1[ln]) ** 2 / rn
+        side = np.full(len(sse), "left", dtype=object)
+        if gaps:  # the missing rows' squared error on either side's mean
+            m_left, m_right = s1[ln] / ln, (s1[n_p] - s1[ln]) / rn
+            nm, t1, t2 = len(ym), ym.sum(), (ym**2).sum()
+            on_left = t2 - 2 * m_left * t1 + nm * m_left**2
+            on_right = t2 - 2 * m_right * t1 + nm * m_right**2
+            side = np.where(on_right < on_left, "right", "left")
+            sse = sse + np.minimum(on_left, on_right)
         k = int(np.argmin(sse))
         if best is None or sse[k] < best[0] - 1e-9:
-            best = (float(sse[k]), name, float(cut[ok][k]))
+            if not gaps and spec.nullable:  # none missing in training: the larger side
+                side[k] = "right" if rn[k] > ln[k] else "left"
+            best = (float(sse[k]), name, float(cut[ok][k]), str(side[k]))
     if best is None:  # nothing to split on: the training average
         return {"feature": "", "threshold": 0.0, "left": float(y.mean()), "right": float(y.mean())}
-    _, name, threshold = best
+    _, name, threshold, side = best
     spec = cfg.features[name]
     x, levels = _stump_order(rows[name], spec.type, y)
+    present = ~np.isnan(x)
     right = x > threshold
     median = cfg.task == "regression" and cfg.training.key_metric == "mae"
 
@@ -68,20 +97,37 @@ def learn_stump(
     stump: dict[str, Any] = {
         "feature": name,
         "threshold": threshold,
-        "left": answer(y[~right]),
-        "right": answer(y[right]),
+        "left": answer(y[present & ~right]),
+        "right": answer(y[present & right]),
     }
     if levels:
         text = rows[name].astype(str).to_numpy()
-        stump["right_values"] = sorted(set(text[right].tolist()))
+        stump["right_values"] = sorted(set(text[present & right].tolist()))
+    if spec.nullable or not present.all():
+        stump["missing"] = side
     return stump
+
+
+def _numeric_fill(rows: pd.DataFrame, cfg: ProjectConfig) -> dict[str, float]:
+    """The training median of each nullable number or bool (what the rules use for a gap)."""
+    fill = {}
+    for name in cfg.nullable_features:
+        if cfg.features[name].type in ("float", "int", "bool"):
+            x = as_numbers(rows[name])
+            x = x[~np.isnan(x)]
+            fill[name] = float(np.median(x)) if len(x) else 0.0
+    return fill
 
 
 class Baseline:
     """The rule a team would ship without ML (see ``BaselineSettings``). ``stump``: the best
     one-feature split learned from the training rows; ``eta``: prep time + distance at a
     typical speed + handling + rain and courier-load buffers; ``mean``/``base_rate``: the
-    training average; ``threshold``: ``p_above`` above a feature threshold, else ``p_below``."""
+    training average; ``threshold``: ``p_above`` above a feature threshold, else ``p_below``.
+
+    Missing values (nullable features): the stump routes them to the side learned at
+    training (``missing``); ``eta`` and ``threshold`` read a missing number or bool as its
+    training median (``fill``); ``mean`` and ``base_rate`` read no feature."""
 
     family = "baseline"
     device = "cpu"
@@ -97,6 +143,9 @@ class Baseline:
         self.stats = {"mean": float(np.mean(y))}
         if self.rule == "stump":
             self.stats["stump"] = learn_stump(rows, y, self.cfg)
+        fill = _numeric_fill(rows, self.cfg)
+        if fill:
+            self.stats["fill"] = fill
         return FitReport(self.family, "cpu", time.perf_counter() - t0, 0)
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
@@ -107,11 +156,19 @@ class Baseline:
             if not st["feature"]:
                 return np.full(n, st["left"])
             x = rows[st["feature"]]
+            gap = missing(x) if "missing" in st else None
+            if gap is not None and gap.any():
+                x = x.where(~gap)
             if "right_values" in st:
                 right = x.astype(str).isin(st["right_values"]).to_numpy()
             else:
-                right = x.astype(float).to_numpy() > st["threshold"]
+                values = as_numbers(x) if gap is not None else x.astype(float).to_numpy()
+                right = values > st["threshold"]
+            if gap is not None:
+                right = np.where(gap, st["missing"] == "right", right)
             return np.where(right, st["right"], st["left"])
+        if self.stats.get("fill"):
+            rows = _filled(rows, self.stats["fill"])
         if self.rule == "eta":
             minutes = rows["prep_minutes"].astype(float).to_numpy()
             minutes = (
@@ -151,3 +208,19 @@ class Baseline:
     def from_files(cls, files: dict[str, bytes], cfg: ProjectConfig) -> Baseline:
         meta = json.loads(files[META])
         return cls(cfg, meta["stats"])
+
+
+def _filled(rows: pd.DataFrame, fill: dict[str, float]) -> pd.DataFrame:
+    """``rows`` with each gap of the ``fill`` features replaced by its training median."""
+    out = rows.copy()
+    for name, value in fill.items():
+        if name in out:
+            x = out[name]
+            gap = missing(x)
+            if gap.any():
+                out[name] = (
+                    pd.to_numeric(x.astype(object).where(~gap), errors="coerce")
+                    .astype(float)
+                    .fillna(value)
+                )
+    return out

@@ -12,6 +12,7 @@ import pandas as pd
 
 from shared.config import ProjectConfig
 from shared.data.features import build_features, check_features, feature_space
+from shared.model.impute import Imputer
 
 from .base import META, FitReport, _check_feature_list
 
@@ -45,14 +46,18 @@ class TorchMLP:
         net: Any = None,
         norm: dict[str, list[float]] | None = None,
         device: str | None = None,
+        imputer: Imputer | None = None,
     ) -> None:
         self.cfg = cfg
         self.net = net
         self.norm = norm or {}
         self.device = device or _torch_device()
+        self.imputer = imputer  # nullable features: gaps filled as training learned
 
     def _x(self, rows: pd.DataFrame) -> np.ndarray:
         x = build_features(rows, self.cfg).to_numpy(dtype=np.float32)
+        if self.imputer is not None:
+            x = self.imputer.apply(x)
         return (x - np.asarray(self.norm["mean"], np.float32)) / np.asarray(
             self.norm["std"], np.float32
         )
@@ -67,6 +72,9 @@ class TorchMLP:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         feats = check_features(build_features(rows, self.cfg), self.cfg).to_numpy(np.float32)
+        self.imputer = Imputer.learn(feats, self.cfg)
+        if self.imputer is not None:
+            feats = self.imputer.apply(feats)
         std = feats.std(axis=0)
         self.norm = {"mean": feats.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1).tolist()}
         y = np.asarray(y, np.float32)
@@ -144,6 +152,8 @@ class TorchMLP:
             "hidden": list(self.cfg.training.torch_mlp.hidden),
             "norm": self.norm,
         }
+        if self.imputer is not None:  # the statistics scoring imputes with
+            meta["impute"] = self.imputer.to_dict()
         return {"state_dict.pt": buf.getvalue(), META: json.dumps(meta, indent=2).encode()}
 
     @classmethod
@@ -152,10 +162,12 @@ class TorchMLP:
 
         meta = json.loads(files[META])
         _check_feature_list(meta, cfg)
-        net = _mlp(len(meta["features"]), meta["hidden"])
+        imputer = Imputer.from_dict(meta.get("impute"))
+        extra = len(imputer.extra) if imputer is not None else 0
+        net = _mlp(len(meta["features"]) + extra, meta["hidden"])
         state = torch.load(
             io.BytesIO(files["state_dict.pt"]), weights_only=True, map_location="cpu"
         )
         net.load_state_dict(state)
         net.eval()
-        return cls(cfg, net, meta["norm"], "cpu")
+        return cls(cfg, net, meta["norm"], "cpu", imputer)
