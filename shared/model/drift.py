@@ -40,13 +40,18 @@ class ReferenceProfile:
     numeric: dict[str, NumericRef]
     categorical: dict[str, CategoricalRef]
     prediction: NumericRef | None
+    # multiclass tasks: the predicted class mix on the holdout (prediction: the confidence)
+    classes: CategoricalRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "numeric": {k: vars(v) for k, v in self.numeric.items()},
             "categorical": {k: vars(v) for k, v in self.categorical.items()},
             "prediction": vars(self.prediction) if self.prediction else None,
         }
+        if self.classes is not None:
+            out["classes"] = vars(self.classes)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReferenceProfile:
@@ -54,6 +59,7 @@ class ReferenceProfile:
             {k: NumericRef(**v) for k, v in d["numeric"].items()},
             {k: CategoricalRef(**v) for k, v in d["categorical"].items()},
             NumericRef(**d["prediction"]) if d.get("prediction") else None,
+            CategoricalRef(**d["classes"]) if d.get("classes") else None,
         )
 
 
@@ -84,6 +90,11 @@ def reference_profile(
             numeric[name] = numeric_ref(rows[name].to_numpy(dtype=float))
         else:
             categorical[name] = categorical_ref(rows[name])
+    if cfg.task == "multiclass" and predictions is not None:  # confidence and class mix
+        prob = np.asarray(predictions, dtype=float)
+        names = np.asarray(cfg.classes or [], dtype=object)[prob.argmax(axis=1)]
+        mix = categorical_ref(pd.Series(names, dtype=object))
+        return ReferenceProfile(numeric, categorical, numeric_ref(prob.max(axis=1)), mix)
     pred = numeric_ref(predictions) if predictions is not None else None
     return ReferenceProfile(numeric, categorical, pred)
 
