@@ -57,6 +57,19 @@ RULES = {
 }
 
 
+COSTS = {  # a late delivery promised as fast costs more than a fast one promised as slow
+    "fixed_monthly": {"team": 1000},
+    "benefit": {
+        "predictions_per_month": 10000,
+        "classes": {
+            "fast": {"share": 0.35, "value_if_right": 0.2, "cost_if_wrong": 0.5},
+            "usual": {"share": 0.35, "value_if_right": 0.1, "cost_if_wrong": 0.3},
+            "slow": {"share": 0.30, "value_if_right": 0.5, "cost_if_wrong": 2.0},
+        },
+    },
+}
+
+
 def classed_csv(path: Path, rows: int, seed: int, **kwargs: object):
     """A raw export of generated orders with their delivery class (the batch's labels too)."""
     g = generate_classed_orders(rows, seed, **kwargs)
@@ -70,7 +83,9 @@ def classed_csv(path: Path, rows: int, seed: int, **kwargs: object):
 def populated(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("multiclass")
     (tmp / "rules.yaml").write_text(yaml.safe_dump(RULES))
-    project = write_project(tmp, base=multiclass_project(families=["baseline", "xgboost"]))
+    (tmp / "costs.yaml").write_text(yaml.safe_dump(COSTS))
+    base = {**multiclass_project(families=["baseline", "xgboost"]), "name": "deliveries"}
+    project = write_project(tmp, base=base)
     pset = load_project_set(project)
     cfg, rules, roles = pset.project, pset.rules, pset.roles
     ledger = Ledger.open(cfg.storage.ledger_url)
@@ -153,6 +168,8 @@ def test_every_page_renders_a_multiclass_project(page, app_env, populated) -> No
         confusion = next(d.value for d in at.dataframe if "predicted fast" in d.value.columns)
         assert list(confusion.columns) == [f"predicted {c}" for c in CLASSES]
         assert any("Per-class metrics" in s.value for s in at.subheader)
+    if page == "costs":  # the per-class table prices the model above the baseline
+        assert [m.label for m in at.metric][-1] == "Break-even"
     if page == "guard":
         at.button[0].click().run()  # the what-if form answers a class
         assert not at.exception, [e.value for e in at.exception]

@@ -131,7 +131,7 @@ def test_the_wine_project_runs_the_whole_loop_and_answers_classes(tmp_path: Path
         base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/health", proc)
         rows = new.head(3).to_dict("records")
-        rows[2]["proline"] = 5000.0  # outside the range rule: rejected, no answer
+        rows[2]["proline"] = 2200.0  # within the contract, outside the range rule: rejected
         with httpx.Client(base_url=base, timeout=20, trust_env=False) as c:
             r = c.post("/predict", json=rows)
             assert r.status_code == 200, r.text
