@@ -63,9 +63,21 @@ with st.form("whatif"):
 if go:
     row[cfg.timestamp_column] = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
     out = guarded.predict(pd.DataFrame([row])).iloc[0]
-    st.metric(
-        f"{cfg.target} ({dep.version})",
-        "no answer" if pd.isna(out["prediction"]) else f"{out['prediction']:.1f}",
-    )
+    if cfg.task == "multiclass":  # the class, its probability, its set and every class's
+        answered = not pd.isna(out["prediction"])
+        st.metric(
+            f"{cfg.target} ({dep.version})",
+            f"{out['predicted_class']} ({out['prediction']:.0%})" if answered else "no answer",
+        )
+        if answered:
+            if "prediction_set" in out:
+                st.write(f"Prediction set: **{out['prediction_set'].replace('|', ', ')}**")
+            probs = {c: out[f"p_{c}"] for c in cfg.classes or []}
+            st.bar_chart(pd.Series(probs, name="probability"))
+    else:
+        st.metric(
+            f"{cfg.target} ({dep.version})",
+            "no answer" if pd.isna(out["prediction"]) else f"{out['prediction']:.1f}",
+        )
     st.write(f"Decision: **{out['decision']}**")
     st.write("Rules that fired: " + (out["reasons"] or "none"))

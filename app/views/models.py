@@ -15,6 +15,7 @@ from shared.release import (
 )
 from shared.reports import models_frame
 from shared.reports.champion import champion_on_holdout
+from shared.reports.classes import class_report
 from shared.reports.trust import approval_signatures
 from shared.trust.keys import KeyError_
 
@@ -101,6 +102,16 @@ else:
 if m.slice_metrics:
     st.subheader(f"{km} by slice")
     st.bar_chart(pd.DataFrame({s: v[km] for s, v in m.slice_metrics.items()}, index=[km]).T)
+report = class_report(m)  # multiclass: where the classes are confused, and each class
+if report is not None:
+    st.subheader("Confusion matrix (holdout)")
+    st.caption("Rows: the true class; columns: the class the model answered (counts).")
+    st.dataframe(report.confusion, width="stretch", key="confusion")
+    st.subheader("Per-class metrics (holdout)")
+    table(
+        report.per_class,
+        formats={"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"},
+    )
 shadow = lg.releases.alias(shadow_alias("production"))
 evidence = shadow_evidence(lg, version)
 st.subheader("Shadow comparison with production")

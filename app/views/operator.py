@@ -31,7 +31,10 @@ with st.form("feedback"):
     }
     picked = st.selectbox("Prediction (row id, scoring batch)", list(choices)[::-1], key="fb_row")
     rid, batch = choices[picked]
-    value = st.number_input(f"True {cfg.target}", min_value=0.0, value=30.0, key="fb_value")
+    if cfg.task == "multiclass":  # the true class, by name
+        value = st.selectbox(f"True {cfg.target}", cfg.classes or [], key="fb_value")
+    else:
+        value = st.number_input(f"True {cfg.target}", min_value=0.0, value=30.0, key="fb_value")
     note = st.text_input("Note", key="fb_note")
     send = st.form_submit_button("Flag and record", type="primary")
 if send:

@@ -83,12 +83,16 @@ def scores(obj: Ctx, batch: int | None, rows: int, as_json: bool) -> None:
 
     frame = scored_with_intervals(obj.ledger(), rows, batch)
     coverage = obj.project().intervals.coverage
+    sets = "prediction_set" in frame  # multiclass: probabilities, shown to three places
     show(
         frame.to_dict("records"),
         as_json,
         lambda _: click.echo(
-            f"{coverage:.0%} intervals, batch {batch or 'newest'}:\n"
-            + frame.to_string(index=False, float_format=lambda x: f"{x:.1f}")
+            f"{coverage:.0%} {'prediction sets' if sets else 'intervals'}, "
+            f"batch {batch or 'newest'}:\n"
+            + frame.to_string(
+                index=False, float_format=lambda x: f"{x:.3f}" if sets else f"{x:.1f}"
+            )
         ),
         empty="No scored answers with intervals: score a batch with a model trained with them.",
     )

@@ -22,6 +22,7 @@ from .base import (
 )
 from .exports import lazy_exports
 from .project import (
+    HIGHER_IS_BETTER,
     REGRESSION_METRICS,
     AppSettings,
     BaselineSettings,
@@ -120,6 +121,7 @@ __all__ = [
     "ProjectFiles",
     "ProjectSet",
     "REGRESSION_METRICS",
+    "HIGHER_IS_BETTER",
     "RaciEntry",
     "RangeSpec",
     "RetrySettings",

@@ -11,6 +11,15 @@ from .base import DEFAULT_COSTS_PATH, ConfigError, _load, _Strict
 from .project import ProjectConfig
 
 
+class ClassBenefit(_Strict):
+    """Multiclass: one class's share of the cases, the value of answering it right and the
+    cost of answering it wrong (per prediction whose true class it is)."""
+
+    share: float = Field(gt=0, le=1)
+    value_if_right: float = Field(0.0, ge=0)
+    cost_if_wrong: float = Field(0.0, ge=0)
+
+
 class BenefitSettings(_Strict):
     """What a model's answers are worth, by task (neutral names, any use case)."""
 
@@ -22,6 +31,9 @@ class BenefitSettings(_Strict):
     value_per_true_positive: float = Field(0.0, ge=0)
     cost_per_false_positive: float = Field(0.0, ge=0)
     prevalence: float | None = Field(None, gt=0, lt=1)
+    # multiclass: a row per class (every class of the project): share, value_if_right,
+    # cost_if_wrong
+    classes: dict[str, ClassBenefit] = {}
 
 
 class BenefitPeriod(StrEnum):
@@ -57,6 +69,14 @@ def check_costs(costs: CostsConfig, cfg: ProjectConfig, source: str) -> None:
     """The benefit settings must fit the project's task (regression or binary)."""
     b = costs.benefit
     binary_fields = ("value_per_true_positive", "cost_per_false_positive", "prevalence")
+    if cfg.task == "multiclass":
+        _check_class_table(costs, cfg, source)
+        return
+    if b.classes:
+        raise ConfigError(
+            f"{source}: field 'benefit.classes': is for multiclass tasks; project "
+            f"{cfg.name!r} is {cfg.task}"
+        )
     if cfg.task == "regression":
         wrong = [f for f in binary_fields if getattr(b, f)]
         if wrong:
@@ -75,6 +95,32 @@ def check_costs(costs: CostsConfig, cfg: ProjectConfig, source: str) -> None:
         raise ConfigError(
             f"{source}: field 'benefit.prevalence': needed for a binary task's benefit (the "
             "share of positive cases, between 0 and 1)"
+        )
+
+
+def _check_class_table(costs: CostsConfig, cfg: ProjectConfig, source: str) -> None:
+    b = costs.benefit
+    wrong = [
+        f
+        for f in ("value_per_unit_improvement", "value_per_true_positive", "prevalence")
+        if getattr(b, f)
+    ]
+    if wrong:
+        raise ConfigError(
+            f"{source}: field 'benefit.{wrong[0]}': does not fit multiclass project "
+            f"{cfg.name!r} (use benefit.classes: share, value_if_right, cost_if_wrong per class)"
+        )
+    if not b.classes:
+        return
+    if set(b.classes) != set(cfg.classes or []):
+        raise ConfigError(
+            f"{source}: field 'benefit.classes': needs exactly the project's classes "
+            f"{cfg.classes}, got {sorted(b.classes)}"
+        )
+    total = sum(c.share for c in b.classes.values())
+    if abs(total - 1) > 0.01:
+        raise ConfigError(
+            f"{source}: field 'benefit.classes': the shares add up to {total:.3f}, not 1"
         )
 
 

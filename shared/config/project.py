@@ -12,6 +12,12 @@ from pydantic import Field, model_validator
 from .base import DEFAULT_PROJECT_PATH, _load, _Strict
 
 REGRESSION_METRICS = frozenset({"mae", "rmse", "p90_abs_error"})
+# key metrics by classification task (regression: REGRESSION_METRICS)
+CLASSIFICATION_METRICS = {
+    "binary": frozenset({"roc_auc", "log_loss"}),
+    "multiclass": frozenset({"log_loss", "accuracy", "macro_f1"}),
+}
+HIGHER_IS_BETTER = frozenset({"roc_auc", "accuracy", "macro_f1"})
 
 
 class FeatureSpec(_Strict):
@@ -56,10 +62,12 @@ class BaselineSettings(_Strict):
     data; it answers the mean (regression; the median when the key metric is MAE) or the
     positive rate (binary) of the side a row falls on. ``eta`` (regression): the ETA case's
     rule. ``mean`` / ``base_rate``: the training average, a constant. ``threshold``
-    (binary): ``p_above`` where ``feature`` > ``above``, else ``p_below``.
+    (binary): ``p_above`` where ``feature`` > ``above``, else ``p_below``. Multiclass:
+    ``stump`` answers the class shares of the side a row falls on; ``majority``: the
+    training class shares, a constant (its predicted class is the majority class).
     """
 
-    rule: Literal["stump", "eta", "mean", "base_rate", "threshold"] = "stump"
+    rule: Literal["stump", "eta", "mean", "base_rate", "threshold", "majority"] = "stump"
     params: dict[str, float | str] = {}
 
 
@@ -89,7 +97,9 @@ class TrainingSettings(_Strict):
     )
     split: SplitSettings = SplitSettings()
     seed: int = 42
-    key_metric: Literal["mae", "rmse", "p90_abs_error", "roc_auc", "log_loss"] = "mae"
+    key_metric: Literal[
+        "mae", "rmse", "p90_abs_error", "roc_auc", "log_loss", "accuracy", "macro_f1"
+    ] = "mae"
     slices: list[str] = []
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     xgboost: XGBoostSettings = XGBoostSettings()
@@ -183,8 +193,10 @@ class CaptureSettings(_Strict):
 
 class ProjectConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
-    task: Literal["regression", "binary"]
+    task: Literal["regression", "binary", "multiclass"]
     target: str
+    # multiclass tasks: the target's classes (text); predicted_class is the most probable one
+    classes: list[str] | None = None
     target_range: RangeSpec = RangeSpec()
     id_column: str
     timestamp_column: str
@@ -219,9 +231,18 @@ class ProjectConfig(_Strict):
             raise ValueError(
                 f"training.key_metric {self.training.key_metric!r} does not fit task {self.task!r}"
             )
+        if self.task != "regression" and (
+            self.training.key_metric not in CLASSIFICATION_METRICS[self.task]
+        ):
+            raise ValueError(
+                f"training.key_metric {self.training.key_metric!r} does not fit task {self.task!r}"
+                f" (use one of {sorted(CLASSIFICATION_METRICS[self.task])})"
+            )
+        self._check_classes()
         rules = {
             "regression": {"stump", "eta", "mean"},
             "binary": {"stump", "base_rate", "threshold"},
+            "multiclass": {"stump", "majority"},
         }
         if self.baseline.rule not in rules[self.task]:
             raise ValueError(
@@ -230,6 +251,23 @@ class ProjectConfig(_Strict):
             )
         self._check_baseline_params()
         return self
+
+    def _check_classes(self) -> None:
+        if self.task != "multiclass":
+            if self.classes is not None:
+                raise ValueError("'classes' is only for multiclass tasks")
+            return
+        classes = self.classes or []
+        if len(classes) < 3:
+            raise ValueError(
+                "a multiclass task needs 'classes': at least three class names "
+                "(two classes: use task binary)"
+            )
+        if len(set(classes)) != len(classes):
+            raise ValueError(f"classes must be unique: {classes}")
+        bad = [c for c in classes if not c.strip() or "|" in c]
+        if bad:
+            raise ValueError(f"class names must be non-empty and hold no '|': {bad}")
 
     def _check_baseline_params(self) -> None:
         rule, params = self.baseline.rule, self.baseline.params
@@ -264,8 +302,9 @@ class ProjectConfig(_Strict):
 
     @property
     def higher_is_better(self) -> bool:
-        """Whether a larger key metric is better (ROC AUC) or worse (errors, log loss)."""
-        return self.training.key_metric == "roc_auc"
+        """Whether a larger key metric is better (ROC AUC, accuracy, macro F1) or worse
+        (errors, log loss)."""
+        return self.training.key_metric in HIGHER_IS_BETTER
 
     @property
     def nullable_features(self) -> list[str]:
@@ -283,6 +322,8 @@ class ProjectConfig(_Strict):
         for spec in data["features"].values():  # the same hash as before nullable existed
             if not spec["nullable"]:
                 del spec["nullable"]
+        if self.classes is None:  # a setting only multiclass projects have: hashes stay
+            del data["classes"]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

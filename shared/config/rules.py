@@ -15,7 +15,10 @@ from .project import ProjectConfig
 
 class InputRule(_Strict):
     name: str = Field(pattern=r"^[a-z0-9_]+$")
-    kind: Literal["range", "allowed", "expression", "envelope", "interval", "required"]
+    # confidence (multiclass): a model answer whose top class probability is below `min`
+    kind: Literal[
+        "range", "allowed", "expression", "envelope", "interval", "required", "confidence"
+    ]
     action: Literal["reject", "fallback"] = "fallback"
     column: str | None = None
     min: float | None = None
@@ -41,6 +44,10 @@ class InputRule(_Strict):
         for f in need.get(self.kind, ()):
             if getattr(self, f) is None:
                 raise ValueError(f"rule {self.name!r} ({self.kind}) needs '{f}'")
+        if self.kind == "confidence" and not (self.min is not None and 0 < self.min <= 1):
+            raise ValueError(
+                f"rule {self.name!r} (confidence) needs 'min': a probability in (0, 1]"
+            )
         if self.kind == "range" and self.min is None and self.max is None:
             raise ValueError(f"rule {self.name!r} (range) needs 'min' or 'max'")
         return self
@@ -175,11 +182,18 @@ def _expression_problems(expr: str, cfg: ProjectConfig, want: str) -> list[str]:
 def _rule_problems(rule: InputRule | OutputRule, cfg: ProjectConfig) -> list[str]:
     features = cfg.features
     if isinstance(rule, OutputRule):
+        if cfg.task == "multiclass":
+            return [
+                "output rules (floor, cap, round) do not apply to a multiclass task's class "
+                "probabilities: use a 'confidence' input rule"
+            ]
         if rule.kind == "floor" and rule.expr is not None:
             return _expression_problems(rule.expr, cfg, "number")
         if rule.kind == "cap" and cfg.task == "binary" and not 0 <= (rule.value or 0) <= 1:
             return [f"cap {rule.value} is not a probability (binary task: between 0 and 1)"]
         return []
+    if rule.kind == "confidence" and cfg.task != "multiclass":
+        return [f"a confidence rule is for multiclass tasks; project {cfg.name!r} is {cfg.task}"]
     if rule.kind == "expression" and rule.expr is not None:
         return _expression_problems(rule.expr, cfg, "bool")
     if rule.kind == "required":

@@ -78,17 +78,20 @@ def column_specs(cfg: ProjectConfig) -> tuple[ColumnSpec, ...]:
         return ColumnSpec(name, f.type, f.min, f.max, values, nullable=f.nullable)
 
     target_type = "float" if cfg.task == "regression" else "bool"
+    target = ColumnSpec(
+        cfg.target,
+        target_type,
+        cfg.target_range.min if cfg.task == "regression" else None,
+        cfg.target_range.max if cfg.task == "regression" else None,
+        required=False,
+    )
+    if cfg.task == "multiclass":  # a label is one of the classes, as text
+        target = ColumnSpec(cfg.target, "category", values=tuple(cfg.classes or ()), required=False)
     return (
         ColumnSpec(cfg.id_column, "str", unique=True),
         ColumnSpec(cfg.timestamp_column, "timestamp"),
         *(from_feature(n, f) for n, f in cfg.features.items()),
-        ColumnSpec(
-            cfg.target,
-            target_type,
-            cfg.target_range.min if cfg.task == "regression" else None,
-            cfg.target_range.max if cfg.task == "regression" else None,
-            required=False,
-        ),
+        target,
     )
 
 

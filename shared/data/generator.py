@@ -256,3 +256,25 @@ def _apply(
 def write_csv(df: pd.DataFrame, path: str) -> None:
     """Write a raw batch as a CSV export would (UTF-8, comma separated, header row)."""
     df.to_csv(path, index=False)
+
+
+# -- a three-class variant: how a delivery went, from its true minutes -----------------------
+DELIVERY_CLASSES = ("fast", "usual", "slow")
+DELIVERY_CLASS_EDGES = (26.0, 34.0)  # minutes: about a third of the orders in each class
+
+
+def delivery_class(
+    minutes: np.ndarray, edges: tuple[float, float] = DELIVERY_CLASS_EDGES
+) -> np.ndarray:
+    """``fast`` below the first edge, ``slow`` above the second, ``usual`` between."""
+    m = np.asarray(minutes, dtype=float)
+    return np.where(m < edges[0], "fast", np.where(m > edges[1], "slow", "usual")).astype(object)
+
+
+def generate_classed_orders(rows: int, seed: int = 7, **kwargs: object) -> GeneratedBatch:
+    """Orders whose labels are a delivery class (``delivery_class`` in :data:`DELIVERY_CLASSES`)
+    beside the minutes: the generated three-class project (same arguments as
+    :func:`generate_orders`)."""
+    g = generate_orders(rows, seed, **kwargs)  # type: ignore[arg-type]
+    labels = g.labels.assign(delivery_class=delivery_class(g.labels["delivery_minutes"]))
+    return GeneratedBatch(g.orders, labels, g.bad_rows)

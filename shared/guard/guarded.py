@@ -16,6 +16,7 @@ import pyarrow as pa_arrow
 
 from shared.config import ProjectConfig, RulesConfig
 from shared.data.contracts import Contracts, build_contracts
+from shared.guard.classes import add_class_columns, add_class_fields
 from shared.guard.envelope import Envelope
 from shared.guard.plan import DECISIONS, Outcome, Plan, records_columns
 
@@ -79,8 +80,9 @@ class GuardedModel:
         reasons = done.state.reasons
         decision = done.state.decision.tolist()
         pred = done.prediction.tolist()
+        multiclass = done.probabilities is not None
         classes = (
-            [None if c is None else bool(c) for c in done.predicted_class.tolist()]
+            [None if c is None else (c if multiclass else bool(c)) for c in done.predicted_class]
             if done.predicted_class is not None
             else [None] * n
         )
@@ -97,6 +99,8 @@ class GuardedModel:
                     "rules_version": self.rules_version,
                 }
             )
+        if multiclass:
+            add_class_fields(out, done, list(self.cfg.classes or []))
         if done.low is not None and done.high is not None:
             for r, lo, hi in zip(out, done.low.tolist(), done.high.tolist(), strict=True):
                 r["interval_low"], r["interval_high"] = (None, None) if lo != lo else (lo, hi)
@@ -128,7 +132,9 @@ class GuardedModel:
                 ),
             }
         )
-        if done.predicted_class is not None:
+        if done.probabilities is not None:  # multiclass: the class, its set, p_<class> each
+            add_class_columns(out, done, list(self.cfg.classes or []))
+        elif done.predicted_class is not None:
             out.insert(2, "predicted_class", pd.array(done.predicted_class, dtype="boolean"))
         if done.low is not None and done.high is not None:
             at = out.columns.get_loc("decision")

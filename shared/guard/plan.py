@@ -96,6 +96,10 @@ class Outcome:
     predicted_class: np.ndarray | None  # binary tasks: True/False, None where rejected
     low: np.ndarray | None = None  # the interval (None: the bundle has no calibration)
     high: np.ndarray | None = None
+    # multiclass tasks (shared/guard/classes.py): (n, K) class probabilities, NaN where
+    # rejected; each answer's prediction set as text ("a|b"; None: rejected or no calibration)
+    probabilities: np.ndarray | None = None
+    prediction_set: np.ndarray | None = None
 
 
 class Plan:
@@ -112,7 +116,10 @@ class Plan:
     ) -> None:
         self.cfg, self.rules, self.envelope = cfg, rules, envelope
         self.model, self.baseline, self.calibration = model, baseline, calibration
-        self.input_rules = [r for r in rules.input if r.kind not in ("interval", "required")]
+        # interval and confidence rules act once the model has answered; required rules
+        # decide on gaps
+        after = ("interval", "confidence", "required")
+        self.input_rules = [r for r in rules.input if r.kind not in after]
         self.required_rules = [r for r in rules.input if r.kind == "required"]
         # features whose gaps pass the contract: nullable ones, and those a required rule
         # decides on (its action instead of the contract's rejection)
@@ -147,6 +154,10 @@ class Plan:
             fails = self._input_rule(rule, typed, n) & alive
             state.fire(fails, rule.name, "rejected" if rule.action == "reject" else "fallback")
             alive = ~state.is_("rejected")
+        if cfg.task == "multiclass":  # class probabilities, the class and its set
+            from shared.guard.classes import answer_classes
+
+            return answer_classes(self, typed, state, n)
         pred = np.full(n, np.nan)
         use_model = state.is_("model")
         if use_model.any():

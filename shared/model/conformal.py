@@ -140,6 +140,10 @@ def _scale(
     fit_rows: np.ndarray,
     cal_rows: np.ndarray,
 ) -> Scale:
+    if task == "multiclass":  # score: 1 - p(true class), on every validation row
+        from .multiclass import set_scores
+
+        return Scale(conformal_quantile(set_scores(answer, y), coverage))
     if task == "binary":  # score: 1 - p(true class), on every validation row
         p = np.clip(answer, 0.0, 1.0)
         return Scale(conformal_quantile(np.where(y > 0.5, 1.0 - p, p), coverage))

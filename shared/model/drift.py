@@ -48,6 +48,8 @@ class ReferenceProfile:
     categorical: dict[str, CategoricalRef]
     prediction: NumericRef | None
     missing: dict[str, MissingRef] = field(default_factory=dict)  # nullable features only
+    # multiclass tasks: the predicted class mix on the holdout (prediction: the confidence)
+    classes: CategoricalRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -57,6 +59,8 @@ class ReferenceProfile:
         }
         if self.missing:  # profiles without nullable features stay as they were
             out["missing"] = {k: vars(v) for k, v in self.missing.items()}
+        if self.classes is not None:
+            out["classes"] = vars(self.classes)
         return out
 
     @classmethod
@@ -66,6 +70,7 @@ class ReferenceProfile:
             {k: CategoricalRef(**v) for k, v in d["categorical"].items()},
             NumericRef(**d["prediction"]) if d.get("prediction") else None,
             {k: MissingRef(**v) for k, v in d.get("missing", {}).items()},
+            CategoricalRef(**d["classes"]) if d.get("classes") else None,
         )
 
 
@@ -105,6 +110,11 @@ def reference_profile(
             numeric[name] = numeric_ref(rows[name].to_numpy(dtype=float))
         else:
             categorical[name] = categorical_ref(rows[name])
+    if cfg.task == "multiclass" and predictions is not None:  # confidence and class mix
+        prob = np.asarray(predictions, dtype=float)
+        names = np.asarray(cfg.classes or [], dtype=object)[prob.argmax(axis=1)]
+        mix = categorical_ref(pd.Series(names, dtype=object))
+        return ReferenceProfile(numeric, categorical, numeric_ref(prob.max(axis=1)), missing, mix)
     pred = numeric_ref(predictions) if predictions is not None else None
     return ReferenceProfile(numeric, categorical, pred, missing)
 

@@ -43,9 +43,20 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, 
     }
 
 
-def evaluate(task: str, y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def evaluate(
+    task: str,
+    y: np.ndarray,
+    p: np.ndarray,
+    threshold: float = 0.5,
+    classes: list[str] | None = None,
+) -> dict[str, float]:
+    """The task's metrics; multiclass with ``classes``: also each class's recall."""
     if task == "regression":
         return regression_metrics(y, p)
+    if task == "multiclass":  # p: an (n, K) matrix of class probabilities
+        from .multiclass import multiclass_metrics
+
+        return multiclass_metrics(y, p, classes)
     return binary_metrics(y, p, threshold)
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import pandas as pd
 
-from shared.config import MonitoringSettings, ProjectConfig
+from shared.config import HIGHER_IS_BETTER, MonitoringSettings, ProjectConfig
 from shared.ledger import ModelVersionRecord
 from shared.model.conformal import empirical_coverage
 from shared.model.drift import (
@@ -208,16 +208,16 @@ def check_performance(
             Verdict.SKIPPED,
             f"only {coverage:.0%} of rows labelled ({len(joined)} rows): needs {m.min_label_coverage:.0%}",
         ), coverage
+    answers = joined["prediction"].to_numpy(float)
+    if cfg.task == "multiclass":  # the class probabilities, one p_<class> column each
+        answers = joined[[f"p_{c}" for c in cfg.classes or []]].to_numpy(float)
     now_metric = evaluate(
-        cfg.task,
-        joined["value"].to_numpy(float),
-        joined["prediction"].to_numpy(float),
-        cfg.training.threshold,
+        cfg.task, joined["value"].to_numpy(float), answers, cfg.training.threshold
     )[km]
     at_train = model.metrics[km]
     decay = (
         (at_train - now_metric) / abs(at_train)
-        if km == "roc_auc"
+        if km in HIGHER_IS_BETTER
         else (now_metric - at_train) / abs(at_train)
     )
     return Check(

@@ -10,6 +10,9 @@ never served costs its runs and brings no benefit.
 
 - regression: (baseline's key metric - model's key metric) x value_per_unit_improvement x
   predictions_per_month (e.g. minutes of MAE saved per order x value of a minute x orders);
+- multiclass: per prediction, the sum over classes of share x (recall x value_if_right -
+  (1 - recall) x cost_if_wrong) from costs.yaml's per-class table (benefit.classes);
+  (model's value - baseline's value) x predictions_per_month;
 - binary: per prediction, true positives = prevalence x recall and false positives =
   prevalence x recall x (1 - precision) / precision at the configured threshold; value =
   true positives x value_per_true_positive - false positives x cost_per_false_positive;
@@ -155,10 +158,23 @@ def binary_value(metrics: dict[str, float], costs: CostsConfig) -> float:
     return tp * b.value_per_true_positive - fp * b.cost_per_false_positive
 
 
+def class_value(metrics: dict[str, float], costs: CostsConfig) -> float:
+    """Value of one prediction of a multiclass model from each class's recall: the sum over
+    classes of share x (recall x value_if_right - (1 - recall) x cost_if_wrong)."""
+    total = 0.0
+    for name, c in costs.benefit.classes.items():
+        recall = metrics.get(f"recall_{name}", 0.0)
+        total += c.share * (recall * c.value_if_right - (1 - recall) * c.cost_if_wrong)
+    return total
+
+
 def monthly_benefit(m: ModelVersionRecord, costs: CostsConfig) -> float:
     """Value per month of a model over the baseline (negative when worse)."""
     b = costs.benefit
     km = m.key_metric
+    if b.classes:  # multiclass: the per-class table
+        gain = class_value(m.metrics, costs) - class_value(m.baseline_metrics, costs)
+        return gain * b.predictions_per_month
     if km in REGRESSION_METRICS:  # lower is better
         improvement = m.baseline_metrics.get(km, 0.0) - m.metrics.get(km, 0.0)
         return improvement * b.value_per_unit_improvement * b.predictions_per_month

@@ -35,6 +35,7 @@ from shared.monitor.checks import (
     check_prediction_drift,
     labelled,
 )
+from shared.monitor.classes import check_class_mix, check_set_coverage
 from shared.monitor.online import keyed_labels, online_outputs, online_window
 from shared.monitor.shadow import ShadowComparison, challenger_rows, compare, shadow_check
 from shared.training import load_optional
@@ -175,7 +176,10 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
         result.shadow = compare(found[1], cfg, dep.version, found[0])
     guard = check_guard_rate(model, out, m)
     intervals = check_interval_coverage(labelled(answered, labels), nominal_coverage(model), m)
-    checks = [*drift, prediction, performance, guard, intervals]
+    class_mix = check_class_mix(ref, answered, m)  # multiclass: the predicted class mix
+    if cfg.task == "multiclass":  # the prediction sets' coverage
+        intervals = check_set_coverage(labelled(answered, labels), nominal_coverage(model), cfg)
+    checks = [*drift, prediction, class_mix, performance, guard, intervals]
     result.checks = [c for c in checks if c is not None]
     return result
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from shared.config import HIGHER_IS_BETTER
+
 
 def text_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     cells = [[str(c) for c in r] for r in rows]
@@ -37,7 +39,7 @@ def comparison_table(models: Sequence[Any]) -> str:
                 m.family,
                 m.status,
                 *(f"{m.metrics.get(k, float('nan')):.4g}" for k in metric_names),
-                vs_baseline(m.metrics[km], m.baseline_metrics.get(km), km == "roc_auc")
+                vs_baseline(m.metrics[km], m.baseline_metrics.get(km), km in HIGHER_IS_BETTER)
                 if m.family != "baseline"
                 else "(reference)",
                 ", ".join(m.failing_gates) or "-",

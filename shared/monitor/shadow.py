@@ -149,8 +149,14 @@ def compare(
         rows["value"].notna() & rows["prediction"].notna() & rows["shadow_prediction"].notna()
     ]
     y = both["value"].to_numpy(float)
-    what, e_champ = row_errors(cfg, y, both["prediction"].to_numpy(float))
-    _, e_chall = row_errors(cfg, y, both["shadow_prediction"].to_numpy(float))
+    if cfg.task == "multiclass":  # the error of a class: wrong (1) or right (0)
+        names = np.asarray(cfg.classes or [], dtype=object)[y.astype(int)]
+        what = "misclassification"
+        e_champ = (both["predicted_class"].astype(str).to_numpy() != names).astype(float)
+        e_chall = (both["shadow_predicted_class"].astype(str).to_numpy() != names).astype(float)
+    else:
+        what, e_champ = row_errors(cfg, y, both["prediction"].to_numpy(float))
+        _, e_chall = row_errors(cfg, y, both["shadow_prediction"].to_numpy(float))
     min_rows = cfg.monitoring.min_labelled_rows
     slices: dict[str, Difference] = {}
     for name in cfg.training.slices:

@@ -80,6 +80,7 @@ class WriterSpec:
     timestamp_column: str
     ledger_url: str | None = None
     check_every: float = 1.0
+    classes: tuple[str, ...] = ()  # multiclass tasks: the class set and probabilities too
 
 
 class CaptureWriter:
@@ -248,6 +249,7 @@ def writer_for(
         cfg.timestamp_column,
         ledger_url,
         check_every,
+        tuple(cfg.classes or ()),
     )
     return CaptureWriter(spec)
 

@@ -214,6 +214,8 @@ class _Worker:
                     cols[f"shadow_{name}"].append(s[name] if s else None)
             for name in features:
                 cols[name] += [rec.get(name) for rec in item.records]
+            if self.spec.classes:  # multiclass: the set and each class's probability
+                _class_columns(cols, item.answers, self.spec.classes)
         for name, kind in self.spec.features.items():  # a value of another type: null
             cols[name] = _as_declared(cols[name], kind)
         ts = self.spec.timestamp_column  # kept as received (text)
@@ -232,11 +234,14 @@ class _Worker:
             "shadow_deployment_id": pa.int64(),
             "prediction": pa.float64(),
             "shadow_prediction": pa.float64(),
-            "predicted_class": pa.bool_(),
-            "shadow_predicted_class": pa.bool_(),
+            "predicted_class": pa.string() if self.spec.classes else pa.bool_(),
+            "shadow_predicted_class": pa.string() if self.spec.classes else pa.bool_(),
         } | {name: pa.string() for name in text}
         fields = [pa.field(name, types[name]) for name in COLUMNS]
         fields += [pa.field(n, _FEATURE_TYPES[t]) for n, t in self.spec.features.items()]
+        if self.spec.classes:
+            fields.append(pa.field("prediction_set", pa.string()))
+            fields += [pa.field(f"p_{c}", pa.float64()) for c in self.spec.classes]
         return pa.schema([*fields, pa.field(self.spec.timestamp_column, pa.string())])
 
     def prune(self) -> None:
@@ -254,3 +259,14 @@ def _shorten(value: dict[str, Any], limit: int) -> None:
             value[key] = v[:limit] + "..."
         elif isinstance(v, dict):
             _shorten(v, limit)
+
+
+def _class_columns(
+    cols: dict[str, list[Any]], answers: list[dict[str, Any]], classes: tuple[str, ...]
+) -> None:
+    """A multiclass answer's prediction set (as text, "a|b") and class probabilities."""
+    for ans in answers:
+        s, probs = ans.get("prediction_set"), ans.get("probabilities") or {}
+        cols["prediction_set"].append("|".join(s) if s else None)
+        for c in classes:
+            cols[f"p_{c}"].append(probs.get(c))

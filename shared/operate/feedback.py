@@ -223,7 +223,12 @@ def _labelled(ledger: Ledger) -> set[tuple[int | str, str]]:
 
 
 def _label_values(column: pd.Series, cfg: ProjectConfig) -> pd.Series:
-    """The labels as numbers (binary: true/1 and false/0); anything else NaN."""
+    """The labels as numbers (binary: true/1 and false/0; multiclass: the class's index in
+    ``classes``); anything else NaN."""
+    if cfg.task == "multiclass":
+        from shared.model.multiclass import class_index
+
+        return pd.Series(class_index(column, cfg.classes or []), index=column.index)
     if cfg.task == "regression":
         return pd.to_numeric(column.astype("string"), errors="coerce")
     return column.astype("string").str.lower().map({"true": 1.0, "1": 1.0, "false": 0.0, "0": 0.0})

@@ -91,7 +91,12 @@ def row_model(cfg: ProjectConfig) -> type[BaseModel]:
 class Answer(BaseModel):
     row_id: str
     prediction: float | None  # binary tasks: the probability
-    predicted_class: bool | None = None  # binary tasks: probability >= training.threshold
+    # binary tasks: probability >= training.threshold; multiclass: the most probable class
+    predicted_class: bool | str | None = None
+    # multiclass tasks: every class's probability and the conformal prediction set (the
+    # classes it holds); none for rejected rows
+    probabilities: dict[str, float] | None = None
+    prediction_set: list[str] | None = None
     # calibrated bundles: the conformal interval at intervals.coverage (binary: the
     # prediction set as [0, 0], [1, 1] or [0, 1]); absent for older bundles
     interval_low: float | None = None

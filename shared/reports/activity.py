@@ -159,7 +159,8 @@ def interval_coverage(checks: pd.DataFrame) -> pd.DataFrame:
 
 def scored_with_intervals(ledger: Ledger, rows: int = 10, batch: int | None = None) -> pd.DataFrame:
     """A few answers of scoring batch ``batch`` (default: the newest) with their intervals
-    (empty: no such batch, or its model has no intervals)."""
+    (empty: no such batch, or its model has no intervals); multiclass: the predicted class,
+    the prediction set and one probability column per class."""
     batches = [b for b in ledger.operations.scoring_batches() if batch in (None, b.id)]
     if not batches:
         return pd.DataFrame()
@@ -167,6 +168,10 @@ def scored_with_intervals(ledger: Ledger, rows: int = 10, batch: int | None = No
         out = storage.read_parquet(batches[-1].output_uri)
     except FileNotFoundError:
         return pd.DataFrame()
+    if "prediction_set" in out:  # multiclass: the class, its set, one probability per class
+        probs = [c for c in out.columns if c.startswith("p_")]
+        cols = ["row_id", "predicted_class", "prediction_set", *probs, "decision", "reasons"]
+        return out.loc[out["decision"] != "rejected", cols].head(rows)
     if "interval_low" not in out:
         return pd.DataFrame()
     cols = ["row_id", "prediction", "interval_low", "interval_high", "decision", "reasons"]

@@ -38,6 +38,11 @@ def train_candidate(
             split.train, split.y("train"), split.validation, split.y("validation"), seed
         )
     c = score_candidate(family, model, report, split, cfg)
+    if cfg.task == "multiclass":  # the holdout's confusion matrix and per-class metrics
+        from shared.model.multiclass import CLASSES_FILE, class_report
+
+        table = class_report(split.y("holdout"), model.predict(split.holdout), cfg.classes or [])
+        c.files[CLASSES_FILE] = json.dumps(table, indent=2).encode()
     if rules is not None and envelope is not None:
         baseline = Baseline(cfg)
         baseline.fit(split.train, split.y("train"))
@@ -64,7 +69,7 @@ def score_candidate(
     t = cfg.training
     return Candidate(
         family,
-        evaluate(cfg.task, y, p, t.threshold),
+        evaluate(cfg.task, y, p, t.threshold, cfg.classes),
         slice_metrics(cfg.task, split.holdout, y, p, t.slices, t.threshold),
         report,
         model.to_files(),

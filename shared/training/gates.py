@@ -181,4 +181,4 @@ def champion_metrics(
             f"cannot be compared: {e}"
         ) from None
     y = holdout[cfg.target].to_numpy(dtype=float)
-    return dep.version, evaluate(cfg.task, y, p, cfg.training.threshold)
+    return dep.version, evaluate(cfg.task, y, p, cfg.training.threshold, cfg.classes)

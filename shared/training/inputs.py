@@ -80,6 +80,10 @@ def assemble(
         raise TrainingError(
             f"no labels: the datasets have no {target!r} column and no label batch was recorded"
         )
+    if cfg.task == "multiclass":  # a label is its class's index (not a class: no label)
+        from shared.model.multiclass import class_index
+
+        rows[target] = class_index(rows[target], cfg.classes or [])
     rows = rows[rows[target].notna()].reset_index(drop=True)
     if cfg.task == "binary":
         rows[target] = rows[target].astype(bool).astype(float)

@@ -141,6 +141,13 @@ class Baseline:
     def fit(self, rows: pd.DataFrame, y: np.ndarray) -> FitReport:
         t0 = time.perf_counter()
         self.stats = {"mean": float(np.mean(y))}
+        if self.cfg.task == "multiclass":  # class shares: overall and per side of a split
+            from shared.model.multiclass import class_shares, learn_class_stump
+
+            self.stats["shares"] = class_shares(y, len(self.cfg.classes or []))
+            if self.rule == "stump":
+                self.stats["stump"] = learn_class_stump(rows, y, self.cfg)
+            return FitReport(self.family, "cpu", time.perf_counter() - t0, 0)
         if self.rule == "stump":
             self.stats["stump"] = learn_stump(rows, y, self.cfg)
         fill = _numeric_fill(rows, self.cfg)
@@ -151,6 +158,12 @@ class Baseline:
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         n = len(rows)
         p = self.params
+        if self.cfg.task == "multiclass":  # an (n, K) matrix of class probabilities
+            from shared.model.multiclass import stump_answer
+
+            if self.rule == "stump" and "stump" in self.stats:
+                return stump_answer(self.stats["stump"], rows)
+            return np.tile(np.asarray(self.stats["shares"], dtype=float), (n, 1))
         if self.rule == "stump" and "stump" in self.stats:
             st = self.stats["stump"]
             if not st["feature"]:

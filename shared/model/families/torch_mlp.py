@@ -25,7 +25,7 @@ def _torch_device() -> str:
 
 
 # -- PyTorch MLP --------------------------------------------------------------------------
-def _mlp(width: int, hidden: list[int]) -> Any:
+def _mlp(width: int, hidden: list[int], outputs: int = 1) -> Any:
     from torch import nn
 
     layers: list[Any] = []
@@ -33,7 +33,7 @@ def _mlp(width: int, hidden: list[int]) -> Any:
     for h in hidden:
         layers += [nn.Linear(prev, h), nn.ReLU()]
         prev = h
-    layers.append(nn.Linear(prev, 1))
+    layers.append(nn.Linear(prev, outputs))
     return nn.Sequential(*layers)
 
 
@@ -77,6 +77,8 @@ class TorchMLP:
             feats = self.imputer.apply(feats)
         std = feats.std(axis=0)
         self.norm = {"mean": feats.mean(axis=0).tolist(), "std": np.where(std > 0, std, 1).tolist()}
+        if self.cfg.task == "multiclass":
+            return self._fit_classes(rows, y, valid, y_valid, seed, t0)
         y = np.asarray(y, np.float32)
         regression = self.cfg.task == "regression"
         self.norm["y_mean"] = [float(y.mean())] if regression else [0.0]
@@ -118,9 +120,39 @@ class TorchMLP:
         self.net.eval()
         return FitReport(self.family, self.device, time.perf_counter() - t0, epochs)
 
+    def _fit_classes(
+        self,
+        rows: pd.DataFrame,
+        y: np.ndarray,
+        valid: pd.DataFrame,
+        y_valid: np.ndarray,
+        seed: int,
+        t0: float,
+    ) -> FitReport:
+        """Multiclass: a softmax head over the classes, cross-entropy, early stopping on the
+        validation log loss."""
+        from .torch_softmax import fit_softmax
+
+        self.norm["y_mean"], self.norm["y_std"] = [0.0], [1.0]
+        k = len(self.cfg.classes or [])
+        self.net, epochs = fit_softmax(
+            self._x(rows),
+            y,
+            self._x(valid),
+            y_valid,
+            k,
+            self.cfg.training.torch_mlp,
+            self.device,
+            seed,
+        )
+        return FitReport(self.family, self.device, time.perf_counter() - t0, epochs)
+
     def _raw_out(self, x: Any) -> np.ndarray:
         import torch
 
+        if self.cfg.task == "multiclass":
+            with torch.no_grad():
+                return torch.softmax(self.net(x).float(), dim=1).cpu().numpy().astype(float)
         with torch.no_grad():
             out = self.net(x).squeeze(1).float().cpu().numpy()
         if self.cfg.task == "regression":
@@ -150,6 +182,7 @@ class TorchMLP:
             "family": self.family,
             "features": list(feature_space(self.cfg).columns),
             "hidden": list(self.cfg.training.torch_mlp.hidden),
+            **({"outputs": len(self.cfg.classes or [])} if self.cfg.task == "multiclass" else {}),
             "norm": self.norm,
         }
         if self.imputer is not None:  # the statistics scoring imputes with
@@ -164,7 +197,7 @@ class TorchMLP:
         _check_feature_list(meta, cfg)
         imputer = Imputer.from_dict(meta.get("impute"))
         extra = len(imputer.extra) if imputer is not None else 0
-        net = _mlp(len(meta["features"]) + extra, meta["hidden"])
+        net = _mlp(len(meta["features"]) + extra, meta["hidden"], int(meta.get("outputs", 1)))
         state = torch.load(
             io.BytesIO(files["state_dict.pt"]), weights_only=True, map_location="cpu"
         )

@@ -29,7 +29,12 @@ class XGBoostModel:
         objective = "reg:squarederror" if self.cfg.task == "regression" else "binary:logistic"
         if self.cfg.task == "regression" and self.cfg.training.key_metric == "mae":
             objective = "reg:absoluteerror"
+        extra: dict[str, Any] = {}
+        if self.cfg.task == "multiclass":  # one probability per class, rows summing to 1
+            objective = "multi:softprob"
+            extra["num_class"] = len(self.cfg.classes or [])
         return {
+            **extra,
             "objective": objective,
             "tree_method": "hist",
             "device": self.device,

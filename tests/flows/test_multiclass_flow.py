@@ -1,0 +1,152 @@
+"""A multiclass project through the paths users run: scikit-learn's wine data
+(examples/wine/) ingested, trained, approved, promoted, scored by the score flow, shown by
+`renkei scores` and served by `renkei serve`, each answer with every class's probability,
+the predicted class and its prediction set."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from shared.cli import cli
+from shared.config import load_project_set
+from shared.data import storage
+from shared.ledger import Ledger
+from tests.conftest import REPO, free_port, stop_process, wait_for_http
+from tests.flows.helpers import INGEST, SCORE, TRAIN, cli_run
+from tests.flows.test_own_data import project_folder, raw_batches
+
+pytestmark = pytest.mark.slow
+
+
+def wine() -> pd.DataFrame:
+    """scikit-learn's bundled wine data: 13 measurements and the cultivar as its class name."""
+    from sklearn.datasets import load_wine
+
+    data = load_wine(as_frame=True)
+    frame = data.frame.rename(columns={"od280/od315_of_diluted_wines": "od280_od315"})
+    frame["target"] = np.asarray(data.target_names)[frame["target"].to_numpy()]
+    # the file lists the wines class by class: shuffled (seeded), as an export would be
+    order = np.random.default_rng(1).permutation(len(frame))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def test_the_wine_project_runs_the_whole_loop_and_answers_classes(tmp_path: Path) -> None:
+    folder = project_folder("wine", tmp_path)
+    path = folder / "project.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["app"] = {"dev_mode": True}  # the service answers without a token (as the demo's)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    project = str(path)
+    pset = load_project_set(folder)
+    cfg = pset.project
+    classes = list(cfg.classes or [])
+    train_csv, new_csv = raw_batches(wine(), folder, tmp_path)
+    flow_cfg = ("--config", "project", project)
+
+    def ok(p) -> str:
+        out = p.stdout + p.stderr
+        assert p.returncode == 0, out[-3000:]
+        return out
+
+    def renkei(*args: str) -> str:
+        out = CliRunner().invoke(cli, ["--project", str(folder), *args])
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    renkei("db", "upgrade")
+    ok(cli_run(INGEST, *flow_cfg, "run", "--source", str(train_csv)))
+    ledger = Ledger.open(cfg.storage.ledger_url)
+    stored = pd.read_parquet(ledger.datasets.all()[0].location)
+    assert set(stored["cultivar"]) == set(classes)  # labels kept as the class names
+    ok(cli_run(TRAIN, *flow_cfg, "run"))
+    [cand] = [m for m in ledger.registry.models() if m.status == "candidate"]
+    assert cand.family != "baseline" and cand.key_metric == "log_loss"
+    assert cand.metrics["log_loss"] <= 0.95 * cand.baseline_metrics["log_loss"]
+    assert cand.metrics["accuracy"] > cand.baseline_metrics["accuracy"]
+    assert {"accuracy", "macro_f1", *(f"recall_{c}" for c in classes)} <= set(cand.metrics)
+    assert all(g["passed"] for g in cand.gate_results), cand.gate_results
+
+    people = pset.roles.members
+    [expert, risk] = [people[r][0] for r in pset.roles.approval.required_roles]
+    renkei("approve", cand.version, "--as", expert, "--comment", "fits what I know")
+    renkei("approve", cand.version, "--as", risk, "--comment", "risk acceptable")
+    renkei("promote", cand.version, "--to", "production", "--as", people["MLOps Engineer"][0])
+
+    # batch scoring: one probability column per class, the class and its set per row
+    ok(cli_run(SCORE, *flow_cfg, "run", "--source", str(new_csv)))
+    [batch] = ledger.operations.scoring_batches()
+    new = pd.read_csv(new_csv)
+    assert batch.rows == len(new) and batch.version == cand.version
+    out = storage.read_parquet(batch.output_uri)
+    probs = out[[f"p_{c}" for c in classes]]
+    answered = out["decision"] != "rejected"
+    assert answered.sum() >= 0.8 * len(out), out["decision"].value_counts()
+    assert np.allclose(probs[answered].sum(axis=1), 1.0)
+    best = np.asarray(classes)[probs[answered].to_numpy().argmax(axis=1)]
+    assert (out.loc[answered, "predicted_class"] == best).all()
+    sets = out.loc[answered, "prediction_set"].str.split("|")
+    assert all(c in s for c, s in zip(out.loc[answered, "predicted_class"], sets, strict=True))
+    truth = wine().iloc[int(len(wine()) * 0.85) :]["target"].to_numpy()
+    hits = out["predicted_class"].to_numpy() == truth[out["input_row"].to_numpy()]
+    assert hits[answered.to_numpy()].mean() >= 0.8  # the wines it never saw
+    shown = json.loads(renkei("scores", "--rows", "5", "--json"))
+    assert len(shown) == 5
+    assert list(shown[0]) == [
+        "row_id",
+        "predicted_class",
+        "prediction_set",
+        *(f"p_{c}" for c in classes),
+        "decision",
+        "reasons",
+    ]
+    assert "90% prediction sets" in renkei("scores", "--rows", "3")
+
+    # costs from the per-class value table, in the project's own terms
+    econ = json.loads(renkei("costs", "--json"))
+    [mine] = [m for m in econ["per_model"] if m["version"] == cand.version]
+    assert mine["monthly_benefit"] > 0
+
+    # the service answers every class's probability, the class and the prediction set
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "--project", str(folder), "serve"]
+        + ["--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO,
+        env={**os.environ, "RENKEI_LEDGER_URL": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/health", proc)
+        rows = new.head(3).to_dict("records")
+        rows[2]["proline"] = 2200.0  # within the contract, outside the range rule: rejected
+        with httpx.Client(base_url=base, timeout=20, trust_env=False) as c:
+            r = c.post("/predict", json=rows)
+            assert r.status_code == 200, r.text
+            answers = r.json()["predictions"]
+        for a in answers[:2]:
+            assert a["decision"] in ("model", "fallback"), a
+            assert set(a["probabilities"]) == set(classes)
+            assert sum(a["probabilities"].values()) == pytest.approx(1.0)
+            assert a["predicted_class"] == max(a["probabilities"], key=a["probabilities"].get)
+            assert a["prediction"] == pytest.approx(a["probabilities"][a["predicted_class"]])
+            assert a["predicted_class"] in a["prediction_set"]
+        assert answers[2]["decision"] == "rejected" and "proline_plausible" in answers[2]["reasons"]
+        assert answers[2]["probabilities"] is None and answers[2]["predicted_class"] is None
+        scored = out.set_index("row_id")
+        for a in answers[:2]:  # the service and the score flow give the same answer
+            assert a["predicted_class"] == scored.loc[a["row_id"], "predicted_class"]
+    finally:
+        stop_process(proc)
