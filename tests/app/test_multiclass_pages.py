@@ -15,25 +15,16 @@ import yaml
 from fastapi.testclient import TestClient
 
 from shared.config import load_project_set
-from shared.data import storage
 from shared.data.generator import generate_classed_orders
-from shared.data.ingest import land_raw
-from shared.data.partvalidate import validate_batch
-from shared.guard import Envelope
+from shared.data.provenance import CodeVersion
 from shared.ledger import Ledger
-from shared.monitor.monitoring import monitor, record
 from shared.operate.feedback import apply_feedback
-from shared.operate.scoring import fresh_batch_start, score_in_process
+from shared.operate.scoring import fresh_batch_start
 from shared.operate.service import create_app
-from shared.release import load_alias
-from shared.training import (
-    apply_gates,
-    load_training_input,
-    registration,
-    save_artifacts,
-    split_by_time,
-    train_candidate,
-)
+from shared.pipeline.ingest import ingest
+from shared.pipeline.monitor import check
+from shared.pipeline.score import score
+from shared.pipeline.train import train
 from tests.app.conftest import PAGES
 from tests.app.test_apptest import open_page
 from tests.builders import release
@@ -70,6 +61,9 @@ COSTS = {  # a late delivery promised as fast costs more than a fast one promise
 }
 
 
+NOW = datetime(2026, 11, 1)  # the training batch's validation time
+
+
 def classed_csv(path: Path, rows: int, seed: int, **kwargs: object):
     """A raw export of generated orders with their delivery class (the batch's labels too)."""
     g = generate_classed_orders(rows, seed, **kwargs)
@@ -89,43 +83,25 @@ def populated(tmp_path_factory: pytest.TempPathFactory):
     pset = load_project_set(project)
     cfg, rules, roles = pset.project, pset.rules, pset.roles
     ledger = Ledger.open(cfg.storage.ledger_url)
-    root = cfg.storage.data_root
     classed_csv(tmp / "train.csv", 4000, seed=21, start="2026-10-01T00:00:00")
-    outcome, split = validate_batch(
-        land_raw(str(tmp / "train.csv"), root), cfg, root, datetime(2026, 11, 1)
-    )
-    ledger.datasets.record_ingest(outcome, split.reasons, "taro", "IngestFlow/m1")
-    inp = load_training_input(ledger, cfg, [outcome.dataset_version])
-    sp = split_by_time(inp.rows, cfg)
-    env = Envelope.learn(sp.train, cfg)
-    cands = [train_candidate(f, sp, cfg, rules, env) for f in cfg.training.families]
-    apply_gates(cands, cfg, None, rules)
-    for c in cands:
-        c.artifact_uri = save_artifacts(c, root, "TrainFlow/m1")
-    base = next(c for c in cands if c.family == "baseline")
+    # the pipeline's steps, as the flows run them
+    ingested = ingest(ledger, cfg, "taro", "IngestFlow/m1", str(tmp / "train.csv"), now=NOW)
     ledger.runs.start("TrainFlow", "m1", "mina")
-    regs = ledger.registry.register(
+    trained = train(
+        ledger,
+        cfg,
+        rules,
+        ingested.outcome.dataset_version,
         "TrainFlow/m1",
-        "TrainFlow/m1",
-        [registration(c, base, cfg, None) for c in cands],
-        [outcome.dataset_version],
         "mina",
-        "0" * 40,
-        False,
-        cfg.config_hash(),
+        CodeVersion("0" * 40, False),
     )
     ledger.runs.finish("TrainFlow/m1", "succeeded")
-    [version] = [m.version for m in regs if m.status == "candidate"]
+    [version] = [m.version for m in trained.versions if m.status == "candidate"]
     release(ledger, roles, cfg, rules, version)
-    dep, guarded = load_alias(ledger)
     # a scoring batch whose labels arrive by class name
     g = classed_csv(tmp / "batch.csv", 800, seed=5, start=fresh_batch_start(), days=1)
-    raw = land_raw(str(tmp / "batch.csv"), root)
-    prefix = storage.join(root, "scores", "test")
-    rows, counts = score_in_process(guarded, raw, 400, prefix, "ScoreFlow/m1")
-    ledger.operations.record_scoring_batch(
-        "ScoreFlow/m1", raw.source, raw.uri, raw.sha256, dep.id, prefix, rows, counts, "ren"
-    )
+    score(ledger, cfg, "ScoreFlow/m1", "ren", str(tmp / "batch.csv"), partition_rows=400)
     # online answers, captured with their class probabilities
     o = generate_classed_orders(30, seed=8, start=fresh_batch_start(), days=1, id_prefix="w")
     online = json.loads(o.orders.drop(columns=["created_at"]).to_json(orient="records"))
@@ -133,8 +109,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory):
         answers = [c.post("/predict", json=row).json() for row in online]
     labels = g.labels[["order_id", "delivery_class"]].iloc[:600]
     feedback = apply_feedback(ledger, cfg, labels, "labels.parquet", "ren")
-    result = monitor(ledger, cfg)
-    record(ledger, cfg, result, "MonitorFlow/m1", "sora")
+    result = check(ledger, cfg, None, "MonitorFlow/m1", "sora").result
     return project, version, answers, feedback, result
 
 
