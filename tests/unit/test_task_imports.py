@@ -60,3 +60,25 @@ def test_the_ledger_opens_without_alembic(tmp_path: Path) -> None:
     Ledger.open(url, create=True).close()
     code = f"from shared.ledger import Ledger; Ledger.open({url!r}).runs.all()"
     assert _loaded_after(code) == "[]"
+
+
+def test_the_score_join_step_imports_no_heavy_library() -> None:
+    """The score join calls shared.pipeline.score.record: importing it loads no frame,
+    validation or model library (the plan and the scoring import those inside)."""
+    assert _loaded_after("from shared.pipeline.score import record") == "[]"
+
+
+def test_an_xgboost_model_loads_without_scikit_learn() -> None:
+    """xgboost imports scikit-learn for wrappers Renkei does not use (~0.9 s per
+    task that fits or loads a model): the family imports it without them, and scikit-learn
+    still imports afterwards."""
+    code = (
+        "from shared.model.families.xgboost_model import xgboost_module\n"
+        "xgb = xgboost_module(); assert xgb.Booster is not None\n"
+        "import sys; assert 'sklearn' not in sys.modules\n"
+        "import sklearn; print(sklearn.__name__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "sklearn", done.stderr

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,23 @@ from shared.config import ProjectConfig
 from shared.data.features import build_features, check_features, feature_space
 
 from .base import META, FitReport, _check_feature_list, pick_device
+
+
+def xgboost_module() -> ModuleType:
+    """xgboost, imported without its scikit-learn wrappers unless scikit-learn is loaded
+    already: Renkei uses only ``train``, ``DMatrix`` and ``Booster``, and xgboost otherwise
+    imports scikit-learn and SciPy, ~0.9 s in every task that fits or loads a model
+    (scikit-learn is a development dependency, absent from the Batch images; a process that
+    imported it first keeps xgboost's wrappers)."""
+    if "xgboost" not in sys.modules and "sklearn" not in sys.modules:
+        sys.modules["sklearn"] = None  # type: ignore[assignment]  # import sklearn fails
+        try:
+            import xgboost
+        finally:
+            del sys.modules["sklearn"]  # a later `import sklearn` works as usual
+    import xgboost
+
+    return xgboost
 
 
 # -- XGBoost ------------------------------------------------------------------------------
@@ -49,7 +68,7 @@ class XGBoostModel:
     def fit(
         self, rows: pd.DataFrame, y: np.ndarray, valid: pd.DataFrame, y_valid: np.ndarray, seed: int
     ) -> FitReport:
-        import xgboost as xgb
+        xgb = xgboost_module()
 
         t0 = time.perf_counter()
         s = self.cfg.training.xgboost
@@ -68,7 +87,7 @@ class XGBoostModel:
         )
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
-        import xgboost as xgb
+        xgb = xgboost_module()
 
         d = xgb.DMatrix(build_features(rows, self.cfg))
         return self.booster.predict(d, iteration_range=(0, self.booster.best_iteration + 1))
@@ -88,7 +107,7 @@ class XGBoostModel:
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], cfg: ProjectConfig) -> XGBoostModel:
-        import xgboost as xgb
+        xgb = xgboost_module()
 
         booster = xgb.Booster()
         booster.load_model(bytearray(files["model.json"]))
