@@ -20,7 +20,7 @@ from .base import META, FitReport, _check_feature_list, pick_device
 def xgboost_module() -> ModuleType:
     """xgboost, imported without its scikit-learn wrappers unless scikit-learn is loaded
     already: Renkei uses only ``train``, ``DMatrix`` and ``Booster``, and xgboost otherwise
-    imports scikit-learn and SciPy, ~0.9 s in every task that fits or loads a model
+    imports scikit-learn, ~0.9 s in every task that fits or loads a model
     (scikit-learn is a development dependency, absent from the Batch images; a process that
     imported it first keeps xgboost's wrappers)."""
     if "xgboost" not in sys.modules and "sklearn" not in sys.modules:
