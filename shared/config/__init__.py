@@ -23,7 +23,6 @@ from .base import (
 from .exports import lazy_exports
 from .project import (
     REGRESSION_METRICS,
-    AppSettings,
     BaselineSettings,
     CaptureSettings,
     FeatureSpec,
@@ -87,7 +86,6 @@ __getattr__ = lazy_exports(
 
 
 __all__ = [
-    "AppSettings",
     "ApprovalPolicy",
     "AwsConfig",
     "BaselineSettings",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -18,15 +19,33 @@ from shared.ledger.records import (
     DeploymentRecord,
     NewDeployment,
 )
-from shared.ledger.unit import Repository, utcnow
+from shared.ledger.trust_models import Seal
+from shared.ledger.unit import Repository, UnitOfWork, utcnow
 from shared.ledger.vocab import AliasAction, Decision, LedgerError, parse_version, version_label
+
+R = TypeVar("R")
+
+
+def sealed(uow: UnitOfWork, record: R, seal: Seal | None) -> R:
+    """``record`` (a decision), its signature added in the same transaction when ``seal``."""
+    if seal is not None:
+        uow.session.add(seal(record).row())
+        uow.session.flush()
+    return record
 
 
 class ReleaseRepository(Repository):
     def add_approval(
-        self, version: str | int, actor: str, role: str, decision: Decision, comment: str
+        self,
+        version: str | int,
+        actor: str,
+        role: str,
+        decision: Decision,
+        comment: str,
+        seal: Seal | None = None,
     ) -> ApprovalRecord:
-        """Record an approval or rejection (policy checks live in shared.release)."""
+        """Record an approval or rejection (policy checks live in shared.release), with its
+        signature (``seal``) in the same transaction."""
         mid = parse_version(version)
         decision = Decision(decision)
         with self.write() as uow:
@@ -42,7 +61,7 @@ class ReleaseRepository(Repository):
             uow.session.flush()
             details = {"role": role, "comment": comment}
             uow.audit(actor, f"model.{decision.value}", version_label(mid), details)
-            return mapping.approval(a)
+            return sealed(uow, mapping.approval(a), seal)
 
     def approvals(self, version: str | int | None = None) -> list[ApprovalRecord]:
         with self.read() as s:
@@ -60,13 +79,15 @@ class ReleaseRepository(Repository):
         action: AliasAction,
         deployment: NewDeployment | None = None,
         check: Callable[[str | None], None] | None = None,
+        seal: Seal | None = None,
     ) -> AliasMoveRecord:
         """Point ``alias`` at ``version``, appending to its history, in one locked transaction.
 
         ``deployment``: a new deployment record to create (rules + bundle); without it the
         newest deployment of that version under this alias is reused (rollback).
         ``check(current_version_or_None)`` may raise to refuse, seeing the alias as it is
-        inside the lock, so racing moves cannot both pass on a stale view.
+        inside the lock, so racing moves cannot both pass on a stale view. ``seal``: the
+        move's signature, written in the same transaction.
         """
         mid, alias, action = parse_version(version), str(alias), AliasAction(action)
         with self.write() as uow:
@@ -117,7 +138,7 @@ class ReleaseRepository(Repository):
                     "reason": reason,
                 },
             )
-            return mapping.alias_move(move)
+            return sealed(uow, mapping.alias_move(move), seal)
 
     def alias(self, alias: str) -> DeploymentRecord | None:
         """The deployment an alias points at now, or None."""

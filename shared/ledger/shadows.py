@@ -13,7 +13,9 @@ from shared.ledger import mapping
 from shared.ledger.models import Alias as AliasRow
 from shared.ledger.models import AliasMove
 from shared.ledger.records import AliasMoveRecord
+from shared.ledger.releases import sealed
 from shared.ledger.store import Ledger
+from shared.ledger.trust_models import Seal
 from shared.ledger.unit import Repository, utcnow
 from shared.ledger.vocab import AliasAction, LedgerError, version_label
 
@@ -32,8 +34,11 @@ class ShadowRecords(Repository):
         super().__init__(ledger.engine)
         self.on_commit = ledger.on_commit  # audit anchoring, as every repository of the ledger
 
-    def detach(self, alias: str, actor: str, reason: str) -> AliasMoveRecord:
-        """Remove the shadow of ``alias``; the history keeps which version it was."""
+    def detach(
+        self, alias: str, actor: str, reason: str, seal: Seal | None = None
+    ) -> AliasMoveRecord:
+        """Remove the shadow of ``alias``; the history keeps which version it was. ``seal``:
+        the move's signature, written in the same transaction."""
         name = shadow_alias(alias)
         with self.write() as uow:
             s: Session = uow.session
@@ -64,4 +69,4 @@ class ShadowRecords(Repository):
                     "reason": reason,
                 },
             )
-            return mapping.alias_move(move)
+            return sealed(uow, mapping.alias_move(move), seal)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.ledger.models import Base
+from shared.ledger.unit import utcnow
 
 
 class Signature(Base):
@@ -28,6 +33,43 @@ class Signature(Base):
     public_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     __table_args__ = (UniqueConstraint("kind", "ref_id", name="ux_signatures_kind_ref"),)
+
+
+@dataclass(frozen=True)
+class NewSignature:
+    """A decision's signature, to be written in the decision's own transaction: a ledger
+    write given ``seal`` calls it with the decision's record (its id known) and adds the row
+    before it commits, so a crash leaves neither the decision nor its signature, or both."""
+
+    kind: str
+    ref_id: int
+    signer: str
+    identity: str
+    provider: str
+    login: str
+    key_name: str
+    statement: dict[str, Any]
+    signature: str
+    public_key: str
+
+    def row(self) -> Signature:
+        return Signature(
+            kind=self.kind,
+            ref_id=self.ref_id,
+            signer=self.signer,
+            identity=self.identity,
+            provider=self.provider,
+            login=self.login,
+            key_name=self.key_name,
+            statement=json.dumps(self.statement, sort_keys=True, default=str),
+            signature=self.signature,
+            public_key=self.public_key,
+            created_at=utcnow(),
+        )
+
+
+# the signature of a decision, given its record (ApprovalRecord, AliasMoveRecord)
+Seal = Callable[[Any], NewSignature]
 
 
 class ApiToken(Base):
