@@ -48,20 +48,21 @@ def ledger() -> Ledger:
 
 
 def current_user() -> str | None:
-    """The signed-in user (OIDC via st.user), the sidebar's choice in dev mode, else None."""
+    """The signed-in user (OIDC via st.user), the sidebar's choice in dev mode (roles.yaml
+    identity.dev_mode, the one switch), else None: read-only."""
     try:
         if st.user.is_logged_in:
             return str(st.user.get("email") or st.user.get("name"))
     except Exception:  # no identity provider configured
         pass
-    cfg, roles, _ = configs()
-    if cfg.app.dev_mode:
+    _, roles, _ = configs()
+    if roles.identity.dev_mode:
         people = sorted({p for members in roles.members.values() for p in members})
         return st.sidebar.selectbox(
             "Acting as (dev mode)",
             people,
             key="acting_as",
-            help="Demo only: app.dev_mode in config/project.yaml. Production uses a login.",
+            help="Demo only: identity.dev_mode in roles.yaml. Production uses a sign-in.",
         )
     st.sidebar.info("Read-only: no sign-in is configured.")
     return None

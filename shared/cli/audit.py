@@ -1,4 +1,4 @@
-"""``renkei audit verify/log``: the append-only audit chain."""
+"""``renkei audit verify/anchor/log``: the append-only audit chain."""
 
 from __future__ import annotations
 
@@ -36,6 +36,33 @@ def audit_verify(obj: Ctx) -> None:
     for p in r.problems:
         click.echo(f"  - {p}", err=True)
     sys.exit(1)
+
+
+@audit.command("anchor")
+@click.pass_obj
+def audit_anchor(obj: Ctx) -> None:
+    """Anchor the chain's head now, signed with the ledger key: catches up after a crash
+    between a commit and its anchor. Refused (exit 1, nothing written) when `audit verify`
+    finds any problem: an anchor never vouches for a chain that does not verify."""
+    from shared.trust.replay import catch_up
+
+    settings = obj.roles().identity
+    r, cp = catch_up(obj.ledger(), settings, obj.project().storage.data_root)
+    if not r.ok:
+        click.echo("refused: `renkei audit verify` finds problems; nothing anchored:", err=True)
+        for p in r.problems:
+            click.echo(f"  - {p}", err=True)
+        sys.exit(1)
+    if cp is None:
+        last = r.anchors.last_anchored if r.anchors else 0
+        click.echo(f"nothing to anchor: every entry is anchored (up to entry {last})")
+        return
+    assert r.anchors is not None and r.anchors.unanchored is not None
+    first, _ = r.anchors.unanchored
+    click.echo(
+        f"anchored entries {first}..{cp.last_id}: checkpoint of entry {cp.last_id} signed by "
+        f"the ledger key {cp.public_key}"
+    )
 
 
 @audit.command("log")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from shared.config import (
@@ -41,10 +43,12 @@ def deploy() -> None:
     help="Print the least-privilege IAM policy of each role as JSON; deploy nothing.",
 )
 @click.option(
+    "--test-account",
     "--allow-dev-mode",
+    "allow_dev_mode",
     is_flag=True,
-    help="Deploy although roles.yaml has identity.dev_mode on (anyone may act as anyone "
-    "with --as): for a test account only.",
+    help="Deploy although production would be in dev mode (anyone may act as anyone with "
+    "--as), unanchored or unsigned: the refusals become warnings. For a test account only.",
 )
 @click.pass_obj
 def deploy_aws(
@@ -68,6 +72,7 @@ def deploy_aws(
         DeployError,
         deploy_flow,
         iam_policies,
+        production_refusals,
         write_production_settings,
     )
 
@@ -84,15 +89,14 @@ def deploy_aws(
     if print_iam:
         echo_json(iam_policies(pset.project, aws))
         return
-    if pset.roles.identity.dev_mode and not allow_dev_mode:
-        why = (
-            f"{pset.sources['roles']}: identity.dev_mode is on, so production would accept "
-            "`--as NAME` from anyone: set dev_mode: false with each member's logins and "
-            "public_keys (README, Who can do what), or pass --allow-dev-mode for a test account"
-        )
-        if not dry_run:
-            raise click.ClickException(why)
-        click.echo(f"warning (a real deployment is refused): {why}", err=True)
+    refusals = production_refusals(pset, aws)
+    if refusals and not (dry_run or allow_dev_mode):
+        for why in refusals:
+            click.echo(f"Error: {why}", err=True)
+        sys.exit(1)
+    for why in refusals:
+        kind = "a real deployment is refused" if dry_run else "allowed for a test account"
+        click.echo(f"warning ({kind}): {why}", err=True)
     try:
         settings = write_production_settings(Path(settings_out).resolve(), pset, aws_path).parent
     except (DeployError, ConfigError) as e:

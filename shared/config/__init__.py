@@ -24,7 +24,6 @@ from .exports import lazy_exports
 from .project import (
     HIGHER_IS_BETTER,
     REGRESSION_METRICS,
-    AppSettings,
     BaselineSettings,
     CaptureSettings,
     FeatureSpec,
@@ -88,7 +87,6 @@ __getattr__ = lazy_exports(
 
 
 __all__ = [
-    "AppSettings",
     "ApprovalPolicy",
     "AwsConfig",
     "BaselineSettings",

@@ -142,9 +142,12 @@ class MonitoringSettings(_Strict):
     max_coverage_drop: float = Field(0.05, gt=0, lt=1)
 
 
-class AppSettings(_Strict):
-    dev_mode: bool = False  # true: pick who you are in the sidebar (demo); false: read-only
-    # without an OIDC login (st.user)
+# One dev-mode switch for the CLI, the app and the deploy: roles.yaml identity.dev_mode, the
+# trust root reviewed in git (it already decides --as, demo keys and unsigned decisions).
+MOVED_DEV_MODE = (
+    "app.dev_mode moved to roles.yaml identity.dev_mode (one switch for the CLI and the app): "
+    "delete the app section from project.yaml"
+)
 
 
 class StorageSettings(_Strict):
@@ -211,10 +214,17 @@ class ProjectConfig(_Strict):
     generator: GeneratorSettings | None = None
     monitoring: MonitoringSettings = MonitoringSettings()
     intervals: IntervalSettings = IntervalSettings()
-    app: AppSettings = AppSettings()
     files: ProjectFiles = ProjectFiles()
     service: ServiceSettings = ServiceSettings()
     capture: CaptureSettings = CaptureSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("app"), dict):
+            if "dev_mode" in data["app"]:
+                raise ValueError(MOVED_DEV_MODE)
+        return data
 
     @model_validator(mode="after")
     def _check_columns(self) -> ProjectConfig:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 from collections.abc import Mapping
 
 from shared.config import ProjectConfig
@@ -48,6 +49,18 @@ def injected_fault(environ: Mapping[str, str] | None = None) -> str | None:
     """A step name at which a flow should fail on purpose (reliability tests of resume)."""
     env = os.environ if environ is None else environ
     return env.get(FAULT_ENV) or None
+
+
+def fault_point(point: str) -> None:
+    """Reliability tests only (RENKEI_INJECT_FAULT=<point>-kill|-term|-bug): die here by
+    SIGKILL, be stopped by SIGTERM, or raise an unexpected (non-Renkei) error."""
+    fault = injected_fault()
+    if fault == f"{point}-kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif fault == f"{point}-term":
+        os.kill(os.getpid(), signal.SIGTERM)
+    elif fault == f"{point}-bug":
+        raise RuntimeError(f"injected bug at {point} (RENKEI_INJECT_FAULT)")
 
 
 PROJECT_ENV = "RENKEI_PROJECT"

@@ -10,12 +10,13 @@ app. It freezes, per flow, that project config, the aws settings and a `deploy` 
 the aws settings. :func:`iam_policies` drafts the least-privilege policy of each role.
 
 ``settings`` writes the production settings folder, ``step_functions`` deploys one flow,
-``iam`` drafts the policies.
+``iam`` drafts the policies, ``checks`` says what a deployment refuses.
 
 Layer: lifecycle, bottom (beside shared.training, which it does not import). May import
 config and shared.paths.
 """
 
+from .checks import production_refusals
 from .iam import iam_policies
 from .settings import (
     SETTINGS_FILES,
@@ -36,6 +37,7 @@ __all__ = [
     "frozen_yaml",
     "iam_policies",
     "metaflow_env",
+    "production_refusals",
     "production_project",
     "state_machine_arn",
     "write_production_settings",

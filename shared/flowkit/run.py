@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.config.flow_error import RenkeiFlowError
+from shared.config.settings import fault_point  # noqa: F401 (flows import it from here)
 
 
 class RunKilled(BaseException):  # noqa: N818 (a signal, not an error of the code)
@@ -115,22 +116,6 @@ def share_cpus(deploy: Any, parallel: int) -> int:
     if "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(max(1, (cores or 1) // max(1, parallel)))
     return int(os.environ["OMP_NUM_THREADS"])
-
-
-def fault_point(point: str) -> None:
-    """Reliability tests only (RENKEI_INJECT_FAULT=<point>-kill|-term|-bug): die here by
-    SIGKILL, be stopped by SIGTERM, or raise an unexpected (non-Renkei) error."""
-    import os
-
-    from shared.config.settings import injected_fault
-
-    fault = injected_fault()
-    if fault == f"{point}-kill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    elif fault == f"{point}-term":
-        os.kill(os.getpid(), signal.SIGTERM)
-    elif fault == f"{point}-bug":
-        raise RuntimeError(f"injected bug at {point} (RENKEI_INJECT_FAULT)")
 
 
 def peak_rss_mib() -> float:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from shared.ledger import tables as orm
+from shared.ledger.seals import Seal, sealed
 from shared.ledger.tables import Alias as AliasRow
 from shared.ledger.tables import AliasMove, Approval
 from shared.ledger.tables import Deployment as DeploymentRow
@@ -125,9 +126,16 @@ def shadow_alias(alias: str) -> str:
 
 class ReleaseRepository(Repository):
     def add_approval(
-        self, version: str | int, actor: str, role: str, decision: Decision, comment: str
+        self,
+        version: str | int,
+        actor: str,
+        role: str,
+        decision: Decision,
+        comment: str,
+        seal: Seal | None = None,
     ) -> ApprovalRecord:
-        """Record an approval or rejection (policy checks live in shared.release)."""
+        """Record an approval or rejection (policy checks live in shared.release), with its
+        signature (``seal``) in the same transaction."""
         mid = parse_version(version)
         decision = Decision(decision)
         with self.write() as uow:
@@ -143,7 +151,7 @@ class ReleaseRepository(Repository):
             uow.session.flush()
             details = {"role": role, "comment": comment}
             uow.audit(actor, f"model.{decision.value}", version_label(mid), details)
-            return approval_record(a)
+            return sealed(uow, approval_record(a), seal)
 
     def approvals(self, version: str | int | None = None) -> list[ApprovalRecord]:
         with self.read() as s:
@@ -161,13 +169,15 @@ class ReleaseRepository(Repository):
         action: AliasAction,
         deployment: NewDeployment | None = None,
         check: Callable[[str | None], None] | None = None,
+        seal: Seal | None = None,
     ) -> AliasMoveRecord:
         """Point ``alias`` at ``version``, appending to its history, in one locked transaction.
 
         ``deployment``: a new deployment record to create (rules + bundle); without it the
         newest deployment of that version under this alias is reused (rollback).
         ``check(current_version_or_None)`` may raise to refuse, seeing the alias as it is
-        inside the lock, so racing moves cannot both pass on a stale view.
+        inside the lock, so racing moves cannot both pass on a stale view. ``seal``: the
+        move's signature, written in the same transaction.
         """
         mid, alias, action = parse_version(version), str(alias), AliasAction(action)
         with self.write() as uow:
@@ -218,7 +228,7 @@ class ReleaseRepository(Repository):
                     "reason": reason,
                 },
             )
-            return alias_move_record(move)
+            return sealed(uow, alias_move_record(move), seal)
 
     def alias(self, alias: str) -> DeploymentRecord | None:
         """The deployment an alias points at now, or None."""
@@ -270,8 +280,11 @@ class ReleaseRepository(Repository):
             d = self.row(s, DeploymentRow, deployment_id, f"no deployment {deployment_id}")
             return deployment_record(d)
 
-    def detach_shadow(self, alias: str, actor: str, reason: str) -> AliasMoveRecord:
-        """Remove the shadow of ``alias``; the history keeps which version it was."""
+    def detach_shadow(
+        self, alias: str, actor: str, reason: str, seal: Seal | None = None
+    ) -> AliasMoveRecord:
+        """Remove the shadow of ``alias``; the history keeps which version it was. ``seal``:
+        the move's signature, written in the same transaction."""
         name = shadow_alias(alias)
         with self.write() as uow:
             s = uow.session
@@ -302,4 +315,4 @@ class ReleaseRepository(Repository):
                     "reason": reason,
                 },
             )
-            return alias_move_record(move)
+            return sealed(uow, alias_move_record(move), seal)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.ledger.seals import NewSignature
 from shared.ledger.store import Ledger
 from shared.ledger.tables import ApiToken, Signature
 from shared.ledger.unit import utcnow
@@ -61,36 +62,14 @@ class TrustRecords:
         self.ledger = ledger
 
     # -- signatures ----------------------------------------------------------------------
-    def add_signature(
-        self,
-        kind: str,
-        ref_id: int,
-        *,
-        signer: str,
-        identity: str,
-        provider: str,
-        login: str,
-        key_name: str,
-        statement: dict[str, Any],
-        signature: str,
-        public_key: str,
-    ) -> None:
+    def add(self, sig: NewSignature) -> None:
+        """A signature in a transaction of its own (a decision's own is written by the
+        decision's write, given its ``seal``)."""
         with Session(self.ledger.engine) as s, s.begin():
-            s.add(
-                Signature(
-                    kind=kind,
-                    ref_id=ref_id,
-                    signer=signer,
-                    identity=identity,
-                    provider=provider,
-                    login=login,
-                    key_name=key_name,
-                    statement=json.dumps(statement, sort_keys=True, default=str),
-                    signature=signature,
-                    public_key=public_key,
-                    created_at=utcnow(),
-                )
-            )
+            s.add(sig.row())
+
+    def add_signature(self, kind: str, ref_id: int, **fields: Any) -> None:
+        self.add(NewSignature(kind, ref_id, **fields))
 
     @staticmethod
     def _sig(r: Signature) -> SignatureRecord:

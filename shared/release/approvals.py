@@ -76,7 +76,7 @@ def review(
     signer: Signer | None = None,
 ) -> ApprovalRecord:
     """Approve or reject ``version`` as ``user`` (in ``role``, or the first eligible one);
-    ``signer`` (shared.trust.decisions.Signer) signs the decision."""
+    ``signer`` (shared.trust.decisions.Signer) signs the decision in its own transaction."""
     if decision not in ("approve", "reject"):
         raise ValueError("decision must be 'approve' or 'reject'")
     m = registered_model(ledger, version)
@@ -111,9 +111,7 @@ def review(
         raise ReleaseRefused(
             "already_approved", f"{m.version} is already approved for {', '.join(mine)}"
         )
-    rec = ledger.releases.add_approval(
-        m.version, user, (open_roles or mine)[0], decision, comment.strip()
+    seal = signer.approval_seal(m) if signer is not None else None
+    return ledger.releases.add_approval(
+        m.version, user, (open_roles or mine)[0], decision, comment.strip(), seal=seal
     )
-    if signer is not None:
-        signer.sign_approval(ledger, m, rec)
-    return rec

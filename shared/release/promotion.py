@@ -134,12 +134,10 @@ def move_onto(
         if current == m.version:
             raise ReleaseRefused("already_there", already_there)
 
-    move = ledger.releases.move_alias(
-        alias, m.version, user, reason, action, deployment=deployment, check=check
+    seal = signer.move_seal(m, deployment.bundle_sha256) if signer is not None else None
+    return ledger.releases.move_alias(
+        alias, m.version, user, reason, action, deployment=deployment, check=check, seal=seal
     )
-    if signer is not None:
-        signer.sign_move(ledger, m, move, deployment.bundle_sha256)
-    return move
 
 
 def new_deployment(
@@ -212,12 +210,14 @@ def rollback(
         if current != serving:
             raise ReleaseRefused("moved_meanwhile", f"{alias} moved while rolling back")
 
-    move = ledger.releases.move_alias(
-        alias, target, user, reason or f"roll back {alias}", "rollback", check=check
+    seal = (
+        signer.move_seal(registered_model(ledger, target), dep.bundle_sha256)
+        if signer is not None
+        else None
     )
-    if signer is not None:
-        signer.sign_move(ledger, registered_model(ledger, target), move, dep.bundle_sha256)
-    return move
+    return ledger.releases.move_alias(
+        alias, target, user, reason or f"roll back {alias}", "rollback", check=check, seal=seal
+    )
 
 
 def bundle_for(

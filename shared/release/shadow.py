@@ -68,13 +68,14 @@ def detach(
 ) -> AliasMoveRecord:
     """Take the shadow challenger of ``alias`` off."""
     _may(roles, user, alias, "detach a shadow challenger")
+    shadow = shadow_of(ledger, alias)
+    seal = None
+    if signer is not None and shadow is not None:
+        seal = signer.move_seal(registered_model(ledger, shadow.version), None)
     try:
-        move = ledger.releases.detach_shadow(alias, user, reason or f"shadow of {alias} off")
+        return ledger.releases.detach_shadow(alias, user, reason or f"shadow of {alias} off", seal)
     except LedgerError as e:
         raise ReleaseRefused("no_shadow", str(e)) from None
-    if signer is not None:
-        signer.sign_move(ledger, registered_model(ledger, move.version), move, None)
-    return move
 
 
 def shadow_of(ledger: Ledger, alias: str) -> DeploymentRecord | None:

@@ -7,9 +7,10 @@ from typing import Any
 
 from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
-from shared.trust.anchors import anchor_store, check_anchors
+from shared.trust.anchors import anchor_store
 from shared.trust.decisions import Signer, approval_fields, signature_problem, signer_for
 from shared.trust.identity import Identity, IdentityStatus, os_login
+from shared.trust.witness import check_anchors
 
 SIGNED_ACTIONS = {"model.approve": "approval", "model.reject": "approval"}
 

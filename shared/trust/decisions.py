@@ -1,8 +1,9 @@
-"""Signed decisions: approvals, rejections, promotions and rollbacks.
+"""Signed decisions: approvals, rejections, promotions, rollbacks and shadow moves.
 
 Each decision signs a canonical statement (action, model version and its artifact digest,
 rules hash, alias, time, signer, ...) with the signer's Ed25519 key; the ledger keeps the
-statement and signature (table ``signatures``). A production promotion verifies every
+statement and signature (table ``signatures``), written in the decision's own transaction
+(the ledger's write calls the signer's ``seal``): there is no decision without its signature. A production promotion verifies every
 approval of the version against the public keys in roles.yaml before the alias moves.
 """
 
@@ -15,7 +16,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.config.identity import IdentitySettings
-from shared.ledger import ApprovalRecord, Ledger, ModelVersionRecord
+from shared.config.settings import fault_point
+from shared.ledger import AliasMoveRecord, ApprovalRecord, Ledger, LedgerError, ModelVersionRecord
+from shared.ledger.seals import NewSignature, Seal
 from shared.ledger.trust import SignatureRecord
 from shared.ledger.unit import utcnow
 from shared.trust import keys
@@ -42,7 +45,8 @@ class Signer:
     key: Ed25519PrivateKey
     rules_hash: str
 
-    def _record(self, ledger: Ledger, kind: str, ref_id: int, statement: dict[str, Any]) -> None:
+    def _signature(self, kind: str, ref_id: int, statement: dict[str, Any]) -> NewSignature:
+        fault_point("sign")  # reliability tests: between the decision's rows and its signature
         stmt = {
             **statement,
             "signer": self.identity.member,
@@ -54,7 +58,7 @@ class Signer:
         }
         if self.identity.issuer:
             stmt["oidc"] = {"issuer": self.identity.issuer, "subject": self.identity.subject}
-        ledger.trust.add_signature(
+        return NewSignature(
             kind,
             ref_id,
             signer=self.identity.member,
@@ -67,39 +71,59 @@ class Signer:
             public_key=keys.public_text(self.key.public_key()),
         )
 
-    def sign_approval(self, ledger: Ledger, m: ModelVersionRecord, a: ApprovalRecord) -> None:
-        self._record(
-            ledger,
-            "approval",
-            a.id,
-            {
-                "action": a.decision,
-                "version": a.version,
-                "artifact_sha256": artifact_digest(m),
-                "role": a.role,
-                "comment": a.comment,
-                "alias": "production",
-            },
-        )
+    def approval_seal(self, m: ModelVersionRecord) -> Seal:
+        """The signature of an approval or rejection of ``m``, for the ledger to write in
+        the decision's own transaction (the artifact is hashed before it starts)."""
+        digest = artifact_digest(m)
 
-    def sign_move(
-        self, ledger: Ledger, m: ModelVersionRecord, move: Any, bundle_sha256: str | None
-    ) -> None:
-        self._record(
-            ledger,
-            "alias_move",
-            move.id,
-            {
-                "action": move.action,
-                "version": move.version,
-                "previous": move.previous_version,
-                "artifact_sha256": artifact_digest(m),
-                "alias": move.alias,
-                "deployment": move.deployment_id,
-                "bundle_sha256": bundle_sha256,
-                "reason": move.reason,
-            },
-        )
+        def seal(a: ApprovalRecord) -> NewSignature:
+            return self._signature(
+                "approval",
+                a.id,
+                {
+                    "action": a.decision,
+                    "version": a.version,
+                    "artifact_sha256": digest,
+                    "role": a.role,
+                    "comment": a.comment,
+                    "alias": "production",
+                },
+            )
+
+        return seal
+
+    def move_seal(self, m: ModelVersionRecord, bundle_sha256: str | None) -> Seal:
+        """The signature of an alias move onto ``m`` (promotion, rollback, shadow attach or
+        detach), for the ledger to write in the move's own transaction."""
+        digest = artifact_digest(m)
+
+        def seal(move: AliasMoveRecord) -> NewSignature:
+            if move.version != m.version:  # inside the lock: the alias moved meanwhile
+                raise LedgerError(
+                    f"{move.alias} moved to {move.version} while {m.version} was being "
+                    "signed: nothing recorded; try again"
+                )
+            return self._signature(
+                "alias_move",
+                move.id,
+                {
+                    "action": move.action,
+                    "version": move.version,
+                    "previous": move.previous_version,
+                    "artifact_sha256": digest,
+                    "alias": move.alias,
+                    "deployment": move.deployment_id,
+                    "bundle_sha256": bundle_sha256,
+                    "reason": move.reason,
+                },
+            )
+
+        return seal
+
+    def sign_approval(self, ledger: Ledger, m: ModelVersionRecord, a: ApprovalRecord) -> None:
+        """Sign an approval already recorded, in a transaction of its own (tests forge a
+        signature with it; decisions are signed in their own transaction: approval_seal)."""
+        ledger.trust.add(self.approval_seal(m)(a))
 
 
 def signer_for(

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
 from shared.ledger.tables import AliasMove, Approval, AuditEntry
-from shared.trust.anchors import AnchorCheck, anchor_store, check_anchors
+from shared.trust.anchors import Checkpoint, anchor_store, checkpoint, ledger_key
 from shared.trust.decisions import signature_problem
 from shared.trust.replay_rules import ACTIONS, RULES, Item, coverage_problems, writers
+from shared.trust.witness import AnchorCheck, check_anchors, witness_problems
 
 
 @dataclass
@@ -159,27 +160,31 @@ def _signatures(
 def verify_trust(
     ledger: Ledger, settings: IdentitySettings, data_root: str, store: Any = None
 ) -> TrustReport:
-    """The chain's hashes, the chain against its anchors, the state tables against the
-    chain, and every signature."""
+    """The chain's hashes, the chain against its anchors (a missing witness is a failure:
+    shared.trust.witness), the state tables against the chain, and every signature."""
     chain = ledger.audit.verify()
     report = TrustReport(chain.entries, list(chain.problems))
     entries = ledger.audit.entries()
+    checkpoints: list[Checkpoint] = []
     try:
         store = store or anchor_store(settings, data_root)
     except ValueError as e:
-        report.notes.append(f"no anchor store: {e}")
+        report.problems.append(f"no anchor store: {e}")
         store = None
-    report.anchors = check_anchors(entries, store.read() if store else [], settings)
+    if store is not None:
+        try:
+            checkpoints = store.read()
+        except Exception as e:  # an unreachable bucket, an unreadable file
+            report.problems.append(f"cannot read the anchor store {store.describe()}: {e}")
+            store = None
+    report.anchors = check_anchors(entries, checkpoints, settings)
     report.problems += report.anchors.problems
-    if store is not None and report.anchors.anchors == 0:
-        report.notes.append(
-            f"no anchors in {store.describe()}: nothing outside the database vouches for the chain"
+    if store is not None:
+        more, notes = witness_problems(
+            entries, report.anchors, settings.anchors.every, store.describe()
         )
-    if report.anchors.unanchored:
-        a, b = report.anchors.unanchored
-        report.notes.append(
-            f"entries {a}..{b} come after the last anchor: a rewrite of them would not show"
-        )
+        report.problems += more
+        report.notes += notes
     more, report.unverified, notes = replay(ledger, settings)
     report.problems += more
     report.notes += notes
@@ -188,3 +193,19 @@ def verify_trust(
             f"{report.unverified} decision(s) signed by unverified identities (dev mode --as)"
         )
     return report
+
+
+def catch_up(
+    ledger: Ledger, settings: IdentitySettings, data_root: str
+) -> tuple[TrustReport, Checkpoint | None]:
+    """Anchor the chain's head, signed with the ledger key, when verify passes and entries
+    come after the last anchor (what a crash between a commit and its anchor leaves). An
+    anchor never vouches for a chain that does not verify: then nothing is written."""
+    report = verify_trust(ledger, settings, data_root)
+    if not report.ok or report.anchors is None or report.anchors.unanchored is None:
+        return report, None
+    assert report.anchors.head is not None
+    last_id, last_hash = report.anchors.head
+    cp = checkpoint(ledger_key(settings, data_root), last_id, last_hash)
+    anchor_store(settings, data_root).append(cp)
+    return report, cp

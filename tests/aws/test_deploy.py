@@ -103,7 +103,7 @@ def run_deploy(
     monkeypatch.setenv("METAFLOW_USER", "sora")
     aws_path = aws_path or aws_world(endpoint, tmp)
     project = write_project(tmp)
-    settings = ["--settings-out", str(tmp / "production"), "--allow-dev-mode"]
+    settings = ["--settings-out", str(tmp / "production"), "--test-account"]
     out = CliRunner().invoke(
         cli,
         ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path), *settings]
@@ -338,35 +338,83 @@ def test_deployed_monitor_starts_the_train_state_machine(
     assert execution["executionArn"] == arn
 
 
-def test_a_dev_mode_roles_file_is_refused_for_production(
+def _production_roles(roles: Path) -> None:
+    """The roles file as production needs it: dev mode off, S3 anchors, a public key for a
+    member of each required approval role, the ledger key pinned."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from shared.trust.keys import public_text
+
+    data = yaml.safe_load(roles.read_text())
+    key = public_text(Ed25519PrivateKey.generate().public_key())
+    required = data["approval"]["required_roles"]
+    data["identity"] = {
+        **data["identity"],
+        "dev_mode": False,
+        "provider": "aws",
+        "public_keys": {data["members"][r][0]: key for r in required},
+        "ledger_key": key,
+        "anchors": {"store": "s3", "bucket": "renkei-anchors"},
+    }
+    roles.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_settings_that_leave_production_open_unanchored_or_unsigned_are_refused(
     moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Dev mode accepts `--as NAME` from anyone: deploying it to production is refused in one
-    line before anything is written or deployed (a dry run only warns)."""
+    """Dev mode, local anchors with an S3 data root, a required approval role with no public
+    key, no ledger key: each refused in one line naming the setting, before anything is
+    written or deployed; a dry run prints what it would refuse; --test-account deploys."""
     aws_path = aws_world(moto_server, tmp_path)
     monkeypatch.setenv("METAFLOW_USER", "sora")
     project = write_project(tmp_path)
     base = ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path)]
     settings = tmp_path / "production"
+    sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
     out = CliRunner().invoke(cli, [*base, "--settings-out", str(settings)])
     assert out.exit_code == 1, out.output
-    [line] = [x for x in out.output.splitlines() if x.strip()]
-    assert "identity.dev_mode is on" in line and "--allow-dev-mode" in line, line
+    lines = [x for x in out.output.splitlines() if x.strip()]
+    assert all(x.startswith("Error: ") for x in lines), lines
+    for setting in (
+        "identity.dev_mode is on",
+        "identity.anchors.store is local, but production's data root is s3://",
+        "approval.required_roles names 'Domain Expert'",
+        "approval.required_roles names 'Model Risk Manager'",
+        "identity.ledger_key is not set",
+    ):
+        assert sum(setting in x for x in lines) == 1, (setting, lines)
     assert not settings.exists()
-    sfn = boto3.client("stepfunctions", endpoint_url=moto_server)
     assert sfn.list_state_machines()["stateMachines"] == []
     dry = ["--flow", "IngestFlow", "--dry-run", "--out", str(tmp_path / "sm")]
     out = CliRunner().invoke(cli, [*base, "--settings-out", str(settings), *dry])
-    assert out.exit_code == 0 and "a real deployment is refused" in out.output, out.output
-    # with dev mode off the refusal is gone (the dry run writes the JSON, deploys nothing)
-    roles = tmp_path / "roles.yaml"
-    data = yaml.safe_load(roles.read_text())
-    data["identity"]["dev_mode"] = False
-    roles.write_text(yaml.safe_dump(data, sort_keys=False))
-    out = CliRunner().invoke(cli, [*base, "--settings-out", str(settings), *dry])
     assert out.exit_code == 0, out.output
-    assert "warning" not in out.output
+    assert out.output.count("warning (a real deployment is refused)") == len(lines), out.output
+    # production-grade settings: nothing to refuse (the dry run writes the JSON only)
+    roles = tmp_path / "roles.yaml"
+    _production_roles(roles)
+    good = roles.read_text()
+    out = CliRunner().invoke(cli, [*base, "--settings-out", str(settings), *dry])
+    assert out.exit_code == 0 and "warning" not in out.output, out.output
     assert yaml.safe_load((settings / "roles.yaml").read_text())["identity"]["dev_mode"] is False
+    # each bad setting alone: refused in one line naming it
+    bad = {
+        "identity.dev_mode": lambda d: d["identity"].update(dev_mode=True),
+        "identity.anchors.store": lambda d: d["identity"].update(anchors={"store": "local"}),
+        "approval.required_roles": lambda d: d["identity"]["public_keys"].pop(
+            d["members"]["Model Risk Manager"][0]
+        ),
+        "identity.ledger_key": lambda d: d["identity"].update(ledger_key=None),
+    }
+    for setting, spoil in bad.items():
+        data = yaml.safe_load(good)
+        spoil(data)
+        roles.write_text(yaml.safe_dump(data, sort_keys=False))
+        out = CliRunner().invoke(cli, [*base, "--settings-out", str(tmp_path / "p2")])
+        assert out.exit_code == 1, (setting, out.output)
+        [line] = [x for x in out.output.splitlines() if x.strip()]
+        assert line.startswith("Error: ") and setting in line, (setting, line)
+    assert not (tmp_path / "p2").exists()
+    assert sfn.list_state_machines()["stateMachines"] == []
 
 
 def _map_states(states: dict) -> list[dict]:

@@ -15,7 +15,6 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from shared.cli import cli
@@ -44,9 +43,6 @@ def wine() -> pd.DataFrame:
 def test_the_wine_project_runs_the_whole_loop_and_answers_classes(tmp_path: Path) -> None:
     folder = project_folder("wine", tmp_path)
     path = folder / "project.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["app"] = {"dev_mode": True}  # the service answers without a token (as the demo's)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
     project = str(path)
     pset = load_project_set(folder)
     cfg = pset.project

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,9 @@ from click.testing import CliRunner, Result
 from shared.cli import cli
 from tests.aws.conftest import moto_server  # noqa: F401 (a fixture used here)
 from tests.builders import Trained, build
+from tests.conftest import REPO
+
+RENKEI = str(Path(sys.executable).with_name("renkei"))  # the console entry users run
 
 
 def set_identity(t: Trained, **identity: Any) -> None:
@@ -26,6 +32,20 @@ def set_identity(t: Trained, **identity: Any) -> None:
 def renkei(t: Trained, *args: str, env: dict[str, str] | None = None) -> Result:
     """`renkei --project <t's folder> ARGS` as users run it (one-line errors, exit codes)."""
     return CliRunner().invoke(cli, ["--project", str(t.project_path), *args], env=env)
+
+
+def renkei_process(
+    t: Trained, *args: str, env: dict[str, str] | None = None, project: Path | None = None
+) -> subprocess.CompletedProcess:
+    """`renkei --project <folder> ARGS` as a real process (a crash kills it, not the test)."""
+    return subprocess.run(
+        [RENKEI, "--project", str(project or t.project_path), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "RENKEI_LEDGER_URL": "", **(env or {})},
+        timeout=300,
+    )
 
 
 def one_line_error(out: Result) -> str:

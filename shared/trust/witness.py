@@ -1,0 +1,129 @@
+"""The anchors as witnesses of the audit chain: each checkpoint against the chain, and what
+a missing witness means.
+
+Anchoring runs after a write commits (shared.trust.anchors.attach), so a process that dies
+between the two leaves that write's entries after the last anchor. That, and nothing else,
+is what an unanchored tail may be. The most one crash can leave, with ``anchors.every`` = N
+and W the entries of the largest write in the tail (1, or a training run's registration:
+one ``model.register`` entry per family, in one transaction):
+
+- up to N - 1 entries before the crashed write, that ``every`` let wait (the next multiple
+  of N after the last anchor is at most N entries on),
+- the crashed write itself (W entries, holding that multiple of N),
+- up to N - 1 entries after it, until the next write that crosses a multiple of N anchors
+  again,
+
+so 2N + W - 2 entries: W with the default N = 1 (one write). A longer tail, a store that is
+missing or empty below a chain longer than that, or no usable store at all, means
+checkpoints were lost or never written, and a rewrite of the tail would not show: `renkei
+audit verify` fails on it. `renkei audit anchor` anchors a tail that a crash explains.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from shared.config.identity import IdentitySettings
+from shared.trust import keys
+from shared.trust.anchors import Checkpoint
+
+
+@dataclass(frozen=True)
+class AnchorCheck:
+    anchors: int
+    last_anchored: int  # the newest anchored entry id (0: none)
+    problems: list[str]
+    unanchored: tuple[int, int] | None  # (first, last) entry ids after the last anchor
+    head: tuple[int, str] | None = None  # the chain's last entry (id, hash); None: empty
+
+
+def check_anchors(
+    entries: list[Any], checkpoints: list[Checkpoint], settings: IdentitySettings
+) -> AnchorCheck:
+    """The chain (``entries``: id and hash, in order) against every checkpoint."""
+    by_id = {e.id: e.hash for e in entries}
+    last_entry = entries[-1].id if entries else 0
+    problems: list[str] = []
+    good = 0
+    newest = 0
+    for cp in sorted(checkpoints, key=lambda c: c.last_id):
+        pinned = settings.ledger_key
+        key = pinned or cp.public_key
+        if not keys.verify(key, cp.statement(), cp.signature):
+            who = "the ledger key in roles.yaml" if pinned else "its key"
+            problems.append(f"anchor of entry {cp.last_id} ({cp.time}): signature fails ({who})")
+            continue
+        newest = max(newest, cp.last_id)
+        have = by_id.get(cp.last_id)
+        if have is None:
+            problems.append(
+                f"anchor of entry {cp.last_id} ({cp.time}): entry {cp.last_id} is gone from "
+                f"the chain (entries deleted; the chain ends at {last_entry})"
+            )
+        elif have != cp.last_hash:
+            problems.append(
+                f"anchor of entry {cp.last_id} ({cp.time}): the chain's hash differs, so an "
+                f"entry between {good + 1} and {cp.last_id} was rewritten, deleted or reordered"
+            )
+        else:
+            good = cp.last_id
+    tail = (newest + 1, last_entry) if last_entry > newest else None
+    head = (entries[-1].id, entries[-1].hash) if entries else None
+    return AnchorCheck(len(checkpoints), newest, problems, tail, head)
+
+
+def write_sizes(entries: list[Any]) -> list[int]:
+    """How many entries each write appended, in order: a training run registers every
+    family in one transaction (consecutive ``model.register`` entries of one run); every
+    other write appends one entry."""
+    sizes: list[int] = []
+    previous = None
+    for e in entries:
+        run = json.loads(e.details).get("run") if e.action == "model.register" else None
+        if run is not None and run == previous:
+            sizes[-1] += 1
+        else:
+            sizes.append(1)
+        previous = run
+    return sizes
+
+
+def crash_allowance(tail: list[Any], every: int) -> tuple[int, int]:
+    """(the most entries one crash between a commit and its anchor can leave unanchored,
+    W: the entries of the tail's largest write): 2 * every + W - 2 (module docstring)."""
+    w = max(write_sizes(tail), default=1)
+    return 2 * every + w - 2, w
+
+
+def witness_problems(
+    entries: list[Any], check: AnchorCheck, every: int, store: str
+) -> tuple[list[str], list[str]]:
+    """(problems, notes) of the unanchored tail in ``store`` (described)."""
+    if check.unanchored is None:
+        return [], []
+    a, b = check.unanchored
+    tail = [e for e in entries if e.id >= a]
+    allow, w = crash_allowance(tail, every)
+    if len(tail) <= allow:
+        return [], [
+            f"entries {a}..{b} come after the last anchor: no more than a crash between a "
+            f"commit and its anchor can leave ({allow}); `renkei audit anchor` anchors them"
+        ]
+    why = (
+        f"a crash between a commit and its anchor leaves at most {allow} (its write's {w}, "
+        f"and up to {every - 1} before and {every - 1} after it that anchors.every: {every} "
+        "lets wait)"
+    )
+    if check.anchors == 0:
+        return [
+            f"no anchors in {store} (missing or empty) below a chain of {len(tail)} entries: "
+            f"{why}; nothing outside the database vouches for entries {a}..{b}: restore the "
+            "anchor store"
+        ], []
+    return [
+        f"entries {a}..{b} ({len(tail)}) come after the last anchor (entry {a - 1}) in "
+        f"{store}: {why}; checkpoints are missing, so a rewrite of them would not show: "
+        "restore the anchor store"
+    ], []
