@@ -140,3 +140,31 @@ def test_artifacts_pickled_before_the_model_layer_still_load() -> None:
     assert b"shared.training.families.base" in old
     loaded = pickle.loads(old)
     assert loaded.fit == c.fit and isinstance(loaded.fit, FitReport)
+
+
+def test_ledger_records_pickled_under_their_old_module_still_load() -> None:
+    """Flow artifacts (an ingest's IngestRecord, a scoring run's DeploymentRecord, ...) were
+    pickled as shared.ledger.records.X before each record moved into its aggregate's module:
+    every one of them still unpickles, as the same class."""
+    from datetime import UTC, datetime
+
+    import shared.ledger as ledger
+
+    names = """AliasMoveRecord ApprovalRecord AuditEntryRecord AuditVerification BatchLineage
+    DatasetRecord DeploymentRecord FeedbackBatchRecord FeedbackEntry FlowRunRecord
+    IngestRecord LabelBatchRecord Lineage LineageDataset ModelRegistration ModelVersionRecord
+    MonitoringRecord NewDeployment QuarantineCheck QuarantineExample QuarantineSummary
+    ScoringBatchRecord ValidationReportRecord""".split()
+    for name in names:
+        cls = getattr(ledger, name)
+        old = pickle.dumps(cls, protocol=0).replace(
+            cls.__module__.encode(), b"shared.ledger.records"
+        )
+        assert b"shared.ledger.records" in old, name
+        assert pickle.loads(old) is cls, name
+    d = ledger.DeploymentRecord(
+        1, "v1", "production", "r" * 16, "rules-1", None, "s3://b/x", "sora", datetime.now(UTC)
+    )
+    old = pickle.dumps(d, protocol=0).replace(b"shared.ledger.releases", b"shared.ledger.records")
+    assert b"shared.ledger.records" in old
+    assert pickle.loads(old) == d
