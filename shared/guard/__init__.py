@@ -12,8 +12,8 @@ record a bundle is verified against), shared.data and shared.config.
 
 from shared.guard.envelope import Envelope
 from shared.guard.guarded import GuardedModel
-from shared.guard.plan import DECISIONS
 from shared.guard.predictions import GuardedPredictions, decision_counts, intervention_rate
+from shared.guard.rows import DECISIONS
 
 __all__ = [
     "DECISIONS",

@@ -29,7 +29,8 @@ import pandas as pd
 from shared.model.multiclass import set_mask, set_text
 
 if TYPE_CHECKING:
-    from shared.guard.plan import Outcome, Plan, Rows
+    from shared.guard.plan import Outcome, Plan
+    from shared.guard.rows import Rows
 
 
 def answer_classes(plan: Plan, typed: Mapping[str, np.ndarray], state: Rows, n: int) -> Outcome:

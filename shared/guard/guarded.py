@@ -18,7 +18,8 @@ from shared.config import ProjectConfig, RulesConfig
 from shared.data.contracts import Contracts, build_contracts
 from shared.guard.classes import add_class_columns, add_class_fields
 from shared.guard.envelope import Envelope
-from shared.guard.plan import DECISIONS, Outcome, Plan, records_columns
+from shared.guard.plan import Outcome, Plan
+from shared.guard.rows import DECISIONS, records_columns
 
 if TYPE_CHECKING:
     from shared.model.conformal import Calibration  # types only

@@ -11,7 +11,7 @@ import numpy as np
 from shared.config import InputRule, ProjectConfig
 
 if TYPE_CHECKING:
-    from shared.guard.plan import Rows
+    from shared.guard.rows import Rows
     from shared.model.conformal import Calibration  # types only
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from shared.guard.plan import DECISIONS
+from shared.guard.rows import DECISIONS
 
 
 class GuardedPredictions(pa.DataFrameModel):

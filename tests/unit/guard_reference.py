@@ -11,7 +11,7 @@ from shared.config import InputRule
 from shared.data.rowchecks import check_rows
 from shared.guard import GuardedModel
 from shared.guard.intervals import interval_rules, intervals
-from shared.guard.plan import Rows, stand_in
+from shared.guard.rows import Rows, stand_in
 
 
 def predict_frame(g: GuardedModel, rows: pd.DataFrame) -> pd.DataFrame:

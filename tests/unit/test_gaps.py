@@ -74,8 +74,10 @@ def test_validation_keeps_gaps_of_nullable_features_only() -> None:
 
 
 def test_config_hashes_of_projects_without_the_new_fields_are_unchanged() -> None:
-    # the shipped files hash as before nullable features and required rules existed
-    assert BASE.config_hash() == "35bdee32d45d8058"
+    # the shipped files hash as before nullable features and required rules existed. The
+    # demo's project hash was 35bdee32d45d8058 until issue 25 moved `app: {dev_mode: true}`
+    # out of project.yaml (into roles.yaml): that section, and only it, left the hash
+    assert BASE.config_hash() == "6443acc879d751c8"
     assert RULES.rules_hash() == "e740e6978d7242c3"
     assert CFG.config_hash() != BASE.config_hash()
 
