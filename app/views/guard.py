@@ -7,6 +7,7 @@ from shared.guard.bundle import BundleError
 from shared.release import load_alias
 from shared.reports import guard_activity
 from shared.reports.activity import online_activity
+from shared.reports.whatif import what_if
 
 NO_SHADOW = {
     "reasons": "none",
@@ -47,22 +48,27 @@ if found is None:
     st.stop()
 dep, guarded = found
 with st.form("whatif"):
-    row = {}
+    row, missing = {}, set()
     cols = st.columns(3)
     for i, (name, spec) in enumerate(cfg.features.items()):
-        c = cols[i % 3]
+        c, key = cols[i % 3], f"whatif_{name}"
         if spec.type == "category":
-            row[name] = c.selectbox(name, spec.values or [])
+            row[name] = c.selectbox(name, spec.values or [], key=key)
         elif spec.type == "bool":
-            row[name] = c.checkbox(name)
+            row[name] = c.checkbox(name, key=key)
         elif spec.type == "int":
-            row[name] = c.number_input(name, value=int(spec.min or 0), step=1)
+            row[name] = c.number_input(name, value=int(spec.min or 0), step=1, key=key)
         else:
-            row[name] = c.number_input(name, value=float(spec.min or 0) + 1.0)
+            row[name] = c.number_input(name, value=float(spec.min or 0) + 1.0, key=key)
+        if spec.nullable and c.checkbox(f"{name}: missing", key=f"whatif_missing_{name}"):
+            missing.add(name)
+    if cfg.nullable_features:
+        st.caption("A nullable feature may be missing: tick its box to ask without it.")
     go = st.form_submit_button("Ask the guarded model", type="primary")
 if go:
-    row[cfg.timestamp_column] = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
-    out = guarded.predict(pd.DataFrame([row])).iloc[0]
+    out = what_if(guarded, cfg, row, missing)
+    if missing:
+        st.write("Asked without: " + ", ".join(sorted(missing)))
     if cfg.task == "multiclass":  # the class, its probability, its set and every class's
         answered = not pd.isna(out["prediction"])
         st.metric(

@@ -1,7 +1,10 @@
 """A multiclass project through the paths users run: scikit-learn's wine data
 (examples/wine/) ingested, trained, approved, promoted, scored by the score flow, shown by
 `renkei scores` and served by `renkei serve`, each answer with every class's probability,
-the predicted class and its prediction set."""
+the predicted class and its prediction set. A tenth of the wines lack their ash or their
+magnesium (seeded gaps in the project's two nullable features): kept, trained on and
+answered by the model; a wine without its alcohol is quarantined at ingest and rejected by
+the service, naming the feature."""
 
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ from tests.flows.test_own_data import project_folder, raw_batches
 
 pytestmark = pytest.mark.slow
 
+GAPPY = ["ash", "magnesium"]  # the wine project's nullable features (examples/wine/)
+
 
 def wine() -> pd.DataFrame:
     """scikit-learn's bundled wine data: 13 measurements and the cultivar as its class name."""
@@ -37,7 +42,17 @@ def wine() -> pd.DataFrame:
     frame["target"] = np.asarray(data.target_names)[frame["target"].to_numpy()]
     # the file lists the wines class by class: shuffled (seeded), as an export would be
     order = np.random.default_rng(1).permutation(len(frame))
-    return frame.iloc[order].reset_index(drop=True)
+    frame = frame.iloc[order].reset_index(drop=True)
+    # about a tenth of the analyses lack their ash, another tenth their magnesium (seeded)
+    rng = np.random.default_rng(7)
+    for name in GAPPY:
+        frame[name] = frame[name].where(rng.random(len(frame)) >= 0.1)
+    return frame
+
+
+def as_json_rows(frame: pd.DataFrame) -> list[dict]:
+    """Rows as a client sends them: a gap (NaN in the frame) is null."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def test_the_wine_project_runs_the_whole_loop_and_answers_classes(tmp_path: Path) -> None:
@@ -47,7 +62,14 @@ def test_the_wine_project_runs_the_whole_loop_and_answers_classes(tmp_path: Path
     pset = load_project_set(folder)
     cfg = pset.project
     classes = list(cfg.classes or [])
+    assert cfg.nullable_features == GAPPY
     train_csv, new_csv = raw_batches(wine(), folder, tmp_path)
+    raw = pd.read_csv(train_csv)
+    # one analysis without its alcohol, which may not be missing: quarantined, with its reason
+    raw.loc[4, "alcohol"] = None
+    raw.to_csv(train_csv, index=False)
+    gaps = raw.drop(index=4)[GAPPY].isna()
+    assert gaps.sum().min() >= 10 and gaps.any(axis=1).sum() >= 20  # the seeded gaps
     flow_cfg = ("--config", "project", project)
 
     def ok(p) -> str:
@@ -63,8 +85,17 @@ def test_the_wine_project_runs_the_whole_loop_and_answers_classes(tmp_path: Path
     renkei("db", "upgrade")
     ok(cli_run(INGEST, *flow_cfg, "run", "--source", str(train_csv)))
     ledger = Ledger.open(cfg.storage.ledger_url)
-    stored = pd.read_parquet(ledger.datasets.all()[0].location)
+    [ds] = ledger.datasets.all()
+    stored = pd.read_parquet(ds.location)
     assert set(stored["cultivar"]) == set(classes)  # labels kept as the class names
+    # every wine with a gap in ash or magnesium is kept, the gap as a missing value; only
+    # the wine without its alcohol is quarantined
+    assert (ds.rows_in, ds.rows_valid, ds.rows_quarantined) == (len(raw), len(raw) - 1, 1)
+    q = ledger.datasets.quarantine(ds.version)
+    assert [(c.column, c.check, [e.row for e in c.examples]) for c in q.by_check] == [
+        ("alcohol", "not_nullable", [4])
+    ]
+    assert stored[GAPPY].isna().sum().to_dict() == gaps.sum().to_dict()
     ok(cli_run(TRAIN, *flow_cfg, "run"))
     [cand] = [m for m in ledger.registry.models() if m.status == "candidate"]
     assert cand.family != "baseline" and cand.key_metric == "log_loss"
@@ -88,6 +119,10 @@ def test_the_wine_project_runs_the_whole_loop_and_answers_classes(tmp_path: Path
     probs = out[[f"p_{c}" for c in classes]]
     answered = out["decision"] != "rejected"
     assert answered.sum() >= 0.8 * len(out), out["decision"].value_counts()
+    # the wines with gaps are answered, and no rule fired on their gaps
+    gappy = new[GAPPY].isna().any(axis=1).to_numpy()
+    assert gappy.sum() >= 2 and answered.to_numpy()[gappy].all(), out[gappy]
+    assert not out["reasons"].fillna("").str.contains("|".join(GAPPY)).any(), out["reasons"]
     assert np.allclose(probs[answered].sum(axis=1), 1.0)
     best = np.asarray(classes)[probs[answered].to_numpy().argmax(axis=1)]
     assert (out.loc[answered, "predicted_class"] == best).all()
@@ -126,8 +161,19 @@ def test_the_wine_project_runs_the_whole_loop_and_answers_classes(tmp_path: Path
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for_http(f"{base}/health", proc)
-        rows = new.head(3).to_dict("records")
+        rows = as_json_rows(new.head(3))
         rows[2]["proline"] = 2200.0  # within the contract, outside the range rule: rejected
+        # in the same request, the surest wine the model answered in the batch: with a gap
+        # in each nullable feature (null, absent), and without its alcohol (null, absent)
+        surest = out[out["decision"] == "model"].sort_values("prediction").iloc[-1]
+        sure = as_json_rows(new.iloc[[int(surest["input_row"])]])[0]
+        rows += [
+            {**sure, "wine_id": "no-ash", "ash": None},
+            {k: v for k, v in sure.items() if k != "magnesium"} | {"wine_id": "no-magnesium"},
+            {**sure, "wine_id": "no-ash-no-magnesium", "ash": None, "magnesium": None},
+            {**sure, "wine_id": "null-alcohol", "alcohol": None},
+            {k: v for k, v in sure.items() if k != "alcohol"} | {"wine_id": "no-alcohol"},
+        ]
         with httpx.Client(base_url=base, timeout=20, trust_env=False) as c:
             r = c.post("/predict", json=rows)
             assert r.status_code == 200, r.text
@@ -141,6 +187,15 @@ def test_the_wine_project_runs_the_whole_loop_and_answers_classes(tmp_path: Path
             assert a["predicted_class"] in a["prediction_set"]
         assert answers[2]["decision"] == "rejected" and "proline_plausible" in answers[2]["reasons"]
         assert answers[2]["probabilities"] is None and answers[2]["predicted_class"] is None
+        for a in answers[3:6]:  # a gap in a nullable feature: the model answers
+            assert (a["decision"], a["reasons"]) == ("model", []), a
+            assert set(a["probabilities"]) == set(classes)
+            assert sum(a["probabilities"].values()) == pytest.approx(1.0)
+            assert a["predicted_class"] == max(a["probabilities"], key=a["probabilities"].get)
+            assert a["predicted_class"] in a["prediction_set"]
+        for a in answers[6:]:  # no alcohol: that row alone is refused, naming the feature
+            assert (a["decision"], a["reasons"]) == ("rejected", ["schema:alcohol:not_nullable"])
+            assert a["probabilities"] is None and a["predicted_class"] is None
         scored = out.set_index("row_id")
         for a in answers[:2]:  # the service and the score flow give the same answer
             assert a["predicted_class"] == scored.loc[a["row_id"], "predicted_class"]
