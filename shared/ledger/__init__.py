@@ -25,35 +25,34 @@ from shared.ledger.vocab import (
 )
 
 # Each record from its aggregate's module on first use (PEP 562): the scoring service, which
-# reads deployments, does not load the datasets' or the registry's repositories.
-__getattr__ = lazy_exports(
-    __name__,
-    {
-        "AliasMoveRecord": "releases",
-        "ApprovalRecord": "releases",
-        "AuditEntryRecord": "audit",
-        "AuditVerification": "audit",
-        "BatchLineage": "operations",
-        "DatasetRecord": "datasets",
-        "DeploymentRecord": "releases",
-        "FeedbackBatchRecord": "operations",
-        "FeedbackEntry": "operations",
-        "FlowRunRecord": "runs",
-        "IngestRecord": "datasets",
-        "LabelBatchRecord": "datasets",
-        "Lineage": "registry",
-        "LineageDataset": "registry",
-        "ModelRegistration": "registry",
-        "ModelVersionRecord": "registry",
-        "MonitoringRecord": "monitoring",
-        "NewDeployment": "releases",
-        "QuarantineCheck": "datasets",
-        "QuarantineExample": "datasets",
-        "QuarantineSummary": "datasets",
-        "ScoringBatchRecord": "operations",
-        "ValidationReportRecord": "datasets",
-    },
-)
+# reads deployments, does not load the datasets' or the registry's repositories
+# (shared.ledger.records serves the same names at their old path, for old pickles).
+RECORD_MODULES = {
+    "AliasMoveRecord": "releases",
+    "ApprovalRecord": "releases",
+    "AuditEntryRecord": "audit",
+    "AuditVerification": "audit",
+    "BatchLineage": "operations",
+    "DatasetRecord": "datasets",
+    "DeploymentRecord": "releases",
+    "FeedbackBatchRecord": "operations",
+    "FeedbackEntry": "operations",
+    "FlowRunRecord": "runs",
+    "IngestRecord": "datasets",
+    "LabelBatchRecord": "datasets",
+    "Lineage": "registry",
+    "LineageDataset": "registry",
+    "ModelRegistration": "registry",
+    "ModelVersionRecord": "registry",
+    "MonitoringRecord": "monitoring",
+    "NewDeployment": "releases",
+    "QuarantineCheck": "datasets",
+    "QuarantineExample": "datasets",
+    "QuarantineSummary": "datasets",
+    "ScoringBatchRecord": "operations",
+    "ValidationReportRecord": "datasets",
+}
+__getattr__ = lazy_exports(__name__, RECORD_MODULES)
 
 __all__ = [
     "Alias",

@@ -149,12 +149,10 @@ def test_ledger_records_pickled_under_their_old_module_still_load() -> None:
     from datetime import UTC, datetime
 
     import shared.ledger as ledger
+    from shared.ledger import RECORD_MODULES
 
-    names = """AliasMoveRecord ApprovalRecord AuditEntryRecord AuditVerification BatchLineage
-    DatasetRecord DeploymentRecord FeedbackBatchRecord FeedbackEntry FlowRunRecord
-    IngestRecord LabelBatchRecord Lineage LineageDataset ModelRegistration ModelVersionRecord
-    MonitoringRecord NewDeployment QuarantineCheck QuarantineExample QuarantineSummary
-    ScoringBatchRecord ValidationReportRecord""".split()
+    names = sorted(RECORD_MODULES)
+    assert len(names) == 23
     for name in names:
         cls = getattr(ledger, name)
         old = pickle.dumps(cls, protocol=0).replace(
