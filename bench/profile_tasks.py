@@ -136,18 +136,34 @@ def run_flow(cmd: list[str], cwd: Path, env: dict[str, str], folder: Path) -> tu
     return t0, wall
 
 
-def promote_candidate(project: Path) -> str:
-    """Approve and promote the newest candidate to production, as the tests do."""
-    from shared.config import load_project, load_project_set
-    from shared.ledger import Ledger
-    from tests.builders import release
+PROMOTE = """
+import sys
+from shared.config import load_project, load_project_set
+from shared.ledger import Ledger
+from tests.builders import release
 
-    cfg, pset = load_project(project), load_project_set(project)
-    ledger = Ledger.open(cfg.storage.ledger_url)
-    version = next(m.version for m in ledger.registry.models() if m.status == "candidate")
-    release(ledger, pset.roles, cfg, pset.rules, version, "profile")
-    ledger.close()
-    return version
+project = sys.argv[1]
+cfg, pset = load_project(project), load_project_set(project)
+ledger = Ledger.open(cfg.storage.ledger_url)
+version = next(m.version for m in ledger.registry.models() if m.status == "candidate")
+release(ledger, pset.roles, cfg, pset.rules, version, "profile")
+ledger.close()
+"""
+
+
+def promote_candidate(project: Path, repo: Path, env: dict[str, str]) -> None:
+    """Approve and promote the newest candidate to production, as the tests do, with the
+    checkout's own code (its bundle holds that checkout's settings)."""
+    run_env = {**env, "PYTHONPATH": str(repo)}
+    p = subprocess.run(
+        [sys.executable, "-c", PROMOTE, str(project)],
+        cwd=repo,
+        env=run_env,
+        capture_output=True,
+        text=True,
+    )
+    if p.returncode != 0:
+        raise SystemExit(f"promoting in {repo} failed:\n{p.stderr[-3000:]}")
 
 
 def outcomes(project: Path) -> dict[str, object]:
@@ -276,7 +292,7 @@ def main() -> None:
             for name, repo in repos.items():
                 project = projects[name]
                 if flow == "score":
-                    promote_candidate(project)
+                    promote_candidate(project, repo, env)
                 cmd = [f"flows/{flow}_flow.py", "--config", "project", str(project), "run"]
                 folder = out / f"{flow}-{name}"
                 run_env = {**env, "PYTHONPATH": os.pathsep.join([str(HOOK), str(repo)])}
