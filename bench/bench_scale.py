@@ -8,7 +8,7 @@ the peak resident memory of the largest task (each step stores its ``ru_maxrss``
 
 Goals (issue 16): wall time grows linearly (5M within 5.5x of 1M); the largest task's peak
 memory stays flat (5M within 1.2x of 1M) and under 1 GiB with a fixed partition size
-(``--partition-rows 250000``; ``auto`` grows partitions with the batch up to 1M rows).
+(``--partition-rows 250000``; ``auto`` grows partitions with the batch up to 500,000 rows).
 
     python bench/bench_scale.py [--sizes 100000 1000000 5000000] [--partition-rows N]
 """

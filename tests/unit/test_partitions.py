@@ -52,7 +52,8 @@ def test_any_partition_size_reads_back_the_whole_file(
         (1_000_000, 2, 250_000),
         (1_000_001, 2, 300_000),  # rounded up to a multiple of 50,000: still 4 tasks
         (1_000_000, 16, 50_000),  # more cores than steps of 50,000: 20 tasks of the smallest
-        (5_000_000, 2, 1_000_000),  # at most 1M rows a task: 5 tasks, not 4 of 1.25M
+        (2_000_000, 2, 500_000),
+        (5_000_000, 2, 500_000),  # at most 500,000 rows a task: 10 tasks, not 4 of 1.25M
     ],
 )
 def test_auto_sizes_partitions_to_about_two_tasks_per_core(
