@@ -162,8 +162,8 @@ class StorageSettings(_Strict):
     data_root: str = "data"
     ledger_url: str = "sqlite:///data/ledger.db"
     # input rows per partition: one ingest/score task (and one part file) each; a task's
-    # memory grows with it, the number of tasks shrinks with it. "auto": about two tasks per
-    # core of the machine that plans the batch (deployed runs get FIXED_PARTITION_ROWS)
+    # memory grows with it, the number of tasks shrinks with it. "auto": one task per core of
+    # the machine that plans the batch (deployed runs get FIXED_PARTITION_ROWS)
     partition_rows: PartitionRows = "auto"
 
     @field_validator("partition_rows", mode="before")

@@ -37,7 +37,10 @@ CHUNK = 1 << 24  # bytes per read while scanning a CSV file
 
 # storage.partition_rows: auto
 AUTO: Literal["auto"] = "auto"
-TASKS_PER_CORE = 2  # tasks per core: one waiting on I/O while another computes
+# tasks per core: one. A task's start (a process, its imports) costs seconds; more tasks than
+# cores only queue behind each other (ingest flow, 2 cores, 400,000 rows: 4 tasks 17.4-17.7 s,
+# 2 tasks 12.7-13.2 s; 1M rows: 2 tasks 17.3-17.9 s, 4 tasks 19.5-21.4 s)
+TASKS_PER_CORE = 1
 AUTO_STEP = 50_000  # auto sizes are multiples of this: the smallest, so small batches are one task
 # the largest auto size: a task's memory stays bounded on big batches (one ingest validate
 # task's peak RSS, measured on 1M generated rows: 452 MiB at 250,000, 649 at 500,000, 987 at 1M)
@@ -48,12 +51,13 @@ def partition_size(setting: PartitionRows, total_rows: int, cores: int) -> int:
     """Input rows per partition for ``setting`` (storage.partition_rows) over a batch of
     ``total_rows`` rows planned on a machine of ``cores`` cores.
 
-    A number is used as it is. ``auto``: ``TASKS_PER_CORE`` (2) tasks per core, so the batch
-    is cut into about ``2 x cores`` partitions: ``ceil(total_rows / (2 x cores))`` rounded up
-    to a multiple of 50,000 rows (AUTO_STEP), at least 50,000 (a batch of up to 50,000 rows
-    is one task) and at most 500,000 (AUTO_MAX: more tasks than that on very large
-    batches, so a task's memory stays bounded). 2 cores: 400,000 rows are 4 tasks of
-    100,000; 5M rows are 10 tasks of 500,000.
+    A number is used as it is. ``auto``: one task per core (TASKS_PER_CORE), so the batch is
+    cut into at most ``cores`` partitions: ``ceil(total_rows / cores)`` rounded up to a
+    multiple of 50,000 rows (AUTO_STEP), at least 50,000 (a batch of up to 50,000 rows is one
+    task) and at most 500,000 (AUTO_MAX: more tasks than cores on batches of more than
+    ``cores x 500,000`` rows, so a task's memory stays bounded). 2 cores: 400,000 rows are
+    2 tasks of 200,000, 1M rows 2 of 500,000, 5M rows 10 of 500,000; 16 cores: 1M rows are
+    10 tasks of 100,000 (sizes are whole steps of 50,000).
     """
     if setting != AUTO:
         return max(1, int(setting))

@@ -47,21 +47,19 @@ def test_any_partition_size_reads_back_the_whole_file(
     [
         (1, 2, 50_000),  # a small batch is one task: the smallest auto size
         (50_000, 16, 50_000),
-        (120_000, 1, 100_000),  # 1 core: 2 tasks
-        (400_000, 2, 100_000),  # 2 cores: 4 tasks
-        (1_000_000, 2, 250_000),
-        (1_000_001, 2, 300_000),  # rounded up to a multiple of 50,000: still 4 tasks
-        (1_000_000, 16, 50_000),  # more cores than steps of 50,000: 20 tasks of the smallest
-        (2_000_000, 2, 500_000),
-        (5_000_000, 2, 500_000),  # at most 500,000 rows a task: 10 tasks, not 4 of 1.25M
+        (120_000, 1, 150_000),  # 1 core: one task (whole steps of 50,000)
+        (400_000, 2, 200_000),  # 2 cores: 2 tasks
+        (700_001, 2, 400_000),  # rounded up to a step: still 2 tasks
+        (1_000_000, 2, 500_000),
+        (1_000_000, 16, 100_000),  # 10 tasks: whole steps, not 16 of 62,500
+        (2_000_000, 2, 500_000),  # at most 500,000 rows a task: 4 tasks, not 2 of 1M
+        (5_000_000, 2, 500_000),
     ],
 )
-def test_auto_sizes_partitions_to_about_two_tasks_per_core(
-    rows: int, cores: int, size: int
-) -> None:
+def test_auto_sizes_partitions_to_one_task_per_core(rows: int, cores: int, size: int) -> None:
     assert partition_size("auto", rows, cores) == size
     tasks = -(-rows // size)
-    assert tasks <= 2 * cores or size == partitions.AUTO_MAX
+    assert tasks <= cores or size == partitions.AUTO_MAX
 
 
 def test_a_number_of_rows_is_used_as_it_is_whatever_the_machine() -> None:
@@ -83,12 +81,13 @@ def test_auto_plans_in_one_scan_and_reads_back_the_whole_file(
     f.write_bytes(TEXT.encode())
     whole = pd.read_csv(f, dtype=str)
     files = [("a.csv", str(f), "csv", str(f))]
-    parts = plan(files, "auto", cores=1)  # 2 tasks: 6 rows in partitions of 4 (2 steps)
-    assert partition_size("auto", 6, 1) == 4
+    parts = plan(files, "auto", cores=2)  # 2 tasks: 6 rows in partitions of 4 (2 steps)
+    assert partition_size("auto", 6, 2) == 4
     assert [(p.start, p.stop) for p in parts] == [(0, 4), (4, 6)]
     got = pd.concat([read_partition(p) for p in parts], ignore_index=True)
     pd.testing.assert_frame_equal(got, whole)
     assert [(p.start, p.stop) for p in plan(files, "auto", cores=3)] == [(0, 2), (2, 4), (4, 6)]
+    assert [(p.start, p.stop) for p in plan(files, "auto", cores=1)] == [(0, 6)]
 
 
 def test_rows_across_files_and_formats_keep_their_order_and_lineage(tmp_path: Path) -> None:
