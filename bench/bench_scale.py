@@ -7,7 +7,8 @@ rows in production), partitions of ``storage.partition_rows`` rows from config/p
 the peak resident memory of the largest task (each step stores its ``ru_maxrss``).
 
 Goals (issue 16): wall time grows linearly (5M within 5.5x of 1M); the largest task's peak
-memory stays flat (5M within 1.2x of 1M) and under 1 GiB with the default partition size.
+memory stays flat (5M within 1.2x of 1M) and under 1 GiB with a fixed partition size
+(``--partition-rows 250000``; ``auto`` grows partitions with the batch up to 500,000 rows).
 
     python bench/bench_scale.py [--sizes 100000 1000000 5000000] [--partition-rows N]
 """
@@ -28,7 +29,9 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import write_table  # noqa: E402
 from shared.config import load_project  # noqa: E402
+from shared.config.settings import machine_cores  # noqa: E402
 from shared.data.generator import generate_orders  # noqa: E402
+from shared.data.partitions import partition_size  # noqa: E402
 from shared.operate.scoring import fresh_batch_start  # noqa: E402
 
 FILE_ROWS = 500_000
@@ -116,7 +119,7 @@ def main() -> None:
                     [
                         flow.removesuffix(".py"),
                         f"{n:,}",
-                        f"{-(-n // size)}",
+                        f"{-(-n // partition_size(size, n, machine_cores()))}",
                         f"{wall:.1f}",
                         f"{n / wall:,.0f}",
                         f"{peak:,.0f} ({where})",
@@ -125,7 +128,7 @@ def main() -> None:
                 print(" | ".join(rows[-1]), flush=True)
         write_table(
             "scale",
-            f"Scale: ingest and score flows, partitions of {size:,} rows (local Metaflow)",
+            f"Scale: ingest and score flows, partitions of {size} rows (local Metaflow)",
             rows,
             ["flow", "rows", "partitions", "wall s", "rows/s", "largest task peak RSS MiB (step)"],
         )

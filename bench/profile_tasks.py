@@ -308,7 +308,11 @@ def main() -> None:
 
             cfg = load_project(projects["now"])
             learned = tuple(f for f in cfg.training.families if f != "baseline")
-            parts = -(-args.rows // cfg.storage.partition_rows)
+            from shared.config.settings import machine_cores
+            from shared.data.partitions import partition_size
+
+            size = partition_size(cfg.storage.partition_rows, args.rows, machine_cores())
+            parts = -(-args.rows // size)
             floor_dir = tmp / "floor"
             floor_dir.mkdir()
             floor_env = {**env, "PYTHONPATH": str(HOOK)}

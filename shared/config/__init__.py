@@ -22,6 +22,7 @@ from .base import (
 )
 from .exports import lazy_exports
 from .project import (
+    FIXED_PARTITION_ROWS,
     HIGHER_IS_BETTER,
     REGRESSION_METRICS,
     BaselineSettings,
@@ -31,6 +32,7 @@ from .project import (
     GeneratorSettings,
     IntervalSettings,
     MonitoringSettings,
+    PartitionRows,
     ProjectConfig,
     ProjectFiles,
     RangeSpec,
@@ -100,6 +102,7 @@ __all__ = [
     "DEFAULT_PROJECT_PATH",
     "DEFAULT_ROLES_PATH",
     "DEFAULT_RULES_PATH",
+    "FIXED_PARTITION_ROWS",
     "FeatureSpec",
     "GateSettings",
     "GeneratorSettings",
@@ -116,6 +119,7 @@ __all__ = [
     "OutputRule",
     "PHASES",
     "ProjectConfig",
+    "PartitionRows",
     "ProjectFiles",
     "ProjectSet",
     "REGRESSION_METRICS",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import DEFAULT_PROJECT_PATH, _load, _Strict
 
@@ -150,12 +150,36 @@ MOVED_DEV_MODE = (
 )
 
 
+# The fixed partition size deployed runs use: `renkei deploy aws` writes it for `auto`
+# (Batch tasks are sized by aws.yaml, not by the machine that plans them).
+FIXED_PARTITION_ROWS = 250_000
+# storage.partition_rows: a positive number of input rows, or "auto" (local runs size their
+# partitions to the machine: shared.data.partitions.partition_size)
+PartitionRows = Annotated[int, Field(gt=0)] | Literal["auto"]
+
+
 class StorageSettings(_Strict):
     data_root: str = "data"
     ledger_url: str = "sqlite:///data/ledger.db"
     # input rows per partition: one ingest/score task (and one part file) each; a task's
-    # memory grows with it, the number of tasks shrinks with it
-    partition_rows: int = Field(250_000, gt=0)
+    # memory grows with it, the number of tasks shrinks with it. "auto": one task per core of
+    # the machine that plans the batch (deployed runs get FIXED_PARTITION_ROWS)
+    partition_rows: PartitionRows = "auto"
+
+    @field_validator("partition_rows", mode="before")
+    @classmethod
+    def _rows_or_auto(cls, value: object) -> object:
+        if value == "auto" or (type(value) is int and value > 0):
+            return value
+        raise ValueError(
+            f"must be a positive number of input rows, or auto (sized to the machine's "
+            f"cores), not {value!r}"
+        )
+
+    def fixed_partition_rows(self) -> int:
+        """The partition size as a fixed number of rows: ``auto`` is FIXED_PARTITION_ROWS."""
+        rows = self.partition_rows
+        return FIXED_PARTITION_ROWS if rows == "auto" else rows
 
 
 class GeneratorSettings(_Strict):
@@ -334,6 +358,9 @@ class ProjectConfig(_Strict):
                 del spec["nullable"]
         if self.classes is None:  # a setting only multiclass projects have: hashes stay
             del data["classes"]
+        # the partition size changes no result (dataset versions are split-independent):
+        # `auto` hashes as the fixed size it replaced as the default (issue 26), so hashes stay
+        data["storage"]["partition_rows"] = self.storage.fixed_partition_rows()
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

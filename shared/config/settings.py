@@ -30,6 +30,15 @@ def ledger_url(cfg: ProjectConfig, environ: Mapping[str, str] | None = None) -> 
     return url
 
 
+def machine_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's share; else
+    ``os.cpu_count()``; at least 1): what ``storage.partition_rows: auto`` sizes for."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def current_user(environ: Mapping[str, str] | None = None) -> str:
     """Who is acting: METAFLOW_USER, USER, or the login name."""
     env = os.environ if environ is None else environ

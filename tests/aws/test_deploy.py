@@ -13,7 +13,8 @@ import yaml
 from click.testing import CliRunner
 
 from shared.cli import cli
-from shared.config import load_project
+from shared.config import FIXED_PARTITION_ROWS, load_project, load_project_set
+from shared.deploy import write_production_settings
 from tests.conftest import REPO, write_project
 
 pytestmark = pytest.mark.slow
@@ -185,10 +186,11 @@ def test_deploy_every_production_flow(
     assert list(project) == list(load_project(tmp_path / "project.yaml").model_dump())
     settings = tmp_path / "production"
     assert project == yaml.safe_load((settings / "project.yaml").read_text())
+    assert load_project(tmp_path / "project.yaml").storage.partition_rows == "auto"
     assert project["storage"] == {
         "data_root": "s3://renkei-data/eta",
         "ledger_url": "secretsmanager:renkei/ledger-url",
-        "partition_rows": 250_000,  # the project's partition size goes with it
+        "partition_rows": 250_000,  # auto (sized to the machine that plans) deploys fixed
     }
     # the production settings operators use: the project folder with its four files
     for name in ("rules", "roles", "costs"):
@@ -200,6 +202,21 @@ def test_deploy_every_production_flow(
     policies = json.loads(print_iam(tmp_path, aws_path))
     [start] = policies["eventbridge_role"]["policy"]["Statement"]
     assert sorted(start["Resource"]) == sorted(m["stateMachineArn"] for m in machines)
+
+
+@pytest.mark.parametrize(("setting", "deployed"), [("auto", FIXED_PARTITION_ROWS), (400, 400)])
+def test_production_settings_carry_a_fixed_partition_size(
+    tmp_path: Path, setting: object, deployed: int
+) -> None:
+    # issue 26: `auto` sizes partitions to the machine that plans a batch, which on AWS is not
+    # the machine its Batch tasks run on: the deploy writes a fixed number for it (the
+    # settings frozen into the state machines are these, test_deploy_every_production_flow)
+    project = write_project(tmp_path, storage__partition_rows=setting)
+    out = write_production_settings(
+        tmp_path / "production", load_project_set(project), REPO / "config" / "aws.yaml"
+    )
+    assert yaml.safe_load(out.read_text())["storage"]["partition_rows"] == deployed
+    assert load_project(out).storage.partition_rows == deployed
 
 
 def test_missing_setting_names_the_setting_and_the_file(tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 from shared.config import load_project
+from shared.config.settings import machine_cores
 from shared.data.generator import generate_orders
 from shared.data.ingest import land_raw
 from shared.data.manifest import MANIFEST, read_manifest
-from shared.data.partitions import locate
+from shared.data.partitions import locate, partition_size
 from shared.data.partvalidate import validate_batch
 from shared.ledger import Ledger
 from shared.operate.scoring import fresh_batch_start
@@ -111,6 +112,33 @@ def test_a_duplicate_id_across_two_partitions_is_quarantined(tmp_path: Path) -> 
     root = str(tmp_path / "whole")
     whole, _ = validate_batch(land_raw(str(src), root), cfg, root, datetime.now(), 10_000)
     assert whole.dataset_version == ds.version and whole.rows_quarantined == 1
+
+
+def test_auto_partitions_fit_the_machine_and_keep_the_dataset_version(tmp_path: Path) -> None:
+    # issue 26: the shipped default sizes partitions to the machine's cores (one task each);
+    # 60,000 rows are more than the smallest auto size (50,000): two tasks on 2 cores or more
+    project = write_project(tmp_path, storage__partition_rows="auto")
+    cfg = load_project(project)
+    assert cfg.storage.partition_rows == "auto"
+    g = generate_orders(60_000, seed=5, bad_fraction=0.02, start="2026-10-01", days=14)
+    src = tmp_path / "big.csv"
+    g.orders.to_csv(src, index=False)
+    run, status, stdout, _ = run_flow(INGEST, project, source=str(src))
+    assert status == "successful", stdout
+    size = partition_size("auto", 60_000, machine_cores())
+    parts = run["start"].task.data.parts
+    assert [(p.start, p.stop) for p in parts] == [
+        (a, min(a + size, 60_000)) for a in range(0, 60_000, size)
+    ]
+    assert len(parts) == len(list(run["validate"].tasks()))  # one foreach task each
+    assert len(parts) == min(2, machine_cores())
+    [ds] = Ledger.open(cfg.storage.ledger_url).datasets.all()
+    assert [p.input_start for p in read_manifest(ds.location).parts] == [p.start for p in parts]
+    # the same file cut at a fixed size (another number of partitions): the same version
+    root = str(tmp_path / "fixed")
+    fixed, _ = validate_batch(land_raw(str(src), root), cfg, root, datetime.now(), 7_000)
+    assert fixed.dataset_version == ds.version and fixed.rows_in == ds.rows_in == 60_000
+    assert fixed.rows_quarantined == ds.rows_quarantined > 0
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,16 @@ def _broken(tmp_path: Path, mutate) -> Path:
         (lambda d: d["features"]["zone"].pop("values"), "features.zone", "values"),
         (lambda d: d.update(colour="blue"), "colour", "Extra inputs"),
         (lambda d: d.pop("target"), "target", "Field required"),
+        (
+            lambda d: d["storage"].update(partition_rows=0),
+            "storage.partition_rows",
+            "must be a positive number of input rows, or auto",
+        ),
+        (
+            lambda d: d["storage"].update(partition_rows="fast"),
+            "storage.partition_rows",
+            "or auto (sized to the machine's cores), not 'fast'",
+        ),
     ],
 )
 def test_wrong_config_names_file_field_and_problem(tmp_path, mutate, field, problem) -> None:
@@ -97,6 +107,19 @@ def test_config_hash_changes_with_settings(tmp_path: Path) -> None:
     b = load_project(_broken(tmp_path, lambda d: d["validation"].update(min_valid_fraction=0.5)))
     assert a.config_hash() != b.config_hash()
     assert a.config_hash() == load_project(REPO / "config" / "project.yaml").config_hash()
+
+
+def test_partition_rows_auto_hashes_as_the_fixed_size_it_replaced(tmp_path: Path) -> None:
+    # issue 26: the shipped default became `auto`; the partition size changes no result
+    # (dataset versions are split-independent), so `auto` hashes as 250,000 did and the
+    # config hashes recorded with model versions stay; another size is another setting
+    shipped = load_project(REPO / "config" / "project.yaml")
+    assert shipped.storage.partition_rows == "auto"
+    fixed = load_project(_broken(tmp_path, lambda d: d["storage"].update(partition_rows=250_000)))
+    assert fixed.storage.partition_rows == 250_000
+    assert shipped.config_hash() == fixed.config_hash()
+    other = _broken(tmp_path, lambda d: d["storage"].update(partition_rows=1000))
+    assert load_project(other).config_hash() != shipped.config_hash()
 
 
 # -- guard rules checked against the project's features (issue 10, problem 2) -------------
