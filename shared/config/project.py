@@ -180,6 +180,13 @@ class ServiceSettings(_Strict):
 
     max_body_bytes: int = Field(1_048_576, gt=0)
     max_rows: int = Field(1000, gt=0)
+    # seconds the service keeps each API token's ledger look-up in memory (valid -> its name;
+    # unknown or revoked -> refused): a revoked token is refused, and a new one accepted,
+    # within this long; 0 asks the ledger on every request
+    token_cache_seconds: float = Field(5.0, ge=0)
+
+
+_TOKEN_CACHE_DEFAULT = ServiceSettings.model_fields["token_cache_seconds"].default
 
 
 class CaptureSettings(_Strict):
@@ -334,6 +341,8 @@ class ProjectConfig(_Strict):
                 del spec["nullable"]
         if self.classes is None:  # a setting only multiclass projects have: hashes stay
             del data["classes"]
+        if self.service.token_cache_seconds == _TOKEN_CACHE_DEFAULT:  # hashes as before it
+            del data["service"]["token_cache_seconds"]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
