@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -270,7 +271,8 @@ def measure(
                 m[f"bare_{q}"], m[f"http_{q}"] = worst[f"bare_{q}"], worst[f"http_{q}"]
         finally:
             for s in (guarded_srv, bare_srv):
-                s.terminate()
+                # uvicorn re-raises the signal it stopped on: after SIGINT cProfile still writes
+                s.send_signal(signal.SIGINT if profile and s is guarded_srv else signal.SIGTERM)
                 s.wait(60)
     return m
 

@@ -59,6 +59,31 @@ class OidcVerifier:
         return f"oidc:{claims['sub']}@{claims['iss']}"
 
 
+def _log_caller(app: Any) -> Any:
+    """Pure ASGI middleware: each answer's log line names its caller (what ``caller`` left in
+    the request's state). No BaseHTTPMiddleware: it would cost every request a task and a
+    stream of its own."""
+
+    async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        status = [500]  # an app that fails before answering: uvicorn answers 500
+
+        async def sent(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, sent)
+        finally:
+            caller = scope.get("state", {}).get("caller", "-")
+            log.info("caller=%s %s %s %s", caller, scope["method"], scope["path"], status[0])
+        return None
+
+    return middleware
+
+
 def protect(
     app: FastAPI, ledger: Ledger, settings: IdentitySettings, cache_seconds: float = 5.0
 ) -> Callable[..., Any]:
@@ -69,14 +94,7 @@ def protect(
     tokens = TokenCache(ledger.trust.token_name, cache_seconds)
     oidc = OidcVerifier(settings.api_oidc) if settings.api_oidc else None
 
-    @app.middleware("http")
-    async def log_caller(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        caller = getattr(request.state, "caller", "-")
-        log.info(
-            "caller=%s %s %s %s", caller, request.method, request.url.path, response.status_code
-        )
-        return response
+    app.add_middleware(_log_caller)
 
     async def caller(request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
