@@ -4,10 +4,10 @@
 2. In-process single-row guarded prediction: p50 / p99 (beside the raw model's).
 3. HTTP /predict p50 / p99 over a fixed number of requests on loopback, beside a bare
    FastAPI endpoint calling the raw model (both served by uvicorn in their own process, one
-   worker), in ``--runs`` runs (each: the bare endpoint, then renkei serve). Every request
-   carries `Authorization: Bearer TOKEN` (a token made in the bench's ledger), as production
-   clients send it, so the service's token check is measured; ``--anonymous`` calls in dev
-   mode without one (the old measure).
+   worker), in ``--runs`` runs, the two called in turn request by request (so both see the
+   same load on a shared machine). Every request carries `Authorization: Bearer TOKEN` (a
+   token made in the bench's ledger), as production clients send it, so the service's token
+   check is measured; ``--anonymous`` calls in dev mode without one (the old measure).
 
     python bench/bench_guard.py [--rows 100000] [--requests 2000] [--runs 3] [--anonymous]
 """
@@ -72,21 +72,32 @@ def serve(cmd: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
     raise RuntimeError(f"server on port {port} did not start within 300 s: see {log.name}")
 
 
-def http_latency(port: int, body: dict, n: int, headers: dict | None = None) -> tuple[float, float]:
+def http_latency(
+    ports: tuple[int, int], body: dict, n: int, headers: dict | None = None
+) -> list[tuple[float, float]]:
+    """p50 / p99 (ms) of ``n`` requests to each port, the two servers called in turn (which
+    goes first alternates), so both see the same load on a shared machine."""
     import httpx
 
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers=headers or {}, trust_env=False
-    ) as c:
-        for _ in range(20):
-            c.post("/predict", json=body)
-        samples = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            r = c.post("/predict", json=body)
-            samples.append(time.perf_counter() - t0)
-            assert r.status_code == 200
-    return percentiles(samples)
+    clients = [
+        httpx.Client(base_url=f"http://127.0.0.1:{p}", headers=headers or {}, trust_env=False)
+        for p in ports
+    ]
+    samples: list[list[float]] = [[] for _ in ports]
+    try:
+        for c in clients:
+            for _ in range(20):
+                c.post("/predict", json=body)
+        for i in range(n):
+            for k in (0, 1) if i % 2 == 0 else (1, 0):
+                t0 = time.perf_counter()
+                r = clients[k].post("/predict", json=body)
+                samples[k].append(time.perf_counter() - t0)
+                assert r.status_code == 200, r.text
+    finally:
+        for c in clients:
+            c.close()
+    return [percentiles(s) for s in samples]
 
 
 def single_row(fn, arg, n: int = 500) -> tuple[float, float]:
@@ -263,8 +274,9 @@ def measure(
             m["http_runs"] = []
             for _ in range(runs):
                 r: dict = {}
-                r["bare_p50"], r["bare_p99"] = http_latency(p2, body, requests, headers)
-                r["http_p50"], r["http_p99"] = http_latency(p1, body, requests, headers)
+                bare, renkei = http_latency((p2, p1), body, requests, headers)
+                r["bare_p50"], r["bare_p99"] = bare
+                r["http_p50"], r["http_p99"] = renkei
                 m["http_runs"].append(r)
             for q in ("p50", "p99"):
                 worst = max(m["http_runs"], key=lambda r, q=q: r[f"http_{q}"] / r[f"bare_{q}"])
