@@ -59,7 +59,8 @@ def tokens_list(obj: Ctx) -> None:
 @click.argument("name")
 @click.pass_obj
 def tokens_revoke(obj: Ctx, name: str) -> None:
-    """Revoke token NAME: the service refuses it from the next request on."""
+    """Revoke token NAME: a running service refuses it within service.token_cache_seconds
+    (default 5 s: how long it holds a token's look-up)."""
     who = obj.identity(None).member
     try:
         obj.ledger().trust.revoke_token(name, who)

@@ -204,6 +204,13 @@ class ServiceSettings(_Strict):
 
     max_body_bytes: int = Field(1_048_576, gt=0)
     max_rows: int = Field(1000, gt=0)
+    # seconds the service keeps each API token's ledger look-up in memory (valid -> its name;
+    # unknown or revoked -> refused): a revoked token is refused, and a new one accepted,
+    # within this long; 0 asks the ledger on every request
+    token_cache_seconds: float = Field(5.0, ge=0)
+
+
+_TOKEN_CACHE_DEFAULT = ServiceSettings.model_fields["token_cache_seconds"].default
 
 
 class CaptureSettings(_Strict):
@@ -361,6 +368,8 @@ class ProjectConfig(_Strict):
         # the partition size changes no result (dataset versions are split-independent):
         # `auto` hashes as the fixed size it replaced as the default (issue 26), so hashes stay
         data["storage"]["partition_rows"] = self.storage.fixed_partition_rows()
+        if self.service.token_cache_seconds == _TOKEN_CACHE_DEFAULT:  # hashes as before it
+            del data["service"]["token_cache_seconds"]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

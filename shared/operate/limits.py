@@ -15,18 +15,19 @@ def body_limit(max_body: int) -> Callable[[Any], Any]:
     pass the limit; at most ``max_body`` bytes are ever held.
     """
 
+    too_big = JSONResponse(  # made once, sent as often as needed (not built per request)
+        {
+            "detail": f"request body over {max_body:,} bytes "
+            "(service.max_body_bytes): send fewer rows per request"
+        },
+        status_code=413,
+        headers={"connection": "close"},
+    )
+
     def wrap(app: Any) -> Any:
         async def middleware(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
                 return await app(scope, receive, send)
-            too_big = JSONResponse(
-                {
-                    "detail": f"request body over {max_body:,} bytes "
-                    "(service.max_body_bytes): send fewer rows per request"
-                },
-                status_code=413,
-                headers={"connection": "close"},
-            )
             length = dict(scope["headers"]).get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > max_body):
                 return await too_big(scope, receive, send)

@@ -279,7 +279,10 @@ def create_app(
         lifespan=lifespan(served),
     )
     app.add_middleware(body_limit(project.service.max_body_bytes))
-    caller = Depends(protect(app, ledger, identity or IdentitySettings()))  # /health: open
+    authenticate = protect(
+        app, ledger, identity or IdentitySettings(), project.service.token_cache_seconds
+    )
+    caller = Depends(authenticate)  # /health: open
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.include_router(status_router(served, caller))
     app.include_router(predict_router(served, caller))

@@ -1,5 +1,7 @@
 """The scoring service as a real process: no token 401, wrong token 401, right token 200,
-revoked 401, OIDC JWTs verified against the issuer's keys, /health open, callers logged."""
+revoked 401 within service.token_cache_seconds, OIDC JWTs verified against the issuer's keys,
+/health open, callers logged; a token seen lately costs no ledger query (the app over
+uvicorn in this process, the ledger's queries counted)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,24 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
 import pytest
+import uvicorn
+import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
+from shared.config.identity import IdentitySettings
+from shared.operate.service import create_app
 from shared.trust.identity import os_login
 from tests.builders import Trained, release
 from tests.conftest import REPO, free_port, stop_process, wait_for_http
@@ -23,6 +35,26 @@ from tests.trust.conftest import renkei, set_identity
 
 pytestmark = pytest.mark.slow
 ISSUER, AUDIENCE = "https://login.example.test/", "renkei-scoring"
+CACHE_SECONDS = 1.0  # service.token_cache_seconds in the served project: the revocation bound
+MARGIN = 20.0  # a busy machine's request and poll latency on top of the bound
+
+
+def _token_cache(t: Trained, seconds: float) -> None:
+    data = yaml.safe_load(t.project_path.read_text())
+    data.setdefault("service", {})["token_cache_seconds"] = seconds
+    t.project_path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _refused_after(predict: Any, auth: str, deadline_s: float) -> float:
+    """Seconds until ``auth`` gets 401 (polling; fails past ``deadline_s``)."""
+    t0 = time.monotonic()
+    while True:
+        status = predict(auth).status_code
+        elapsed = time.monotonic() - t0
+        if status == 401:
+            return elapsed
+        assert status == 200 and elapsed < deadline_s, (status, elapsed)
+        time.sleep(0.05)
 
 
 def _jwks(tmp: Path) -> tuple[rsa.RSAPrivateKey, Path]:
@@ -50,6 +82,7 @@ def test_predict_needs_a_valid_bearer_token(trained: Trained, tmp_path: Path) ->
         logins={"sora": [os_login()]},
         api_oidc={"issuer": ISSUER, "audience": AUDIENCE, "jwks": str(jwks)},
     )
+    _token_cache(t, CACHE_SECONDS)
     made = renkei(t, "tokens", "create", "--name", "ops-dashboard")
     assert made.exit_code == 0, made.output
     token = made.output.strip().splitlines()[-1]
@@ -95,7 +128,9 @@ def test_predict_needs_a_valid_bearer_token(trained: Trained, tmp_path: Path) ->
             other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             assert predict(f"Bearer {_jwt(other_key)}").status_code == 401
             assert renkei(t, "tokens", "revoke", "ops-dashboard").exit_code == 0
-            assert predict(f"Bearer {token}").status_code == 401
+            # refused within the cache's bound (the look-up held since the last 200 expires)
+            took = _refused_after(predict, f"Bearer {token}", CACHE_SECONDS + MARGIN)
+            assert took < CACHE_SECONDS + MARGIN
         listed = renkei(t, "tokens", "list")
         assert "ops-dashboard" in listed.output and "revoked" in listed.output
     finally:
@@ -105,3 +140,66 @@ def test_predict_needs_a_valid_bearer_token(trained: Trained, tmp_path: Path) ->
     assert f"caller=oidc:user-42@{ISSUER} POST /predict 200" in text
     assert "caller=unauthenticated POST /predict 401" in text
     assert "caller=rejected POST /predict 401" in text
+
+
+@contextmanager
+def _uvicorn(app: Any) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port in a thread of this process."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(60)
+
+
+def test_a_token_seen_lately_costs_no_ledger_query(trained: Trained) -> None:
+    t = trained
+    [v] = t.candidates
+    release(t.ledger, t.roles, t.cfg, t.rules, v)
+    set_identity(t, dev_mode=False, logins={"sora": [os_login()]})
+    made = renkei(t, "tokens", "create", "--name", "batch-client")
+    assert made.exit_code == 0, made.output
+    token = made.output.strip().splitlines()[-1]
+    cfg = t.cfg.model_copy(
+        update={
+            "service": t.cfg.service.model_copy(update={"token_cache_seconds": 3600.0}),
+            "capture": t.cfg.capture.model_copy(update={"enabled": False}),
+        }
+    )
+    looked_up: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "api_tokens" in statement:
+            looked_up.append(statement)
+
+    app = create_app(str(t.ledger.engine.url), cfg=cfg, identity=IdentitySettings(dev_mode=False))
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        with _uvicorn(app) as base, httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
+            good = [
+                c.post("/predict", json=ROW, headers={"Authorization": f"Bearer {token}"})
+                for _ in range(40)
+            ]
+            assert [r.status_code for r in good] == [200] * 40
+            assert len(looked_up) == 1  # the first request asked the ledger, 39 did not
+            wrong = [
+                c.post("/predict", json=ROW, headers={"Authorization": "Bearer rk_wrong"})
+                for _ in range(40)
+            ]
+            assert [r.status_code for r in wrong] == [401] * 40
+            assert len(looked_up) == 2  # a refusal is held too: a wrong token costs one query
+            # the bound is the setting's: with an hour, a revoked token still passes here
+            assert renkei(t, "tokens", "revoke", "batch-client").exit_code == 0
+            looked_up.clear()
+            again = c.post("/predict", json=ROW, headers={"Authorization": f"Bearer {token}"})
+            assert again.status_code == 200 and looked_up == []
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
