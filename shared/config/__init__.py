@@ -22,23 +22,18 @@ from .base import (
 )
 from .exports import lazy_exports
 from .project import (
-    FIXED_PARTITION_ROWS,
     HIGHER_IS_BETTER,
     REGRESSION_METRICS,
     BaselineSettings,
-    CaptureSettings,
     FeatureSpec,
     GateSettings,
     GeneratorSettings,
     IntervalSettings,
     MonitoringSettings,
-    PartitionRows,
     ProjectConfig,
     ProjectFiles,
     RangeSpec,
-    ServiceSettings,
     SplitSettings,
-    StorageSettings,
     TorchMLPSettings,
     TrainingSettings,
     ValidationSettings,
@@ -56,6 +51,13 @@ from .roles import (
     load_roles,
 )
 from .rules import GuardLimits, InputRule, OutputRule, RulesConfig, check_rules, load_rules
+from .running import (
+    FIXED_PARTITION_ROWS,
+    CaptureSettings,
+    PartitionRows,
+    ServiceSettings,
+    StorageSettings,
+)
 
 # Loaded on first use (PEP 562): the AWS, costs and Metaflow schemas and the folder loader
 # are not needed to import the service or a page (tests/unit/test_layers.py).

@@ -11,6 +11,7 @@ shared.data and shared.config.
 
 from shared.config.exports import lazy_exports
 from shared.ledger.engine import current_revision, db_error, head_revision, upgrade
+from shared.ledger.records import RECORD_MODULES
 from shared.ledger.store import Ledger
 from shared.ledger.vocab import (
     Alias,
@@ -27,31 +28,6 @@ from shared.ledger.vocab import (
 # Each record from its aggregate's module on first use (PEP 562): the scoring service, which
 # reads deployments, does not load the datasets' or the registry's repositories
 # (shared.ledger.records serves the same names at their old path, for old pickles).
-RECORD_MODULES = {
-    "AliasMoveRecord": "releases",
-    "ApprovalRecord": "releases",
-    "AuditEntryRecord": "audit",
-    "AuditVerification": "audit",
-    "BatchLineage": "operations",
-    "DatasetRecord": "datasets",
-    "DeploymentRecord": "releases",
-    "FeedbackBatchRecord": "operations",
-    "FeedbackEntry": "operations",
-    "FlowRunRecord": "runs",
-    "IngestRecord": "datasets",
-    "LabelBatchRecord": "datasets",
-    "Lineage": "registry",
-    "LineageDataset": "registry",
-    "ModelRegistration": "registry",
-    "ModelVersionRecord": "registry",
-    "MonitoringRecord": "monitoring",
-    "NewDeployment": "releases",
-    "QuarantineCheck": "datasets",
-    "QuarantineExample": "datasets",
-    "QuarantineSummary": "datasets",
-    "ScoringBatchRecord": "operations",
-    "ValidationReportRecord": "datasets",
-}
 __getattr__ = lazy_exports(__name__, RECORD_MODULES)
 
 __all__ = [

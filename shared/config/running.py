@@ -1,0 +1,68 @@
+"""project.yaml's settings of where and how the project runs: storage and partitions, the
+scoring service's limits and token look-ups, online capture. (What the model is, and how it
+is trained, gated and monitored: shared.config.project.)"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from .base import _Strict
+
+# The fixed partition size deployed runs use: `renkei deploy aws` writes it for `auto`
+# (Batch tasks are sized by aws.yaml, not by the machine that plans them).
+FIXED_PARTITION_ROWS = 250_000
+# storage.partition_rows: a positive number of input rows, or "auto" (local runs size their
+# partitions to the machine: shared.data.partitions.partition_size)
+PartitionRows = Annotated[int, Field(gt=0)] | Literal["auto"]
+
+
+class StorageSettings(_Strict):
+    data_root: str = "data"
+    ledger_url: str = "sqlite:///data/ledger.db"
+    # input rows per partition: one ingest/score task (and one part file) each; a task's
+    # memory grows with it, the number of tasks shrinks with it. "auto": one task per core of
+    # the machine that plans the batch (deployed runs get FIXED_PARTITION_ROWS)
+    partition_rows: PartitionRows = "auto"
+
+    @field_validator("partition_rows", mode="before")
+    @classmethod
+    def _rows_or_auto(cls, value: object) -> object:
+        if value == "auto" or (type(value) is int and value > 0):
+            return value
+        raise ValueError(
+            f"must be a positive number of input rows, or auto (sized to the machine's "
+            f"cores), not {value!r}"
+        )
+
+    def fixed_partition_rows(self) -> int:
+        """The partition size as a fixed number of rows: ``auto`` is FIXED_PARTITION_ROWS."""
+        rows = self.partition_rows
+        return FIXED_PARTITION_ROWS if rows == "auto" else rows
+
+
+class ServiceSettings(_Strict):
+    """Limits of the scoring service: larger requests get 413 before they are parsed."""
+
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    max_rows: int = Field(1000, gt=0)
+    # seconds the service keeps each API token's ledger look-up in memory (valid -> its name;
+    # unknown or revoked -> refused): a revoked token is refused, and a new one accepted,
+    # within this long; 0 asks the ledger on every request
+    token_cache_seconds: float = Field(5.0, ge=0)
+
+
+_TOKEN_CACHE_DEFAULT = ServiceSettings.model_fields["token_cache_seconds"].default
+
+
+class CaptureSettings(_Strict):
+    """Online capture (renkei serve): every answer (or a sample) written in the background to
+    partitioned Parquet under <data_root>/capture/; a full queue drops and counts, never waits."""
+
+    enabled: bool = True
+    sample_rate: float = Field(1.0, ge=0.0, le=1.0)  # share of requests captured
+    retention_days: int = Field(30, gt=0)  # older date partitions are deleted
+    queue_rows: int = Field(20_000, gt=0)  # answers held in memory before drops begin
+    batch_rows: int = Field(2_000, gt=0)  # answers per Parquet file at most
+    flush_seconds: float = Field(2.0, gt=0)  # a partial batch is written after this long
