@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from shared.data import storage
 from shared.operate.captured import read_capture
 from tests.app.conftest import APP, PAGES
-from tests.lifecycle.conftest import Lived
+from tests.lifecycle.conftest import GAP_FEATURE, Lived
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +38,8 @@ def test_the_lifecycle_went_through_every_stage(lived: Lived) -> None:
     assert reports[1].retrain_run is None, "--retrain none started a retraining run"
     kinds = {c["kind"] for r in reports for c in r.checks}
     assert {"data_drift", "intervals", "shadow"} <= kinds, f"monitoring checks missing: {kinds}"
+    names = {c["name"] for r in reports for c in r.checks}
+    assert f"missing:{GAP_FEATURE}" in names, f"the nullable feature's gaps unwatched: {names}"
     fb = lg.operations.feedback_batches()
     assert len(fb) == 4 and all(b.accepted > 0 for b in fb), f"feedback not joined: {fb}"
 
@@ -46,6 +48,8 @@ def test_audit_verify_says_the_state_tables_agree_with_the_chain(lived: Lived) -
     p = lived.renkei("audit", "verify", ok=False)
     assert p.returncode == 0, f"`renkei audit verify` fails on the lifecycle's ledger:\n{p.stderr}"
     assert "state tables agree with the chain" in p.stdout, p.stdout
+    p = lived.renkei("audit", "anchor", ok=False)
+    assert p.returncode == 0 and "nothing to anchor" in p.stdout, p.stdout + p.stderr
 
 
 def test_rows_in_are_valid_plus_quarantined_for_every_dataset_version(lived: Lived) -> None:
