@@ -112,23 +112,30 @@ def build_here(
             bad_fraction=0.01,
             now=datetime(2026, 11, 1),
         )
-        run_key = f"TrainFlow/t{i}"
-        ledger.runs.start("TrainFlow", f"t{i}", trainer)
-        done = train(
-            ledger,
-            cfg,
-            rules,
-            ingested.outcome.dataset_version,
-            run_key,
-            trainer,
-            CodeVersion("0" * 40, False),
+        candidates += train_run(
+            ledger, cfg, rules, ingested.outcome.dataset_version, f"t{i}", trainer
         )
-        ledger.runs.finish(run_key, "succeeded")
-        candidates += [m.version for m in done.versions if m.status == "candidate"]
         if release_first and i == 0:
             release(ledger, roles, cfg, rules, candidates[0], "first")
     assert storage.exists(root)
     return Trained(project_path, cfg, roles, rules, ledger, candidates)
+
+
+def train_run(
+    ledger: Ledger,
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    dataset_version: str,
+    run: str,
+    trainer: str,
+) -> list[str]:
+    """One train run as the train flow records it (run started, the pipeline's train,
+    run finished): the versions it registered as candidates."""
+    ledger.runs.start("TrainFlow", run, trainer)
+    key = f"TrainFlow/{run}"
+    done = train(ledger, cfg, rules, dataset_version, key, trainer, CodeVersion("0" * 40, False))
+    ledger.runs.finish(key, "succeeded")
+    return [m.version for m in done.versions if m.status == "candidate"]
 
 
 def release(

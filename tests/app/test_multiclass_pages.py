@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 
 from shared.config import load_project_set
 from shared.data.generator import generate_classed_orders
-from shared.data.provenance import CodeVersion
 from shared.ledger import Ledger
 from shared.operate.feedback import apply_feedback
 from shared.operate.scoring import fresh_batch_start
@@ -24,10 +23,9 @@ from shared.operate.service import create_app
 from shared.pipeline.ingest import ingest
 from shared.pipeline.monitor import check
 from shared.pipeline.score import score
-from shared.pipeline.train import train
 from tests.app.conftest import PAGES
 from tests.app.test_apptest import open_page
-from tests.builders import release
+from tests.builders import release, train_run
 from tests.conftest import write_project
 from tests.unit.test_multiclass import CLASSES, multiclass_project
 
@@ -86,18 +84,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory):
     classed_csv(tmp / "train.csv", 4000, seed=21, start="2026-10-01T00:00:00")
     # the pipeline's steps, as the flows run them
     ingested = ingest(ledger, cfg, "taro", "IngestFlow/m1", str(tmp / "train.csv"), now=NOW)
-    ledger.runs.start("TrainFlow", "m1", "mina")
-    trained = train(
-        ledger,
-        cfg,
-        rules,
-        ingested.outcome.dataset_version,
-        "TrainFlow/m1",
-        "mina",
-        CodeVersion("0" * 40, False),
-    )
-    ledger.runs.finish("TrainFlow/m1", "succeeded")
-    [version] = [m.version for m in trained.versions if m.status == "candidate"]
+    [version] = train_run(ledger, cfg, rules, ingested.outcome.dataset_version, "m1", "mina")
     release(ledger, roles, cfg, rules, version)
     # a scoring batch whose labels arrive by class name
     g = classed_csv(tmp / "batch.csv", 800, seed=5, start=fresh_batch_start(), days=1)

@@ -15,14 +15,12 @@ from streamlit.testing.v1 import AppTest
 
 from shared.config import load_project_set
 from shared.data.generator import generate_orders
-from shared.data.provenance import CodeVersion
 from shared.ledger import Ledger
 from shared.pipeline.ingest import ingest
-from shared.pipeline.train import train
 from shared.release import load_alias
 from shared.reports.whatif import what_if
 from tests.app.test_apptest import open_page
-from tests.builders import release
+from tests.builders import release, train_run
 from tests.conftest import FAST_TRAINING, write_project
 from tests.unit.test_gaps import NULLABLE, with_gaps
 
@@ -50,18 +48,7 @@ def gappy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ledger, cfg, "taro", "IngestFlow/g1", str(tmp / "orders.csv"), now=datetime(2026, 11, 1)
     )
     assert ingested.outcome.rows_quarantined == 0  # every gap is in a nullable feature
-    ledger.runs.start("TrainFlow", "g1", "mina")
-    trained = train(
-        ledger,
-        cfg,
-        rules,
-        ingested.outcome.dataset_version,
-        "TrainFlow/g1",
-        "mina",
-        CodeVersion("0" * 40, False),
-    )
-    ledger.runs.finish("TrainFlow/g1", "succeeded")
-    [version] = [m.version for m in trained.versions if m.status == "candidate"]
+    [version] = train_run(ledger, cfg, rules, ingested.outcome.dataset_version, "g1", "mina")
     release(ledger, roles, cfg, rules, version)
     return project
 
