@@ -57,13 +57,6 @@ class Lived:
 
     def renkei(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
         """`renkei --project <folder> ARGS` as a user types it (a real process)."""
-        t0 = time.time()
-        try:
-            return self._renkei(*args, ok=ok)
-        finally:
-            print(f"TIMING renkei {args[0]} {time.time()-t0:.1f}")
-
-    def _renkei(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
         p = subprocess.run(
             [RENKEI, "--project", str(self.project_path), *args],
             capture_output=True,
@@ -77,9 +70,7 @@ class Lived:
         return p
 
     def flow(self, flow: str, **params: object):
-        t0 = time.time()
         run, status, out, err = run_flow(flow, self.project_path, **params)
-        print(f"TIMING flow {Path(flow).stem} {time.time()-t0:.1f}")
         assert status == "successful", f"{Path(flow).name} {params}: {out[-3000:]}{err[-3000:]}"
         self.steps.append(f"{Path(flow).stem} {run.pathspec}")
         return run, out
