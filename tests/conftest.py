@@ -11,6 +11,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +43,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Longest first: with two workers, a long test started last keeps one worker busy while the
+# other idles. The lifecycle's two builds (one per ledger backend, each over a minute) start
+# at once on the two workers, the emulation and the flow tests next, quick tests fill in.
+FIRST = ("tests/lifecycle/", "tests/aws/test_emulation.py", "tests/flows/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the suite longest first, and keep each lifecycle build on one worker: its
+    tests share a module-scoped build per backend, which a worker would otherwise repeat
+    (`make test` runs xdist's `--dist loadgroup`)."""
+
+    def rank(item: pytest.Item) -> int:
+        where = item.nodeid
+        return next((i for i, p in enumerate(FIRST) if where.startswith(p)), len(FIRST))
+
+    items.sort(key=rank)  # stable: each file keeps its own order
+    for item in items:
+        if item.nodeid.startswith("tests/lifecycle/"):
+            backend = item.callspec.params.get("lived") if hasattr(item, "callspec") else None
+            item.add_marker(pytest.mark.xdist_group(f"lifecycle-{backend}"))
+
+
 REQUIRE_SERVICES = os.environ.get("RENKEI_REQUIRE_SERVICES") == "1"
 # Metaflow refuses to run as root without a user name (CI and sessions run as root)
 os.environ.setdefault("METAFLOW_USER", "renkei-test")
@@ -214,7 +238,15 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        stop_process(proc, timeout=20)  # SIGTERM: smart shutdown of this server only
+        # SIGINT: PostgreSQL's fast shutdown (clients disconnected, their work rolled back):
+        # the data is thrown away next, and the smart shutdown SIGTERM asks for waits until
+        # every client left (20 s at a worker's end when a connection pool lingered)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
 
 

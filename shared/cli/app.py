@@ -14,9 +14,11 @@ from .main import Ctx, cli
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.pass_obj
 def app(obj: Ctx, port: int, host: str) -> None:
-    """Open the Streamlit app (lineage, approvals, roles, guard, audit) for business users."""
+    """Open the Streamlit app (lineage, approvals, roles, guard, audit) for business users.
+
+    This process becomes Streamlit's (exec): stopping it (Ctrl-C, SIGTERM, SIGKILL, a
+    supervisor) stops the app, with no server left behind."""
     import os
-    import subprocess
 
     from shared.paths import APP_HOME as home
 
@@ -39,4 +41,6 @@ def app(obj: Ctx, port: int, host: str) -> None:
         "--browser.gatherUsageStats",
         "false",
     ]
-    raise SystemExit(subprocess.call(cmd, env=env))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, env)

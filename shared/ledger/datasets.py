@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import func, insert, select
 
 from shared.ledger import tables as orm
@@ -15,6 +14,8 @@ from shared.ledger.unit import Repository, UnitOfWork, utcnow
 from shared.ledger.vocab import LedgerError
 
 if TYPE_CHECKING:  # the data package does not import the ledger; keep it that way at run time
+    import pandas as pd  # reasons arrive as frames; the CLI and the service never load pandas for it
+
     from shared.data.ingest import IngestOutcome
 
 

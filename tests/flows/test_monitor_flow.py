@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,13 @@ def test_monitor_flow_detects_drift_and_retrains_without_promoting(tmp_path: Pat
     [report] = t.ledger.monitoring.reports()
     assert report.retrain and report.flow_run == run.pathspec
     assert report.retrain_run and report.retrain_run.startswith("TrainFlow/")
+    # the run Metaflow's Runner handed back is the one that trained: Metaflow has it,
+    # finished, and the ledger recorded it succeeded
+    from metaflow import Run, namespace
+
+    namespace(None)
+    assert Run(report.retrain_run).successful
+    assert t.ledger.runs.get(report.retrain_run).status == "succeeded"
     assert "RETRAIN" in stdout and "nothing was promoted" in stdout
     new = [m for m in t.ledger.registry.models() if m.version not in before]
     assert {m.family for m in new} == {"baseline", "xgboost"}
@@ -55,3 +63,19 @@ def test_monitor_flow_with_nothing_in_production_is_a_clear_error(tmp_path: Path
     p = cli_run(MONITOR, "--config", "project", str(t.project_path), "run")
     assert p.returncode != 0 and "nothing is in production" in p.stdout + p.stderr
     assert "Traceback" not in p.stdout + p.stderr
+
+
+def test_a_retraining_run_that_fails_is_named_with_its_last_output(tmp_path: Path) -> None:
+    """The monitor's local retraining through Metaflow's Runner: a run that fails (an empty
+    ledger: nothing to train on) raises with the run's pathspec and its own error line."""
+    from shared.config.project_set import project_set_from_text
+    from shared.monitor.monitoring import MonitoringError
+    from shared.monitor.retrain import start_training_run
+    from tests.conftest import REPO, write_project
+
+    project = write_project(tmp_path)
+    frozen = project_set_from_text(project.read_text(), str(project)).frozen()
+    with pytest.raises(MonitoringError) as e:
+        start_training_run(frozen, str(REPO / "flows"))
+    assert re.match(r"the retraining run TrainFlow/\d+ failed", str(e.value)), str(e.value)
+    assert "the ledger has no datasets" in str(e.value)
