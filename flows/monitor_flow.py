@@ -15,6 +15,7 @@ from shared.flowkit import (
     production,
     project_config,
     run_context,
+    started_by,
 )
 
 # Each step imports the library modules it uses (every task is a process of its own).
@@ -69,7 +70,8 @@ class MonitorFlow(FlowSpec):
 
         self.retrain_run = None
         if self.report.retrain and self.retrain_mode != "none":
-            with run_context(self.project, self.run_pathspec):
+            # started_by: the retraining's OpenLineage events name this run as their parent
+            with run_context(self.project, self.run_pathspec), started_by(self.run_pathspec):
                 if self.deploy.get("target") == "aws":  # deployed: the train state machine
                     self.retrain_run = start_production_training(self.project["name"])
                 else:

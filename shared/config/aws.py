@@ -94,6 +94,15 @@ class MetadataSettings(_Strict):
     service_url: str | None = Field(None, pattern=r"^https?://")
 
 
+class OpenLineageSettings(_Strict):
+    """Where deployed runs send their OpenLineage events (START, COMPLETE, FAIL): an
+    OpenLineage HTTP endpoint such as Marquez's (``url`` + ``endpoint``), passed to every
+    Batch task's environment as OPENLINEAGE_URL / OPENLINEAGE_ENDPOINT. None: no events."""
+
+    url: str | None = Field(None, pattern=r"^https?://")
+    endpoint: str = Field("api/v1/lineage", min_length=1)
+
+
 class RetrySettings(_Strict):
     times: int = Field(2, ge=0, le=4)
     minutes_between: int = Field(2, ge=0)
@@ -107,6 +116,7 @@ class AwsConfig(_Strict):
     dynamodb_table: str = Field(min_length=1)
     ledger: LedgerSettings
     metadata: MetadataSettings = MetadataSettings()
+    openlineage: OpenLineageSettings = OpenLineageSettings()
     schedules: dict[str, str] = {}
     retry: RetrySettings = RetrySettings()
     timeout_minutes: int = Field(120, gt=0)

@@ -90,3 +90,48 @@ def app_environment(project_path: str, ledger: str | None) -> dict[str, str]:
     if ledger:
         env[LEDGER_URL_ENV] = ledger
     return env
+
+
+LINEAGE_PARENT_ENV = "RENKEI_LINEAGE_PARENT"
+
+
+def lineage_configured(environ: Mapping[str, str] | None = None, cwd: str | None = None) -> bool:
+    """Whether OpenLineage events are to be sent: configured the client's standard ways
+    (``OPENLINEAGE_URL``, ``OPENLINEAGE__TRANSPORT__*``, ``OPENLINEAGE_CONFIG``, or an
+    ``openlineage.yml`` in the working directory or ``~/.openlineage/``) and not
+    ``OPENLINEAGE_DISABLED=true``. Off otherwise: the client is then never imported."""
+    env = os.environ if environ is None else environ
+    if env.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
+        return False
+    if env.get("OPENLINEAGE_URL") or env.get("OPENLINEAGE_CONFIG"):
+        return True
+    if any(k.startswith("OPENLINEAGE__TRANSPORT") and v for k, v in env.items()):
+        return True
+    here = os.path.join(cwd or os.getcwd(), "openlineage.yml")
+    home = os.path.join(os.path.expanduser("~"), ".openlineage", "openlineage.yml")
+    return os.path.isfile(here) or os.path.isfile(home)
+
+
+def lineage_parent(environ: Mapping[str, str] | None = None) -> str | None:
+    """The pathspec of the run that started this one (the monitor's, for a retraining), set
+    in the child's environment by :func:`lineage_parent_environment`."""
+    env = os.environ if environ is None else environ
+    return env.get(LINEAGE_PARENT_ENV) or None
+
+
+def lineage_parent_environment(parent_pathspec: str) -> dict[str, str]:
+    """What a run started by run ``parent_pathspec`` needs in its environment for its
+    lineage events to name that run as their parent."""
+    return {LINEAGE_PARENT_ENV: parent_pathspec}
+
+
+def lineage_environment(openlineage: Mapping[str, object]) -> dict[str, str]:
+    """The environment a deployed task needs to send OpenLineage events, from aws.yaml's
+    ``openlineage`` settings (``url``, ``endpoint``); empty when no url is set."""
+    url = openlineage.get("url")
+    if not url:
+        return {}
+    return {
+        "OPENLINEAGE_URL": str(url),
+        "OPENLINEAGE_ENDPOINT": str(openlineage.get("endpoint") or "api/v1/lineage"),
+    }

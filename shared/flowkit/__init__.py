@@ -2,7 +2,7 @@
 
 ``configs`` (the Config declarations), ``mutator`` (the production mutator), ``run``
 (begin_run, run_context: the one failing-run context manager every step body runs in,
-end_run), ``cards`` (card content).
+end_run), ``openlineage`` (the runs' OpenLineage events), ``cards`` (card content).
 
 Layer: entry points (with shared.cli). May import the pipeline (shared.pipeline), the lifecycle
 and everything below them; never shared.cli.
@@ -11,6 +11,7 @@ and everything below them; never shared.cli.
 from .cards import ingest_card, monitoring_card, training_card
 from .configs import aws_config, deploy_config, project_config
 from .mutator import production
+from .openlineage import emit_run_event, started_by
 from .run import (
     RenkeiFlowError,
     RunKilled,
@@ -31,6 +32,7 @@ __all__ = [
     "aws_config",
     "begin_run",
     "deploy_config",
+    "emit_run_event",
     "end_run",
     "fault_point",
     "ingest_card",
@@ -41,5 +43,6 @@ __all__ = [
     "project_config",
     "run_context",
     "share_cpus",
+    "started_by",
     "training_card",
 ]

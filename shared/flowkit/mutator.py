@@ -1,4 +1,5 @@
-"""The production mutator: when deployed to AWS, @schedule and per-step @batch, @resources, @retry, @timeout."""
+"""The production mutator: when deployed to AWS, @schedule and per-step @batch, @resources, @retry,
+@timeout, and @environment with the OpenLineage transport when aws.yaml names one."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ def _production_mutator() -> Any:
         """When deployed to AWS: @schedule from config/aws.yaml and, on every step, @batch,
         @resources, @retry and @timeout. A step whose own @resources asks for a GPU is a GPU
         step (GPU queue and image, `batch.gpu_step` resources); every other step is a CPU
-        step (CPU queue and image, `batch.cpu_step`)."""
+        step (CPU queue and image, `batch.cpu_step`). With `openlineage.url` set, every
+        step's environment names that collector (the run's lineage events go there)."""
 
         def pre_mutate(self, mutable_flow: Any) -> None:
+            from shared.config.settings import lineage_environment
+
             configs = dict(mutable_flow.configs)
             deploy = configs.get("deploy") or {}
             if deploy.get("target") != "aws":
@@ -25,7 +29,10 @@ def _production_mutator() -> Any:
             if cron:
                 mutable_flow.add_decorator("schedule", deco_kwargs={"cron": cron})
             batch = aws["batch"]
+            lineage = lineage_environment(aws.get("openlineage") or {})
             for _, step in mutable_flow.steps:
+                if lineage:
+                    step.add_decorator("environment", deco_kwargs={"vars": lineage})
                 gpu = any(
                     int(kwargs.get("gpu") or 0)
                     for name, _fq, _args, kwargs in step.decorator_specs

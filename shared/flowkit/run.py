@@ -1,4 +1,6 @@
-"""A flow run's bookkeeping: begin_run, the failing-run context manager run_context, end_run, fault points."""
+"""A flow run's bookkeeping: begin_run, the failing-run context manager run_context, end_run,
+fault points; each also sends the run's OpenLineage event when that is configured
+(shared.flowkit.openlineage)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 from shared.config.flow_error import RenkeiFlowError
 from shared.config.settings import fault_point  # noqa: F401 (flows import it from here)
+from shared.flowkit.openlineage import emit_run_event
 
 
 class RunKilled(BaseException):  # noqa: N818 (a signal, not an error of the code)
@@ -58,6 +61,7 @@ def begin_run(project: Any) -> RunStart:
         pathspec = ledger.runs.start(current.flow_name, current.run_id, current.username, branch)
     except expected_errors() as e:
         raise RenkeiFlowError(one_line(e)) from None
+    emit_run_event(project, ledger, pathspec, "START")
     return RunStart(cfg, ledger, pathspec)
 
 
@@ -81,10 +85,13 @@ def run_context(project: Any, run_pathspec: str) -> Iterator[None]:
         yield
     except BaseException as e:
         reason = e.message if isinstance(e, RenkeiFlowError) else one_line(e)
+        ledger = None
         try:
-            open_ledger(project).runs.finish(run_pathspec, "failed", error=reason)
+            ledger = open_ledger(project)
+            ledger.runs.finish(run_pathspec, "failed", error=reason)
         except Exception as again:  # the ledger itself may be what failed
             print(f"could not record the failure in the ledger: {one_line(again)}", file=sys.stderr)
+        emit_run_event(project, ledger, run_pathspec, "FAIL", error=reason)
         if isinstance(e, expected_errors()):
             raise RenkeiFlowError(reason) from None
         raise
@@ -95,10 +102,11 @@ def run_context(project: Any, run_pathspec: str) -> Iterator[None]:
 
 def end_run(project: Any, run_pathspec: str, **details: Any) -> Any:
     """A flow's end step: record the run ``succeeded`` (with ``details``, e.g. the dataset
-    version) inside :func:`run_context`; returns the ledger."""
+    version) inside :func:`run_context`, then send its COMPLETE event; returns the ledger."""
     with run_context(project, run_pathspec):
         ledger = open_ledger(project)
         ledger.runs.finish(run_pathspec, "succeeded", **details)
+    emit_run_event(project, ledger, run_pathspec, "COMPLETE")
     return ledger
 
 

@@ -308,7 +308,10 @@ def test_dry_run_writes_the_state_machine_json(
 ) -> None:
     out_dir = tmp_path / "sm"
     service, log = metadata_service  # a Metaflow metadata service, named in aws.yaml
-    aws_path = aws_world(moto_server, tmp_path, metadata__service_url=service)
+    lineage = "http://127.0.0.1:5000"  # an OpenLineage collector (Marquez), named in aws.yaml
+    aws_path = aws_world(
+        moto_server, tmp_path, metadata__service_url=service, openlineage__url=lineage
+    )
     run_deploy(
         moto_server,
         tmp_path,
@@ -330,6 +333,9 @@ def test_dry_run_writes_the_state_machine_json(
     }
     assert env["METAFLOW_SERVICE_URL"] == service
     assert env["METAFLOW_DEFAULT_METADATA"] == "service"
+    # and sends its run's OpenLineage events to the collector of the production settings
+    assert env["OPENLINEAGE_URL"] == lineage
+    assert env["OPENLINEAGE_ENDPOINT"] == "api/v1/lineage"
     assert "/metadata/ping" in Path(log).read_text().split()  # the deployment reached it
     assert (
         boto3.client("stepfunctions", endpoint_url=moto_server).list_state_machines()[
