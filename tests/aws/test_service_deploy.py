@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,6 +99,14 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
     here = tmp_path / "deploy"
     here.mkdir()
     aws_path = service_world(moto_server, here)
+    # moto keeps no deployment configuration nor grace period of a service: the parameters
+    # of the ECS calls the deployment made (and moto accepted) are recorded here
+    sent: dict[str, dict] = {}
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register(
+        "provide-client-params.ecs", lambda params, model, **_: sent.update({model.name: params})
+    )
     s = load_aws(aws_path).service
     assert s is not None
     out = deploy_service(moto_server, here, monkeypatch)
@@ -115,8 +124,13 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
     assert cluster["status"] == "ACTIVE"
     [svc] = ecs.describe_services(cluster=s.cluster, services=[s.name])["services"]
     assert svc["launchType"] == "FARGATE" and svc["desiredCount"] == s.desired_count
-    assert svc["deploymentConfiguration"]["minimumHealthyPercent"] == 100
-    assert svc["deploymentConfiguration"]["maximumPercent"] == 200
+    create = sent["CreateService"]
+    assert create["deploymentConfiguration"] == {  # every task answers until replaced
+        "minimumHealthyPercent": 100,
+        "maximumPercent": 200,
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    }
+    assert create["healthCheckGracePeriodSeconds"] == 120
     assert svc["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == s.subnets
     assert svc["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"] == s.security_groups
     [lb_ref] = svc["loadBalancers"]
@@ -182,6 +196,7 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
     env |= {"RENKEI_HOST": "127.0.0.1", "RENKEI_PORT": str(port)}
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="task-") as work:
+        env["TMPDIR"] = work  # the settings' fresh folder (mktemp -d) goes there too
         log = Path(work, "..", f"{Path(work).name}.log").resolve()
         with open(log, "w") as sink:
             proc = subprocess.Popen(
@@ -209,7 +224,9 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
             stop_process(proc, timeout=120)  # SIGTERM: uvicorn ends, the capture drains
             output = log.read_text()
             log.unlink()
-    assert proc.returncode == 0, output
+    # uvicorn ends by SIGTERM after its shutdown (the capture writer drained)
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete." in output, output
     # the answer was captured under the production data root (moto's S3)
     keys = [
         o["Key"]
@@ -227,6 +244,7 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
     deploy_service(moto_server, here, monkeypatch)
     [svc] = ecs.describe_services(cluster=s.cluster, services=[s.name])["services"]
     assert svc["taskDefinition"].endswith(":2")
+    assert sent["UpdateService"]["deploymentConfiguration"] == create["deploymentConfiguration"]
     assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1
     assert [t["TargetGroupArn"] for t in elb.describe_target_groups()["TargetGroups"]] == [
         tg["TargetGroupArn"]
@@ -253,7 +271,8 @@ def test_dry_run_writes_the_service_definitions_and_deploys_nothing(
     assert env["RENKEI_HOST"] == "0.0.0.0" and env["RENKEI_PORT"] == "8000"
     assert env["RENKEI_SETTINGS"].startswith("s3://renkei-data/eta/deploy/settings/")
     assert d["target_group"]["HealthCheckPath"] == "/health"
-    assert boto3.client("ecs", endpoint_url=moto_server).list_clusters()["clusterArns"] == []
+    clusters = boto3.client("ecs", endpoint_url=moto_server).list_clusters()["clusterArns"]
+    assert not [c for c in clusters if c.endswith(":cluster/renkei")], clusters  # Batch's only
     assert (
         boto3.client("elbv2", endpoint_url=moto_server).describe_load_balancers()["LoadBalancers"]
         == []
