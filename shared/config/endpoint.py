@@ -28,10 +28,11 @@ SHUTDOWN_MARGIN_SECONDS = 10
 
 
 class HealthCheck(_Strict):
-    """The target group's check of ``/health`` (open, no token)."""
+    """The target group's check of ``/health`` (open, no token), and the container's (which
+    also fails while no model is served)."""
 
     interval_seconds: int = Field(15, ge=5, le=300)
-    timeout_seconds: int = Field(5, ge=2, le=120)
+    timeout_seconds: int = Field(5, ge=2, le=60)
     healthy_threshold: int = Field(2, ge=2, le=10)
     unhealthy_threshold: int = Field(3, ge=2, le=10)
 
@@ -84,7 +85,7 @@ class EndpointSettings(_Strict):
     max_percent: int = Field(200, ge=100, le=400)
     health_check: HealthCheck = HealthCheck()
     # seconds the new task has before failed health checks count (bundle and shadow loading)
-    health_check_grace_seconds: int = Field(120, ge=0)
+    health_check_grace_seconds: int = Field(120, ge=0, le=300)
     # the ALB stops sending a stopping task requests and waits this long for those it sent
     deregistration_delay_seconds: int = Field(30, ge=5, le=3600)
     # then ECS sends SIGTERM and waits this long: uvicorn ends, the capture writer drains

@@ -34,6 +34,15 @@ SERVE_SCRIPT = (
     '&& exec renkei --project "$settings" serve --host "$RENKEI_HOST" --port "$RENKEI_PORT"'
 )
 
+# the container's own health check: unhealthy while /health answers nothing or serves no
+# model (the ALB's check sees 200 either way), so a task whose bundle cannot load never
+# counts as healthy and a rolling deployment stops on it (the circuit breaker rolls back)
+HEALTH_SCRIPT = (
+    "import json, os, sys, urllib.request; "
+    "url = 'http://127.0.0.1:%s/health' % os.environ['RENKEI_PORT']; "
+    "sys.exit(json.load(urllib.request.urlopen(url, timeout={t}))['status'] == 'no_model')"
+)
+
 
 @dataclass(frozen=True)
 class ServiceResult:
@@ -90,6 +99,11 @@ def fetch_settings(uri: str, dest: Path) -> list[Path]:
     return [dest / n for n in sorted(names)]
 
 
+def health_script(timeout_seconds: int) -> str:
+    """The container health check's Python, its request ended before ECS's timeout."""
+    return HEALTH_SCRIPT.replace("{t}", str(max(1, timeout_seconds - 1)))
+
+
 def task_definition(aws: AwsConfig, settings: str) -> dict[str, Any]:
     """ECS RegisterTaskDefinition's arguments: one Fargate container running `renkei serve`."""
     s = endpoint(aws)
@@ -117,6 +131,18 @@ def task_definition(aws: AwsConfig, settings: str) -> dict[str, Any]:
                 "environment": [{"name": k, "value": v} for k, v in env.items()],
                 "portMappings": [{"containerPort": s.container_port, "protocol": "tcp"}],
                 "stopTimeout": s.stop_timeout_seconds,
+                "healthCheck": {
+                    "command": [
+                        "CMD",
+                        "python",
+                        "-c",
+                        health_script(s.health_check.timeout_seconds),
+                    ],
+                    "interval": s.health_check.interval_seconds,
+                    "timeout": s.health_check.timeout_seconds,
+                    "retries": s.health_check.unhealthy_threshold,
+                    "startPeriod": s.health_check_grace_seconds,
+                },
                 "logConfiguration": {
                     "logDriver": "awslogs",
                     "options": {

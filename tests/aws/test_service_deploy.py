@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import boto3
@@ -111,14 +112,6 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
     assert s is not None
     out = deploy_service(moto_server, here, monkeypatch)
     assert re.search(r"endpoint\s+https://\S+ ", out.output), out.output
-    # promoted as in production: the bundle under the S3 data root the settings name
-    prod = trained.cfg.model_copy(
-        update={
-            "storage": trained.cfg.storage.model_copy(update={"data_root": "s3://renkei-data/eta"})
-        }
-    )
-    release(trained.ledger, trained.roles, prod, trained.rules, version)
-
     ecs = boto3.client("ecs", endpoint_url=moto_server)
     [cluster] = ecs.describe_clusters(clusters=[s.cluster])["clusters"]
     assert cluster["status"] == "ACTIVE"
@@ -204,9 +197,29 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
             )
         try:
             wait_for_http(f"{base}/health", proc, timeout=180)
+            health_check = container["healthCheck"]["command"]
+            assert health_check[0] == "CMD"
+
+            def healthy() -> bool:  # the container's own check, as ECS runs it
+                done = subprocess.run(health_check[1:], env=env, cwd=work, timeout=60)
+                return done.returncode == 0
+
             with httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
+                # nothing promoted yet: the ALB's check gets 200, the container's fails
+                assert c.get("/health").json()["status"] == "no_model"
+                assert not healthy()
+                # promoted as in production (the bundle under the settings' S3 data root):
+                # the running task picks it up, and is healthy
+                prod = trained.cfg.storage.model_copy(update={"data_root": "s3://renkei-data/eta"})
+                prod = trained.cfg.model_copy(update={"storage": prod})
+                release(trained.ledger, trained.roles, prod, trained.rules, version)
+                deadline = time.monotonic() + 120
+                while c.get("/health").json()["model_version"] != version:
+                    assert time.monotonic() < deadline, "the task did not pick up the promotion"
+                    time.sleep(0.5)
                 health = c.get("/health").json()
                 assert (health["status"], health["model_version"]) == ("ok", version), health
+                assert healthy()
                 assert c.post("/predict", json=ROW).status_code == 401  # no token
                 bad = c.post("/predict", json=ROW, headers={"Authorization": "Bearer nope"})
                 assert bad.status_code == 401
