@@ -21,6 +21,31 @@ FARGATE_MEMORY = {
     8192: tuple(range(16384, 61441, 4096)),
     16384: tuple(range(32768, 122881, 8192)),
 }
+# the retention periods CloudWatch Logs accepts (days)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 FARGATE_MAX_STOP_TIMEOUT = 120  # seconds ECS waits after SIGTERM before SIGKILL, at most
 # after SIGTERM uvicorn finishes the requests it holds, then the capture writer drains: the
 # stop timeout must leave it CAPTURE_DRAIN_SECONDS and this much for the rest
@@ -99,6 +124,11 @@ class EndpointSettings(_Strict):
             raise ValueError(
                 f"cpu {self.cpu} with memory {self.memory} is no Fargate task size: cpu is one "
                 f"of {sizes} and memory one that cpu allows (e.g. 1024 with 2048-8192)"
+            )
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"log_retention_days {self.log_retention_days} is not a period CloudWatch "
+                f"Logs keeps logs for: one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
             )
         if not self.min_count <= self.desired_count <= self.max_count:
             raise ValueError(

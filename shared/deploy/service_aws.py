@@ -42,8 +42,10 @@ def apply(aws: AwsConfig, d: dict[str, Any]) -> tuple[str, str]:
 def _apply(aws: AwsConfig, d: dict[str, Any]) -> tuple[str, str]:
     logs = _client("logs", aws)
     group = d["log_group"]
-    if not logs.describe_log_groups(logGroupNamePrefix=group["logGroupName"])["logGroups"]:
-        logs.create_log_group(logGroupName=group["logGroupName"])
+    name = group["logGroupName"]
+    found = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    if not any(g["logGroupName"] == name for g in found):
+        logs.create_log_group(logGroupName=name)
     logs.put_retention_policy(**group)
 
     ecs = _client("ecs", aws)
@@ -91,7 +93,14 @@ def _apply(aws: AwsConfig, d: dict[str, Any]) -> tuple[str, str]:
     scaling = _client("application-autoscaling", aws)
     policy = scaling_definitions(aws, label)
     scaling.register_scalable_target(**policy["scalable_target"])
-    scaling.put_scaling_policy(**policy["scaling_policy"])
+    new = policy["scaling_policy"]
+    scaling.put_scaling_policy(**new)
+    where = {k: new[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension")}
+    for old in scaling.describe_scaling_policies(
+        ServiceNamespace=new["ServiceNamespace"], ResourceId=new["ResourceId"]
+    )["ScalingPolicies"]:  # the policy of a metric no longer tracked
+        if old["PolicyName"] != new["PolicyName"]:
+            scaling.delete_scaling_policy(PolicyName=old["PolicyName"], **where)
     return task_arn, lb["DNSName"]
 
 
@@ -100,6 +109,11 @@ def _load_balancer(elb: Any, spec: dict[str, Any]) -> dict[str, Any]:
         [lb] = elb.describe_load_balancers(Names=[spec["Name"]])["LoadBalancers"]
     except elb.exceptions.LoadBalancerNotFoundException:
         return elb.create_load_balancer(**spec)["LoadBalancers"][0]
+    if lb["Scheme"] != spec["Scheme"]:
+        raise DeployError(
+            f"load balancer {spec['Name']} is {lb['Scheme']}, the settings ask for "
+            f"{spec['Scheme']} (service.internet_facing): delete it to change that"
+        )
     elb.set_security_groups(
         LoadBalancerArn=lb["LoadBalancerArn"], SecurityGroups=spec["SecurityGroups"]
     )

@@ -262,9 +262,9 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
     assert [t["TargetGroupArn"] for t in elb.describe_target_groups()["TargetGroups"]] == [
         tg["TargetGroupArn"]
     ]
-    policies = scaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
-    requests = [p for p in policies if p["PolicyName"].endswith("-requests")]
-    [spec] = [p["TargetTrackingScalingPolicyConfiguration"] for p in requests]
+    [policy] = scaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+    assert policy["PolicyName"] == "renkei-serve-requests"  # the CPU policy is gone
+    spec = policy["TargetTrackingScalingPolicyConfiguration"]
     label = spec["PredefinedMetricSpecification"]["ResourceLabel"]
     assert label.startswith("app/renkei-serve/") and "/targetgroup/renkei-serve/" in label
 
@@ -387,6 +387,7 @@ def test_the_serving_image_installs_the_project_and_runs_renkei_serve_as_a_user(
         ),
         ({"max_percent": 100}, "min_healthy_percent 100 with max_percent 100"),
         ({"memory": 1024}, "cpu 1024 with memory 1024 is no Fargate task size"),
+        ({"log_retention_days": 10}, "log_retention_days 10 is not a period CloudWatch Logs"),
         ({"desired_count": 9}, "desired_count 9 <= max_count 6 does not hold"),
         ({"subnets": ["subnet-1"]}, "field 'service.subnets': List should have at least 2"),
     ],
