@@ -9,7 +9,8 @@ ifeq ($(METAFLOW_USER),root)
   override METAFLOW_USER := renkei
 endif
 
-.PHONY: setup demo test test-fast lint format bench clean deploy-aws deploy-aws-dry-run
+.PHONY: setup demo test test-fast lint format bench clean deploy-aws deploy-aws-dry-run \
+	deploy-aws-service
 
 setup: $(VENV)/.installed
 
@@ -57,6 +58,9 @@ deploy-aws: setup  ## deploy the four flows to AWS Step Functions (config/aws.ya
 
 deploy-aws-dry-run: setup  ## write the state machine JSON files to deploy/state-machines/
 	$(BIN)/renkei deploy aws --dry-run
+
+deploy-aws-service: setup  ## deploy the scoring endpoint: ECS Fargate behind an HTTPS ALB
+	$(BIN)/renkei deploy aws --service
 
 clean:
 	rm -rf data .metaflow bench/results

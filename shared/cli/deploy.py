@@ -1,8 +1,11 @@
-"""``renkei deploy aws``: the flows as scheduled Step Functions."""
+"""``renkei deploy aws``: the flows as scheduled Step Functions; with ``--service``, the scoring
+endpoint on ECS Fargate behind an Application Load Balancer."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +14,9 @@ from shared.config import (
 )
 
 from .main import Ctx, cli
+
+if TYPE_CHECKING:
+    from shared.config import AwsConfig
 from .output import echo_json
 
 
@@ -27,7 +33,17 @@ def deploy() -> None:
     help="Production settings YAML (default: the project folder's files.aws, aws.yaml).",
 )
 @click.option("--flow", "only", multiple=True, help="Only these flows (default: all four).")
-@click.option("--dry-run", is_flag=True, help="Write the state machine JSON files instead.")
+@click.option(
+    "--service",
+    is_flag=True,
+    help="Deploy the scoring endpoint (aws.yaml service:) instead of the flows: `renkei serve` "
+    "on ECS Fargate behind an HTTPS load balancer, scaled by target tracking.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write the state machine JSON files (--service: service.json) instead.",
+)
 @click.option(
     "--out", default="deploy/state-machines", show_default=True, help="Where --dry-run writes."
 )
@@ -55,6 +71,7 @@ def deploy_aws(
     obj: Ctx,
     aws_path: str | None,
     only: tuple[str, ...],
+    service: bool,
     dry_run: bool,
     out: str,
     settings_out: str,
@@ -64,17 +81,18 @@ def deploy_aws(
     """Deploy ingest, train, score and monitor as scheduled AWS Step Functions (production
     branch), every step on AWS Batch (GPU steps on the GPU queue), settings from
     the project's aws file. Writes the production settings folder first: use it with
-    `renkei --project DIR` to approve and promote in production. Needs AWS credentials (or AWS_ENDPOINT_URL)."""
-    from pathlib import Path
-
+    `renkei --project DIR` to approve and promote in production. Needs AWS credentials (or AWS_ENDPOINT_URL).
+    With --service: the scoring endpoint instead (README, Production on AWS)."""
     from shared.config import load_aws
     from shared.deploy import (
         DeployError,
         deploy_flow,
         iam_policies,
         production_refusals,
+        service_policies,
         write_production_settings,
     )
+    from shared.deploy.service import no_service_section
 
     pset = obj.project_set()
     if "roles" in pset.defaults and not print_iam:  # the demo team never goes to production
@@ -87,8 +105,14 @@ def deploy_aws(
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     if print_iam:
-        echo_json(iam_policies(pset.project, aws))
+        try:
+            policies = (service_policies if service else iam_policies)(pset.project, aws)
+        except DeployError as e:
+            raise click.ClickException(str(e)) from None
+        echo_json(policies)
         return
+    if service and aws.service is None:  # before anything is written
+        raise click.ClickException(f"{aws_path}: {no_service_section()}")
     refusals = production_refusals(pset, aws)
     if refusals and not (dry_run or allow_dev_mode):
         for why in refusals:
@@ -102,6 +126,9 @@ def deploy_aws(
     except (DeployError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"production settings in {settings} (renkei --project {settings})")
+    if service:
+        _deploy_service(aws, settings, dry_run, Path(out))
+        return
     from shared.paths import FLOW_FILES
     from shared.paths import REPO as repo
 
@@ -115,3 +142,36 @@ def deploy_aws(
         click.echo(f"  state machine {r.state_machine}{where}")
         click.echo(f"  schedule      {r.schedule or 'none (run on demand)'}")
         click.echo(f"  queues        {', '.join(r.queues)}")
+
+
+def _deploy_service(aws: AwsConfig, settings: Path, dry_run: bool, out: Path) -> None:
+    from shared.deploy import DeployError, deploy_service
+
+    click.echo("deploying the scoring service ...")
+    try:
+        r = deploy_service(aws, settings, dry_run, out)
+    except DeployError as e:
+        raise click.ClickException(str(e)) from None
+    if r.json_path:
+        click.echo(f"  definitions   -> {r.json_path} (nothing deployed)")
+    click.echo(f"  service       {r.cluster}/{r.service} ({r.task_definition})")
+    click.echo(f"  settings      {r.settings}")
+    if r.url:
+        click.echo(f"  endpoint      {r.url} (/predict, /version with a bearer token; /health)")
+
+
+@deploy.command("fetch-settings")
+@click.argument("uri")
+@click.argument("dest")
+def fetch_settings_cmd(uri: str, dest: str) -> None:
+    """Copy the production settings folder deployed at URI (s3://...) into DEST: what a task
+    of the scoring service runs before `renkei --project DEST serve`."""
+    from pathlib import Path
+
+    from shared.deploy import DeployError, fetch_settings
+
+    try:
+        files = fetch_settings(uri, Path(dest))
+    except DeployError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"{len(files)} settings files from {uri} in {dest}")

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .base import DEFAULT_AWS_PATH, _load, _Strict
+from .endpoint import EndpointSettings
 
 
 class S3Settings(_Strict):
@@ -123,6 +124,8 @@ class AwsConfig(_Strict):
     # flows whose foreach runs as a Step Functions distributed map (step-functions create
     # --use-distributed-map): up to 10,000 parallel partition tasks instead of 40
     distributed_map: list[Literal["IngestFlow", "TrainFlow", "ScoreFlow", "MonitorFlow"]] = []
+    # the scoring endpoint (renkei deploy aws --service); None: not deployed
+    service: EndpointSettings | None = None
 
 
 def load_aws(path: str | Path = DEFAULT_AWS_PATH) -> AwsConfig:

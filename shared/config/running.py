@@ -56,6 +56,12 @@ class ServiceSettings(_Strict):
 _TOKEN_CACHE_DEFAULT = ServiceSettings.model_fields["token_cache_seconds"].default
 
 
+# the longest the capture writer gets, when the service stops, to write the answers still
+# queued (after it, it is ended and the rest counted lost): a deployed task's stop timeout
+# leaves it this long (aws.yaml service.stop_timeout_seconds)
+CAPTURE_DRAIN_SECONDS = 60.0
+
+
 class CaptureSettings(_Strict):
     """Online capture (renkei serve): every answer (or a sample) written in the background to
     partitioned Parquet under <data_root>/capture/; a full queue drops and counts, never waits."""

@@ -10,7 +10,8 @@ app. It freezes, per flow, that project config, the aws settings and a `deploy` 
 the aws settings. :func:`iam_policies` drafts the least-privilege policy of each role.
 
 ``settings`` writes the production settings folder, ``step_functions`` deploys one flow,
-``iam`` drafts the policies, ``checks`` says what a deployment refuses.
+``iam`` drafts the policies, ``checks`` says what a deployment refuses; ``service`` (with
+``service_aws`` and ``service_iam``) deploys the scoring endpoint on ECS Fargate behind an ALB.
 
 Layer: lifecycle, bottom (beside shared.training, which it does not import). May import
 config and shared.paths.
@@ -18,6 +19,8 @@ config and shared.paths.
 
 from .checks import production_refusals
 from .iam import iam_policies
+from .service import ServiceResult, deploy_service, fetch_settings
+from .service_iam import service_policies
 from .settings import (
     SETTINGS_FILES,
     DeployError,
@@ -32,13 +35,17 @@ __all__ = [
     "DeployError",
     "DeployResult",
     "SETTINGS_FILES",
+    "ServiceResult",
     "deploy_flow",
+    "deploy_service",
+    "fetch_settings",
     "freeze_yaml",
     "frozen_yaml",
     "iam_policies",
     "metaflow_env",
     "production_refusals",
     "production_project",
+    "service_policies",
     "state_machine_arn",
     "write_production_settings",
 ]

@@ -25,6 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.config import CaptureSettings, ProjectConfig
+from shared.config.running import CAPTURE_DRAIN_SECONDS
 from shared.ledger.releases import shadow_alias
 from shared.operate.captured import prune
 
@@ -178,7 +179,7 @@ class CaptureWriter:
         )
         return True
 
-    def stop(self, timeout: float = 60.0) -> None:
+    def stop(self, timeout: float = CAPTURE_DRAIN_SECONDS) -> None:
         """Write everything queued, then end the writer process."""
         with self._lock:
             if self._process is None or self._writer_gone():
