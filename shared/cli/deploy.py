@@ -87,7 +87,7 @@ def deploy_aws(
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     if print_iam:
-        echo_json(iam_policies(pset.project, aws))
+        echo_json(iam_policies(pset.project, aws, pset.roles.identity))
         return
     refusals = production_refusals(pset, aws)
     if refusals and not (dry_run or allow_dev_mode):
