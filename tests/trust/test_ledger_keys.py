@@ -16,7 +16,7 @@ from shared.config import load_project_set
 from shared.trust import keys
 from tests.builders import Trained
 from tests.conftest import REPO
-from tests.trust.conftest import renkei, set_identity
+from tests.trust.conftest import renkei, renkei_process, set_identity
 from tests.trust.test_signed_release import _members
 
 pytestmark = pytest.mark.slow
@@ -189,3 +189,32 @@ def test_a_revoked_members_later_signature_is_refused_earlier_one_verifies(
     problems = [line for line in bad.output.splitlines() if line.startswith("  - ")]
     assert len(problems) == 1 and refused in problems[0], bad.output
     _ok(t, "promote", v1, "--to", "production", "--reason", "go", env=env["sora"])
+
+
+def test_a_rotation_killed_after_its_entry_is_finished_by_running_it_again(
+    trained: Trained,
+) -> None:
+    """The demo's key file (dev mode): a real `renkei keys rotate --ledger` killed between
+    recording the rotation and making the new key current; run again, it finishes it."""
+    t = trained
+    [v] = t.candidates
+    _ok(t, "approve", v, "--as", "kenji", "--comment", "ok", env={})
+    folder = Path(t.cfg.storage.data_root) / "keys"
+    old = keys.public_text(keys.load_key(folder, "ledger").public_key())
+    killed = renkei_process(
+        t, "keys", "rotate", "--ledger", "--as", "sora", env={"RENKEI_INJECT_FAULT": "rotate-kill"}
+    )
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    [rotation] = [e for e in t.ledger.audit.entries() if e.action == "key.rotate"]
+    new = json.loads(rotation.details)["statement"]["new"]
+    assert keys.public_text(keys.load_key(folder, "ledger").public_key()) == old  # not yet
+    assert (folder / "ledger.ed25519.pending").exists()
+    out = _ok(t, "keys", "rotate", "--ledger", "--as", "sora", env={})
+    assert "finished the interrupted rotation" in out and out.strip().endswith(new), out
+    assert keys.public_text(keys.load_key(folder, "ledger").public_key()) == new
+    assert not (folder / "ledger.ed25519.pending").exists()
+    assert [e.action for e in t.ledger.audit.entries()].count("key.rotate") == 1
+    _ok(t, "approve", v, "--as", "yui", "--comment", "ok", env={})
+    assert _anchors(t)[-1]["public_key"] == new
+    out = renkei_process(t, "audit", "verify")
+    assert out.returncode == 0 and "note: anchor" not in out.stdout, out.stdout + out.stderr
