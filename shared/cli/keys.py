@@ -130,11 +130,9 @@ def keys_revoke(
     the ones signed before keep verifying (the audit chain's order says which came first)."""
     from shared.trust.rotation import KeyChangeError, revoke_key
 
-    who = obj.identity(claimed)
+    signer = obj.signer(claimed)  # the revocation is signed by who revokes
     try:
-        key, entry = revoke_key(
-            obj.ledger(), obj.roles().identity, member, who.label(), reason, public
-        )
+        key, entry = revoke_key(obj.ledger(), obj.roles().identity, member, signer, reason, public)
     except KeyChangeError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"revoked {member}'s key {k.key_id(key)} at audit entry {entry}")

@@ -165,7 +165,7 @@ def signature_problem(
     before it refuses it; one revoked after it verifies it: shared.trust.key_history)."""
     if sig is None:
         return f"{what} carries no signature"
-    refused, revoked = revocation_problem(history, sig, position, what)
+    refused, revoked = revocation_problem(history, sig, position, what, settings)
     if refused:
         return refused
     key = revoked or _expected_key(settings, sig)

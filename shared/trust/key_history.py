@@ -9,8 +9,9 @@ Two audited actions, each an entry of the chain (hashed, anchored like every oth
   not the ledger key of that moment links nothing. A key rotated away at entry R may sign
   anchors of entries up to R (the rotation entry itself is anchored by it); its anchors of
   later entries (a process that loaded it before the rotation) are not counted.
-- ``key.revoke`` (`renkei keys revoke MEMBER`): a member's public key is revoked. "As of
-  their time" is the chain's order: a decision signed with that key verifies (against the
+- ``key.revoke`` (`renkei keys revoke MEMBER`): a member's public key is revoked, in a
+  statement the revoking member signs with their own key. "As of their time" is the chain's
+  order: a decision signed with that key verifies (against the
   revoked key, which the revocation entry names) when the decision's own audit entry comes
   before the revocation entry, and is refused when it comes after. The chain's order, not a
   time in the signed statement, decides: the signer writes that time, and the chain is
@@ -24,6 +25,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.config.identity import IdentitySettings
 from shared.trust import keys
 
 ROTATE = "key.rotate"
@@ -42,6 +44,10 @@ class Revocation:
     actor: str
     member: str
     public_key: str
+    signer: str = ""  # the member who revoked it, and their signature of the statement
+    signer_key: str = ""
+    statement: dict[str, Any] = field(default_factory=dict)
+    signature: str = ""
 
     def label(self) -> str:
         return f"audit entry {self.entry} ({self.ts}, by {self.actor})"
@@ -63,6 +69,26 @@ class KeyHistory:
             return None
         line = {k for k, _ in self.ledger_keys}
         return line if pinned in line else {pinned}
+
+    def vouched(self, rev: Revocation, settings: IdentitySettings) -> bool:
+        """Whether ``rev`` may vouch that its key was its member's until then: its statement
+        is signed by a member whose key roles.yaml lists (or whose key was revoked later, by
+        a revocation that is itself vouched for); dev mode: by any key (as dev signatures).
+        An entry anyone could append refuses, never admits."""
+        st = rev.statement
+        if st.get("public_key") != rev.public_key or st.get("member") != rev.member:
+            return False
+        if not rev.signature or not keys.verify(rev.signer_key, st, rev.signature):
+            return False
+        if settings.dev_mode or settings.public_keys.get(rev.signer) == rev.signer_key:
+            return True
+        later = self.revocations.get(rev.signer_key)
+        return (
+            later is not None
+            and later.entry > rev.entry
+            and later.member == rev.signer
+            and self.vouched(later, settings)
+        )
 
     def current_ledger_key(self) -> str | None:
         return self.ledger_keys[-1][0] if self.ledger_keys else None
@@ -93,7 +119,17 @@ def key_history(entries: list[Any]) -> KeyHistory:
         if e.action == REVOKE:
             key = d.get("public_key")
             if key and key not in h.revocations:
-                h.revocations[key] = Revocation(e.id, e.ts, e.actor, d.get("member", ""), key)
+                h.revocations[key] = Revocation(
+                    e.id,
+                    e.ts,
+                    e.actor,
+                    d.get("member", ""),
+                    key,
+                    d.get("signer", ""),
+                    d.get("signer_key", ""),
+                    d.get("statement") or {},
+                    d.get("signature", ""),
+                )
             continue
         r = _rotation(e, d)
         if isinstance(r, str):
@@ -113,12 +149,30 @@ def key_history(entries: list[Any]) -> KeyHistory:
     return h
 
 
+def revoke_statement(member: str, public: str, reason: str, signer: str, time: str) -> dict:
+    """What the revoking member signs."""
+    return {
+        "action": REVOKE,
+        "member": member,
+        "public_key": public,
+        "reason": reason,
+        "signer": signer,
+        "time": time,
+    }
+
+
 def revocation_problem(
-    history: KeyHistory | None, sig: Any, position: int | None, what: str
+    history: KeyHistory | None,
+    sig: Any,
+    position: int | None,
+    what: str,
+    settings: IdentitySettings,
 ) -> tuple[str | None, str | None]:
     """(why ``sig`` is refused, or the revoked key it verifies against as of its time):
     (None, None) when its key was never revoked. ``position``: the audit entry of the
-    decision it signs (None: no entry produced it, so it cannot be placed before anything)."""
+    decision it signs (None: no entry produced it, so it cannot be placed before anything).
+    Only a revocation signed by a member (``KeyHistory.vouched``) makes the revoked key
+    verify earlier signatures; any revocation refuses later ones."""
     rev = history.revocations.get(sig.public_key) if history else None
     if rev is None:
         return None, None
@@ -128,7 +182,7 @@ def revocation_problem(
             f"{what}: signed with {rev.member}'s key {keys.key_id(rev.public_key)}, {where} "
             f"its revocation at {rev.label()}: refused"
         ), None
-    if rev.member != sig.key_name:
+    if rev.member != sig.key_name or not history.vouched(rev, settings):  # type: ignore[union-attr]
         return None, None
     return None, rev.public_key
 

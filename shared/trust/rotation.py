@@ -20,7 +20,14 @@ from shared.ledger import Ledger
 from shared.ledger.unit import utcnow
 from shared.trust import keys
 from shared.trust.anchors import anchor_store, checkpoint
-from shared.trust.key_history import REVOKE, ROTATE, key_history, rotation_statement
+from shared.trust.decisions import Signer
+from shared.trust.key_history import (
+    REVOKE,
+    ROTATE,
+    key_history,
+    revoke_statement,
+    rotation_statement,
+)
 from shared.trust.ledger_keys import ledger_key_store
 
 
@@ -102,13 +109,13 @@ def revoke_key(
     ledger: Ledger,
     settings: IdentitySettings,
     member: str,
-    actor: str,
+    signer: Signer,
     reason: str,
     public: str | None = None,
 ) -> tuple[str, int]:
     """Revoke ``member``'s key (``public``, else the one roles.yaml lists, else the one they
-    last signed with): their signatures of decisions recorded after this entry are refused,
-    earlier ones keep verifying. Returns (the key, the revocation's audit entry)."""
+    last signed with), signed by ``signer``: their signatures of decisions recorded after
+    this entry are refused, earlier ones keep verifying. Returns (the key, the entry)."""
     if public is None:
         public = settings.public_keys.get(member)
     if public is None:
@@ -129,7 +136,16 @@ def revoke_key(
         raise KeyChangeError(
             f"{done.member}'s key {keys.key_id(public)} was revoked at {done.label()} already"
         )
-    ledger.audit.append(
-        actor, REVOKE, member, {"member": member, "public_key": public, "reason": reason}
-    )
-    return public, ledger.audit.entries()[-1].id
+    who = signer.identity.member
+    stmt = revoke_statement(member, public, reason, who, utcnow().isoformat())
+    details = {
+        "member": member,
+        "public_key": public,
+        "reason": reason,
+        "signer": who,
+        "signer_key": keys.public_text(signer.key.public_key()),
+        "statement": stmt,
+        "signature": keys.sign(signer.key, stmt),
+    }
+    ledger.audit.append(signer.identity.label(), REVOKE, member, details)
+    return public, key_history(ledger.audit.entries()).revocations[public].entry

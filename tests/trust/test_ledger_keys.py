@@ -189,6 +189,40 @@ def test_a_revoked_members_later_signature_is_refused_earlier_one_verifies(
     problems = [line for line in bad.output.splitlines() if line.startswith("  - ")]
     assert len(problems) == 1 and refused in problems[0], bad.output
     _ok(t, "promote", v1, "--to", "production", "--reason", "go", env=env["sora"])
+    # a revocation entry anyone could append (signed by nobody roles.yaml lists) does not
+    # make an attacker's key yui's "as of its time": the forged approval before it fails
+    from shared.trust.decisions import Signer
+    from shared.trust.identity import Identity, IdentityStatus
+
+    attacker = keys.Ed25519PrivateKey.generate()
+    fake = Signer(
+        Identity("yui", "arn:aws:iam::123456789012:user/yui", "aws", IdentityStatus.VERIFIED),
+        "yui",
+        attacker,
+        t.rules.rules_hash(),
+    )
+    forged = t.ledger.releases.add_approval(v2, "yui", "Model Risk Manager", "approve", "x")
+    fake.sign_approval(t.ledger, t.ledger.registry.model(v2), forged)
+    public = keys.public_text(attacker.public_key())
+    stmt = {"action": "key.revoke", "member": "yui", "public_key": public, "reason": "x"}
+    t.ledger.audit.append(
+        "sora",
+        "key.revoke",
+        "yui",
+        {
+            "member": "yui",
+            "public_key": public,
+            "signer": "sora",
+            "signer_key": public,
+            "statement": {**stmt, "signer": "sora"},
+            "signature": keys.sign(attacker, {**stmt, "signer": "sora"}),
+        },
+    )
+    bad = renkei(t, "audit", "verify", env=env["sora"])
+    assert bad.exit_code == 1, bad.output
+    assert f"approval {forged.id} (approve of {v2} by yui): the signature does not verify" in (
+        bad.output
+    )
 
 
 def test_a_rotation_killed_after_its_entry_is_finished_by_running_it_again(
