@@ -9,6 +9,7 @@ key is staged: running it again finishes that one.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -47,12 +48,15 @@ class Rotated:
 def _anchor_head(
     ledger: Ledger, settings: IdentitySettings, data_root: str, key: object
 ) -> int | None:
+    """Anchor the chain's head with ``key`` (the rotation is done whatever happens here:
+    a store that fails is a warning, and the next write or `renkei audit anchor` anchors)."""
     entries = ledger.audit.entries()
     try:
         store = anchor_store(settings, data_root)
-    except ValueError:
-        return None  # `renkei audit verify` names the missing store
-    store.append(checkpoint(key, entries[-1].id, entries[-1].hash))
+        store.append(checkpoint(key, entries[-1].id, entries[-1].hash))
+    except Exception as e:  # no usable store, an unreachable bucket
+        print(f"warning: the new ledger key anchored nothing: {e}", file=sys.stderr)
+        return None
     return entries[-1].id
 
 
