@@ -106,7 +106,11 @@ def deploy_aws(
         raise click.ClickException(str(e)) from None
     if print_iam:
         try:
-            policies = (service_policies if service else iam_policies)(pset.project, aws)
+            policies = (
+                service_policies(pset.project, aws)
+                if service
+                else iam_policies(pset.project, aws, pset.roles.identity)
+            )
         except DeployError as e:
             raise click.ClickException(str(e)) from None
         echo_json(policies)

@@ -30,6 +30,31 @@ class AnchorSettings(_Strict):
         return self
 
 
+class LedgerKeySettings(_Strict):
+    """The ledger's Ed25519 key, which signs audit anchors: its public half (pinned here, in
+    the trust root) and where its private half lives: an AWS Secrets Manager secret (name or
+    ARN; what Batch tasks and the CLI read, nothing copied by hand), else the key folder."""
+
+    public: str | None = None  # "ed25519:..." (`renkei keys show --ledger`)
+    secret: str | None = Field(None, min_length=1)  # Secrets Manager secret name or ARN
+    region: str | None = None  # the secret's region (default: the AWS default region)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _public_only(cls, value: object) -> object:
+        """``ledger_key: "ed25519:..."`` (the older form) pins the public key only."""
+        return {"public": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> LedgerKeySettings:
+        if self.public is not None and not self.public.startswith("ed25519:"):
+            raise ValueError(
+                f"ledger_key.public must be an Ed25519 public key (ed25519:...), not "
+                f"{self.public[:20]!r}: list `renkei keys show --ledger`"
+            )
+        return self
+
+
 class OidcSettings(_Strict):
     """OIDC bearer tokens (JWT) accepted by the scoring service, besides API tokens."""
 
@@ -47,7 +72,9 @@ class IdentitySettings(_Strict):
     logins: dict[str, list[str]] = {}  # member -> OS user names or AWS ARNs that are them
     public_keys: dict[str, str] = {}  # member -> Ed25519 public key (renkei keys show)
     service_keys: dict[str, str] = {}  # service (e.g. app) -> key that signs for OIDC users
-    ledger_key: str | None = None  # public key that signs audit anchors (keys show --ledger)
+    # the key that signs audit anchors: "ed25519:..." (its public half) or
+    # {public: "ed25519:...", secret: NAME or ARN, region: R} (private half in Secrets Manager)
+    ledger_key: LedgerKeySettings | None = None
     anchors: AnchorSettings = AnchorSettings()
     api_oidc: OidcSettings | None = None
 

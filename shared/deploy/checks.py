@@ -34,7 +34,7 @@ def production_refusals(pset: ProjectSet, aws: AwsConfig) -> list[str]:
                 "approvals could not be verified: run `renkei keys init` as one of them and "
                 "list `renkei keys show`"
             )
-    if not ident.ledger_key:
+    if not ident.ledger_key or not ident.ledger_key.public:
         out.append(
             f"{src}: identity.ledger_key is not set, so nothing pins the key that signs "
             "production's anchors: run `renkei keys init --ledger` and list `renkei keys show "

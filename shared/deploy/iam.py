@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.config import AwsConfig, ProjectConfig
+from shared.config.identity import IdentitySettings
 from shared.paths import FLOW_FILES
 
 from .step_functions import state_machine_arn
@@ -46,9 +47,38 @@ def _policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def iam_policies(cfg: ProjectConfig, aws: AwsConfig) -> dict[str, dict[str, Any]]:
+def secret_arn(name_or_arn: str, region: str, account: str) -> str:
+    """The ARN a policy names for a secret: an ARN as given; a name with the six random
+    characters Secrets Manager appends to a secret's ARN."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:{name_or_arn}-??????"
+
+
+def ledger_key_statements(
+    identity: IdentitySettings | None, region: str, account: str
+) -> list[dict[str, Any]]:
+    """Reading the ledger key's secret (roles.yaml identity.ledger_key.secret), for the Batch
+    job role alone: tasks sign anchors with it; nobody else is granted it."""
+    lk = identity.ledger_key if identity else None
+    if lk is None or not lk.secret:
+        return []
+    return [
+        {
+            "Sid": "LedgerKeySecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": secret_arn(lk.secret, lk.region or region, account),
+        }
+    ]
+
+
+def iam_policies(
+    cfg: ProjectConfig, aws: AwsConfig, identity: IdentitySettings | None = None
+) -> dict[str, dict[str, Any]]:
     """The least-privilege policy each role needs, from the settings: the Batch job role
-    (tasks: both S3 roots, the ledger secret, foreach bookkeeping, starting retraining),
+    (tasks: both S3 roots, the ledger secret, the ledger key's secret (``identity``: roles.yaml
+    identity) and no other role, foreach bookkeeping, starting retraining),
     the Step Functions role (submit and watch Batch jobs), the EventBridge role (start the
     scheduled state machines) and an operator (promote, approve, the app: the data root and
     the ledger secret). Keyed by role; each ``{"role": ARN or None, "policy": document}``."""
@@ -69,7 +99,7 @@ def iam_policies(cfg: ProjectConfig, aws: AwsConfig) -> dict[str, dict[str, Any]
             }
         ]
     batch_job = _s3_statements("Data", [aws.s3.datastore_root, aws.s3.data_root], write=True)
-    batch_job += secret
+    batch_job += secret + ledger_key_statements(identity, region, account)
     batch_job += [
         {
             "Sid": "ForeachBookkeeping",

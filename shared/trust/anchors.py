@@ -118,10 +118,11 @@ def anchor_store(settings: IdentitySettings, data_root: str) -> AnchorStore:
 
 
 def ledger_key(settings: IdentitySettings, data_root: str) -> Any:
-    """The ledger's signing key (created in the key folder on first use)."""
-    folder = keys.key_dir(settings.dev_mode, data_root)
-    keys.init_key(folder, keys.LEDGER_KEY)
-    return keys.load_key(folder, keys.LEDGER_KEY)
+    """The ledger's current signing key: from its Secrets Manager secret, or the key folder
+    (created there on first use): shared.trust.ledger_keys."""
+    from shared.trust.ledger_keys import load_ledger_key
+
+    return load_ledger_key(settings, data_root)
 
 
 def checkpoint(key: Any, last_id: int, last_hash: str) -> Checkpoint:

@@ -23,6 +23,7 @@ from shared.ledger.trust import SignatureRecord
 from shared.ledger.unit import utcnow
 from shared.trust import keys
 from shared.trust.identity import Identity, IdentityStatus
+from shared.trust.key_history import KeyHistory, ledger_decision_entries, revocation_problem
 
 
 def artifact_digest(m: ModelVersionRecord) -> str:
@@ -155,14 +156,27 @@ def signature_problem(
     sig: SignatureRecord | None,
     expected: dict[str, Any],
     what: str,
+    history: KeyHistory | None = None,
+    position: int | None = None,
 ) -> str | None:
     """Why the signature of ``what`` does not hold (None: it verifies). ``expected``: the
-    statement fields the state row says must have been signed."""
+    statement fields the state row says must have been signed. ``history``: the keys'
+    history in the chain, ``position``: the audit entry of the decision (a key revoked
+    before it refuses it; one revoked after it verifies it: shared.trust.key_history)."""
     if sig is None:
         return f"{what} carries no signature"
-    key = _expected_key(settings, sig)
+    refused, revoked = revocation_problem(history, sig, position, what, settings)
+    if refused:
+        return refused
+    key = revoked or _expected_key(settings, sig)
     if key is None:
-        return f"{what}: {sig.key_name!r} has no public key in roles.yaml identity"
+        hint = ""
+        if sig.identity == IdentityStatus.VERIFIED:
+            hint = (
+                f" (a key taken out of roles.yaml: `renkei keys revoke {sig.key_name}` records "
+                "when, and its earlier signatures verify again)"
+            )
+        return f"{what}: {sig.key_name!r} has no public key in roles.yaml identity{hint}"
     if sig.identity != IdentityStatus.VERIFIED and not settings.dev_mode:
         return f"{what} was signed by an unverified identity (dev mode) and dev mode is off"
     if not keys.verify(key, sig.statement, sig.signature):
@@ -192,6 +206,7 @@ def approval_problems(
     """Every approval or rejection of ``m`` whose signature fails. Unsigned ones are
     accepted only in dev mode; the artifact must still be the one that was approved."""
     sigs = ledger.trust.signatures("approval")
+    history, positions = ledger_decision_entries(ledger)
     digest: str | None = None
     problems = []
     for a in ledger.releases.approvals(m.version):
@@ -202,7 +217,9 @@ def approval_problems(
             digest = artifact_digest(m)
         fields = {**approval_fields(a), "artifact_sha256": digest}
         what = f"approval {a.id} ({a.decision} of {a.version} by {a.actor})"
-        p = signature_problem(settings, sig, fields, what)
+        p = signature_problem(
+            settings, sig, fields, what, history, positions.get(("approval", a.id))
+        )
         if p:
             problems.append(p)
     return problems

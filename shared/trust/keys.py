@@ -8,6 +8,7 @@ object serialised canonically (sorted keys, no spaces), so the same facts give t
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -55,28 +56,53 @@ def parse_public(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(base64.b64decode(text[len(PREFIX) :]))
 
 
+def private_text(key: Ed25519PrivateKey) -> str:
+    """The private key as a key file (or a Secrets Manager secret) holds it: raw, base64."""
+    raw = key.private_bytes(
+        serialization.Encoding.Raw,
+        serialization.PrivateFormat.Raw,
+        serialization.NoEncryption(),
+    )
+    return base64.b64encode(raw).decode()
+
+
+def parse_private(text: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(base64.b64decode(text.strip()))
+
+
+def write_key(path: Path, key: Ed25519PrivateKey, replace: bool = True) -> bool:
+    """Write ``key`` to ``path`` (mode 0600), whole or not at all (a temporary file renamed;
+    ``replace`` False: linked, so a key another process made meanwhile is kept). Returns
+    whether it was written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(private_text(key) + "\n")
+    if replace:
+        os.replace(tmp, path)
+        return True
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+
+
 def init_key(folder: Path, name: str, overwrite: bool = False) -> tuple[Path, bool]:
     """Create ``name``'s key in ``folder`` unless it exists; returns (path, created)."""
     path = key_path(folder, name)
     if path.exists() and not overwrite:
         return path, False
-    folder.mkdir(parents=True, exist_ok=True)
-    raw = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.Raw,
-        serialization.PrivateFormat.Raw,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(base64.b64encode(raw).decode() + "\n")
-    return path, True
+    return path, write_key(path, Ed25519PrivateKey.generate(), replace=overwrite)
 
 
 def load_key(folder: Path, name: str) -> Ed25519PrivateKey:
     path = key_path(folder, name)
     try:
-        raw = base64.b64decode(path.read_text().strip())
-        return Ed25519PrivateKey.from_private_bytes(raw)
+        return parse_private(path.read_text())
     except FileNotFoundError:
         flag = " --ledger" if name == LEDGER_KEY else ""
         raise KeyError_(
@@ -85,6 +111,11 @@ def load_key(folder: Path, name: str) -> Ed25519PrivateKey:
         ) from None
     except (OSError, ValueError) as e:
         raise KeyError_(f"cannot read the signing key {path}: {e}") from None
+
+
+def key_id(public: str) -> str:
+    """A short name of a public key (the first 16 hex digits of its sha256), for messages."""
+    return hashlib.sha256(public.encode()).hexdigest()[:16]
 
 
 def canonical(statement: Mapping[str, Any]) -> bytes:

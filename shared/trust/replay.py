@@ -22,6 +22,7 @@ from shared.ledger import Ledger
 from shared.ledger.tables import AliasMove, Approval, AuditEntry
 from shared.trust.anchors import Checkpoint, anchor_store, checkpoint, ledger_key
 from shared.trust.decisions import signature_problem
+from shared.trust.key_history import KeyHistory, decision_entries, key_history
 from shared.trust.replay_rules import ACTIONS, RULES, Item, coverage_problems, writers
 from shared.trust.witness import AnchorCheck, check_anchors, witness_problems
 
@@ -107,12 +108,19 @@ def replay(ledger: Ledger, settings: IdentitySettings) -> tuple[list[str], int, 
         problems += _match(
             table, state[table], rule.expected([x for x in events if x[0].action in acts])
         )
-    sig_problems, unverified = _signatures(ledger, settings, approvals, moves)
-    return problems + sig_problems, unverified, notes
+    history = key_history(entries)
+    positions = decision_entries(state, events)
+    sig_problems, unverified = _signatures(ledger, settings, approvals, moves, history, positions)
+    return problems + history.problems + sig_problems, unverified, notes
 
 
 def _signatures(
-    ledger: Ledger, settings: IdentitySettings, approvals: list[Approval], moves: list[AliasMove]
+    ledger: Ledger,
+    settings: IdentitySettings,
+    approvals: list[Approval],
+    moves: list[AliasMove],
+    history: KeyHistory,
+    positions: dict[tuple[str, int], int],
 ) -> tuple[list[str], int]:
     sigs = ledger.trust.signatures()
     problems = []
@@ -151,7 +159,7 @@ def _signatures(
         sig = sigs.get((kind, ref))
         if sig is None and settings.dev_mode:
             continue  # dev mode: unsigned decisions (library callers, old ledgers) accepted
-        p = signature_problem(settings, sig, fields, what)
+        p = signature_problem(settings, sig, fields, what, history, positions.get((kind, ref)))
         if p:
             problems.append(p)
     return problems, unverified
@@ -179,6 +187,7 @@ def verify_trust(
             store = None
     report.anchors = check_anchors(entries, checkpoints, settings)
     report.problems += report.anchors.problems
+    report.notes += report.anchors.notes
     if store is not None:
         more, notes = witness_problems(
             entries, report.anchors, settings.anchors.every, store.describe()

@@ -50,6 +50,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "retrain.triggered": ("monitoring_reports",),
     "token.create": ("api_tokens",),
     "token.revoke": ("api_tokens",),
+    # the keys' history (shared.trust.key_history): the entry is the record
+    "key.rotate": (),
+    "key.revoke": (),
 }
 
 # tables covered by the chain only, and why

@@ -22,12 +22,13 @@ audit verify` fails on it. `renkei audit anchor` anchors a tail that a crash exp
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.config.identity import IdentitySettings
 from shared.trust import keys
 from shared.trust.anchors import Checkpoint
+from shared.trust.key_history import key_history
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class AnchorCheck:
     problems: list[str]
     unanchored: tuple[int, int] | None  # (first, last) entry ids after the last anchor
     head: tuple[int, str] | None = None  # the chain's last entry (id, hash); None: empty
+    notes: list[str] = field(default_factory=list)  # anchors not counted (a retired key's)
 
 
 def check_anchors(
@@ -46,14 +48,30 @@ def check_anchors(
     by_id = {e.id: e.hash for e in entries}
     last_entry = entries[-1].id if entries else 0
     problems: list[str] = []
+    notes: list[str] = []
     good = 0
     newest = 0
+    history = key_history(entries)
+    pinned = settings.ledger_key.public if settings.ledger_key else None
+    trusted = history.trusted_ledger_keys(pinned)
     for cp in sorted(checkpoints, key=lambda c: c.last_id):
-        pinned = settings.ledger_key
-        key = pinned or cp.public_key
-        if not keys.verify(key, cp.statement(), cp.signature):
-            who = "the ledger key in roles.yaml" if pinned else "its key"
-            problems.append(f"anchor of entry {cp.last_id} ({cp.time}): signature fails ({who})")
+        if trusted is not None and cp.public_key not in trusted:
+            problems.append(
+                f"anchor of entry {cp.last_id} ({cp.time}): signed by key "
+                f"{keys.key_id(cp.public_key)}, neither the ledger key in roles.yaml nor one "
+                "a rotation in the chain links to it"
+            )
+            continue
+        if not keys.verify(cp.public_key, cp.statement(), cp.signature):
+            problems.append(f"anchor of entry {cp.last_id} ({cp.time}): signature fails")
+            continue
+        retired = history.retired_at(cp.public_key)
+        if retired is not None and cp.last_id > retired:
+            notes.append(
+                f"anchor of entry {cp.last_id} ({cp.time}) is signed by the ledger key "
+                f"{keys.key_id(cp.public_key)}, rotated away at entry {retired}: not counted "
+                "as a witness"
+            )
             continue
         newest = max(newest, cp.last_id)
         have = by_id.get(cp.last_id)
@@ -71,7 +89,7 @@ def check_anchors(
             good = cp.last_id
     tail = (newest + 1, last_entry) if last_entry > newest else None
     head = (entries[-1].id, entries[-1].hash) if entries else None
-    return AnchorCheck(len(checkpoints), newest, problems, tail, head)
+    return AnchorCheck(len(checkpoints), newest, problems, tail, head, notes)
 
 
 def write_sizes(entries: list[Any]) -> list[int]:

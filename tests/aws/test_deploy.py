@@ -361,6 +361,43 @@ def test_deployed_monitor_starts_the_train_state_machine(
     assert execution["executionArn"] == arn
 
 
+def test_print_iam_grants_the_ledger_key_secret_to_the_job_role_alone(
+    moto_server: str, tmp_path: Path
+) -> None:
+    """roles.yaml keeps the ledger key in a secret: only the Batch job role may read it, and
+    only that one secret (moto does not enforce IAM: the policy text is what is checked)."""
+    aws_path = aws_world(moto_server, tmp_path)
+    write_project(tmp_path)
+    roles = yaml.safe_load((tmp_path / "roles.yaml").read_text())
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/ledger-key-AbCdEf"
+    for secret, resource in (
+        (
+            "team/ledger-key",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/ledger-key-??????",
+        ),
+        (arn, arn),
+    ):
+        roles["identity"]["ledger_key"] = {"secret": secret}
+        (tmp_path / "roles.yaml").write_text(yaml.safe_dump(roles, sort_keys=False))
+        policies = json.loads(print_iam(tmp_path, aws_path))
+        grants = [
+            (role, st)
+            for role, p in policies.items()
+            for st in p["policy"]["Statement"]
+            if "ledger-key" in json.dumps(st)
+        ]
+        assert [(role, st["Action"], st["Resource"]) for role, st in grants] == [
+            ("batch_job_role", ["secretsmanager:GetSecretValue"], resource)
+        ]
+        for role, p in policies.items():  # nobody reads any secret with a wildcard
+            for st in p["policy"]["Statement"]:
+                if any(a.startswith("secretsmanager:") for a in st["Action"]):
+                    assert "*" not in json.dumps(st["Resource"]).replace("??????", ""), (role, st)
+    roles["identity"]["ledger_key"] = None  # a key file: no grant at all
+    (tmp_path / "roles.yaml").write_text(yaml.safe_dump(roles, sort_keys=False))
+    assert "ledger-key" not in print_iam(tmp_path, aws_path)
+
+
 def _production_roles(roles: Path) -> None:
     """The roles file as production needs it: dev mode off, S3 anchors, a public key for a
     member of each required approval role, the ledger key pinned."""
