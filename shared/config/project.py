@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from .base import DEFAULT_PROJECT_PATH, _load, _Strict
 from .running import (
-    _TOKEN_CACHE_DEFAULT,
+    RUNNING_ONLY,
     CaptureSettings,
     ServiceSettings,
     StorageSettings,
@@ -317,8 +317,9 @@ class ProjectConfig(_Strict):
         # the partition size changes no result (dataset versions are split-independent):
         # `auto` hashes as the fixed size it replaced as the default (issue 26), so hashes stay
         data["storage"]["partition_rows"] = self.storage.fixed_partition_rows()
-        if self.service.token_cache_seconds == _TOKEN_CACHE_DEFAULT:  # hashes as before it
-            del data["service"]["token_cache_seconds"]
+        for section, name, default in RUNNING_ONLY:  # at their defaults: hashes as before
+            if data[section][name] == default:
+                del data[section][name]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
