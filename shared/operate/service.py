@@ -1,8 +1,11 @@
 """Online scoring: a FastAPI app serving the guarded bundle behind an alias.
 
-`renkei serve` runs it with uvicorn. A background thread checks (once a second) which
-deployment the alias points at, so a promotion or rollback is picked up without a restart
-and no request waits on the ledger.
+`renkei serve` runs it with uvicorn, one app in each worker process (shared.operate.workers:
+/health reports every worker). In each, a background thread checks (once a second) which
+deployment the alias points at, so a promotion or rollback reaches every worker within that
+second plus the new bundle's load, without a restart, and no request waits on the ledger;
+each answer (and its x-renkei-worker header) says which version and worker answered.
+Request rows are validated in shared.operate.rows.
 A feature that is null, absent or of the wrong type is no 422: the guard decides per row
 (a nullable feature's gap passes; a missing other one is rejected, or falls back by a
 ``required`` rule, with the reason naming it; a wrong type is rejected naming the check).
@@ -22,27 +25,19 @@ dropped and sampled out); a shadow challenger attached beside the alias
 """
 
 import asyncio
-import math
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    TypeAdapter,
-    ValidationError,
-    create_model,
-)
+from pydantic import BaseModel, TypeAdapter
 
 from shared.config import ProjectConfig
 from shared.config.identity import IdentitySettings
@@ -50,45 +45,11 @@ from shared.ledger import Ledger
 from shared.operate.capture import Captured, CaptureWriter, new_request_id, writer_for
 from shared.operate.holder import AliasHolder
 from shared.operate.limits import body_limit, safe_errors
+from shared.operate.rows import request_rows, row_model
 from shared.operate.workers import ServeSpec, WorkerBoard, heartbeat, merge
 from shared.trust.http import protect
 
 _BODY = Body(..., description="One row (an object) or many (a list of objects).")
-
-
-def _one_value(v: Any) -> Any:
-    """A feature's value as the guard takes it: one JSON value (a finite number, text,
-    true/false) or null; a list, an object, NaN or Infinity is no row's value (422)."""
-    if v is None or isinstance(v, bool | str):
-        return v
-    if isinstance(v, int | float):
-        try:
-            float(v)
-        except OverflowError:  # an integer beyond any float
-            raise ValueError("must be a finite number") from None
-        if not math.isfinite(v):
-            raise ValueError("must be a finite number (NaN and Infinity are not numbers)")
-        return v
-    raise ValueError("must be one value (a number, text, true or false) or null")
-
-
-FeatureValue = Annotated[Any, BeforeValidator(_one_value)]
-
-
-def row_model(cfg: ProjectConfig) -> type[BaseModel]:
-    """Pydantic model of one request row, from the project's features."""
-    fields: dict[str, Any] = {
-        cfg.id_column: (str | None, None),
-        cfg.timestamp_column: (str | None, None),
-    }
-    # a feature is any one JSON value, or null, or absent: the guard decides per row (a
-    # nullable feature's gap passes; a missing other one is rejected naming the feature, or
-    # a required rule's action; a value of the wrong type is rejected naming the check)
-    for name in cfg.features:
-        fields[name] = (FeatureValue, None)
-    return create_model(
-        "PredictRow", __config__=ConfigDict(extra="ignore", allow_inf_nan=False), **fields
-    )
 
 
 class Answer(BaseModel):
@@ -208,37 +169,6 @@ def status_router(served: Served, caller: Any) -> APIRouter:
     return router
 
 
-def _rows(payload: Any, served: Served, one: TypeAdapter[Any], many: TypeAdapter[Any]) -> list[Any]:
-    """The request's rows, validated: 422 on an empty list or a bad row, 413 over max_rows."""
-    if isinstance(payload, list):
-        if not payload:
-            raise RequestValidationError(
-                [
-                    {
-                        "loc": ("body",),
-                        "msg": "empty list: send at least one row",
-                        "type": "too_short",
-                    }
-                ]
-            )
-        if len(payload) > served.max_rows:
-            raise HTTPException(
-                413,
-                f"{len(payload):,} rows in one request, at most {served.max_rows:,} "
-                "(service.max_rows): split the request",
-            )
-    try:
-        return (
-            many.validate_python(payload)
-            if isinstance(payload, list)
-            else [one.validate_python(payload)]
-        )
-    except ValidationError as e:
-        raise RequestValidationError(
-            [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
-        ) from None
-
-
 def predict_router(served: Served, caller: Any) -> APIRouter:
     """POST /predict: guarded answers for one row or many, each captured by the writer."""
     router = APIRouter()
@@ -247,7 +177,7 @@ def predict_router(served: Served, caller: Any) -> APIRouter:
 
     @router.post("/predict", response_model=PredictResponse)
     async def predict(payload: Any = _BODY, who: str = caller) -> Response:
-        rows = _rows(payload, served, one, many)
+        rows = request_rows(payload, served.max_rows, one, many)
         dep, model = served.holder.get()
         if model is None or dep is None:
             raise HTTPException(503, f"no model serves '{served.alias}' yet")
