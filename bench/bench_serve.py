@@ -190,7 +190,17 @@ def main() -> None:
                 (
                     "before",
                     1,
-                    run_service("before", cmd, args.before, env, port, 1, args.requests, auth),
+                    # the older checkout is only read (no bytecode written into it)
+                    run_service(
+                        "before",
+                        cmd,
+                        args.before,
+                        {**env, "PYTHONDONTWRITEBYTECODE": "1"},
+                        port,
+                        1,
+                        args.requests,
+                        auth,
+                    ),
                 )
             )
         counts = [int(x) for x in args.workers.split(",")]

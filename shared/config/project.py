@@ -306,9 +306,19 @@ class ProjectConfig(_Strict):
         """Columns every raw batch must carry (the target is optional: it may come later)."""
         return [self.id_column, self.timestamp_column, *self.features]
 
+    def portable_dump(self) -> dict:
+        """The settings as JSON data, without the running-only ones that are at their
+        defaults: the config hash stays what it was before they existed, and a bundle
+        written with them still loads in a service from before them."""
+        data = self.model_dump(mode="json")
+        for section, name, default in RUNNING_ONLY:
+            if data[section][name] == default:
+                del data[section][name]
+        return data
+
     def config_hash(self) -> str:
         """Stable hash of the effective settings (recorded with every model version)."""
-        data = self.model_dump(mode="json")
+        data = self.portable_dump()
         for spec in data["features"].values():  # the same hash as before nullable existed
             if not spec["nullable"]:
                 del spec["nullable"]
@@ -317,9 +327,6 @@ class ProjectConfig(_Strict):
         # the partition size changes no result (dataset versions are split-independent):
         # `auto` hashes as the fixed size it replaced as the default (issue 26), so hashes stay
         data["storage"]["partition_rows"] = self.storage.fixed_partition_rows()
-        for section, name, default in RUNNING_ONLY:  # at their defaults: hashes as before
-            if data[section][name] == default:
-                del data[section][name]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
