@@ -38,6 +38,7 @@ def serve(obj: Ctx, host: str, port: int, alias: str, workers: int | None) -> No
     import uvicorn
 
     from shared.ledger import Ledger, LedgerError
+    from shared.operate.supervisor import run_workers
     from shared.operate.workers import ServeSpec, default_workers
 
     cfg = obj.project()
@@ -50,18 +51,20 @@ def serve(obj: Ctx, host: str, port: int, alias: str, workers: int | None) -> No
     board = tempfile.mkdtemp(prefix="renkei-serve-")
     spec = ServeSpec(os.path.abspath(obj.project_path), url, alias, n, board)
     os.environ.update(spec.environ())  # the workers read it (shared.operate.service.from_env)
+    config = uvicorn.Config(
+        "shared.operate.service:from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=n,
+        log_level="info",
+        timeout_graceful_shutdown=cfg.service.shutdown_seconds,
+        # a worker busy answering may be slow to answer the supervisor's ping
+        timeout_worker_healthcheck=30,
+    )
     try:
-        uvicorn.run(
-            "shared.operate.service:from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=n,
-            log_level="info",
-            timeout_graceful_shutdown=cfg.service.shutdown_seconds,
-            # a worker busy answering may be slow to answer the supervisor's ping
-            timeout_worker_healthcheck=30,
-        )
+        if not run_workers(config):
+            raise click.ClickException("the service did not start: see the log above")
     finally:
         shutil.rmtree(board, ignore_errors=True)
 
