@@ -209,6 +209,11 @@ def main() -> None:
                     turn(s, per_round, auth)
             load1 = os.getloadavg()
             memory = {s.name: _memory(s) for s in services}
+            spread = {  # requests each worker answered (a socket per worker: the kernel's)
+                s.name: [w["capture"]["requests"] for w in _health(s.base)["workers"]]
+                for s in services
+                if s.workers > 1
+            }
             last = services[-1]
             began = time.monotonic()
             promote(t.ledger, t.roles, t.cfg, t.rules, v2, "production", "sora", "bench", None)
@@ -243,6 +248,8 @@ def main() -> None:
     if ("before", 32) in p99 and ("now-2", 32) in p99:
         ratio = p99["now-2", 32] / p99["before", 32]
         verdict.append(f"p99 at 32, 2 workers / before: {ratio:.2f} (goal <= 0.7)")
+    for name, counts in spread.items():
+        verdict.append(f"requests per worker of {name}: {' / '.join(map(str, counts))}")
     verdict.append(
         f"promotion: {switch[0]:.1f} s to promote, then every worker of {last.name} answered "
         f"with the new version {switch[1]:.1f} s later"
