@@ -26,6 +26,7 @@ dropped and sampled out); a shadow challenger attached beside the alias
 
 import asyncio
 import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ def lifespan(served: Served) -> Callable[[FastAPI], AbstractAsyncContextManager[
         if served.writer is not None:
             served.writer.start()  # returns once the writer process is ready (or failed: logged)
         board, beat = served.board, None
+        if served.supervised:  # Ctrl-C reaches the supervisor, which stops us with SIGTERM:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second signal would skip the drain
         if board is not None:
             beat = asyncio.create_task(
                 heartbeat(board, lambda: own_state(served), served.supervised)
