@@ -52,6 +52,7 @@ bench: setup  ## benchmarks beside their baselines; results in bench/results/
 	$(PY) bench/bench_drift.py
 	$(PY) bench/bench_trust.py
 	$(PY) bench/bench_capture.py
+	$(PY) bench/bench_serve.py  # needs `hey` (apt-get install -y hey)
 
 deploy-aws: setup  ## deploy the four flows to AWS Step Functions (config/aws.yaml)
 	$(BIN)/renkei deploy aws

@@ -92,7 +92,7 @@ def deploy_aws(
         service_policies,
         write_production_settings,
     )
-    from shared.deploy.service import no_service_section
+    from shared.deploy.service import drain_problem, no_service_section
 
     pset = obj.project_set()
     if "roles" in pset.defaults and not print_iam:  # the demo team never goes to production
@@ -117,6 +117,8 @@ def deploy_aws(
         return
     if service and aws.service is None:  # before anything is written
         raise click.ClickException(f"{aws_path}: {no_service_section()}")
+    if service and (problem := drain_problem(pset.project, aws)):
+        raise click.ClickException(f"{aws_path}: field 'service.stop_timeout_seconds': {problem}")
     refusals = production_refusals(pset, aws)
     if refusals and not (dry_run or allow_dev_mode):
         for why in refusals:

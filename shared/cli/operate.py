@@ -15,18 +15,58 @@ from .output import show
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--alias", default="production", show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes on the one port (default: one per core), each with its own "
+    "alias watch and capture writer; /health reports every one of them.",
+)
 @click.pass_obj
-def serve(obj: Ctx, host: str, port: int, alias: str) -> None:
+def serve(obj: Ctx, host: str, port: int, alias: str, workers: int | None) -> None:
     """Serve the ALIAS bundle over HTTP: /predict, /health, /version (FastAPI + uvicorn).
     /predict and /version need `Authorization: Bearer TOKEN` (renkei tokens create); in dev
-    mode (roles.yaml identity.dev_mode) a request without any token is served as anonymous."""
+    mode (roles.yaml identity.dev_mode) a request without any token is served as anonymous.
+    A promotion or rollback reaches every worker within about a second (the alias watch)
+    plus the new bundle's load; a bundle that fails verification never answers.
+    SIGTERM: stop accepting, finish the requests held (service.shutdown_seconds), write the
+    queued capture (capture.drain_seconds), exit."""
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
-    from shared.operate.service import create_app
+    from shared.ledger import Ledger, LedgerError
+    from shared.operate.supervisor import run_workers
+    from shared.operate.workers import ServeSpec, default_workers
 
-    url = obj.ledger_override or ledger_url(obj.project())
-    app = create_app(url, alias, cfg=obj.project(), identity=obj.roles().identity)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    cfg = obj.project()
+    url = obj.ledger_override or ledger_url(cfg)
+    try:
+        Ledger.open(url)  # refused here in one line, not in every worker
+    except LedgerError as e:
+        raise click.ClickException(str(e)) from None
+    n = workers or default_workers()
+    board = tempfile.mkdtemp(prefix="renkei-serve-")
+    spec = ServeSpec(os.path.abspath(obj.project_path), url, alias, n, board)
+    os.environ.update(spec.environ())  # the workers read it (shared.operate.service.from_env)
+    config = uvicorn.Config(
+        "shared.operate.service:from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=n,
+        log_level="info",
+        timeout_graceful_shutdown=cfg.service.shutdown_seconds,
+        # a worker busy answering may be slow to answer the supervisor's ping
+        timeout_worker_healthcheck=30,
+    )
+    try:
+        if not run_workers(config):
+            raise click.ClickException("the service did not start: see the log above")
+    finally:
+        shutil.rmtree(board, ignore_errors=True)
 
 
 @cli.command()

@@ -114,6 +114,17 @@ def promote(obj: Ctx, version: str, alias: str, user: str | None, reason: str) -
     was = f" (was {move.previous_version})" if move.previous_version else ""
     click.echo(f"{alias} now serves {move.version}{was} with rules {dep.rules_version}")
     click.echo(f"  bundle {dep.bundle_uri}")
+    _detached(obj, move)
+
+
+def _detached(obj: Ctx, move: Any) -> None:
+    """Say so when the move took its version off as the shadow of its alias (promoted or
+    rolled back there: shared.release.shadow.detach_promoted)."""
+    from shared.ledger.releases import shadow_alias
+
+    for m in obj.ledger().releases.history(shadow_alias(move.alias)):
+        if m.id > move.id and m.action == "detach" and m.version == move.version:
+            click.echo(f"  {m.version} no longer shadows {move.alias}: {m.reason}")
 
 
 @cli.command()
@@ -131,6 +142,7 @@ def rollback(obj: Ctx, user: str | None, alias: str, reason: str) -> None:
     who = signer.identity.member
     move = _refusal(do_rollback, obj.ledger(), obj.roles(), who, alias, reason, signer)
     click.echo(f"{alias} rolled back to {move.version} (was {move.previous_version})")
+    _detached(obj, move)
 
 
 @cli.command()

@@ -9,7 +9,6 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .base import _Strict
-from .running import CAPTURE_DRAIN_SECONDS
 
 # Fargate's task sizes: CPU units -> the memory (MiB) a task of that size may have
 FARGATE_MEMORY = {
@@ -48,7 +47,8 @@ LOG_RETENTION_DAYS = (
 )
 FARGATE_MAX_STOP_TIMEOUT = 120  # seconds ECS waits after SIGTERM before SIGKILL, at most
 # after SIGTERM uvicorn finishes the requests it holds, then the capture writer drains: the
-# stop timeout must leave it CAPTURE_DRAIN_SECONDS and this much for the rest
+# stop timeout must leave them project.yaml's service.shutdown_seconds and
+# capture.drain_seconds, and this much for the rest (checked at deploy, shared/deploy/service.py)
 SHUTDOWN_MARGIN_SECONDS = 10
 
 
@@ -145,12 +145,5 @@ class EndpointSettings(_Strict):
             raise ValueError(
                 "min_healthy_percent 100 with max_percent 100 leaves a rolling deployment no "
                 "room to start a new task: raise max_percent (200 replaces all at once)"
-            )
-        need = CAPTURE_DRAIN_SECONDS + SHUTDOWN_MARGIN_SECONDS
-        if self.stop_timeout_seconds < need:
-            raise ValueError(
-                f"stop_timeout_seconds {self.stop_timeout_seconds} is shorter than the capture "
-                f"drain ({CAPTURE_DRAIN_SECONDS:g} s) plus {SHUTDOWN_MARGIN_SECONDS} s: "
-                f"answers still queued would be lost; set at least {need:g}"
             )
         return self

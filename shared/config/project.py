@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from .base import DEFAULT_PROJECT_PATH, _load, _Strict
 from .running import (
-    _TOKEN_CACHE_DEFAULT,
+    RUNNING_ONLY,
     CaptureSettings,
     ServiceSettings,
     StorageSettings,
@@ -306,9 +306,19 @@ class ProjectConfig(_Strict):
         """Columns every raw batch must carry (the target is optional: it may come later)."""
         return [self.id_column, self.timestamp_column, *self.features]
 
+    def portable_dump(self) -> dict:
+        """The settings as JSON data, without the running-only ones that are at their
+        defaults: the config hash stays what it was before they existed, and a bundle
+        written with them still loads in a service from before them."""
+        data = self.model_dump(mode="json")
+        for section, name, default in RUNNING_ONLY:
+            if data[section][name] == default:
+                del data[section][name]
+        return data
+
     def config_hash(self) -> str:
         """Stable hash of the effective settings (recorded with every model version)."""
-        data = self.model_dump(mode="json")
+        data = self.portable_dump()
         for spec in data["features"].values():  # the same hash as before nullable existed
             if not spec["nullable"]:
                 del spec["nullable"]
@@ -317,8 +327,6 @@ class ProjectConfig(_Strict):
         # the partition size changes no result (dataset versions are split-independent):
         # `auto` hashes as the fixed size it replaced as the default (issue 26), so hashes stay
         data["storage"]["partition_rows"] = self.storage.fixed_partition_rows()
-        if self.service.token_cache_seconds == _TOKEN_CACHE_DEFAULT:  # hashes as before it
-            del data["service"]["token_cache_seconds"]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

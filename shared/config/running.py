@@ -51,15 +51,13 @@ class ServiceSettings(_Strict):
     # unknown or revoked -> refused): a revoked token is refused, and a new one accepted,
     # within this long; 0 asks the ledger on every request
     token_cache_seconds: float = Field(5.0, ge=0)
+    # on SIGTERM a worker stops accepting at once and gives the requests it holds this long
+    # to finish (uvicorn's graceful shutdown); then its capture drains (capture.drain_seconds)
+    shutdown_seconds: int = Field(10, ge=0)
 
 
-_TOKEN_CACHE_DEFAULT = ServiceSettings.model_fields["token_cache_seconds"].default
-
-
-# the longest the capture writer gets, when the service stops, to write the answers still
-# queued (after it, it is ended and the rest counted lost): a deployed task's stop timeout
-# leaves it this long (aws.yaml service.stop_timeout_seconds)
-CAPTURE_DRAIN_SECONDS = 60.0
+def _default(settings: type[_Strict], name: str) -> object:
+    return settings.model_fields[name].default
 
 
 class CaptureSettings(_Strict):
@@ -72,3 +70,15 @@ class CaptureSettings(_Strict):
     queue_rows: int = Field(20_000, gt=0)  # answers held in memory before drops begin
     batch_rows: int = Field(2_000, gt=0)  # answers per Parquet file at most
     flush_seconds: float = Field(2.0, gt=0)  # a partial batch is written after this long
+    # on shutdown the writer has this long to write what is queued; what it has not written
+    # by then is counted as dropped (and logged)
+    drain_seconds: float = Field(20.0, gt=0)
+
+
+# settings that change no result, left out of the config hash at their defaults (so every
+# hash stays what it was before they existed): (section, field, default)
+RUNNING_ONLY = (
+    ("service", "token_cache_seconds", _default(ServiceSettings, "token_cache_seconds")),
+    ("service", "shutdown_seconds", _default(ServiceSettings, "shutdown_seconds")),
+    ("capture", "drain_seconds", _default(CaptureSettings, "drain_seconds")),
+)

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.config import AwsConfig, EndpointSettings
+from shared.config import AwsConfig, EndpointSettings, ProjectConfig
+from shared.config.endpoint import SHUTDOWN_MARGIN_SECONDS
 from shared.data import storage
 
 from .settings import SETTINGS_FILES, DeployError
@@ -59,6 +60,22 @@ def endpoint(aws: AwsConfig) -> EndpointSettings:
     if aws.service is None:
         raise DeployError(no_service_section())
     return aws.service
+
+
+def drain_problem(project: ProjectConfig, aws: AwsConfig) -> str | None:
+    """Why the task's stop timeout cannot cover a worker's shutdown (its requests, then its
+    capture drain: project.yaml's ``service.shutdown_seconds`` and ``capture.drain_seconds``)
+    plus a margin; None when it can. Answers still queued past it would be lost."""
+    timeout = endpoint(aws).stop_timeout_seconds
+    shutdown, drain = project.service.shutdown_seconds, project.capture.drain_seconds
+    need = shutdown + drain + SHUTDOWN_MARGIN_SECONDS
+    if timeout >= need:
+        return None
+    return (
+        f"stop_timeout_seconds {timeout} is shorter than the service's shutdown ({shutdown:g} s) "
+        f"and capture drain ({drain:g} s, project.yaml) plus {SHUTDOWN_MARGIN_SECONDS} s: "
+        f"answers still queued would be lost; set at least {need:g}"
+    )
 
 
 def no_service_section() -> str:

@@ -67,7 +67,7 @@ def build_bundle(
     model's ``calibration.json`` (intervals; none for versions trained without one)."""
     files: dict[str, bytes] = {f"model/{k}": v for k, v in model_files.items()}
     files.update({f"baseline/{k}": v for k, v in baseline_files.items()})
-    files["project.json"] = json.dumps(cfg.model_dump(mode="json"), indent=2).encode()
+    files["project.json"] = json.dumps(cfg.portable_dump(), indent=2).encode()
     files["rules.json"] = json.dumps(rules.model_dump(mode="json"), indent=2).encode()
     files["envelope.json"] = json.dumps(envelope.to_dict(), indent=2).encode()
     if calibration is not None:

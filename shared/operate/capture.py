@@ -25,7 +25,6 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.config import CaptureSettings, ProjectConfig
-from shared.config.running import CAPTURE_DRAIN_SECONDS
 from shared.ledger.releases import shadow_alias
 from shared.operate.captured import prune
 
@@ -179,8 +178,10 @@ class CaptureWriter:
         )
         return True
 
-    def stop(self, timeout: float = CAPTURE_DRAIN_SECONDS) -> None:
-        """Write everything queued, then end the writer process."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Write everything queued, then end the writer process: within ``timeout`` seconds
+        (``capture.drain_seconds``); what it has not written by then is counted as dropped."""
+        timeout = self.spec.settings.drain_seconds if timeout is None else timeout
         with self._lock:
             if self._process is None or self._writer_gone():
                 return
@@ -188,10 +189,18 @@ class CaptureWriter:
         self._queue.put(None)
         self._process.join(timeout)
         if self._process.is_alive():
-            log.error("capture: the writer did not finish within %.0f s; stopping it", timeout)
             self._process.terminate()
             self._process.join(10)
             self._queue.cancel_join_thread()
+            with self._lock:
+                lost = max(0, self._pending())
+                self._local.dropped += lost
+            log.error(
+                "capture: the writer did not drain within %.0f s (capture.drain_seconds); "
+                "%d answers not written, counted as dropped",
+                timeout,
+                lost,
+            )
         self._queue.close()
 
     # what /health reports ---------------------------------------------------------------

@@ -169,14 +169,29 @@ class _Worker:
         self.done[FILES] += 1
         self.done[WRITTEN] += rows
 
-    def _shadow_answers(self, records: list[dict[str, Any]]) -> tuple[int, list[dict]] | None:
-        """The challenger's answers to one request (None: no shadow, or it failed on these
-        rows: production's answers are still captured, the failure is reported)."""
+    def _shadow_answers(self, batch: list[Captured]) -> list[tuple[int, list[dict]] | None]:
+        """The challenger's answers to each request of a batch (None: no shadow, or it
+        failed on that request's rows: production's answers are still captured, the failure
+        is reported). One guarded call for the whole batch (the guard answers row by row);
+        if it fails, request by request, so one request's rows cannot cost the others'."""
         if self.shadow is None:
-            return None
+            return [None] * len(batch)
         dep, model = self.shadow.get()
         if dep is None or model is None:
-            return None
+            return [None] * len(batch)
+        try:
+            answers = model.predict_records([r for c in batch for r in c.records])
+        except Exception:  # find the failing request(s) below
+            return [self._shadow_request(dep, model, c.records) for c in batch]
+        out, at = [], 0
+        for c in batch:
+            out.append((dep.id, answers[at : at + len(c.records)]))
+            at += len(c.records)
+        return out
+
+    def _shadow_request(
+        self, dep: Any, model: Any, records: list[dict[str, Any]]
+    ) -> tuple[int, list[dict]] | None:
         try:
             return dep.id, model.predict_records(records)
         except Exception as e:  # the challenger must never cost production's record
@@ -191,9 +206,8 @@ class _Worker:
         schema = self.schema
         cols: dict[str, list[Any]] = {name: [] for name in schema.names}
         features = [*self.spec.features, self.spec.timestamp_column]
-        for item in batch:
+        for item, shadow in zip(batch, self._shadow_answers(batch), strict=True):
             n = len(item.answers)
-            shadow = self._shadow_answers(item.records)
             answers = shadow[1] if shadow is not None else [None] * n
             cols["request_id"] += [item.request_id] * n
             cols["row_index"] += range(n)

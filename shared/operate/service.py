@@ -1,8 +1,11 @@
 """Online scoring: a FastAPI app serving the guarded bundle behind an alias.
 
-`renkei serve` runs it with uvicorn. A background thread checks (once a second) which
-deployment the alias points at, so a promotion or rollback is picked up without a restart
-and no request waits on the ledger.
+`renkei serve` runs it with uvicorn, one app in each worker process (shared.operate.workers:
+/health reports every worker). In each, a background thread checks (once a second) which
+deployment the alias points at, so a promotion or rollback reaches every worker within that
+second plus the new bundle's load, without a restart, and no request waits on the ledger;
+each answer (and its x-renkei-worker header) says which version and worker answered.
+Request rows are validated in shared.operate.rows.
 A feature that is null, absent or of the wrong type is no 422: the guard decides per row
 (a nullable feature's gap passes; a missing other one is rejected, or falls back by a
 ``required`` rule, with the reason naming it; a wrong type is rejected naming the check).
@@ -21,26 +24,21 @@ dropped and sampled out); a shadow challenger attached beside the alias
 (shared.operate.capture_worker) answers in that process too, never in the response.
 """
 
-import math
+import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    TypeAdapter,
-    ValidationError,
-    create_model,
-)
+from pydantic import BaseModel, TypeAdapter
 
 from shared.config import ProjectConfig
 from shared.config.identity import IdentitySettings
@@ -48,44 +46,11 @@ from shared.ledger import Ledger
 from shared.operate.capture import Captured, CaptureWriter, new_request_id, writer_for
 from shared.operate.holder import AliasHolder
 from shared.operate.limits import body_limit, safe_errors
+from shared.operate.rows import request_rows, row_model
+from shared.operate.workers import ServeSpec, WorkerBoard, heartbeat, merge
 from shared.trust.http import protect
 
 _BODY = Body(..., description="One row (an object) or many (a list of objects).")
-
-
-def _one_value(v: Any) -> Any:
-    """A feature's value as the guard takes it: one JSON value (a finite number, text,
-    true/false) or null; a list, an object, NaN or Infinity is no row's value (422)."""
-    if v is None or isinstance(v, bool | str):
-        return v
-    if isinstance(v, int | float):
-        try:
-            float(v)
-        except OverflowError:  # an integer beyond any float
-            raise ValueError("must be a finite number") from None
-        if not math.isfinite(v):
-            raise ValueError("must be a finite number (NaN and Infinity are not numbers)")
-        return v
-    raise ValueError("must be one value (a number, text, true or false) or null")
-
-
-FeatureValue = Annotated[Any, BeforeValidator(_one_value)]
-
-
-def row_model(cfg: ProjectConfig) -> type[BaseModel]:
-    """Pydantic model of one request row, from the project's features."""
-    fields: dict[str, Any] = {
-        cfg.id_column: (str | None, None),
-        cfg.timestamp_column: (str | None, None),
-    }
-    # a feature is any one JSON value, or null, or absent: the guard decides per row (a
-    # nullable feature's gap passes; a missing other one is rejected naming the feature, or
-    # a required rule's action; a value of the wrong type is rejected naming the check)
-    for name in cfg.features:
-        fields[name] = (FeatureValue, None)
-    return create_model(
-        "PredictRow", __config__=ConfigDict(extra="ignore", allow_inf_nan=False), **fields
-    )
 
 
 class Answer(BaseModel):
@@ -124,20 +89,50 @@ class Served:
     writer: CaptureWriter | None
     max_rows: int
     row: type[BaseModel]  # one request row, from the served (or the active) project
+    board: WorkerBoard | None = None  # the workers' states (renkei serve); None: this one only
+    supervised: bool = False  # one of several workers under uvicorn's supervisor
+
+
+def own_state(served: Served) -> dict[str, Any]:
+    """This worker's state: what it serves, what failed, its shadow and capture counts."""
+    state = served.holder.state()
+    dep, _ = served.holder.get()
+    counts = served.writer.counts if served.writer else None
+    if counts is not None and not counts.writer_running and state["status"] == "ok":
+        state["status"] = "degraded"  # answers are served but no longer captured
+    return {
+        **state,
+        "deployment_id": dep.id if dep else None,
+        # the challenger (model_version None: none attached, or capture off)
+        "shadow": served.writer.shadow_state() if served.writer else None,
+        "capture": counts.as_dict() if counts else None,
+    }
 
 
 def lifespan(served: Served) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Start the alias watcher and the capture writer with the app; stop them after."""
+    """Start the alias watcher, the capture writer and the heartbeat with the app; after
+    the last request (uvicorn's graceful shutdown), stop them, draining capture."""
 
     @asynccontextmanager
     async def span(_: FastAPI) -> AsyncIterator[None]:
         served.holder.watch()
         if served.writer is not None:
             served.writer.start()  # returns once the writer process is ready (or failed: logged)
+        board, beat = served.board, None
+        if served.supervised:  # Ctrl-C reaches the supervisor, which stops us with SIGTERM:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second signal would skip the drain
+        if board is not None:
+            beat = asyncio.create_task(
+                heartbeat(board, lambda: own_state(served), served.supervised)
+            )
         yield
+        if beat is not None:
+            beat.cancel()
         served.holder.stop()
         if served.writer is not None:
-            served.writer.stop()  # writes what is still queued
+            served.writer.stop()  # writes what is queued, within capture.drain_seconds
+        if board is not None:
+            board.publish({**own_state(served), "status": "stopped"})
 
     return span
 
@@ -148,22 +143,15 @@ async def invalid_request(_: Request, exc: RequestValidationError) -> JSONRespon
 
 
 def status_router(served: Served, caller: Any) -> APIRouter:
-    """/health (open: status, shadow, capture counts) and /version (authenticated)."""
+    """/health (open: every worker's status, version, shadow and capture counts; the
+    service's status is the worst of them) and /version (authenticated)."""
     router = APIRouter()
-    holder, writer = served.holder, served.writer
+    holder = served.holder
 
     @router.get("/health")
     async def health() -> dict[str, Any]:
-        state = holder.state()
-        counts = writer.counts if writer else None
-        if counts is not None and not counts.writer_running and state["status"] == "ok":
-            state["status"] = "degraded"  # answers are served but no longer captured
-        return {
-            **state,
-            # the challenger (model_version None: none attached, or capture off)
-            "shadow": writer.shadow_state() if writer else None,
-            "capture": counts.as_dict() if counts else None,
-        }
+        own = own_state(served)
+        return served.board.health(own) if served.board is not None else merge(own, [], 1)
 
     @router.get("/version", dependencies=[caller])
     async def version() -> dict[str, Any]:
@@ -178,50 +166,21 @@ def status_router(served: Served, caller: Any) -> APIRouter:
             "deployment_id": dep.id,
             "bundle_uri": dep.bundle_uri,
             "bundle_sha256": dep.bundle_sha256,
+            "worker": os.getpid(),
         }
 
     return router
-
-
-def _rows(payload: Any, served: Served, one: TypeAdapter[Any], many: TypeAdapter[Any]) -> list[Any]:
-    """The request's rows, validated: 422 on an empty list or a bad row, 413 over max_rows."""
-    if isinstance(payload, list):
-        if not payload:
-            raise RequestValidationError(
-                [
-                    {
-                        "loc": ("body",),
-                        "msg": "empty list: send at least one row",
-                        "type": "too_short",
-                    }
-                ]
-            )
-        if len(payload) > served.max_rows:
-            raise HTTPException(
-                413,
-                f"{len(payload):,} rows in one request, at most {served.max_rows:,} "
-                "(service.max_rows): split the request",
-            )
-    try:
-        return (
-            many.validate_python(payload)
-            if isinstance(payload, list)
-            else [one.validate_python(payload)]
-        )
-    except ValidationError as e:
-        raise RequestValidationError(
-            [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
-        ) from None
 
 
 def predict_router(served: Served, caller: Any) -> APIRouter:
     """POST /predict: guarded answers for one row or many, each captured by the writer."""
     router = APIRouter()
     one, many = TypeAdapter(served.row), TypeAdapter(list[served.row])  # type: ignore[name-defined]
+    worker = str(os.getpid())  # which worker answered: x-renkei-worker
 
     @router.post("/predict", response_model=PredictResponse)
     async def predict(payload: Any = _BODY, who: str = caller) -> Response:
-        rows = _rows(payload, served, one, many)
+        rows = request_rows(payload, served.max_rows, one, many)
         dep, model = served.holder.get()
         if model is None or dep is None:
             raise HTTPException(503, f"no model serves '{served.alias}' yet")
@@ -244,7 +203,9 @@ def predict_router(served: Served, caller: Any) -> APIRouter:
             "predictions": answers,
         }
         return Response(
-            orjson.dumps(body), media_type="application/json", headers={"x-request-id": rid}
+            orjson.dumps(body),
+            media_type="application/json",
+            headers={"x-request-id": rid, "x-renkei-worker": worker},
         )
 
     return router
@@ -256,11 +217,12 @@ def create_app(
     check_every: float = 1.0,
     cfg: ProjectConfig | None = None,
     identity: IdentitySettings | None = None,
+    spec: ServeSpec | None = None,
 ) -> FastAPI:
     """The scoring service for ``alias`` over the ledger at ``ledger_url``.
 
     ``cfg`` (the active project config) sets the request limits, and the request schema
-    while nothing is served.
+    while nothing is served. ``spec``: one worker of ``renkei serve`` (its board).
     """
     from shared.config import load_project
 
@@ -272,7 +234,9 @@ def create_app(
     writer = writer_for(project, alias, ledger_url=ledger_url, check_every=check_every)
     _, model = holder.get()
     row = row_model(model.cfg if model is not None else project)
-    served = Served(alias, holder, writer, project.service.max_rows, row)
+    board = WorkerBoard(spec.board, spec.workers) if spec is not None else None
+    supervised = spec is not None and spec.workers > 1
+    served = Served(alias, holder, writer, project.service.max_rows, row, board, supervised)
     app = FastAPI(
         title="Renkei scoring service",
         description=f"Guarded predictions from the '{alias}' deployment.",
@@ -287,3 +251,15 @@ def create_app(
     app.include_router(status_router(served, caller))
     app.include_router(predict_router(served, caller))
     return app
+
+
+def from_env() -> FastAPI:
+    """The app of one worker of ``renkei serve`` (uvicorn's factory: settings from the
+    environment the serve command set, shared.operate.workers.ServeSpec)."""
+    from shared.config import load_project_set
+
+    spec = ServeSpec.from_env()
+    files = load_project_set(spec.project)
+    return create_app(
+        spec.ledger_url, spec.alias, cfg=files.project, identity=files.roles.identity, spec=spec
+    )

@@ -107,13 +107,19 @@ def promote(
     signer: Signer | None = None,
 ) -> AliasMoveRecord:
     """Move ``alias`` to ``version`` behind the current rules, building its bundle
-    (:func:`new_deployment`: verified before the alias moves)."""
+    (:func:`new_deployment`: verified before the alias moves). When ``version`` is the
+    shadow challenger of ``alias``, the shadow is detached (signed and audited) rather than
+    left comparing the version with itself."""
     m = registered_model(ledger, version)
     _release_rules(ledger, roles, m, alias, user, "promote")
     deployment = new_deployment(ledger, cfg, rules, m, commit, user)
     why = reason or f"promote {m.version} to {alias}"
     there = f"{alias} already serves {m.version}"
-    return move_onto(ledger, alias, m, user, why, AliasAction.PROMOTE, deployment, there, signer)
+    move = move_onto(ledger, alias, m, user, why, AliasAction.PROMOTE, deployment, there, signer)
+    from .shadow import detach_promoted
+
+    detach_promoted(ledger, roles, alias, m.version, user, signer)
+    return move
 
 
 def move_onto(
@@ -215,9 +221,13 @@ def rollback(
         if signer is not None
         else None
     )
-    return ledger.releases.move_alias(
+    move = ledger.releases.move_alias(
         alias, target, user, reason or f"roll back {alias}", "rollback", check=check, seal=seal
     )
+    from .shadow import detach_promoted
+
+    detach_promoted(ledger, roles, alias, target, user, signer)
+    return move
 
 
 def bundle_for(

@@ -78,6 +78,23 @@ def detach(
         raise ReleaseRefused("no_shadow", str(e)) from None
 
 
+def detach_promoted(
+    ledger: Ledger,
+    roles: RolesConfig,
+    alias: str,
+    version: str,
+    user: str,
+    signer: Signer | None = None,
+) -> AliasMoveRecord | None:
+    """Detach the shadow of ``alias`` when it is ``version``, just promoted there (it would
+    compare the version with itself); the move, None when the shadow is another version."""
+    shadow = shadow_of(ledger, alias)
+    if shadow is None or shadow.version != version:
+        return None
+    why = f"{version} promoted to {alias}: no longer its own challenger"
+    return detach(ledger, roles, alias, user, why, signer)
+
+
 def shadow_of(ledger: Ledger, alias: str) -> DeploymentRecord | None:
     """The shadow challenger's deployment beside ``alias``, or None."""
     return ledger.releases.alias(shadow_alias(alias))

@@ -378,8 +378,9 @@ def test_the_serving_image_installs_the_project_and_runs_renkei_serve_as_a_user(
     ("change", "problem"),
     [
         (
-            {"stop_timeout_seconds": 60},
-            "stop_timeout_seconds 60 is shorter than the capture drain (60 s) plus 10 s",
+            {"stop_timeout_seconds": 30},  # project.yaml: shutdown 10 s, capture drain 20 s
+            "stop_timeout_seconds 30 is shorter than the service's shutdown (10 s) and capture "
+            "drain (20 s, project.yaml) plus 10 s",
         ),
         (
             {"min_healthy_percent": 0, "min_count": 1, "desired_count": 1},

@@ -152,3 +152,42 @@ def test_a_shadow_answers_in_batch_and_online_is_recorded_never_returned_and_com
     assert t.ledger.releases.alias(shadow_alias("production")) is None
     assert "alias.detach" in [e.action for e in t.ledger.audit.entries()]
     assert "no shadow challenger" in renkei("shadow", "--off", "--as", "sora", ok=False)
+
+
+@pytest.mark.slow
+def test_promoting_the_shadow_detaches_it_signed_and_audited_instead_of_self_comparison(
+    tmp_path: Path,
+) -> None:
+    from tests.builders import build
+
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=2)
+    v1, v2 = t.candidates
+
+    def renkei(*args: str) -> str:
+        out = CliRunner().invoke(cli, ["--project", str(t.project_path), *args])
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    for v in (v1, v2):
+        for who in ("kenji", "yui"):
+            renkei("approve", v, "--as", who, "--comment", "ok")
+    said = renkei("promote", v1, "--as", "sora")
+    assert "no longer shadows" not in said
+    renkei("shadow", v2, "--as", "sora")
+    said = renkei("promote", v2, "--as", "sora", "--reason", "the shadow did well")
+    assert f"production now serves {v2} (was {v1})" in said
+    assert f"{v2} no longer shadows production: {v2} promoted to production" in said, said
+    assert t.ledger.releases.alias(shadow_alias("production")) is None
+    assert t.ledger.releases.alias("production").version == v2
+    attach, detach = t.ledger.releases.history(shadow_alias("production"))
+    assert (attach.action, detach.action, detach.version) == ("shadow", "detach", v2)
+    assert detach.actor == "sora"
+    sig = TrustRecords(t.ledger).signatures("alias_move")[("alias_move", detach.id)]
+    assert sig.statement["version"] == v2
+    actions = [e.action for e in t.ledger.audit.entries()]
+    assert actions.index("alias.detach") > max(
+        i for i, a in enumerate(actions) if a == "alias.promote"
+    )
+    assert "state tables agree with the chain" in renkei("audit", "verify")
+    # a rollback onto a version that is not the shadow leaves nothing to detach
+    assert "no longer shadows" not in renkei("rollback", "--as", "sora")

@@ -227,3 +227,34 @@ def test_a_shadow_that_fails_never_costs_production_its_captured_answers(tmp_pat
     rows = read_capture(cfg.storage.data_root)
     assert rows["request_id"].tolist() == ["q0", "q1", "q2"]
     assert rows["shadow_version"].isna().all() and (rows["model_version"] == "v1").all()
+
+
+class _PickyShadow(_FailingShadow):
+    """A challenger that fails only on rows with a distance over 50 km."""
+
+    def get(self) -> tuple[object, object]:
+        class Model:
+            def predict_records(self, records: list[dict]) -> list[dict]:
+                if any(r["distance_km"] > 50 for r in records):
+                    raise ValueError("too far for the shadow")
+                return [
+                    {**_captured(0, datetime.now(UTC)).answers[0], "model_version": "v9"}
+                ] * len(records)
+
+        return SimpleNamespace(id=7, version="v9"), Model()
+
+
+def test_a_batch_answered_by_the_shadow_at_once_loses_only_the_failing_requests(
+    tmp_path: Path,
+) -> None:
+    cfg = load_project(write_project(tmp_path))
+    writer = writer_for(cfg, "production")
+    worker = _Worker(writer.spec, writer._done, writer._status)
+    worker.shadow = _PickyShadow()  # type: ignore[assignment]
+    now = datetime.now(UTC)
+    batch = [_captured(i, now) for i in range(3)]
+    batch[1].records[0]["distance_km"] = 80.0
+    worker._write(now.strftime("%Y-%m-%d"), batch, 3)
+    assert (writer.counts.written, writer.counts.shadow_errors) == (3, 1)
+    rows = read_capture(cfg.storage.data_root).set_index("request_id")
+    assert rows["shadow_version"].fillna("-").to_dict() == {"q0": "v9", "q1": "-", "q2": "v9"}

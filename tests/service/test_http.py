@@ -38,12 +38,12 @@ def _approve_and_promote(t, v: str) -> None:
     promote(t.ledger, t.roles, t.cfg, t.rules, v, "production", "sora", "test", "abc")
 
 
-def start_service(project_path: Path) -> tuple[subprocess.Popen, str, int]:
-    """`renkei serve` as a real process on a free port: (process, base URL, port)."""
+def start_service(project_path: Path, workers: int = 1) -> tuple[subprocess.Popen, str, int]:
+    """`renkei serve --workers N` as a real process on a free port: (process, base URL, port)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "--config", str(project_path), "serve"]
-        + ["--host", "127.0.0.1", "--port", str(port)],
+        + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=REPO,
         env={**os.environ, "RENKEI_LEDGER_URL": ""},
         stdout=subprocess.DEVNULL,
