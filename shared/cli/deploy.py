@@ -72,9 +72,9 @@ def deploy_aws(
         DeployError,
         deploy_flow,
         iam_policies,
-        production_refusals,
         write_production_settings,
     )
+    from shared.deploy.checks import apply_plan, production_plan
 
     pset = obj.project_set()
     if "roles" in pset.defaults and not print_iam:  # the demo team never goes to production
@@ -89,7 +89,11 @@ def deploy_aws(
     if print_iam:
         echo_json(iam_policies(pset.project, aws))
         return
-    refusals = production_refusals(pset, aws)
+    try:
+        plan = production_plan(pset, aws, aws_path, allow_dev_mode)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    refusals = plan.refusals
     if refusals and not (dry_run or allow_dev_mode):
         for why in refusals:
             click.echo(f"Error: {why}", err=True)
@@ -97,8 +101,13 @@ def deploy_aws(
     for why in refusals:
         kind = "a real deployment is refused" if dry_run else "allowed for a test account"
         click.echo(f"warning ({kind}): {why}", err=True)
+    for what in plan.writes:
+        click.echo(f"{'would write' if dry_run else 'writes'}: {what}")
     try:
-        settings = write_production_settings(Path(settings_out).resolve(), pset, aws_path).parent
+        out_dir = Path(settings_out).resolve()
+        settings = write_production_settings(out_dir, pset, aws_path, allow_dev_mode).parent
+        if not dry_run:
+            apply_plan(plan, aws)
     except (DeployError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"production settings in {settings} (renkei --project {settings})")

@@ -381,8 +381,9 @@ def test_settings_that_leave_production_open_unanchored_or_unsigned_are_refused(
 ) -> None:
     """Dev mode, local anchors with an S3 data root, a required approval role with no public
     key, no ledger key: each refused in one line naming the setting, before anything is
-    written or deployed; a dry run prints what it would refuse; --test-account deploys."""
-    aws_path = aws_world(moto_server, tmp_path)
+    written or deployed; a dry run prints what it would refuse; --test-account deploys.
+    (aws.yaml without its anchors bucket: roles.yaml's local store is then production's.)"""
+    aws_path = aws_world(moto_server, tmp_path, anchors=None)
     monkeypatch.setenv("METAFLOW_USER", "sora")
     project = write_project(tmp_path)
     base = ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path)]
