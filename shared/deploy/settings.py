@@ -64,7 +64,12 @@ def write_production_settings(
             roles = yaml.safe_load(src.read_text()) or {}
             ident = production_identity(pset.roles.identity, aws, test_account)
             roles["identity"] = {**(roles.get("identity") or {}), **ident}
-            freeze_yaml(roles, out / "roles.yaml")
+            written = freeze_yaml(roles, out / "roles.yaml")
+            written.write_text(
+                f"# {src} as production runs it, written by `renkei deploy aws`: identity "
+                "dev_mode, provider and anchors set by the deploy (edit the source, not this)\n"
+                + written.read_text()
+            )
         elif src.resolve() != (out / f"{name}.yaml").resolve():
             shutil.copyfile(src, out / f"{name}.yaml")
     return freeze_yaml(production_project(pset.project, aws), out / "project.yaml")

@@ -193,10 +193,26 @@ def test_deploy_every_production_flow(
         "partition_rows": 250_000,  # auto (sized to the machine that plans) deploys fixed
     }
     # the production settings operators use: the project folder with its four files
-    for name in ("rules", "roles", "costs"):
+    for name in ("rules", "costs"):
         assert (settings / f"{name}.yaml").read_bytes() == (
             REPO / "config" / f"{name}.yaml"
         ).read_bytes()
+    # roles: the project's, with production's identity written by the deploy (a test
+    # account keeps the project's dev mode; provider aws; anchors in the Object Lock bucket)
+    roles = yaml.safe_load((REPO / "config" / "roles.yaml").read_text())
+    roles["identity"].update(
+        dev_mode=True,
+        provider="aws",
+        anchors={
+            "store": "s3",
+            "every": 1,
+            "bucket": "renkei-anchors",
+            "prefix": "renkei/audit-anchors",
+            "retain_days": 2555,
+            "region": "us-east-1",
+        },
+    )
+    assert yaml.safe_load((settings / "roles.yaml").read_text()) == roles
     assert (settings / "aws.yaml").read_bytes() == aws_path.read_bytes()
     # the IAM policies name exactly the state machines that were deployed
     policies = json.loads(print_iam(tmp_path, aws_path))
