@@ -102,9 +102,17 @@ def production_plan(
 
 
 def apply_plan(plan: ProductionPlan, aws: AwsConfig, s3: Any = None) -> None:
-    """Create the anchor bucket when the plan found none."""
+    """Create the anchor bucket when the plan found none (a failure: one line)."""
     if plan.anchors is None or plan.bucket is None or plan.bucket.exists:
         return
     import boto3
 
-    create_anchor_bucket(s3 or boto3.client("s3", region_name=aws.region), plan.anchors, aws.region)
+    from .settings import DeployError
+
+    try:
+        client = s3 or boto3.client("s3", region_name=aws.region)
+        create_anchor_bucket(client, plan.anchors, aws.region)
+    except Exception as e:
+        raise DeployError(
+            f"cannot create the anchor bucket {plan.anchors.bucket!r} with Object Lock: {e}"
+        ) from None
