@@ -5,6 +5,7 @@ from metaflow import FlowSpec, Parameter, card, config_expr, current, project, s
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.flowkit import (
     RenkeiFlowError,
+    actor,
     aws_config,
     begin_run,
     deploy_config,
@@ -102,7 +103,7 @@ class IngestFlow(FlowSpec):
                 Landing(self.raw, self.parts, self.labels_uri),
                 [i.part for i in inputs],
                 self.staging,
-                current.username,
+                actor(),
                 self.run_pathspec,
                 between=lambda: fault_point("validate"),  # reliability tests: kill -9 here
             )

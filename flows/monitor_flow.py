@@ -6,6 +6,7 @@ from metaflow import FlowSpec, Parameter, card, config_expr, current, project, s
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.flowkit import (
+    actor,
     aws_config,
     begin_run,
     deploy_config,
@@ -58,7 +59,7 @@ class MonitorFlow(FlowSpec):
         cfg, ledger = run.cfg, run.ledger
         self.run_pathspec = run.run_pathspec
         with run_context(self.project, self.run_pathspec):
-            c = check(ledger, cfg, self.window or None, self.run_pathspec, current.username)
+            c = check(ledger, cfg, self.window or None, self.run_pathspec, actor())
             self.result, self.report = c.result, c.report
             current.card.extend(monitoring_card(self.result, self.report))
         self.next(self.retrain)
@@ -79,7 +80,7 @@ class MonitorFlow(FlowSpec):
                         self.project.to_dict(), os.path.dirname(__file__)
                     )
                 open_ledger(self.project).monitoring.set_retrain_run(
-                    self.report.id, self.retrain_run, current.username
+                    self.report.id, self.retrain_run, actor()
                 )
         self.next(self.end)
 

@@ -4,6 +4,7 @@ from metaflow import FlowSpec, Parameter, config_expr, current, project, step
 
 import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAGE_POLICY)
 from shared.flowkit import (
+    actor,
     aws_config,
     begin_run,
     deploy_config,
@@ -112,7 +113,7 @@ class ScoreFlow(FlowSpec):
                 self.out_prefix,
                 [i.scored for i in inputs],
                 self.run_pathspec,
-                current.username,
+                actor(),
             )
         self.peak_rss_mib = peak_rss_mib()
         self.next(self.end)

@@ -15,6 +15,7 @@ import shared  # noqa: F401  (ships shared/ in the code package: METAFLOW_PACKAG
 from shared.config import set_from_flow
 from shared.flowkit import (
     RenkeiFlowError,
+    actor,
     aws_config,
     begin_run,
     deploy_config,
@@ -121,7 +122,7 @@ class TrainFlow(FlowSpec):
                 self.dataset_versions,
                 _run_key(),
                 self.run_pathspec,
-                current.username,
+                actor(),
                 self.code,
                 tasks,
             )

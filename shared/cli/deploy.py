@@ -88,10 +88,10 @@ def deploy_aws(
         DeployError,
         deploy_flow,
         iam_policies,
-        production_refusals,
         service_policies,
         write_production_settings,
     )
+    from shared.deploy.checks import apply_plan, production_plan
     from shared.deploy.service import drain_problem, no_service_section
 
     pset = obj.project_set()
@@ -119,7 +119,11 @@ def deploy_aws(
         raise click.ClickException(f"{aws_path}: {no_service_section()}")
     if service and (problem := drain_problem(pset.project, aws)):
         raise click.ClickException(f"{aws_path}: field 'service.stop_timeout_seconds': {problem}")
-    refusals = production_refusals(pset, aws)
+    try:
+        plan = production_plan(pset, aws, aws_path, allow_dev_mode)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    refusals = plan.refusals
     if refusals and not (dry_run or allow_dev_mode):
         for why in refusals:
             click.echo(f"Error: {why}", err=True)
@@ -127,8 +131,13 @@ def deploy_aws(
     for why in refusals:
         kind = "a real deployment is refused" if dry_run else "allowed for a test account"
         click.echo(f"warning ({kind}): {why}", err=True)
+    for what in plan.writes:
+        click.echo(f"{'would write' if dry_run else 'writes'}: {what}")
     try:
-        settings = write_production_settings(Path(settings_out).resolve(), pset, aws_path).parent
+        out_dir = Path(settings_out).resolve()
+        settings = write_production_settings(out_dir, pset, aws_path, allow_dev_mode).parent
+        if not dry_run:
+            apply_plan(plan, aws)
     except (DeployError, ConfigError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"production settings in {settings} (renkei --project {settings})")

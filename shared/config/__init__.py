@@ -64,6 +64,7 @@ from .running import (
 __getattr__ = lazy_exports(
     __name__,
     {
+        "AnchorBucketSettings": "aws",
         "AwsConfig": "aws",
         "BatchSettings": "aws",
         "IamSettings": "aws",
@@ -93,6 +94,7 @@ __getattr__ = lazy_exports(
 
 __all__ = [
     "ApprovalPolicy",
+    "AnchorBucketSettings",
     "AwsConfig",
     "BaselineSettings",
     "BatchSettings",

@@ -104,6 +104,17 @@ class OpenLineageSettings(_Strict):
     endpoint: str = Field("api/v1/lineage", min_length=1)
 
 
+class AnchorBucketSettings(_Strict):
+    """Where production's audit anchors go: an S3 bucket with Object Lock in COMPLIANCE mode
+    (nobody, the account's root included, can delete or shorten a checkpoint before its
+    retention ends). `renkei deploy aws` creates it with this default retention, or checks
+    an existing one (lock on, compliance mode, at least this retention)."""
+
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+    prefix: str = Field("renkei/audit-anchors", min_length=1)
+    retain_days: int = Field(2555, ge=1)  # 7 years: each checkpoint's compliance retention
+
+
 class RetrySettings(_Strict):
     times: int = Field(2, ge=0, le=4)
     minutes_between: int = Field(2, ge=0)
@@ -118,6 +129,9 @@ class AwsConfig(_Strict):
     ledger: LedgerSettings
     metadata: MetadataSettings = MetadataSettings()
     openlineage: OpenLineageSettings = OpenLineageSettings()
+    # production's anchor bucket (None: roles.yaml identity.anchors decides, and a local
+    # store with an S3 data root is refused by the deploy)
+    anchors: AnchorBucketSettings | None = None
     schedules: dict[str, str] = {}
     retry: RetrySettings = RetrySettings()
     timeout_minutes: int = Field(120, gt=0)

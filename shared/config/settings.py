@@ -9,6 +9,7 @@ import getpass
 import os
 import signal
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from shared.config import ProjectConfig
 
@@ -49,6 +50,29 @@ def current_user(environ: Mapping[str, str] | None = None) -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """A task running on AWS Batch: its job id (AWS_BATCH_JOB_ID, set by Batch) and, deployed
+    on Step Functions, the state machine and the execution's name that Metaflow's state
+    machine passes every task (SFN_STATE_MACHINE, METAFLOW_RUN_ID)."""
+
+    job_id: str
+    state_machine: str | None
+    execution_name: str | None
+
+
+def batch_task(environ: Mapping[str, str] | None = None) -> BatchTask | None:
+    """This process's AWS Batch task, or None when it runs anywhere else (a laptop)."""
+    env = os.environ if environ is None else environ
+    if not env.get("AWS_BATCH_JOB_ID"):
+        return None
+    return BatchTask(
+        env["AWS_BATCH_JOB_ID"],
+        env.get("SFN_STATE_MACHINE") or None,
+        env.get("METAFLOW_RUN_ID") or None,
+    )
 
 
 FAULT_ENV = "RENKEI_INJECT_FAULT"

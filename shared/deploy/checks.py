@@ -4,7 +4,19 @@ file; a dry run prints them; ``--test-account`` deploys anyway (they become warn
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
 from shared.config import AwsConfig, ProjectSet
+from shared.config.identity import AnchorSettings
+
+from .anchor_bucket import (
+    BucketCheck,
+    check_anchor_bucket,
+    create_anchor_bucket,
+    production_anchors,
+)
 
 
 def production_refusals(pset: ProjectSet, aws: AwsConfig) -> list[str]:
@@ -19,11 +31,12 @@ def production_refusals(pset: ProjectSet, aws: AwsConfig) -> list[str]:
             "anyone: set dev_mode: false with each member's logins and public_keys (README, "
             "Who can do what)"
         )
-    if ident.anchors.store == "local" and "://" in aws.s3.data_root:
+    if production_anchors(ident, aws) is None and "://" in aws.s3.data_root:
         out.append(
             f"{src}: identity.anchors.store is local, but production's data root is "
             f"{aws.s3.data_root}: no task can keep an anchor file there, so production would "
-            "be unanchored; set identity.anchors: {store: s3, bucket: B} (Object Lock enabled)"
+            "be unanchored; set anchors: {bucket: B, retain_days: N} in the aws settings "
+            "(the deploy creates B with Object Lock)"
         )
     for role in roles.approval.required_roles:
         members = roles.members.get(role, [])
@@ -41,3 +54,65 @@ def production_refusals(pset: ProjectSet, aws: AwsConfig) -> list[str]:
             "--ledger` there"
         )
     return out
+
+
+@dataclass(frozen=True)
+class ProductionPlan:
+    """What `renkei deploy aws` will write and create, and what it refuses."""
+
+    refusals: list[str]
+    writes: list[str] = field(default_factory=list)
+    anchors: AnchorSettings | None = None
+    bucket: BucketCheck | None = None
+
+
+def production_plan(
+    pset: ProjectSet, aws: AwsConfig, aws_path: str | Path, test_account: bool, s3: Any = None
+) -> ProductionPlan:
+    """The refusals of the settings (:func:`production_refusals`) and of the anchor bucket
+    (looked at, read-only, with ``s3`` or a client for aws.region), and the lines saying
+    what the deploy writes: roles.yaml's production identity and the bucket."""
+    from .settings import production_identity
+
+    refusals = production_refusals(pset, aws)
+    ident = production_identity(pset.roles.identity, aws, test_account)
+    anchors = production_anchors(pset.roles.identity, aws)
+    where = f"s3://{anchors.bucket}/{anchors.prefix}" if anchors else "unchanged (local)"
+    writes = [
+        f"roles.yaml identity.dev_mode: {str(ident['dev_mode']).lower()}, identity.provider: "
+        f"aws (who acts: the STS caller, matched to identity.logins), identity.anchors: {where}"
+    ]
+    bucket = None
+    if anchors is not None:
+        import boto3
+
+        file, key = (
+            (str(aws_path), "anchors")
+            if aws.anchors
+            else (pset.sources["roles"], "identity.anchors")
+        )
+        bucket = check_anchor_bucket(
+            s3 or boto3.client("s3", region_name=aws.region), anchors, file, key
+        )
+        if bucket.refusal:
+            refusals.append(bucket.refusal)
+        else:
+            writes.append(bucket.plan())
+    return ProductionPlan(refusals, writes, anchors, bucket)
+
+
+def apply_plan(plan: ProductionPlan, aws: AwsConfig, s3: Any = None) -> None:
+    """Create the anchor bucket when the plan found none (a failure: one line)."""
+    if plan.anchors is None or plan.bucket is None or plan.bucket.exists:
+        return
+    import boto3
+
+    from .settings import DeployError
+
+    try:
+        client = s3 or boto3.client("s3", region_name=aws.region)
+        create_anchor_bucket(client, plan.anchors, aws.region)
+    except Exception as e:
+        raise DeployError(
+            f"cannot create the anchor bucket {plan.anchors.bucket!r} with Object Lock: {e}"
+        ) from None

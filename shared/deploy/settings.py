@@ -13,6 +13,7 @@ import yaml
 
 from shared.config import AwsConfig, ProjectConfig, ProjectSet
 from shared.config.errors import RenkeiError
+from shared.config.identity import IdentitySettings
 
 
 class DeployError(RenkeiError, RuntimeError):
@@ -36,16 +37,21 @@ def frozen_yaml(data: Mapping[str, Any]) -> Iterator[str]:
 SETTINGS_FILES = ("rules", "roles", "costs", "aws")
 
 
-def write_production_settings(out: Path, pset: ProjectSet, aws_path: str | Path) -> Path:
+def write_production_settings(
+    out: Path, pset: ProjectSet, aws_path: str | Path, test_account: bool = False
+) -> Path:
     """The production project folder operators use (``renkei --project OUT``): project.yaml
-    with the S3 data root and the production ledger's source, and a copy of the project's
-    rules, roles and costs files and of the aws settings as ``NAME.yaml`` beside it."""
+    with the S3 data root and the production ledger's source, a copy of the project's rules
+    and costs files and of the aws settings as ``NAME.yaml`` beside it, and roles.yaml with
+    production's identity (:func:`production_identity`: dev mode off, provider aws, anchors
+    in the Object Lock bucket)."""
     from shared.config import load_aws
 
     if "roles" in pset.defaults:
         raise DeployError(no_roles_file(pset))
     sources = {**{k: pset.sources[k] for k in ("rules", "roles", "costs")}, "aws": aws_path}
     out.mkdir(parents=True, exist_ok=True)
+    aws = load_aws(aws_path)
     for name in SETTINGS_FILES:
         if name in pset.defaults:  # the default the project runs with, written out
             default = getattr(pset, name).model_dump(mode="json")
@@ -54,10 +60,37 @@ def write_production_settings(out: Path, pset: ProjectSet, aws_path: str | Path)
         src = Path(sources[name])
         if not src.is_file():
             raise DeployError(f"{src}: {name} file not found")
-        if src.resolve() != (out / f"{name}.yaml").resolve():
+        if name == "roles":
+            roles = yaml.safe_load(src.read_text()) or {}
+            ident = production_identity(pset.roles.identity, aws, test_account)
+            roles["identity"] = {**(roles.get("identity") or {}), **ident}
+            written = freeze_yaml(roles, out / "roles.yaml")
+            written.write_text(
+                f"# {src} as production runs it, written by `renkei deploy aws`: identity "
+                "dev_mode, provider and anchors set by the deploy (edit the source, not this)\n"
+                + written.read_text()
+            )
+        elif src.resolve() != (out / f"{name}.yaml").resolve():
             shutil.copyfile(src, out / f"{name}.yaml")
-    aws = load_aws(out / "aws.yaml")
     return freeze_yaml(production_project(pset.project, aws), out / "project.yaml")
+
+
+def production_identity(
+    ident: IdentitySettings, aws: AwsConfig, test_account: bool = False
+) -> dict[str, Any]:
+    """roles.yaml's identity as production runs it: dev mode off (a test account keeps the
+    project's, so that `--as` still works there), who acts known from AWS STS (provider
+    aws), and anchors in the Object Lock bucket (aws.yaml ``anchors``)."""
+    from .anchor_bucket import production_anchors
+
+    out: dict[str, Any] = {
+        "dev_mode": ident.dev_mode if test_account else False,
+        "provider": "aws",
+    }
+    anchors = production_anchors(ident, aws)
+    if anchors is not None:
+        out["anchors"] = anchors.model_dump(mode="json", exclude_none=True)
+    return out
 
 
 def no_roles_file(pset: ProjectSet) -> str:

@@ -53,16 +53,34 @@ def begin_run(project: Any) -> RunStart:
 
     from shared.config import project_from_flow
     from shared.config.errors import expected_errors, one_line
+    from shared.trust.task_identity import task_identity
 
     try:
         cfg = project_from_flow(project)
         ledger = open_ledger(project)
         branch = getattr(current, "branch_name", None)
-        pathspec = ledger.runs.start(current.flow_name, current.run_id, current.username, branch)
+        aws = task_identity()  # deployed: the job role's STS ARN and the execution's ARN
+        user, details = (aws.caller, aws.details()) if aws else (current.username, {})
+        pathspec = ledger.runs.start(current.flow_name, current.run_id, user, branch, **details)
     except expected_errors() as e:
         raise RenkeiFlowError(one_line(e)) from None
     emit_run_event(project, ledger, pathspec, "START")
     return RunStart(cfg, ledger, pathspec)
+
+
+def actor() -> str:
+    """Who the entries a step records name: deployed (on AWS Batch), the task's AWS identity
+    (the STS caller ARN of its job role, shared.trust.task_identity), never a name from the
+    environment; run locally, Metaflow's user."""
+    from metaflow import current
+
+    from shared.config.errors import expected_errors, one_line
+    from shared.trust.task_identity import task_actor
+
+    try:
+        return task_actor(current.username)
+    except expected_errors() as e:
+        raise RenkeiFlowError(one_line(e)) from None
 
 
 @contextmanager

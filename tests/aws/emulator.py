@@ -5,7 +5,8 @@ in order (Task, the DynamoDB lookup behind a foreach, the Map over its items, th
 resolves the `$.`/`$$.` paths the way Step Functions would, and runs each Batch task's real
 container command in an empty temporary directory with the environment a Batch container
 would have: the `ENV` lines of the image its job definition names (from the image's
-Dockerfile) and the job's own environment. Nothing here imports the repository: the code
+Dockerfile), the job role's credentials (assumed through STS, as ECS gives a task its role)
+and the job's own environment. Nothing here imports the repository: the code
 comes from the package in S3.
 """
 
@@ -104,15 +105,30 @@ class Emulator:
         self.images = images
         self.dynamo = boto3.client("dynamodb", endpoint_url=endpoint)
         self.batch = boto3.client("batch", endpoint_url=endpoint)
+        self.sts = boto3.client("sts", endpoint_url=endpoint)
 
-    def _image_env(self, job_definition: str) -> dict[str, str]:
+    def _container_env(self, job_definition: str, job_id: str) -> dict[str, str]:
+        """What the job definition gives its container: its image's baked-in environment,
+        and the job role's credentials, as ECS hands a task its role (an STS session named
+        after the job, so that STS answers the task with the job role's assumed-role ARN)."""
         [jd] = self.batch.describe_job_definitions(jobDefinitions=[job_definition])[
             "jobDefinitions"
         ]
-        image = jd["containerProperties"]["image"]
+        props = jd["containerProperties"]
+        image = props["image"]
         if image not in self.images:
             raise KeyError(f"job definition {job_definition} runs unknown image {image}")
-        return self.images[image]
+        if not props.get("jobRoleArn"):
+            raise KeyError(f"job definition {job_definition} names no job role")
+        creds = self.sts.assume_role(RoleArn=props["jobRoleArn"], RoleSessionName=job_id)[
+            "Credentials"
+        ]
+        return {
+            **self.images[image],
+            "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": creds["SessionToken"],
+        }
 
     def run(self, definition: dict[str, Any], name: str, parameters: dict[str, Any]) -> Execution:
         execution = Execution(name)
@@ -165,7 +181,7 @@ class Emulator:
         p = resolve_params(st["Parameters"], data, ctx)
         over = p["ContainerOverrides"]
         job_id = uuid.uuid4().hex
-        env = {**self.base_env, **self._image_env(p["JobDefinition"])}
+        env = {**self.base_env, **self._container_env(p["JobDefinition"], job_id)}
         for e in over.get("Environment", []):
             env[e["Name"]] = str(e["Value"])
         env.update(

@@ -193,10 +193,26 @@ def test_deploy_every_production_flow(
         "partition_rows": 250_000,  # auto (sized to the machine that plans) deploys fixed
     }
     # the production settings operators use: the project folder with its four files
-    for name in ("rules", "roles", "costs"):
+    for name in ("rules", "costs"):
         assert (settings / f"{name}.yaml").read_bytes() == (
             REPO / "config" / f"{name}.yaml"
         ).read_bytes()
+    # roles: the project's, with production's identity written by the deploy (a test
+    # account keeps the project's dev mode; provider aws; anchors in the Object Lock bucket)
+    roles = yaml.safe_load((REPO / "config" / "roles.yaml").read_text())
+    roles["identity"].update(
+        dev_mode=True,
+        provider="aws",
+        anchors={
+            "store": "s3",
+            "every": 1,
+            "bucket": "renkei-anchors",
+            "prefix": "renkei/audit-anchors",
+            "retain_days": 2555,
+            "region": "us-east-1",
+        },
+    )
+    assert yaml.safe_load((settings / "roles.yaml").read_text()) == roles
     assert (settings / "aws.yaml").read_bytes() == aws_path.read_bytes()
     # the IAM policies name exactly the state machines that were deployed
     policies = json.loads(print_iam(tmp_path, aws_path))
@@ -424,8 +440,9 @@ def test_settings_that_leave_production_open_unanchored_or_unsigned_are_refused(
 ) -> None:
     """Dev mode, local anchors with an S3 data root, a required approval role with no public
     key, no ledger key: each refused in one line naming the setting, before anything is
-    written or deployed; a dry run prints what it would refuse; --test-account deploys."""
-    aws_path = aws_world(moto_server, tmp_path)
+    written or deployed; a dry run prints what it would refuse; --test-account deploys.
+    (aws.yaml without its anchors bucket: roles.yaml's local store is then production's.)"""
+    aws_path = aws_world(moto_server, tmp_path, anchors=None)
     monkeypatch.setenv("METAFLOW_USER", "sora")
     project = write_project(tmp_path)
     base = ["--config", str(project), "deploy", "aws", "--aws-config", str(aws_path)]

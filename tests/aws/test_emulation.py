@@ -6,6 +6,7 @@ URL, and approval and promotion done with the production settings `renkei deploy
 from __future__ import annotations
 
 import gzip
+import json
 import secrets
 import sys
 import tarfile
@@ -57,6 +58,43 @@ def _objects_holding(s3, buckets: list[str], needle: bytes) -> tuple[int, list[s
     return seen, found
 
 
+def _flow_entries_name_the_tasks_aws_identity(ledger: Ledger, sfn, executions: dict) -> None:
+    """Issue 25 item 4: what the flows record names the task's AWS identity, the job role's
+    STS session (named after the Batch job, as the emulator assumes it), not METAFLOW_USER;
+    each run's start entry carries its Step Functions execution ARN."""
+    role = "arn:aws:sts::123456789012:assumed-role/renkei-batch-job/"
+    machines = {
+        m["name"].rsplit(".", 1)[-1]: m["name"] for m in sfn.list_state_machines()["stateMachines"]
+    }
+    jobs = {t.job_id: (ex.name, t.state) for ex in executions.values() for t in ex.tasks}
+    by_flow = [e for e in ledger.audit.entries() if e.actor not in ("kenji", "yui", "sora")]
+    assert by_flow and all(e.actor.startswith(role) for e in by_flow), {
+        e.actor for e in ledger.audit.entries()
+    }
+    assert all(e.actor[len(role) :] in jobs for e in by_flow)
+    starts = {e.subject: e for e in by_flow if e.action == "run.start"}
+    for flow, ex in (("IngestFlow", "emu-ingest"), ("TrainFlow", "emu-train")):
+        entry = starts[f"{flow}/sfn-{ex}"]
+        assert jobs[entry.actor[len(role) :]] == (ex, "start")
+        details = json.loads(entry.details)
+        assert details["sfn_execution"] == (
+            f"arn:aws:states:us-east-1:123456789012:execution:{machines[flow]}:{ex}"
+        )
+        assert details["aws_caller"] == entry.actor
+    models = ledger.registry.models()
+    assert models and all(
+        jobs[m.trained_by[len(role) :]] == ("emu-train", "compare") for m in models
+    )
+    [ds] = ledger.datasets.all()
+    assert jobs[ds.created_by[len(role) :]] == ("emu-ingest", "join")
+    # the decisions made through the CLI name their members (dev mode here: --as)
+    assert {e.actor for e in ledger.audit.entries()} - {e.actor for e in by_flow} <= {
+        "kenji",
+        "yui",
+        "sora",
+    }
+
+
 def test_four_deployed_flows_run_end_to_end_in_production_emulation(
     moto_server: str, tmp_path: Path, fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -64,6 +102,10 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
     monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", moto_server)
     monkeypatch.setenv("METAFLOW_USER", "sora")
     monkeypatch.delenv("RENKEI_LEDGER_URL", raising=False)
+    # the ledger key, which signs the anchors (in the Object Lock bucket the deploy creates),
+    # in a folder of this test's own for the CLI here and for every task
+    keys = str(tmp_path / "keys")
+    monkeypatch.setenv("RENKEI_KEY_DIR", keys)
     aws_path = aws_world(moto_server, tmp_path)
     # the production ledger's URL, password included, lives only in Secrets Manager
     password = secrets.token_hex(16)
@@ -88,9 +130,8 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
         aws["batch"]["image"]: dockerfile_env(str(REPO / "docker" / "Dockerfile.cpu")),
         aws["batch"]["gpu_image"]: dockerfile_env(str(REPO / "docker" / "Dockerfile.cuda")),
     }
-    emu = Emulator(
-        moto_server, task_env(str(Path(sys.executable).parent), AWS_TEST_ENV, moto_server), images
-    )
+    base = task_env(str(Path(sys.executable).parent), AWS_TEST_ENV, moto_server)
+    emu = Emulator(moto_server, {**base, "RENKEI_KEY_DIR": keys}, images)
     ledger = Ledger.open(create_ledger(fresh_pg_url))  # as `renkei db upgrade` does
 
     # 1. ingest
@@ -156,6 +197,22 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
     assert report.retrain_run == retrain["executionArn"]
     assert ledger.releases.alias("production").version == cand.version
     assert ledger.audit.verify().ok
+    _flow_entries_name_the_tasks_aws_identity(
+        ledger, sfn, {"ingest": ingest, "train": train, "score": score, "monitor": monitor}
+    )
+    # every write was anchored in the Object Lock bucket the deploy created
+    verify = CliRunner().invoke(cli, [*ops, "audit", "verify"])
+    assert verify.exit_code == 0, verify.output
+    assert f"anchored up to entry {ledger.audit.entries()[-1].id}" in verify.output
+    s3 = boto3.client("s3", endpoint_url=moto_server)
+    anchors = s3.list_object_versions(Bucket="renkei-anchors")["Versions"]
+    assert anchors and all(
+        s3.head_object(Bucket="renkei-anchors", Key=v["Key"], VersionId=v["VersionId"])[
+            "ObjectLockMode"
+        ]
+        == "COMPLIANCE"
+        for v in anchors
+    )
     finished = time.perf_counter()
 
     # 6. no secret at rest: no object of the datastore (or the data root) holds the password

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from shared.config import load_project_set
 from shared.deploy import write_production_settings
@@ -112,8 +113,11 @@ def test_the_production_settings_as_deployed_without_an_anchor_store_fail_verify
     roles.yaml; no anchor can be written, and verify used to call that OK."""
     t = trained
     _released(t)
+    aws = yaml.safe_load((REPO / "config" / "aws.yaml").read_text())
+    aws["anchors"] = None  # as before the deploy wrote production's anchor bucket (issue 25)
+    (tmp_path / "aws.yaml").write_text(yaml.safe_dump(aws, sort_keys=False))
     production = write_production_settings(
-        tmp_path / "production", load_project_set(t.project_path), REPO / "config" / "aws.yaml"
+        tmp_path / "production", load_project_set(t.project_path), tmp_path / "aws.yaml"
     ).parent
     ledger = ["--ledger", str(t.ledger.engine.url)]
     bad = renkei_process(t, *ledger, "audit", "verify", project=production)
