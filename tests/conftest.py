@@ -50,20 +50,16 @@ REPO = Path(__file__).resolve().parents[1]
 FIRST = ("tests/lifecycle/", "tests/aws/test_emulation.py", "tests/flows/")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order the suite longest first, and keep each lifecycle build on one worker: its
-    tests share a module-scoped build per backend, which a worker would otherwise repeat
-    (`make test` runs xdist's `--dist loadgroup`)."""
+    """Order the suite longest first (each lifecycle backend's tests are one xdist group:
+    tests/lifecycle/conftest.py)."""
 
     def rank(item: pytest.Item) -> int:
         where = item.nodeid
         return next((i for i, p in enumerate(FIRST) if where.startswith(p)), len(FIRST))
 
     items.sort(key=rank)  # stable: each file keeps its own order
-    for item in items:
-        if item.nodeid.startswith("tests/lifecycle/"):
-            backend = item.callspec.params.get("lived") if hasattr(item, "callspec") else None
-            item.add_marker(pytest.mark.xdist_group(f"lifecycle-{backend}"))
 
 
 REQUIRE_SERVICES = os.environ.get("RENKEI_REQUIRE_SERVICES") == "1"

@@ -5,8 +5,11 @@ restarts a worker that dies, stops them all on SIGTERM or Ctrl-C), each on a soc
 own bound to the same port with SO_REUSEPORT, so the kernel spreads new connections evenly
 over the workers. (On one shared socket, whichever worker's event loop wakes first accepts
 a whole burst of connections, and a client's kept-alive connections stay with it: measured
-with `hey` at concurrency 32, one worker took 92% of the requests.) While a worker is being
-replaced, the connections its socket receives wait for the replacement.
+with `hey` at concurrency 32, one worker took 92% of the requests.) When a worker dies its
+socket is closed at once (connections it had queued but not accepted are reset) and its
+replacement binds a new one: new connections go to the live workers meanwhile, instead of
+waiting in a dead worker's queue until its replacement has loaded (over 30 s on a busy
+machine).
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ class Supervisor(Multiprocess):
 
     def _process(self, idx: int) -> Process:
         return Process(self.config, [self.sockets[idx]])
+
+    def _fresh_socket(self, idx: int) -> None:
+        """Close a dead worker's socket (the kernel then sends new connections to the live
+        workers' sockets) and bind a new one to the same port for its replacement."""
+        old = self.sockets[idx]
+        host, port = old.getsockname()[:2]
+        old.close()
+        self.sockets[idx] = reuse_port_socket(host, port)
 
     def init_processes(self) -> None:
         for idx in range(self.processes_num):
@@ -72,6 +83,7 @@ class Supervisor(Multiprocess):
             if self.should_exit.is_set():
                 return
             logger.info("worker [%s] died; starting its replacement", process.pid)
+            self._fresh_socket(idx)
             process = self._process(idx)
             process.start()
             self.processes[idx] = process

@@ -224,7 +224,15 @@ def live(tmp: Path, backend: str, url: str) -> Lived:
     return life
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+# each backend's build and its tests on one xdist worker (`make test` runs --dist loadgroup):
+# split over two workers, each would build it
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(backend, marks=pytest.mark.xdist_group(f"lifecycle-{backend}"))
+        for backend in ("sqlite", "postgresql")
+    ],
+)
 def lived(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Lived]:

@@ -35,11 +35,19 @@ def _health(base: str) -> dict:
 
 
 def _until(base: str, ok: object, timeout: float = 180) -> dict:
+    """Poll /health until ``ok``; a connection the kernel had queued on a worker's socket
+    when that worker died is reset (its replacement binds a new socket): poll again."""
     deadline = time.time() + timeout
-    while not ok(h := _health(base)):  # type: ignore[operator]
+    h: dict = {}
+    while True:
+        try:
+            h = _health(base)
+            if ok(h):  # type: ignore[operator]
+                return h
+        except httpx.TransportError as e:
+            h = {"transport_error": repr(e)}
         assert time.time() < deadline, h
         time.sleep(0.2)
-    return h
 
 
 async def _load(base: str, start: int, n: int) -> list[tuple[int, dict | None, str]]:
