@@ -30,7 +30,7 @@ demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch, tw
 # one worker per core (pytest-xdist; each has its own Metaflow datastore, PostgreSQL server
 # and trained-ledger templates); the slowest tests listed at the end: where suite time goes
 test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, reliability)
-	$(BIN)/pytest -q -n auto --dist loadgroup --no-loadscope-reorder --durations=25
+	$(BIN)/pytest -q -n auto --durations=25
 
 test-fast: setup
 	$(BIN)/pytest -q tests/unit tests/reliability tests/lifecycle

@@ -44,24 +44,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Longest first: with two workers, a long test started last keeps one worker busy while the
-# other idles. The lifecycle's two builds (one per ledger backend, each over a minute) start
-# at once on the two workers, the emulation and the flow tests next, quick tests fill in.
-FIRST = ("tests/lifecycle/", "tests/aws/test_emulation.py", "tests/flows/")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order the suite longest first (each lifecycle backend's tests are one xdist group:
-    tests/lifecycle/conftest.py)."""
-
-    def rank(item: pytest.Item) -> int:
-        where = item.nodeid
-        return next((i for i, p in enumerate(FIRST) if where.startswith(p)), len(FIRST))
-
-    items.sort(key=rank)  # stable: each file keeps its own order
-
-
 REQUIRE_SERVICES = os.environ.get("RENKEI_REQUIRE_SERVICES") == "1"
 # Metaflow refuses to run as root without a user name (CI and sessions run as root)
 os.environ.setdefault("METAFLOW_USER", "renkei-test")

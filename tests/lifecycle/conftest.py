@@ -224,8 +224,7 @@ def live(tmp: Path, backend: str, url: str) -> Lived:
     return life
 
 
-# each backend's build and its tests on one xdist worker (`make test` runs --dist loadgroup):
-# split over two workers, each would build it
+# each backend's build and its tests as one xdist group (used with `--dist loadgroup`)
 @pytest.fixture(
     scope="module",
     params=[
