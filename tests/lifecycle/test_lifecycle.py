@@ -42,6 +42,11 @@ def test_the_lifecycle_went_through_every_stage(lived: Lived) -> None:
     assert f"missing:{GAP_FEATURE}" in names, f"the nullable feature's gaps unwatched: {names}"
     fb = lg.operations.feedback_batches()
     assert len(fb) == 4 and all(b.accepted > 0 for b in fb), f"feedback not joined: {fb}"
+    actions = [e.action for e in lg.audit.entries()]
+    assert actions.count("key.rotate") == 1, "the ledger key's rotation is not in the chain"
+    assert actions.index("key.rotate") < max(
+        i for i, a in enumerate(actions) if a.startswith("alias.")
+    ), "no decision was recorded after the rotation"
 
 
 def test_audit_verify_says_the_state_tables_agree_with_the_chain(lived: Lived) -> None:
