@@ -73,6 +73,9 @@ class CaptureSettings(_Strict):
     # on shutdown the writer has this long to write what is queued; what it has not written
     # by then is counted as dropped (and logged)
     drain_seconds: float = Field(20.0, gt=0)
+    # a writer process that ends on its own (killed, crashed) is replaced this many times per
+    # service process; what it held is counted as dropped. 0: never (later answers dropped)
+    writer_restarts: int = Field(3, ge=0)
 
 
 # settings that change no result, left out of the config hash at their defaults (so every
@@ -81,4 +84,5 @@ RUNNING_ONLY = (
     ("service", "token_cache_seconds", _default(ServiceSettings, "token_cache_seconds")),
     ("service", "shutdown_seconds", _default(ServiceSettings, "shutdown_seconds")),
     ("capture", "drain_seconds", _default(CaptureSettings, "drain_seconds")),
+    ("capture", "writer_restarts", _default(CaptureSettings, "writer_restarts")),
 )

@@ -7,7 +7,9 @@ A request only counts its rows and hands them to a queue; a separate writer proc
 and writes, so neither storage nor that work shares the service's interpreter (its GIL)
 with a request. At most ``capture.queue_rows`` answers wait: when the queue is full the
 answer is still served and the capture drop is counted (``dropped``, in /health and the
-log), never silent. What the writer wrote or failed to write comes back through counters in
+log), never silent. A writer process that ends on its own (killed, crashed) is replaced in
+the background, at most ``capture.writer_restarts`` times: the answers it held and those
+offered while its successor starts are counted as dropped; /health shows the restarts. What the writer wrote or failed to write comes back through counters in
 shared memory; its last error and the shadow's state through a small status block.
 """
 
@@ -63,6 +65,8 @@ class CaptureCounts:
     last_error: str | None = None
     writer_running: bool = False  # false: the writer process is not (or no longer) running
     writer_pid: int | None = None
+    writer_restarts: int = 0  # writer processes started after one ended on its own
+    lost: int = 0  # answers queued to a writer that ended before writing them (in dropped)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,10 +98,11 @@ class CaptureWriter:
         self._status = self._ctx.Array("c", STATUS_BYTES)
         self._ready = self._ctx.Event()
         self._process: Any = None  # the spawn context's Process
+        self._restarts = 0  # writer processes started to replace one that ended
         self._local = CaptureCounts()
         self._lock = threading.Lock()
         self._rng = random.Random()
-        self._gone = False  # the writer process ended before stop(): nothing more is written
+        self._gone = False  # the writer process ended before stop(): none runs until replaced
         self._stopped = False
 
     # request path ---------------------------------------------------------------------
@@ -126,43 +131,74 @@ class CaptureWriter:
                     )
                 return False
             c.queued += n
-        self._queue.put(item)  # pickled and sent by the queue's feeder thread
+            q = self._queue
+        try:
+            q.put(item)  # pickled and sent by the queue's feeder thread
+        except (ValueError, OSError):  # closed by a restart since: that writer ended
+            with self._lock:
+                c.queued -= n
+                c.dropped += n
+            return False
         return True
 
     # the writer process ---------------------------------------------------------------
     def start(self, ready_timeout: float = 120.0) -> None:
         """Start the writer process and wait until it is ready (its shadow loaded)."""
+        self._process = self._spawn(self._queue, self._ready, ready_timeout)
+
+    def _spawn(self, q: Any, ready: Any, ready_timeout: float) -> Any:
+        """A writer process reading ``q``, once it is ready or has failed at start (logged)."""
         from shared.operate.capture_worker import run_writer
 
-        self._process = self._ctx.Process(
+        process = self._ctx.Process(
             target=run_writer,
-            args=(self.spec, self._queue, self._done, self._status, self._ready),
+            args=(self.spec, q, self._done, self._status, ready),
             name=f"renkei-capture-{self.spec.alias}",
             daemon=True,
         )
-        self._process.start()
+        process.start()
         began = time.monotonic()
         deadline = began + ready_timeout
-        while not self._ready.wait(0.1):
-            if not self._process.is_alive():
+        while not ready.wait(0.1):
+            if not process.is_alive():
                 log.error("capture: the writer process ended at start (see its error above)")
-                return
+                return process
             if time.monotonic() > deadline:
                 log.error("capture: the writer process is not ready after %.0f s", ready_timeout)
-                return
+                return process
         log.info(
-            "capture: writer process %d ready in %.1f s",
-            self._process.pid,
-            time.monotonic() - began,
+            "capture: writer process %d ready in %.1f s", process.pid, time.monotonic() - began
         )
+        return process
+
+    def _restart(self) -> None:
+        """Replace a writer process that ended on its own (a thread of its own: requests go
+        on meanwhile, their answers counted as dropped until the new process is ready)."""
+        old = self._queue
+        old.cancel_join_thread()  # nobody reads it any more: its feeder must not hold up exit
+        q, ready = self._ctx.Queue(), self._ctx.Event()
+        process = self._spawn(q, ready, 120.0)
+        with self._lock:
+            self._restarts += 1
+            if self._stopped or not ready.is_set():
+                process.terminate()
+                q.cancel_join_thread()
+                return
+            self._queue, self._ready, self._process = q, ready, process
+            self._gone = False
+        old.close()
+        log.warning("capture: writer process %d replaces the one that ended", process.pid)
 
     def _pending(self) -> int:
         """Answers queued and not yet written or failed (the lock is held)."""
-        return self._local.queued - self._done[WRITTEN] - self._done[WRITE_ERRORS]
+        written = self._done[WRITTEN] + self._done[WRITE_ERRORS]
+        return self._local.queued - written - self._local.lost
 
     def _writer_gone(self) -> bool:
-        """True once the writer process has ended on its own (killed, crashed): the answers
-        it held or that wait for it are counted as dropped, once, and the log says so."""
+        """True once the writer process has ended on its own (killed, crashed) and no new
+        one is ready yet: the answers it held are counted as dropped, once, the log says so,
+        and a new process is started while ``capture.writer_restarts`` allows (the lock is
+        held)."""
         if self._stopped or self._gone:
             return True
         if self._process is None or self._process.exitcode is None:
@@ -170,12 +206,21 @@ class CaptureWriter:
         self._gone = True
         pending = self._pending()
         self._local.dropped += pending
+        self._local.lost += pending
+        again = self._restarts < self.spec.settings.writer_restarts
         log.error(
-            "capture: the writer process ended (exit code %s); %d waiting answers lost and "
-            "every later answer is not captured: restart the service",
+            "capture: the writer process ended (exit code %s); %d waiting answers lost; %s",
             self._process.exitcode,
             pending,
+            "starting a new one"
+            if again
+            else "every later answer is not captured: restart the service "
+            f"(capture.writer_restarts={self.spec.settings.writer_restarts} used)",
         )
+        if again:
+            threading.Thread(
+                target=self._restart, name="renkei-capture-restart", daemon=True
+            ).start()
         return True
 
     def stop(self, timeout: float | None = None) -> None:
@@ -184,6 +229,7 @@ class CaptureWriter:
         timeout = self.spec.settings.drain_seconds if timeout is None else timeout
         with self._lock:
             if self._process is None or self._writer_gone():
+                self._stopped = True  # a restart under way ends its new process
                 return
             self._stopped = True
         self._queue.put(None)
@@ -218,6 +264,7 @@ class CaptureWriter:
         c.last_error = self._read_status().get("last_error")
         c.writer_running = self._process is not None and self._process.is_alive()
         c.writer_pid = self._process.pid if self._process is not None else None
+        c.writer_restarts = self._restarts
         if self._gone:
             c.last_error = f"the capture writer process ended (exit code {self._process.exitcode})"
         return c

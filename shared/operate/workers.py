@@ -46,6 +46,8 @@ _SUMMED = (
     "write_errors",
     "files",
     "shadow_errors",
+    "writer_restarts",
+    "lost",
 )
 
 
@@ -181,7 +183,7 @@ def _totals(own: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]
         for k in _SUMMED:
             out[k] += c[k]
         if w["status"] == WorkerStatus.DEAD:  # what waited for its writer went with it
-            out["dropped"] += max(0, c["queued"] - c["written"] - c["write_errors"])
+            out["dropped"] += max(0, c["queued"] - c["written"] - c["write_errors"] - c["lost"])
         elif w["status"] != WorkerStatus.STOPPED:
             out["writer_running"] = out["writer_running"] and c["writer_running"]
         out["last_error"] = out["last_error"] or c["last_error"]

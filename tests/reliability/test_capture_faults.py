@@ -67,7 +67,7 @@ def test_a_shadow_whose_bundle_does_not_load_leaves_production_answering_and_cap
 def test_a_killed_capture_writer_degrades_health_and_every_later_answer_counts_as_dropped(
     tmp_path: Path,
 ) -> None:
-    t = served(tmp_path, flush_seconds=0.2)
+    t = served(tmp_path, flush_seconds=0.2, writer_restarts=0)  # no replacement
     [v1] = t.candidates
     proc, base, _ = start_service(t.project_path)
     try:
@@ -91,3 +91,37 @@ def test_a_killed_capture_writer_degrades_health_and_every_later_answer_counts_a
     rows = read_capture(t.cfg.storage.data_root)
     assert sorted(rows["row_id"]) == [f"a-{i}" for i in range(5)]
     assert not pd.Series(rows["row_id"]).str.startswith("b-").any()
+
+
+def test_a_killed_capture_writer_is_replaced_and_what_it_could_not_take_counts_as_dropped(
+    tmp_path: Path,
+) -> None:
+    t = served(tmp_path, flush_seconds=0.2)  # capture.writer_restarts: 3 (the default)
+    [v1] = t.candidates
+    proc, base, _ = start_service(t.project_path)
+    try:
+        wait_for_http(f"{base}/health", proc)
+        with httpx.Client(base_url=base, timeout=10, trust_env=False) as c:
+            for i in range(5):
+                assert c.post("/predict", json={**ROW, "order_id": f"a-{i}"}).status_code == 200
+            before = _settled(c, 5)
+            os.kill(before["writer_pid"], signal.SIGKILL)
+            # answered while the writer is dead or its successor starts: dropped, counted
+            replies = [c.post("/predict", json={**ROW, "order_id": f"m-{i}"}) for i in range(5)]
+            assert all(r.status_code == 200 for r in replies)
+            health = _health_until(
+                c, lambda h: h["capture"]["writer_restarts"] == 1 and h["capture"]["writer_running"]
+            )
+            assert health["status"] == "ok" and health["model_version"] == v1
+            assert health["capture"]["writer_pid"] != before["writer_pid"]
+            for i in range(10):
+                assert c.post("/predict", json={**ROW, "order_id": f"b-{i}"}).status_code == 200
+            counts = _settled(c, 20)
+    finally:
+        stop_process(proc)
+    assert counts["answers"] == 20 and counts["sampled_out"] == 0
+    assert counts["written"] + counts["dropped"] == 20 and counts["dropped"] <= 5
+    rows = read_capture(t.cfg.storage.data_root)
+    assert len(rows) == counts["written"]  # what /health calls written is on storage, once
+    ids = set(rows["row_id"])
+    assert {f"a-{i}" for i in range(5)} | {f"b-{i}" for i in range(10)} <= ids

@@ -80,7 +80,8 @@ def _versions(replies: list[tuple[int, dict | None, str]]) -> set[str]:
 def test_two_workers_under_load_through_a_move_and_a_killed_capture_writer(
     tmp_path: Path,
 ) -> None:
-    t = served(tmp_path, runs=2, flush_seconds=5.0)
+    # the killed writer stays dead (no restart): its worker must show degraded to every /health
+    t = served(tmp_path, runs=2, flush_seconds=5.0, writer_restarts=0)
     v1, v2 = t.candidates
     for who in ("kenji", "yui"):
         out = CliRunner().invoke(
