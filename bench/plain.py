@@ -8,7 +8,8 @@ of the flow (its tasks, artifacts, landing, manifests and ledger records):
   (``shared.data.rawread.read_raw``); validate the whole batch at once with the project's
   contract (``split_valid``: every check on every row, ids repeated anywhere in the batch
   quarantined after their first row, as the flow's join does across partitions); write the
-  valid rows, the quarantined rows and their reasons to Parquet; the dataset version (the
+  valid rows, the quarantined rows and their reasons to Parquet (the library's writer, as
+  the flow: Arrow types only, readable by any Parquet reader); the dataset version (the
   sha256 the flow computes from the valid rows' content hashes).
 - ``score``: load the bundle (its sha256 checked, as each score task does) and, file by file,
   read the rows, answer them with the guard (``GuardedModel.predict``: the same input rules,
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from shared.data import storage  # noqa: E402
 from shared.data.rawread import read_raw  # noqa: E402
 
 
@@ -75,9 +77,12 @@ def ingest(project: Path, source: Path, out: Path) -> dict[str, Any]:
     del frames
     split = split_valid(raw, contracts)
     out.mkdir(parents=True, exist_ok=True)
-    split.valid.to_parquet(out / "valid.parquet", index=False)
-    split.quarantined.to_parquet(out / "quarantine.parquet", index=False)
-    split.reasons.to_parquet(out / "reasons.parquet", index=False)
+    for name, frame in (
+        ("valid", split.valid),
+        ("quarantine", split.quarantined),
+        ("reasons", split.reasons),
+    ):
+        storage.write_parquet(frame, str(out / f"{name}.parquet"))
     return {
         "rows_in": split.rows_in,
         "rows_valid": split.rows_valid,
@@ -103,7 +108,7 @@ def score(bundle: Path, sha256: str, source: Path, out: Path) -> dict[str, Any]:
         chunk = read_raw(p.read_bytes(), p.name, "csv")
         answers = guarded.predict(chunk)
         answers.insert(0, "input_row", np.arange(rows, rows + len(chunk), dtype="int64"))
-        answers.to_parquet(out / f"part-{i:05d}.parquet", index=False)
+        storage.write_parquet(answers, str(out / f"part-{i:05d}.parquet"))
         for d, n in answers["decision"].value_counts().items():
             decisions[str(d)] = decisions.get(str(d), 0) + int(n)
         rows += len(chunk)
