@@ -98,6 +98,19 @@ class TorchMLPSettings(_Strict):
     patience: int = Field(8, gt=0)
 
 
+class MemorySettings(_Strict):
+    """How a training task holds its rows (issue 26). ``in_memory``: every labelled row in
+    one frame (as before). ``external``: the time split written as parts and read part by
+    part: XGBoost through external memory, the MLP through an iterable over the parts, and
+    what cannot stream (the baseline rule, the envelope, the conformal calibration, the drift
+    reference) on a seeded sample of at most ``sample_rows`` rows, recorded in the model's
+    lineage. ``auto``: external above ``external_above_rows`` labelled rows."""
+
+    mode: Literal["auto", "in_memory", "external"] = "auto"
+    external_above_rows: int = Field(2_000_000, gt=0)
+    sample_rows: int = Field(200_000, ge=1000)
+
+
 class TrainingSettings(_Strict):
     families: list[Literal["baseline", "xgboost", "torch_mlp"]] = Field(
         default_factory=lambda: ["baseline", "xgboost", "torch_mlp"], min_length=1
@@ -111,6 +124,7 @@ class TrainingSettings(_Strict):
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     xgboost: XGBoostSettings = XGBoostSettings()
     torch_mlp: TorchMLPSettings = TorchMLPSettings()
+    memory: MemorySettings = MemorySettings()
 
 
 class GateSettings(_Strict):
@@ -327,6 +341,8 @@ class ProjectConfig(_Strict):
         # the partition size changes no result (dataset versions are split-independent):
         # `auto` hashes as the fixed size it replaced as the default (issue 26), so hashes stay
         data["storage"]["partition_rows"] = self.storage.fixed_partition_rows()
+        if self.training.memory == MemorySettings():  # the default: hashes stay
+            del data["training"]["memory"]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
