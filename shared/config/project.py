@@ -104,7 +104,7 @@ class MemorySettings(_Strict):
     part: XGBoost through external memory, the MLP through an iterable over the parts, and
     what cannot stream (the baseline rule, the envelope, the conformal calibration, the drift
     reference) on a seeded sample of at most ``sample_rows`` rows, recorded in the model's
-    lineage. ``auto``: external above ``external_above_rows`` labelled rows."""
+    lineage. ``auto``: external above ``external_above_rows`` rows in the chosen datasets."""
 
     mode: Literal["auto", "in_memory", "external"] = "auto"
     external_above_rows: int = Field(2_000_000, gt=0)

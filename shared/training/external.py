@@ -1,6 +1,6 @@
 """Training beyond one task's memory: the time split written as parts, read part by part.
 
-``training.memory.mode: external`` (or ``auto`` above ``external_above_rows`` labelled rows)
+``training.memory.mode: external`` (or ``auto`` above ``external_above_rows`` dataset rows)
 never builds the whole frame. Two streaming passes over the chosen datasets' parts (each
 joined with its labels as :func:`assemble` does) make the same split as
 :func:`split_by_time`: the first keeps only the timestamps and finds the two cut points
