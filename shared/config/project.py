@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .base import DEFAULT_PROJECT_PATH, _load, _Strict
+from .memory import MemorySettings
 from .running import (
     RUNNING_ONLY,
     CaptureSettings,
@@ -96,19 +97,6 @@ class TorchMLPSettings(_Strict):
     batch_size: int = Field(256, gt=0)
     learning_rate: float = Field(0.003, gt=0)
     patience: int = Field(8, gt=0)
-
-
-class MemorySettings(_Strict):
-    """How a training task holds its rows (issue 26). ``in_memory``: every labelled row in
-    one frame (as before). ``external``: the time split written as parts and read part by
-    part: XGBoost through external memory, the MLP through an iterable over the parts, and
-    what cannot stream (the baseline rule, the envelope, the conformal calibration, the drift
-    reference) on a seeded sample of at most ``sample_rows`` rows, recorded in the model's
-    lineage. ``auto``: external above ``external_above_rows`` rows in the chosen datasets."""
-
-    mode: Literal["auto", "in_memory", "external"] = "auto"
-    external_above_rows: int = Field(2_000_000, gt=0)
-    sample_rows: int = Field(200_000, ge=1000)
 
 
 class TrainingSettings(_Strict):
