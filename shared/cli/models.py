@@ -133,6 +133,8 @@ def lineage(
                 "metric": m.metrics.get(m.key_metric),
                 "production_on_holdout": jsonable(champ),
                 "datasets": lin.datasets,
+                # trained through the parts (training.memory): the seeded sample's steps
+                **({"training_data": m.resources["data"]} if m.resources.get("data") else {}),
             }
         )
         return
@@ -142,6 +144,13 @@ def lineage(
     click.echo(f"  config    {m.config_hash}")
     click.echo(f"  run       {m.flow_run}  (task {m.task_pathspec})")
     click.echo(f"  artifact  {m.artifact_uri}")
+    if m.resources.get("data"):  # trained through the parts: the seeded sample it used
+        d, smp = m.resources["data"], m.resources["data"]["sample"]
+        rows = ", ".join(f"{k} {v}" for k, v in smp["rows"].items())
+        click.echo(
+            f"  rows      {d['memory']} memory; seeded sample (seed {smp['seed']}: {rows} rows) "
+            f"for {', '.join(smp['used_by'])}"
+        )
     km = m.key_metric
     if champ is not None:
         vs = f"{champ.version} {km} {champ.text(4)}" if champ.score is not None else champ.note

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .base import DEFAULT_PROJECT_PATH, _load, _Strict
+from .memory import MemorySettings
 from .running import (
     RUNNING_ONLY,
     CaptureSettings,
@@ -111,6 +112,7 @@ class TrainingSettings(_Strict):
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     xgboost: XGBoostSettings = XGBoostSettings()
     torch_mlp: TorchMLPSettings = TorchMLPSettings()
+    memory: MemorySettings = MemorySettings()
 
 
 class GateSettings(_Strict):
@@ -327,6 +329,8 @@ class ProjectConfig(_Strict):
         # the partition size changes no result (dataset versions are split-independent):
         # `auto` hashes as the fixed size it replaced as the default (issue 26), so hashes stay
         data["storage"]["partition_rows"] = self.storage.fixed_partition_rows()
+        if self.training.memory == MemorySettings():  # the default: hashes stay
+            del data["training"]["memory"]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

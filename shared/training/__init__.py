@@ -1,6 +1,7 @@
 """Training: candidates against the Software 1.0 baseline, gated, registered.
 
-``inputs`` (datasets, labels, split by time), ``fit`` (one family fitted and scored),
+``inputs`` (datasets, labels, split by time), ``external`` and ``streamfit`` (the split
+written as parts and the families fitted over them: training.memory), ``fit`` (one family fitted and scored),
 ``gates`` (the gates, the champion included), ``artifacts`` (comparison frame, artifact
 files, ledger registration), ``start`` (what the train flow's first step does). The
 families, metrics and the conformal calibration they use are the model layer's
@@ -26,6 +27,9 @@ __getattr__ = lazy_exports(
         "Candidate": "candidate",
         "GateResult": "candidate",
         "TrainingError": "candidate",
+        "SpilledSplit": "external",
+        "spill_split": "external",
+        "use_external": "external",
         "GPU_FAMILIES": "fit",
         "families_by_device": "fit",
         "score_candidate": "fit",
@@ -49,6 +53,7 @@ __getattr__ = lazy_exports(
         "split_by_time": "inputs",
         "TrainingStart": "start",
         "start_training": "start",
+        "train_external": "streamfit",
     },
 )
 
@@ -61,6 +66,7 @@ __all__ = [
     "GPU_FAMILIES",
     "GateContext",
     "GateResult",
+    "SpilledSplit",
     "TrainingError",
     "TrainingInput",
     "TrainingSplit",
@@ -82,8 +88,11 @@ __all__ = [
     "registration",
     "save_artifacts",
     "score_candidate",
+    "spill_split",
     "split_by_time",
     "start_training",
     "train_and_save",
     "train_candidate",
+    "train_external",
+    "use_external",
 ]

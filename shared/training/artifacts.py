@@ -77,6 +77,8 @@ def registration(
             "fit_seconds": round(c.fit.seconds, 3),
             "iterations": c.fit.iterations,
             "guard": c.guard,
+            # trained through the parts: how, and the seeded sample (old candidates: none)
+            **({"data": c.data} if getattr(c, "data", None) else {}),
         },
         task_pathspec=task,
     )

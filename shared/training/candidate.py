@@ -39,6 +39,9 @@ class Candidate:
     status: str = "trained"
     artifact_uri: str | None = None
     guard: dict[str, Any] = field(default_factory=dict)  # holdout decisions under the rules
+    # how the rows were held (training.memory): empty in memory; external: the split's
+    # sizes and the seeded sample's rows, seed and the steps that used it (the lineage)
+    data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:

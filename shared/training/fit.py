@@ -14,12 +14,13 @@ from shared.model.metrics import evaluate, slice_metrics
 
 from .artifacts import save_artifacts
 from .candidate import Candidate, TrainingError
+from .external import SpilledSplit
 from .inputs import TrainingSplit
 
 
 def train_candidate(
     family: str,
-    split: TrainingSplit,
+    split: TrainingSplit | SpilledSplit,
     cfg: ProjectConfig,
     rules: RulesConfig | None = None,
     envelope: Envelope | None = None,
@@ -27,8 +28,13 @@ def train_candidate(
     """Fit one family on train (early stopping on validation) and score it on the holdout.
 
     With ``rules`` and ``envelope``, also runs the guarded model over the holdout and keeps
-    its decision counts (for the guard-rate gate) and the envelope (for the bundle).
+    its decision counts (for the guard-rate gate) and the envelope (for the bundle). A
+    spilled split (training.memory: external) is read part by part (:mod:`.streamfit`).
     """
+    if isinstance(split, SpilledSplit):
+        from .streamfit import train_external
+
+        return train_external(family, split, cfg, rules, envelope)
     model = new_model(family, cfg)
     seed = cfg.training.seed
     if family == "baseline":
@@ -92,7 +98,7 @@ def families_by_device(cfg: ProjectConfig) -> tuple[list[str], list[str]]:
 
 def train_and_save(
     family: str,
-    split: TrainingSplit,
+    split: TrainingSplit | SpilledSplit,
     cfg: ProjectConfig,
     rules: RulesConfig,
     envelope: Envelope,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from shared.config import ProjectConfig, RulesConfig
 from shared.model.metrics import evaluate
@@ -167,18 +168,24 @@ def apply_gates(
 def champion_metrics(
     ledger: Ledger, holdout: Any, cfg: ProjectConfig
 ) -> tuple[str, dict[str, float]] | None:
-    """The production model's metrics on a holdout (the champion a challenger must beat)."""
+    """The production model's metrics on a holdout (the champion a challenger must beat):
+    a frame, or an iterable of its parts (a spilled split's)."""
     from shared.guard.bundle import BundleError, load_deployed  # bundle imports training
 
     dep = ledger.releases.alias("production")
     if dep is None:
         return None
+    parts = [holdout] if isinstance(holdout, pd.DataFrame) else holdout  # or its parts
+    ps, ys = [], []
     try:
-        p = load_deployed(dep).model.predict(holdout)
+        model = load_deployed(dep).model
+        for part in parts:
+            ps.append(np.asarray(model.predict(part)))
+            ys.append(part[cfg.target].to_numpy(dtype=float))
     except (BundleError, ValueError, KeyError) as e:
         raise TrainingError(
             f"the production version {dep.version} cannot be scored on this holdout, so it "
             f"cannot be compared: {e}"
         ) from None
-    y = holdout[cfg.target].to_numpy(dtype=float)
+    p, y = (ps[0], ys[0]) if len(ps) == 1 else (np.concatenate(ps), np.concatenate(ys))
     return dep.version, evaluate(cfg.task, y, p, cfg.training.threshold, cfg.classes)

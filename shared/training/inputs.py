@@ -133,20 +133,25 @@ class TrainingInput:
     unlabelled: int
 
 
-def load_training_input(ledger: Ledger, cfg: ProjectConfig, versions: list[str]) -> TrainingInput:
-    """Read the chosen dataset versions (default: the newest), each joined with the labels
-    recorded for it."""
+def chosen_locations(ledger: Ledger, versions: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The chosen dataset versions (default: the newest), each once, and their locations."""
     known = ledger.datasets.all()
     if not known:
         raise TrainingError("the ledger has no datasets: run python flows/ingest_flow.py run first")
     if not versions:
         versions = [known[0].version]
-    by_version = {d.version: d for d in known}
+    by_version = {d.version: d.location for d in known}
     missing = [v for v in versions if v not in by_version]
     if missing:
         raise TrainingError(f"unknown dataset version(s): {', '.join(missing)}")
-    versions = list(dict.fromkeys(versions))
-    frames = [storage.read_parquet(by_version[v].location) for v in versions]
+    return list(dict.fromkeys(versions)), by_version
+
+
+def load_training_input(ledger: Ledger, cfg: ProjectConfig, versions: list[str]) -> TrainingInput:
+    """Read the chosen dataset versions (default: the newest), each joined with the labels
+    recorded for it."""
+    versions, by_version = chosen_locations(ledger, versions)
+    frames = [storage.read_parquet(by_version[v]) for v in versions]
     batches = ledger.datasets.label_batches()
     labels = [  # only the labels delivered for each dataset version (a retrain of an old
         # dataset never sees labels of a later batch that happens to reuse its ids)

@@ -6,13 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from shared.config import ProjectConfig, RulesConfig
 from shared.guard import Envelope
 
 from .candidate import Candidate
+from .external import SpilledSplit, dataset_rows, spill_from_ledger, use_external
 from .fit import families_by_device, train_and_save
 from .gates import champion_metrics
-from .inputs import TrainingInput, TrainingSplit, load_training_input, split_by_time
+from .inputs import (
+    TrainingInput,
+    TrainingSplit,
+    chosen_locations,
+    load_training_input,
+    split_by_time,
+)
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only by steps that open it
     from shared.ledger import Ledger
@@ -24,7 +33,7 @@ class TrainingStart:
     families left for the GPU step and the CPU families already fitted and saved."""
 
     training_input: TrainingInput
-    split: TrainingSplit
+    split: TrainingSplit | SpilledSplit
     envelope: Envelope
     champion: tuple[str, dict[str, float]] | None
     gpu_families: list[str]
@@ -36,10 +45,19 @@ def start_training(
 ) -> TrainingStart:
     """``datasets``: comma-separated dataset versions (empty: the newest)."""
     chosen = [v.strip() for v in datasets.split(",") if v.strip()]
-    training_input = load_training_input(ledger, cfg, chosen)
-    split = split_by_time(training_input.rows, cfg)
-    envelope = Envelope.learn(split.train, cfg)
-    champion = champion_metrics(ledger, split.holdout, cfg)
+    versions, locations = chosen_locations(ledger, chosen)
+    total = sum(dataset_rows(locations[v]) for v in versions)
+    split: TrainingSplit | SpilledSplit
+    if use_external(cfg, total):  # training.memory: the split written as parts
+        split = spill_from_ledger(ledger, cfg, versions, locations, run_key)
+        training_input = TrainingInput(versions, pd.DataFrame(), total - sum(split.rows.values()))
+        envelope = Envelope.learn(split.sample("train"), cfg)  # the seeded sample
+        champion = champion_metrics(ledger, split.frames("holdout"), cfg)
+    else:
+        training_input = load_training_input(ledger, cfg, versions)
+        split = split_by_time(training_input.rows, cfg)
+        envelope = Envelope.learn(split.train, cfg)
+        champion = champion_metrics(ledger, split.holdout, cfg)
     cpu_families, gpu_families = families_by_device(cfg)
     cpu_candidates = [train_and_save(f, split, cfg, rules, envelope, run_key) for f in cpu_families]
     return TrainingStart(training_input, split, envelope, champion, gpu_families, cpu_candidates)

@@ -180,6 +180,11 @@ def live(tmp: Path, backend: str, url: str) -> Lived:
         life.renkei("feedback", str(online_csv), "--as", "ren")
 
         life.flow(INGEST, rows=4000, seed=12, drift=1.0, bad_fraction=0.02)
+        # the data outgrows one task's memory: the retraining reads its split part by part
+        # (training.memory: external, issue 26), XGBoost through external memory
+        data = yaml.safe_load(path.read_text())
+        data["training"]["memory"] = {"mode": "external"}
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
         _, out = life.flow(MONITOR, window=1)  # drift: it starts the train flow itself
         assert "RETRAIN" in out, out[-3000:]
         life.retrained = life.renkei("models", "--latest-candidate").stdout.strip()

@@ -32,6 +32,9 @@ def test_the_lifecycle_went_through_every_stage(lived: Lived) -> None:
     ], f"alias history is not the lifecycle's: {moves}"
     assert lg.releases.alias("production").version == first, "the rollback did not take"
     assert lg.releases.alias("production-shadow") is None, "the shadow is still attached"
+    # the retraining trained through the parts (training.memory: external), the first in memory
+    held = {v: lg.registry.model(v).resources.get("data", {}).get("memory") for v in (first, new)}
+    assert held == {first: None, new: "external"}, f"not trained as configured: {held}"
     reports = lg.monitoring.reports()
     assert len(reports) == 2 and reports[0].retrain, "the drifted batch asked for no retrain"
     assert reports[0].retrain_run, "the monitor did not record the retraining run it started"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +30,19 @@ def pick_device() -> str:
     if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0:
         return "cpu"
     return "cuda" if count.value > 0 else "cpu"
+
+
+class PartSource(Protocol):
+    """Rows held as parts (the training layer's spilled split): ``frames(part)`` yields the
+    rows of ``train``, ``validation`` or ``holdout`` one part file at a time; ``sample(part)``
+    is a seeded sample of at most ``sample_rows`` rows, for what cannot stream."""
+
+    target: str
+    sample_rows: int
+
+    def frames(self, part: str, columns: list[str] | None = None) -> Iterator[pd.DataFrame]: ...
+
+    def sample(self, part: str) -> pd.DataFrame: ...
 
 
 class Model(Protocol):

@@ -14,7 +14,7 @@ from shared.config import ProjectConfig
 from shared.data.features import build_features, check_features, feature_space
 from shared.model.impute import Imputer
 
-from .base import META, FitReport, _check_feature_list
+from .base import META, FitReport, PartSource, _check_feature_list
 
 
 def _torch_device() -> str:
@@ -119,6 +119,12 @@ class TorchMLP:
             self.net.load_state_dict(best_state)
         self.net.eval()
         return FitReport(self.family, self.device, time.perf_counter() - t0, epochs)
+
+    def fit_parts(self, parts: PartSource, seed: int) -> tuple[FitReport, list[str]]:
+        """Fit through an iterable over the split's parts (:mod:`.torch_stream`)."""
+        from .torch_stream import fit_mlp_parts
+
+        return fit_mlp_parts(self, parts, seed)
 
     def _fit_classes(
         self,

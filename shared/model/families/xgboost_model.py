@@ -14,7 +14,34 @@ import pandas as pd
 from shared.config import ProjectConfig
 from shared.data.features import build_features, check_features, feature_space
 
-from .base import META, FitReport, _check_feature_list, pick_device
+from .base import META, FitReport, PartSource, _check_feature_list, pick_device
+
+
+def _part_iter(
+    xgb: ModuleType, parts: PartSource, part: str, cfg: ProjectConfig, cache: str
+) -> Any:
+    """An ``xgboost.DataIter`` over one part of the split: features and labels, part by part."""
+    import os
+
+    class PartIter(xgb.DataIter):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            self._frames: Any = None
+            super().__init__(cache_prefix=os.path.join(cache, part))
+
+        def next(self, input_data: Any) -> bool:
+            if self._frames is None:
+                self._frames = parts.frames(part)
+            rows = next(self._frames, None)
+            if rows is None:
+                return False
+            x = check_features(build_features(rows, cfg), cfg)
+            input_data(data=x, label=rows[parts.target].to_numpy(dtype=float))
+            return True
+
+        def reset(self) -> None:
+            self._frames = None
+
+    return PartIter()
 
 
 def xgboost_module() -> ModuleType:
@@ -85,6 +112,35 @@ class XGBoostModel:
         return FitReport(
             self.family, self.device, time.perf_counter() - t0, self.booster.best_iteration + 1
         )
+
+    def fit_parts(self, parts: PartSource, seed: int) -> tuple[FitReport, list[str]]:
+        """Fit through external memory (``ExtMemQuantileDMatrix``, xgboost >= 3.0): the train
+        and validation rows are read part by part, quantised and cached on disk in a
+        temporary folder (GPU when there is one, ``device``); no step uses a sample."""
+        import tempfile
+
+        xgb = xgboost_module()
+
+        t0 = time.perf_counter()
+        s = self.cfg.training.xgboost
+        with tempfile.TemporaryDirectory(prefix="renkei-xgb-") as cache:
+            dtrain = xgb.ExtMemQuantileDMatrix(_part_iter(xgb, parts, "train", self.cfg, cache))
+            dvalid = xgb.ExtMemQuantileDMatrix(
+                _part_iter(xgb, parts, "validation", self.cfg, cache), ref=dtrain
+            )
+            self.booster = xgb.train(
+                self._params(seed),
+                dtrain,
+                num_boost_round=s.n_estimators,
+                evals=[(dvalid, "validation")],
+                early_stopping_rounds=s.early_stopping_rounds,
+                verbose_eval=False,
+            )
+            del dtrain, dvalid
+        report = FitReport(
+            self.family, self.device, time.perf_counter() - t0, self.booster.best_iteration + 1
+        )
+        return report, []
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         xgb = xgboost_module()
