@@ -98,11 +98,27 @@ def test_members_anchor_their_own_decisions_with_their_own_keys(
     signed = [(cp.signer, by_entry[cp.last_id], cp.public_key) for cp in store.read()]
     assert signed == [(n, n, roles_keys[n]) for n in ("kenji", "yui", "sora")], signed
 
-    # a member's key anchoring somebody else's entry is refused (kenji, sora's promotion)
+    # kenji's key revoked (by sora, signed) and taken out of roles.yaml: his anchor and his
+    # approval, made before the revocation, still verify as of their time
+    out = _ok(renkei(t, "keys", "revoke", "kenji", "--reason", "left", env=env["sora"]))
+    revoked_at = t.ledger.audit.entries()[-1].id
+    assert f"at audit entry {revoked_at}" in out
+    set_identity(t, public_keys={n: roles_keys[n] for n in ("yui", "sora")})
+    _ok(renkei(t, "tokens", "create", "--name", "batch", env=env["sora"]))
+    token = t.ledger.audit.entries()[-1]
+    verify = renkei(t, "audit", "verify")
+    assert verify.exit_code == 0 and f"anchored up to entry {token.id}" in verify.output, (
+        verify.output
+    )
+    # kenji's revoked key anchoring an entry after its revocation is refused; and a member's
+    # key anchoring somebody else's entry (kenji, sora's promotion) is refused
     kenji_key = keys.load_key(tmp_path / "keys-kenji", "kenji")
+    store.append(checkpoint(kenji_key, token.id, token.hash, signer="kenji"))
     store.append(checkpoint(kenji_key, last.id, last.hash, signer="kenji"))
     bad = renkei(t, "audit", "verify")
     assert bad.exit_code == 1
+    assert f"anchor of entry {token.id} " in bad.output
+    assert f"revoked at audit entry {revoked_at}" in bad.output, bad.output
     assert f"entry {last.id} is sora's: a member anchors only their own writes" in bad.output
     # the database rewritten (yui's approval, every later hash recomputed): the members'
     # anchors witness it, although no ledger key signed any of them
@@ -110,6 +126,7 @@ def test_members_anchor_their_own_decisions_with_their_own_keys(
     _rewrite_chain(t.ledger.engine.url.database, yui_entry, "yui")
     assert t.ledger.audit.verify().ok
     bad = renkei(t, "audit", "verify")
+    assert bad.exit_code == 1
     assert bad.exit_code == 1
     assert f"anchor of entry {yui_entry} " in bad.output, bad.output
     assert "was rewritten, deleted or reordered" in bad.output, bad.output
