@@ -253,7 +253,9 @@ def test_four_deployed_flows_run_end_to_end_in_production_emulation(
     # 3. approval and promotion through the production settings (no --ledger, no data root),
     # each member with their own AWS credentials and key; --as is refused
     ops = ["--project", str(settings)]
-    r = CliRunner().invoke(cli, [*ops, "approve", cand.version, "--as", "yui"], env=team["kenji"])
+    r = CliRunner().invoke(
+        cli, [*ops, "approve", cand.version, "--as", "yui", "--comment", "ok"], env=team["kenji"]
+    )
     assert r.exit_code != 0 and "--as is accepted only in dev mode" in r.output, r.output
     for user in ("kenji", "yui"):
         r = CliRunner().invoke(
