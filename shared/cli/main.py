@@ -28,6 +28,7 @@ class Ctx:
         self.project_path = project_path
         self.ledger_override = ledger
         self._set: ProjectSet | None = None
+        self._who: Identity | None = None  # who acts, once asked (their writes' anchors)
 
     def project_set(self) -> ProjectSet:
         """The project folder's files (project, rules, roles, costs), read once."""
@@ -51,12 +52,19 @@ class Ctx:
         return self.project_set().costs
 
     def ledger(self) -> Ledger:
-        """The ledger, with its audit chain anchored outside the database (shared.trust)."""
-        from shared.trust.anchors import open_anchored
+        """The ledger, with its audit chain anchored outside the database (shared.trust):
+        a verified member's writes with their own key, others with the ledger key."""
+        from shared.trust.anchors import member_anchor_key, open_anchored
 
+        ident = self.roles().identity
         try:
             url = self.ledger_override or ledger_url(self.project())
-            return open_anchored(url, self.roles().identity, self.project().storage.data_root)
+            return open_anchored(
+                url,
+                ident,
+                self.project().storage.data_root,
+                lambda: member_anchor_key(self._who, ident),
+            )
         except LedgerError as e:
             raise click.ClickException(str(e)) from None
 
@@ -66,7 +74,8 @@ class Ctx:
         from shared.trust.identity import IdentityError, identify
 
         try:
-            return identify(self.roles().identity, claimed, current_user())
+            self._who = identify(self.roles().identity, claimed, current_user())
+            return self._who
         except IdentityError as e:
             raise click.ClickException(str(e)) from None
 

@@ -73,6 +73,39 @@ def ledger_key_statements(
     ]
 
 
+def anchor_statements(identity: IdentitySettings | None, aws: AwsConfig) -> list[dict[str, Any]]:
+    """Appending checkpoints to the Object Lock anchor bucket (aws.yaml ``anchors``) and
+    reading every locked version back (`renkei audit verify`): for the job role (its tasks
+    anchor with the ledger key) and an operator (a member anchors their own decisions with
+    their key). Never a delete, nor bypassing a retention."""
+    from .anchor_bucket import production_anchors
+
+    a = production_anchors(identity or IdentitySettings(), aws)
+    if a is None:
+        return []
+    prefix = a.prefix.strip("/")
+    return [
+        {
+            "Sid": "AnchorList",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+            "Resource": f"arn:aws:s3:::{a.bucket}",
+            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        },
+        {
+            "Sid": "AnchorAppend",
+            "Effect": "Allow",
+            "Action": [
+                "s3:PutObject",
+                "s3:PutObjectRetention",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+            ],
+            "Resource": f"arn:aws:s3:::{a.bucket}/{prefix}/*",
+        },
+    ]
+
+
 def iam_policies(
     cfg: ProjectConfig, aws: AwsConfig, identity: IdentitySettings | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -81,7 +114,8 @@ def iam_policies(
     identity) and no other role, foreach bookkeeping, starting retraining),
     the Step Functions role (submit and watch Batch jobs), the EventBridge role (start the
     scheduled state machines) and an operator (promote, approve, the app: the data root and
-    the ledger secret). Keyed by role; each ``{"role": ARN or None, "policy": document}``."""
+    the ledger secret, not the ledger key). Both the job role and an operator append to the
+    anchor bucket (:func:`anchor_statements`). Keyed by role; each ``{"role": ARN or None, "policy": document}``."""
     account = aws.iam.batch_job_role.split(":")[4]
     region = aws.region
     table = f"arn:aws:dynamodb:{region}:{account}:table/{aws.dynamodb_table}"
@@ -99,7 +133,8 @@ def iam_policies(
             }
         ]
     batch_job = _s3_statements("Data", [aws.s3.datastore_root, aws.s3.data_root], write=True)
-    batch_job += secret + ledger_key_statements(identity, region, account)
+    anchors = anchor_statements(identity, aws)
+    batch_job += secret + ledger_key_statements(identity, region, account) + anchors
     batch_job += [
         {
             "Sid": "ForeachBookkeeping",
@@ -161,7 +196,7 @@ def iam_policies(
             "Resource": machines,
         }
     ]
-    operator = _s3_statements("Data", [aws.s3.data_root], write=True) + secret
+    operator = _s3_statements("Data", [aws.s3.data_root], write=True) + secret + anchors
     return {
         "batch_job_role": {"role": aws.iam.batch_job_role, "policy": _policy(batch_job)},
         "step_functions_role": {

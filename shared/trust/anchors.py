@@ -2,7 +2,8 @@
 
 After each write (or every ``identity.anchors.every`` entries) a checkpoint (last id, last
 hash, time) is signed with the ledger's Ed25519 key and appended to an anchor store the
-database cannot rewrite: a local append-only file by default, or an S3 bucket with Object
+database cannot rewrite (a member's own CLI writes are anchored with the member's key
+instead, see :func:`member_anchor_key`): a local append-only file by default, or an S3 bucket with Object
 Lock in compliance mode (nobody, the account root included, can delete or shorten a
 checkpoint before its retention ends). ``renkei audit verify`` checks the chain against
 every checkpoint.
@@ -13,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,9 +32,21 @@ class Checkpoint:
     time: str
     public_key: str
     signature: str
+    signer: str = ""  # a member who anchored their own write with their key ("": the ledger key)
 
     def statement(self) -> dict[str, Any]:
-        return {"last_id": self.last_id, "last_hash": self.last_hash, "time": self.time}
+        out: dict[str, Any] = {"last_id": self.last_id, "last_hash": self.last_hash}
+        out["time"] = self.time
+        if self.signer:
+            out["signer"] = self.signer
+        return out
+
+    def to_json(self) -> str:
+        """The stored form (a ledger-key checkpoint carries no ``signer``, as before)."""
+        data = asdict(self)
+        if not self.signer:
+            del data["signer"]
+        return json.dumps(data, sort_keys=True)
 
 
 class AnchorStore(Protocol):
@@ -51,7 +65,7 @@ class LocalAnchors:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         with os.fdopen(fd, "a") as f:
-            f.write(json.dumps(asdict(cp), sort_keys=True) + "\n")
+            f.write(cp.to_json() + "\n")
 
     def read(self) -> list[Checkpoint]:
         if not self.path.exists():
@@ -79,7 +93,7 @@ class S3Anchors:
         self.client.put_object(
             Bucket=self.bucket,
             Key=f"{self.prefix}/{cp.last_id:012d}-{cp.time.replace(':', '')}.json",
-            Body=json.dumps(asdict(cp), sort_keys=True).encode(),
+            Body=cp.to_json().encode(),
             ObjectLockMode="COMPLIANCE",
             ObjectLockRetainUntilDate=datetime.now(UTC) + self.retain,
         )
@@ -125,17 +139,53 @@ def ledger_key(settings: IdentitySettings, data_root: str) -> Any:
     return load_ledger_key(settings, data_root)
 
 
-def checkpoint(key: Any, last_id: int, last_hash: str) -> Checkpoint:
-    stmt = {"last_id": last_id, "last_hash": last_hash, "time": datetime.now(UTC).isoformat()}
-    return Checkpoint(
-        last_id, last_hash, stmt["time"], keys.public_text(key.public_key()), keys.sign(key, stmt)
+def checkpoint(key: Any, last_id: int, last_hash: str, signer: str = "") -> Checkpoint:
+    """A signed checkpoint of entry ``last_id``: with the ledger key, or (``signer``: the
+    member's name) with a member's own key, for a write of theirs."""
+    cp = Checkpoint(last_id, last_hash, datetime.now(UTC).isoformat(), "", "", signer)
+    return replace(
+        cp, public_key=keys.public_text(key.public_key()), signature=keys.sign(key, cp.statement())
     )
 
 
-def attach(ledger: Any, settings: IdentitySettings, data_root: str) -> None:
+MemberKey = tuple[str, Any]  # (member, their private key)
+
+
+def member_anchor_key(identity: Any, settings: IdentitySettings) -> MemberKey | None:
+    """The key a member's CLI anchors its own writes with: the verified member's signing key
+    (the key folder), when roles.yaml lists its public half; None otherwise (dev mode, an
+    unverified or unlisted member: the ledger key anchors).
+
+    Why: in production the ledger key is granted to the Batch job role and nothing else
+    (`renkei deploy aws --print-iam`), so an operator's decision (approve, promote,
+    rollback) could not be anchored with it, and two of them in a row would leave more
+    entries unanchored than a crash explains. The member signs a checkpoint of the chain at
+    their own write instead; `renkei audit verify` counts it only when the anchored entry is
+    that member's and their key is listed in roles.yaml (or revoked after that entry:
+    shared.trust.witness). Nobody holding only the database can sign either kind."""
+    if identity is None or not identity.verified:
+        return None
+    listed = settings.public_keys.get(identity.member)
+    if listed is None:
+        return None
+    try:
+        key = keys.load_key(keys.key_dir(False, ""), identity.member)
+    except keys.KeyError_:
+        return None
+    return (identity.member, key) if keys.public_text(key.public_key()) == listed else None
+
+
+def attach(
+    ledger: Any,
+    settings: IdentitySettings,
+    data_root: str,
+    member: Callable[[], MemberKey | None] | None = None,
+) -> None:
     """Anchor the ledger's chain after each write that crosses a multiple of ``every``
     (when no store fits, a remote data root without an anchor path or bucket, each write
-    warns on stderr; `renkei audit verify` fails on it)."""
+    warns on stderr; `renkei audit verify` fails on it). ``member``: who this process acts
+    as, asked on its first write (:func:`member_anchor_key`); their writes are anchored
+    with their key, others with the ledger key."""
     try:
         store = anchor_store(settings, data_root)
     except ValueError as e:
@@ -154,6 +204,12 @@ def attach(ledger: Any, settings: IdentitySettings, data_root: str) -> None:
             return
         fault_point("anchor")  # reliability tests: a crash between a commit and its anchor
         try:
+            if "member" not in state:
+                state["member"] = member() if member else None
+            if state["member"] is not None:
+                name, key = state["member"]
+                store.append(checkpoint(key, last, last_hash, signer=name))
+                return
             if "key" not in state:
                 state["key"] = ledger_key(settings, data_root)
             store.append(checkpoint(state["key"], last, last_hash))
@@ -167,10 +223,16 @@ def attach(ledger: Any, settings: IdentitySettings, data_root: str) -> None:
     ledger.on_commit = on_commit
 
 
-def open_anchored(url: str, settings: IdentitySettings, data_root: str, **kw: Any) -> Any:
+def open_anchored(
+    url: str,
+    settings: IdentitySettings,
+    data_root: str,
+    member: Callable[[], MemberKey | None] | None = None,
+    **kw: Any,
+) -> Any:
     """Open the ledger at ``url`` with its audit chain anchored after each write."""
     from shared.ledger import Ledger
 
     ledger = Ledger.open(url, **kw)
-    attach(ledger, settings, data_root)
+    attach(ledger, settings, data_root, member)
     return ledger

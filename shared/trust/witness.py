@@ -17,6 +17,11 @@ so 2N + W - 2 entries: W with the default N = 1 (one write). A longer tail, a st
 missing or empty below a chain longer than that, or no usable store at all, means
 checkpoints were lost or never written, and a rewrite of the tail would not show: `renkei
 audit verify` fails on it. `renkei audit anchor` anchors a tail that a crash explains.
+
+Who signs an anchor: the ledger key (flows' tasks, the job role's; the demo's CLI), or, for
+a write a verified member makes from the CLI, that member's own key (the ledger key is
+granted to the job role alone in production): :func:`member_anchor_problem` says when such
+an anchor counts.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 from shared.config.identity import IdentitySettings
 from shared.trust import keys
 from shared.trust.anchors import Checkpoint
-from shared.trust.key_history import key_history
+from shared.trust.key_history import KeyHistory, key_history
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,14 @@ def check_anchors(
     history = key_history(entries)
     pinned = settings.ledger_key.public if settings.ledger_key else None
     trusted = history.trusted_ledger_keys(pinned)
+    actors = {e.id: e.actor for e in entries}
     for cp in sorted(checkpoints, key=lambda c: c.last_id):
-        if trusted is not None and cp.public_key not in trusted:
+        if cp.signer:
+            refused = member_anchor_problem(cp, actors.get(cp.last_id), settings, history)
+            if refused:
+                problems.append(refused)
+                continue
+        elif trusted is not None and cp.public_key not in trusted:
             problems.append(
                 f"anchor of entry {cp.last_id} ({cp.time}): signed by key "
                 f"{keys.key_id(cp.public_key)}, neither the ledger key in roles.yaml nor one "
@@ -65,7 +76,7 @@ def check_anchors(
         if not keys.verify(cp.public_key, cp.statement(), cp.signature):
             problems.append(f"anchor of entry {cp.last_id} ({cp.time}): signature fails")
             continue
-        retired = history.retired_at(cp.public_key)
+        retired = None if cp.signer else history.retired_at(cp.public_key)
         if retired is not None and cp.last_id > retired:
             notes.append(
                 f"anchor of entry {cp.last_id} ({cp.time}) is signed by the ledger key "
@@ -90,6 +101,39 @@ def check_anchors(
     tail = (newest + 1, last_entry) if last_entry > newest else None
     head = (entries[-1].id, entries[-1].hash) if entries else None
     return AnchorCheck(len(checkpoints), newest, problems, tail, head, notes)
+
+
+def member_anchor_problem(
+    cp: Checkpoint, actor: str | None, settings: IdentitySettings, history: KeyHistory
+) -> str | None:
+    """Why an anchor a member signed (``cp.signer``) is not a witness (None: it may be).
+    A member anchors only their own write: the anchored entry's actor is the member, and
+    the key is the one roles.yaml lists for them, or one of theirs revoked after that entry
+    by a revocation a listed key signed ("as of its time", as for their decisions:
+    shared.trust.key_history). Anyone else's anchor, or one made after the revocation, is
+    refused."""
+    who = cp.signer
+    where = f"anchor of entry {cp.last_id} ({cp.time}), signed by {who}"
+    rev = history.revocations.get(cp.public_key)
+    if rev is not None:
+        if cp.last_id > rev.entry:
+            return (
+                f"{where} with the key {keys.key_id(cp.public_key)} revoked at "
+                f"{rev.label()}, before that entry: refused"
+            )
+        if rev.member != who or not history.vouched(rev, settings):
+            return f"{where}: the key {keys.key_id(cp.public_key)} is not {who}'s in roles.yaml"
+    elif settings.public_keys.get(who) != cp.public_key:
+        return (
+            f"{where}: the key {keys.key_id(cp.public_key)} is not the one roles.yaml "
+            f"identity.public_keys lists for {who}"
+        )
+    if actor is not None and actor != who:
+        return (
+            f"{where}, but entry {cp.last_id} is {actor}'s: a member anchors only their own "
+            "writes (the ledger key anchors the rest)"
+        )
+    return None
 
 
 def write_sizes(entries: list[Any]) -> list[int]:

@@ -307,12 +307,25 @@ def test_print_iam_writes_least_privilege_policies(moto_server: str, tmp_path: P
         for st in policies["batch_job_role"]["policy"]["Statement"]
         if "s3:PutObject" in st["Action"]
     ]
-    assert objects == ["arn:aws:s3:::renkei-metaflow/metaflow/*", "arn:aws:s3:::renkei-data/eta/*"]
+    anchors = "arn:aws:s3:::renkei-anchors/renkei/audit-anchors/*"  # appended, never deleted
+    assert objects == [
+        "arn:aws:s3:::renkei-metaflow/metaflow/*",
+        "arn:aws:s3:::renkei-data/eta/*",
+        anchors,
+    ]
     assert not any("*" == a.split(":")[1] for a in job)  # no service-wide wildcards
     sfn = grants("step_functions_role")
     assert "batch:SubmitJob" in sfn and "dynamodb:GetItem" in sfn
     operator = grants("operator")
-    assert operator["s3:PutObject"] == "arn:aws:s3:::renkei-data/eta/*"
+    operator_objects = [
+        st["Resource"]
+        for st in policies["operator"]["policy"]["Statement"]
+        if "s3:PutObject" in st["Action"]
+    ]
+    assert operator_objects == ["arn:aws:s3:::renkei-data/eta/*", anchors]
+    for role in ("batch_job_role", "operator"):  # the anchors' lock is nobody's to lift
+        actions = {a for st in policies[role]["policy"]["Statement"] for a in st["Action"]}
+        assert not any("Delete" in a or "Bypass" in a for a in actions), role
     assert "states:StartExecution" not in operator and "dynamodb:GetItem" not in operator
 
 

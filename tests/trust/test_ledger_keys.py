@@ -92,7 +92,8 @@ def test_the_ledger_key_read_from_its_secret_signs_every_anchor(
     )
     assert task.returncode == 0 and "not anchored" not in task.stderr, task.stderr
     anchors = _anchors(t)
-    assert len(anchors) == 4 and {a["public_key"] for a in anchors} == {public}
+    # the task's write by the ledger key; each member's own decision by their own key
+    assert len(anchors) == 4 and {a["public_key"] for a in anchors if "signer" not in a} == {public}
     assert anchors[-1]["last_id"] == t.ledger.audit.entries()[-1].id  # the task's entry
     _no_key_files(tmp_path, Path(t.cfg.storage.data_root))  # nothing copied, nothing written
     out = _ok(t, "audit", "verify", env=env["sora"])
@@ -118,6 +119,19 @@ def test_a_rotated_ledger_key_old_anchors_verify_new_ones_use_the_new_key(
     old = _ledger_key_in_secret(t, env["sora"])
     for who in ("kenji", "yui"):
         _ok(t, "approve", v1, "--comment", "ok", env=env[who])
+    # a task's write, anchored with the ledger key of that time (members anchor their own)
+    from shared.trust import anchors as task_anchors
+
+    head = t.ledger.audit.entries()[-1]
+    task_anchors.LocalAnchors(Path(t.cfg.storage.data_root) / "audit-anchors.jsonl").append(
+        task_anchors.checkpoint(
+            keys.parse_private(
+                boto3.client("secretsmanager").get_secret_value(SecretId=SECRET)["SecretString"]
+            ),
+            head.id,
+            head.hash,
+        )
+    )
     before = len(_anchors(t))
     out = _ok(t, "keys", "rotate", "--ledger", env=env["sora"])
     new = out.strip().splitlines()[-1]
@@ -129,13 +143,15 @@ def test_a_rotated_ledger_key_old_anchors_verify_new_ones_use_the_new_key(
         _ok(t, "approve", v2, "--comment", "ok", env=env[who])
     _ok(t, "promote", v2, "--to", "production", "--reason", "go", env=env["sora"])
     anchors = _anchors(t)
-    assert [a["public_key"] for a in anchors[:before]] == [old] * before
-    # the rotation entry is anchored by the old key, then by the new one, which signs on
-    assert [(a["last_id"], a["public_key"]) for a in anchors[before : before + 2]] == [
-        (rotation.id, old),
-        (rotation.id, new),
+    ledger = [(a["last_id"], a["public_key"]) for a in anchors if "signer" not in a]
+    # the ledger key's anchors: the old key's before the rotation, then the new key's of the
+    # rotation entry (which sora, who rotated, also anchors with her own key)
+    assert ledger == [(head.id, old), (rotation.id, new)], ledger
+    assert [(a.get("signer"), a["last_id"]) for a in anchors[before : before + 2]] == [
+        ("sora", rotation.id),
+        (None, rotation.id),
     ]
-    assert {a["public_key"] for a in anchors[before + 1 :]} == {new}
+    assert [a.get("signer") for a in anchors[before + 2 :]] == ["kenji", "yui", "sora"]
     assert len(anchors) == before + 5
     # roles.yaml still pins the old key: the rotation, signed by both, links the new one
     out = _ok(t, "audit", "verify", env=env["sora"])
@@ -187,7 +203,9 @@ def test_a_revoked_members_later_signature_is_refused_earlier_one_verifies(
     bad = renkei(t, "audit", "verify", env=env["sora"])
     assert bad.exit_code == 1, bad.output
     problems = [line for line in bad.output.splitlines() if line.startswith("  - ")]
-    assert len(problems) == 1 and refused in problems[0], bad.output
+    # kenji's later approval refused, and so is the anchor his revoked key made of it
+    assert len(problems) == 2 and refused in problems[1], bad.output
+    assert "before that entry: refused" in problems[0], bad.output
     _ok(t, "promote", v1, "--to", "production", "--reason", "go", env=env["sora"])
     # a revocation entry anyone could append (signed by nobody roles.yaml lists) does not
     # make an attacker's key yui's "as of its time": the forged approval before it fails
