@@ -140,7 +140,8 @@ def rollback(obj: Ctx, user: str | None, alias: str, reason: str) -> None:
 
     signer = obj.signer(user)
     who = signer.identity.member
-    move = _refusal(do_rollback, obj.ledger(), obj.roles(), who, alias, reason, signer)
+    keys = obj.release_keys()
+    move = _refusal(do_rollback, obj.ledger(), obj.roles(), who, alias, reason, signer, keys=keys)
     click.echo(f"{alias} rolled back to {move.version} (was {move.previous_version})")
     _detached(obj, move)
 

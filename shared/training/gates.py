@@ -13,6 +13,7 @@ from shared.model.metrics import evaluate
 from .candidate import Candidate, GateResult, TrainingError
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only by steps that open it
+    from shared.guard.bundle_sign import ReleaseKeys
     from shared.ledger import Ledger
 
 
@@ -165,16 +166,17 @@ def apply_gates(
 
 
 def champion_metrics(
-    ledger: Ledger, holdout: Any, cfg: ProjectConfig
+    ledger: Ledger, holdout: Any, cfg: ProjectConfig, keys: ReleaseKeys
 ) -> tuple[str, dict[str, float]] | None:
-    """The production model's metrics on a holdout (the champion a challenger must beat)."""
+    """The production model's metrics on a holdout (the champion a challenger must beat);
+    its bundle verified as every load does (digest, release signature by ``keys``)."""
     from shared.guard.bundle import BundleError, load_deployed  # bundle imports training
 
     dep = ledger.releases.alias("production")
     if dep is None:
         return None
     try:
-        p = load_deployed(dep).model.predict(holdout)
+        p = load_deployed(dep, keys).model.predict(holdout)
     except (BundleError, ValueError, KeyError) as e:
         raise TrainingError(
             f"the production version {dep.version} cannot be scored on this holdout, so it "

@@ -15,6 +15,7 @@ from .gates import champion_metrics
 from .inputs import TrainingInput, TrainingSplit, load_training_input, split_by_time
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only by steps that open it
+    from shared.guard.bundle_sign import ReleaseKeys
     from shared.ledger import Ledger
 
 
@@ -32,14 +33,21 @@ class TrainingStart:
 
 
 def start_training(
-    ledger: Ledger, cfg: ProjectConfig, rules: RulesConfig, datasets: str, run_key: str
+    ledger: Ledger,
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    datasets: str,
+    run_key: str,
+    *,
+    keys: ReleaseKeys,
 ) -> TrainingStart:
-    """``datasets``: comma-separated dataset versions (empty: the newest)."""
+    """``datasets``: comma-separated dataset versions (empty: the newest); ``keys``: the
+    release keys production's bundle (the champion) is verified with."""
     chosen = [v.strip() for v in datasets.split(",") if v.strip()]
     training_input = load_training_input(ledger, cfg, chosen)
     split = split_by_time(training_input.rows, cfg)
     envelope = Envelope.learn(split.train, cfg)
-    champion = champion_metrics(ledger, split.holdout, cfg)
+    champion = champion_metrics(ledger, split.holdout, cfg, keys)
     cpu_families, gpu_families = families_by_device(cfg)
     cpu_candidates = [train_and_save(f, split, cfg, rules, envelope, run_key) for f in cpu_families]
     return TrainingStart(training_input, split, envelope, champion, gpu_families, cpu_candidates)
