@@ -114,6 +114,7 @@ def promote(obj: Ctx, version: str, alias: str, user: str | None, reason: str) -
     was = f" (was {move.previous_version})" if move.previous_version else ""
     click.echo(f"{alias} now serves {move.version}{was} with rules {dep.rules_version}")
     click.echo(f"  bundle {dep.bundle_uri}")
+    click.echo(f"  signed (OpenSSF model signing, release key): {dep.bundle_uri}.sig")
     _detached(obj, move)
 
 
