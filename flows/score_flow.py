@@ -10,6 +10,7 @@ from shared.flowkit import (
     deploy_config,
     end_run,
     fault_point,
+    flow_release_keys,
     open_ledger,
     peak_rss_mib,
     production,
@@ -78,6 +79,7 @@ class ScoreFlow(FlowSpec):
                 self.bad_fraction,
                 self.drift,
                 self.partition_rows,
+                keys=flow_release_keys(self.project),
             )
         self.deployment, self.shadow, self.raw = p.deployment, p.shadow, p.raw
         self.parts, self.out_prefix = p.parts, p.out_prefix
@@ -91,9 +93,10 @@ class ScoreFlow(FlowSpec):
         from shared.operate.scoring import score_partition
 
         with run_context(self.project, self.run_pathspec):
-            guarded = load_deployed(self.deployment)  # verified in every task
+            keys = flow_release_keys(self.project)  # roles.yaml, frozen in the package
+            guarded = load_deployed(self.deployment, keys)  # verified in every task
             self.scored = score_partition(
-                guarded, self.input, self.out_prefix, self.run_pathspec, self.shadow
+                guarded, self.input, self.out_prefix, self.run_pathspec, self.shadow, keys
             )
             fault_point("score")  # reliability tests: a task killed after writing its part
         self.peak_rss_mib = peak_rss_mib()

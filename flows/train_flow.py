@@ -68,12 +68,16 @@ class TrainFlow(FlowSpec):
         """Record the run, load the chosen datasets with labels and split them by time."""
         from shared.data.provenance import code_version
         from shared.training import start_training
+        from shared.trust.release_key import release_keys
 
         run = begin_run(self.project)
         self.run_pathspec, self.code = run.run_pathspec, code_version()
         with run_context(self.project, self.run_pathspec):
-            rules = set_from_flow(self.project).rules
-            s = start_training(run.ledger, run.cfg, rules, self.datasets, _run_key())
+            pset = set_from_flow(self.project)
+            keys = release_keys(pset.roles.identity, run.cfg.storage.data_root)
+            s = start_training(
+                run.ledger, run.cfg, pset.rules, self.datasets, _run_key(), keys=keys
+            )
         self.training_input, self.split, self.envelope = s.training_input, s.split, s.envelope
         self.champion, self.families = s.champion, s.gpu_families
         self.cpu_candidates, self.start_task = s.cpu_candidates, current.pathspec

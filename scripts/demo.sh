@@ -18,7 +18,15 @@ echo
 V=$($RENKEI models --latest-candidate)
 $RENKEI approve "$V" --as kenji --comment "ETA error well under the rule's on every zone"
 $RENKEI approve "$V" --as yui --comment "guard interventions within limits"
-$RENKEI promote "$V" --to production --as sora --reason "demo release"
+TMP=$(mktemp -d)
+$RENKEI promote "$V" --to production --as sora --reason "demo release" | tee "$TMP/promoted"
+# the promoted bundle is signed in the OpenSSF model-signing format: the package's own CLI
+# verifies it with the release key's public half
+$RENKEI keys show --release --pem > "$TMP/release.pub"
+BUNDLE=$(sed -n 's/^  bundle //p' "$TMP/promoted")
+"$(dirname "$PY")/model_signing" verify key "$BUNDLE" --signature "$BUNDLE.sig" \
+  --public_key "$TMP/release.pub"
+rm -r "$TMP"
 $PY flows/score_flow.py run --rows 3000 --drift 0.5 --bad-fraction 0.03
 echo
 $RENKEI scores --rows 5   # a few answers with their conformal intervals (intervals.coverage)

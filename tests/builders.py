@@ -21,11 +21,14 @@ from shared.config import (
     load_project,
     load_project_set,
 )
+from shared.config.identity import IdentitySettings
 from shared.data import storage
 from shared.data.provenance import CodeVersion
+from shared.guard.bundle_sign import ReleaseKeys
 from shared.ledger import Ledger
 from shared.pipeline.ingest import ingest
 from shared.pipeline.train import train
+from shared.trust.release_key import release_keys
 from tests.conftest import FAST_TRAINING, write_project
 from tests.copies import copy_of, template_key
 
@@ -38,6 +41,11 @@ class Trained:
     rules: RulesConfig
     ledger: Ledger
     candidates: list[str]  # one candidate version per training run, oldest first
+
+    @property
+    def keys(self) -> ReleaseKeys:
+        """The release keys every load verifies bundles with (roles.yaml, as it is now)."""
+        return release_keys(self.roles.identity, self.cfg.storage.data_root)
 
 
 def build(
@@ -112,9 +120,9 @@ def build_here(
             bad_fraction=0.01,
             now=datetime(2026, 11, 1),
         )
-        candidates += train_run(
-            ledger, cfg, rules, ingested.outcome.dataset_version, f"t{i}", trainer
-        )
+        dataset = ingested.outcome.dataset_version
+        keys = release_keys(roles.identity, root)
+        candidates += train_run(ledger, cfg, rules, dataset, f"t{i}", trainer, keys)
         if release_first and i == 0:
             release(ledger, roles, cfg, rules, candidates[0], "first")
     assert storage.exists(root)
@@ -128,12 +136,17 @@ def train_run(
     dataset_version: str,
     run: str,
     trainer: str,
+    keys: ReleaseKeys | None = None,
 ) -> list[str]:
     """One train run as the train flow records it (run started, the pipeline's train,
-    run finished): the versions it registered as candidates."""
+    run finished): the versions it registered as candidates. ``keys``: what production's
+    bundle is verified with (default: the dev-mode key folder under the data root)."""
+    if keys is None:
+        keys = release_keys(IdentitySettings(dev_mode=True), cfg.storage.data_root)
     ledger.runs.start("TrainFlow", run, trainer)
     key = f"TrainFlow/{run}"
-    done = train(ledger, cfg, rules, dataset_version, key, trainer, CodeVersion("0" * 40, False))
+    code = CodeVersion("0" * 40, False)
+    done = train(ledger, cfg, rules, dataset_version, key, trainer, code, keys=keys)
     ledger.runs.finish(key, "succeeded")
     return [m.version for m in done.versions if m.status == "candidate"]
 

@@ -8,6 +8,7 @@ from shared.release import load_alias
 from shared.reports import guard_activity
 from shared.reports.activity import online_activity
 from shared.reports.whatif import what_if
+from shared.trust.release_key import release_keys
 
 NO_SHADOW = {
     "reasons": "none",
@@ -15,7 +16,7 @@ NO_SHADOW = {
     "shadow_prediction": "no shadow",
     "shadow_decision": "no shadow",
 }
-cfg, _, _ = configs()
+cfg, roles, _ = configs()
 lg = ledger()
 st.title("Guard activity")
 st.caption("How often the Software 1.0 rules stepped in around the model, and why.")
@@ -39,7 +40,8 @@ else:
     table(recent, words=NO_SHADOW, key="online_recent")
 st.subheader("What if?")
 try:
-    found = load_alias(lg)  # the bundle is verified against its deployment
+    keys = release_keys(roles.identity, cfg.storage.data_root)
+    found = load_alias(lg, keys=keys)  # digest and release signature verified
 except BundleError as e:
     st.error(f"The production bundle is refused: {e}")
     st.stop()

@@ -18,6 +18,7 @@ from shared.reports.champion import champion_on_holdout
 from shared.reports.classes import class_report
 from shared.reports.trust import approval_signatures
 from shared.trust.keys import KeyError_
+from shared.trust.release_key import release_keys
 
 cfg, roles, _ = configs()
 lg = ledger()
@@ -199,7 +200,8 @@ if hist:
         try:
             sg = signer(user)
             why = "rolled back from the app"
-            move = rollback(lg, roles, sg.identity.member, "production", why, signer=sg)
+            keys = release_keys(roles.identity, cfg.storage.data_root)
+            move = rollback(lg, roles, sg.identity.member, "production", why, sg, keys=keys)
             st.success(f"production is back on {move.version}")
         except (ReleaseRefused, KeyError_) as e:
             st.error(str(e))

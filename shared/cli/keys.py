@@ -1,5 +1,7 @@
-"""`renkei keys`: the Ed25519 key you sign decisions with, and the ledger's anchor key
-(a key file, or an AWS Secrets Manager secret: roles.yaml identity.ledger_key.secret)."""
+"""`renkei keys`: the Ed25519 key you sign decisions with, the ledger's anchor key (a key
+file, or an AWS Secrets Manager secret: roles.yaml identity.ledger_key.secret) and the
+release key that signs served bundles (OpenSSF model signing, elliptic curve P-256: a key
+file, or a secret named by identity.release_key.secret)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,26 @@ def _folder_and_name(obj: Ctx, member: str | None) -> tuple[object, str]:
     return folder, obj.identity(member).member
 
 
+def _release_store(obj: Ctx) -> object:
+    from shared.trust.release_key import release_key_store
+
+    return release_key_store(obj.roles().identity, obj.project().storage.data_root)
+
+
+def _release_init(obj: Ctx) -> None:
+    from shared.guard.bundle_sign import public_text
+
+    store = _release_store(obj)
+    try:
+        pem, created = store.create()  # type: ignore[attr-defined]
+    except k.KeyError_ as e:
+        raise click.ClickException(str(e)) from None
+    where = store.describe()  # type: ignore[attr-defined]
+    click.echo(f"{'created' if created else 'kept the existing'} release key: {where}")
+    click.echo("public key (list it in roles.yaml identity.release_key.public):")
+    click.echo(public_text(pem))
+
+
 def _ledger_store(obj: Ctx) -> object:
     from shared.trust.ledger_keys import ledger_key_store
 
@@ -35,6 +57,7 @@ def keys() -> None:
 @keys.command("init")
 @click.option("--member", default=None, help="Dev mode only: make the key of this member.")
 @click.option("--ledger", "ledger", is_flag=True, help="The ledger's key (signs anchors).")
+@click.option("--release", "release", is_flag=True, help="The release key (signs served bundles).")
 @click.option(
     "--force",
     is_flag=True,
@@ -42,9 +65,17 @@ def keys() -> None:
     "`renkei keys revoke` records the old key). The ledger's: `renkei keys rotate --ledger`.",
 )
 @click.pass_obj
-def keys_init(obj: Ctx, member: str | None, ledger: bool, force: bool) -> None:
+def keys_init(obj: Ctx, member: str | None, ledger: bool, release: bool, force: bool) -> None:
     """Create your signing key (private half stays in the key folder, mode 0600); with
-    --ledger, the ledger's (in its Secrets Manager secret when roles.yaml names one)."""
+    --ledger, the ledger's, with --release the release key (each in its Secrets Manager
+    secret when roles.yaml names one)."""
+    if release:
+        if force:
+            raise click.ClickException(
+                "the release key is replaced by `renkei keys rotate --release`: drop --force"
+            )
+        _release_init(obj)
+        return
     if ledger:
         if force:
             raise click.ClickException(
@@ -72,9 +103,18 @@ def keys_init(obj: Ctx, member: str | None, ledger: bool, force: bool) -> None:
 @keys.command("show")
 @click.option("--member", default=None, help="Dev mode only: this member's key.")
 @click.option("--ledger", "ledger", is_flag=True, help="The ledger's key.")
+@click.option("--release", "release", is_flag=True, help="The release key.")
+@click.option(
+    "--pem",
+    is_flag=True,
+    help="With --release: as a PEM file, for `model_signing verify key --public_key`.",
+)
 @click.pass_obj
-def keys_show(obj: Ctx, member: str | None, ledger: bool) -> None:
+def keys_show(obj: Ctx, member: str | None, ledger: bool, release: bool, pem: bool) -> None:
     """Print the public half of your key (what roles.yaml lists)."""
+    if release:
+        _release_show(obj, pem)
+        return
     try:
         if ledger:
             key = _ledger_store(obj).load()  # type: ignore[attr-defined]
@@ -86,15 +126,33 @@ def keys_show(obj: Ctx, member: str | None, ledger: bool) -> None:
     click.echo(k.public_text(key.public_key()))
 
 
+def _release_show(obj: Ctx, pem: bool) -> None:
+    """The release key's public half: roles.yaml's pin, else the key store's own key."""
+    from shared.guard.bundle_sign import public_pem, public_text
+
+    rk = obj.roles().identity.release_key
+    try:
+        text = rk.public if rk and rk.public else public_text(_release_store(obj).load())  # type: ignore[attr-defined]
+    except k.KeyError_ as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(public_pem(text).decode().rstrip() if pem else text)
+
+
 @keys.command("rotate")
 @click.option("--ledger", "ledger", is_flag=True, help="Rotate the ledger's key.")
+@click.option("--release", "release", is_flag=True, help="Rotate the release key.")
 @click.option("--as", "claimed", default=None, help="Dev mode only: act as this member.")
 @click.pass_obj
-def keys_rotate(obj: Ctx, ledger: bool, claimed: str | None) -> None:
+def keys_rotate(obj: Ctx, ledger: bool, release: bool, claimed: str | None) -> None:
     """Replace the ledger key by a new one where it lives (key file or secret), recorded in
     the audit chain and signed by both keys: anchors made with the old key keep verifying,
-    new ones are signed with the new key."""
+    new ones are signed with the new key. With --release, the release key: bundles it
+    signed keep loading while its public half is listed in identity.release_key.previous."""
     from shared.trust.rotation import KeyChangeError, rotate_ledger_key
+
+    if release:
+        _release_rotate(obj)
+        return
 
     if not ledger:
         raise click.ClickException(
@@ -138,3 +196,20 @@ def keys_revoke(
     click.echo(f"revoked {member}'s key {k.key_id(key)} at audit entry {entry}")
     if obj.roles().identity.public_keys.get(member) == key:
         click.echo(f"now take it out of roles.yaml identity.public_keys ({member})")
+
+
+def _release_rotate(obj: Ctx) -> None:
+    from shared.trust.release_key import rotate_release_key
+
+    try:
+        r = rotate_release_key(obj.roles().identity, obj.project().storage.data_root)
+    except k.KeyError_ as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"rotated the release key in {r.store}: {k.key_id(r.old)} -> {k.key_id(r.new)}")
+    if obj.roles().identity.release_key and obj.roles().identity.release_key.public:
+        click.echo("in roles.yaml identity.release_key, set public to the new key and add the")
+        click.echo("old one to previous (bundles it signed keep loading until re-promoted):")
+    else:
+        click.echo("dev mode: the key folder keeps the old public half; bundles it signed load")
+    click.echo(f"new: {r.new}")
+    click.echo(f"old: {r.old}")

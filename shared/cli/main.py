@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,6 +22,9 @@ from shared.config.settings import ledger_url
 from shared.ledger import Ledger, LedgerError
 from shared.trust.decisions import Signer
 from shared.trust.identity import Identity
+
+if TYPE_CHECKING:
+    from shared.guard.bundle_sign import ReleaseKeys
 
 
 class Ctx:
@@ -67,6 +71,12 @@ class Ctx:
             )
         except LedgerError as e:
             raise click.ClickException(str(e)) from None
+
+    def release_keys(self) -> ReleaseKeys:
+        """The public release keys a bundle's signature is verified with (roles.yaml)."""
+        from shared.trust.release_key import release_keys
+
+        return release_keys(self.roles().identity, self.project().storage.data_root)
 
     def identity(self, claimed: str | None) -> Identity:
         """Who is acting (shared.trust.identity): --as only in dev mode."""

@@ -114,6 +114,7 @@ def promote(obj: Ctx, version: str, alias: str, user: str | None, reason: str) -
     was = f" (was {move.previous_version})" if move.previous_version else ""
     click.echo(f"{alias} now serves {move.version}{was} with rules {dep.rules_version}")
     click.echo(f"  bundle {dep.bundle_uri}")
+    click.echo(f"  signed (OpenSSF model signing, release key): {dep.bundle_uri}.sig")
     _detached(obj, move)
 
 
@@ -140,7 +141,8 @@ def rollback(obj: Ctx, user: str | None, alias: str, reason: str) -> None:
 
     signer = obj.signer(user)
     who = signer.identity.member
-    move = _refusal(do_rollback, obj.ledger(), obj.roles(), who, alias, reason, signer)
+    keys = obj.release_keys()
+    move = _refusal(do_rollback, obj.ledger(), obj.roles(), who, alias, reason, signer, keys=keys)
     click.echo(f"{alias} rolled back to {move.version} (was {move.previous_version})")
     _detached(obj, move)
 

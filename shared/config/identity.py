@@ -55,6 +55,39 @@ class LedgerKeySettings(_Strict):
         return self
 
 
+RELEASE_KEY_PREFIX = (
+    "ecdsa:"  # a release key's public half: ecdsa:<base64 DER SubjectPublicKeyInfo>
+)
+
+
+class ReleaseKeySettings(_Strict):
+    """The release key, which signs served bundles in the OpenSSF model-signing format
+    (elliptic curve P-256/384/521): its public half pinned here (the trust root every load
+    verifies against), earlier halves still trusted for bundles they signed, and where the
+    private half lives: a Secrets Manager secret (name or ARN), else the key folder."""
+
+    public: str | None = None  # "ecdsa:..." (`renkei keys show --release`)
+    previous: list[str] = []  # keys rotated out whose bundles may still be served
+    secret: str | None = Field(None, min_length=1)  # Secrets Manager secret name or ARN
+    region: str | None = None  # the secret's region (default: the AWS default region)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _public_only(cls, value: object) -> object:
+        """``release_key: "ecdsa:..."`` pins the public key only."""
+        return {"public": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> ReleaseKeySettings:
+        for text in [self.public or RELEASE_KEY_PREFIX, *self.previous]:
+            if not text.startswith(RELEASE_KEY_PREFIX):
+                raise ValueError(
+                    f"release_key keys must be elliptic-curve public keys ({RELEASE_KEY_PREFIX}"
+                    f"...), not {text[:20]!r}: list `renkei keys show --release`"
+                )
+        return self
+
+
 class OidcSettings(_Strict):
     """OIDC bearer tokens (JWT) accepted by the scoring service, besides API tokens."""
 
@@ -75,6 +108,9 @@ class IdentitySettings(_Strict):
     # the key that signs audit anchors: "ed25519:..." (its public half) or
     # {public: "ed25519:...", secret: NAME or ARN, region: R} (private half in Secrets Manager)
     ledger_key: LedgerKeySettings | None = None
+    # the key that signs served bundles (OpenSSF model signing): "ecdsa:..." or
+    # {public: "ecdsa:...", previous: [...], secret: NAME or ARN, region: R}
+    release_key: ReleaseKeySettings | None = None
     anchors: AnchorSettings = AnchorSettings()
     api_oidc: OidcSettings | None = None
 

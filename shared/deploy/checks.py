@@ -53,6 +53,12 @@ def production_refusals(pset: ProjectSet, aws: AwsConfig) -> list[str]:
             "production's anchors: run `renkei keys init --ledger` and list `renkei keys show "
             "--ledger` there"
         )
+    if not ident.release_key or not ident.release_key.public:
+        out.append(
+            f"{src}: identity.release_key is not set, so no load could verify a served "
+            "bundle's signature: run `renkei keys init --release` and list `renkei keys show "
+            "--release` there"
+        )
     return out
 
 

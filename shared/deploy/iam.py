@@ -106,6 +106,25 @@ def anchor_statements(identity: IdentitySettings | None, aws: AwsConfig) -> list
     ]
 
 
+def release_key_statements(
+    identity: IdentitySettings | None, region: str, account: str
+) -> list[dict[str, Any]]:
+    """Reading the release key's secret (roles.yaml identity.release_key.secret), for the
+    operator alone: promotions and shadow attaches sign bundles with it; every load verifies
+    with the public half pinned in roles.yaml, so no task or service is granted it."""
+    rk = identity.release_key if identity else None
+    if rk is None or not rk.secret:
+        return []
+    return [
+        {
+            "Sid": "ReleaseKeySecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": secret_arn(rk.secret, rk.region or region, account),
+        }
+    ]
+
+
 def iam_policies(
     cfg: ProjectConfig, aws: AwsConfig, identity: IdentitySettings | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -197,6 +216,7 @@ def iam_policies(
         }
     ]
     operator = _s3_statements("Data", [aws.s3.data_root], write=True) + secret + anchors
+    operator += release_key_statements(identity, region, account)
     return {
         "batch_job_role": {"role": aws.iam.batch_job_role, "policy": _policy(batch_job)},
         "step_functions_role": {

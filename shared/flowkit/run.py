@@ -34,6 +34,16 @@ def open_ledger(project: Any) -> Any:
     return open_anchored(ledger_url(cfg), pset.roles.identity, cfg.storage.data_root)
 
 
+def flow_release_keys(project: Any) -> Any:
+    """The release keys a step verifies bundles with: roles.yaml's, frozen in the package
+    (dev mode: the key folder's own key), resolved in the step, never kept as an artifact."""
+    from shared.config import set_from_flow
+    from shared.trust.release_key import release_keys
+
+    pset = set_from_flow(project)
+    return release_keys(pset.roles.identity, pset.project.storage.data_root)
+
+
 @dataclass(frozen=True)
 class RunStart:
     """What a flow's start step gets: the typed config, the ledger and the run's record."""

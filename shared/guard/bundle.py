@@ -7,7 +7,10 @@ manifest and checked on load.
 Bundles are immutable and content-addressed: stored under their own sha256, which the
 deployment records; :func:`load_deployed` (every load path: service, score flow, app,
 promotion, rollback) checks that digest and the manifest's model and rules versions
-against the deployment and refuses a mismatch with one line naming both.
+against the deployment and refuses a mismatch with one line naming both. A served bundle
+is also signed by the release key in the OpenSSF model-signing format (shared.guard.bundle_sign:
+the signature beside it); every load verifies that signature against the keys pinned in
+roles.yaml, so a bundle changed together with its recorded sha256 is refused too.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from shared.config import ConfigError, ProjectConfig, RulesConfig, check_rules
 from shared.config.errors import RenkeiError
 from shared.data import storage
 from shared.guard import Envelope, GuardedModel
+from shared.guard.bundle_sign import ReleaseKeys, signature_problem, signature_uri
 from shared.model.conformal import CALIBRATION_FILE, Calibration
 from shared.model.families import load_model
 
@@ -162,9 +166,15 @@ def bundle_uri(data_root: str, model_version: str, sha256: str) -> str:
 
 
 def load_verified(
-    uri: str, sha256: str | None, model_version: str, rules_version: str, what: str
+    uri: str,
+    sha256: str | None,
+    model_version: str,
+    rules_version: str,
+    what: str,
+    keys: ReleaseKeys,
 ) -> GuardedModel:
-    """Load the bundle at ``uri`` only if it is exactly what ``what`` (a deployment) recorded.
+    """Load the bundle at ``uri`` only if it is exactly what ``what`` (a deployment) recorded
+    and signed by a release key in ``keys`` (its OpenSSF signature beside it).
 
     Raises :class:`BundleError` with one line naming both sides on any mismatch.
     """
@@ -183,6 +193,7 @@ def load_verified(
             f"{what}: bundle {uri} has sha256 {found[:12]}, the deployment recorded "
             f"{sha256[:12]} (swapped, edited or truncated): refusing to load it"
         )
+    check_signed(uri, data, keys, what)
     guarded = load_bundle(data)
     if (guarded.model_version, guarded.rules_version) != (model_version, rules_version):
         raise BundleError(
@@ -193,12 +204,31 @@ def load_verified(
     return guarded
 
 
-def load_deployed(dep: DeploymentRecord) -> GuardedModel:
-    """The guarded model of a deployment, its bundle verified against the ledger."""
+def check_signed(uri: str, data: bytes, keys: ReleaseKeys, what: str) -> None:
+    """Refuse bundle bytes ``data`` (read from ``uri``) unless the signature beside them is a
+    release key's OpenSSF model-signing signature of exactly these bytes."""
+    try:
+        signature = storage.read_bytes(signature_uri(uri))
+    except FileNotFoundError:
+        raise BundleError(
+            f"{what}: bundle {uri} is unsigned (no {signature_uri(uri)}): refusing to load "
+            "it; promote the version again to sign its bundle"
+        ) from None
+    problem = signature_problem(data, signature, keys)
+    if problem is not None:
+        raise BundleError(
+            f"{what}: bundle {uri} fails its release signature: {problem}: refusing to load it"
+        )
+
+
+def load_deployed(dep: DeploymentRecord, keys: ReleaseKeys) -> GuardedModel:
+    """The guarded model of a deployment, its bundle verified against the ledger and signed
+    by a release key in ``keys``."""
     return load_verified(
         dep.bundle_uri,
         dep.bundle_sha256,
         dep.version,
         dep.rules_version,
         f"deployment {dep.id} ({dep.version} as {dep.alias})",
+        keys,
     )

@@ -24,11 +24,14 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.config import CaptureSettings, ProjectConfig
 from shared.ledger.releases import shadow_alias
 from shared.operate.captured import prune
+
+if TYPE_CHECKING:
+    from shared.guard.bundle_sign import ReleaseKeys
 
 log = logging.getLogger("renkei.capture")
 
@@ -85,6 +88,7 @@ class WriterSpec:
     ledger_url: str | None = None
     check_every: float = 1.0
     classes: tuple[str, ...] = ()  # multiclass tasks: the class set and probabilities too
+    keys: ReleaseKeys | None = None  # the release keys the shadow's bundle is verified with
 
 
 class CaptureWriter:
@@ -293,6 +297,7 @@ def writer_for(
     data_root: str | None = None,
     ledger_url: str | None = None,
     check_every: float = 1.0,
+    keys: ReleaseKeys | None = None,
 ) -> CaptureWriter | None:
     """The service's capture writer (None when ``capture.enabled`` is false); with
     ``ledger_url`` its process also answers for the shadow challenger beside ``alias``."""
@@ -307,6 +312,7 @@ def writer_for(
         ledger_url,
         check_every,
         tuple(cfg.classes or ()),
+        keys,
     )
     return CaptureWriter(spec)
 

@@ -107,13 +107,14 @@ class _Worker:
                 self.status.value = raw
 
     def watch_shadow(self) -> None:
-        if self.spec.ledger_url is None:
+        if self.spec.ledger_url is None or self.spec.keys is None:
             return
         from shared.ledger import Ledger
         from shared.ledger.releases import shadow_alias
 
         ledger = Ledger.open(self.spec.ledger_url)
-        self.shadow = AliasHolder(ledger, shadow_alias(self.spec.alias), self.spec.check_every)
+        name, every = shadow_alias(self.spec.alias), self.spec.check_every
+        self.shadow = AliasHolder(ledger, name, every, self.spec.keys)
         self.shadow.refresh()
         self.publish(shadow=self.shadow.state())
         self.shadow.watch(after=lambda: self.publish(shadow=self.shadow.state()))

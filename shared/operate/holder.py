@@ -21,6 +21,7 @@ from shared.ledger import DeploymentRecord, Ledger, LedgerError
 
 if TYPE_CHECKING:
     from shared.guard import GuardedModel
+    from shared.guard.bundle_sign import ReleaseKeys
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,13 @@ class AliasHolder:
     :meth:`watch`); requests read the last snapshot and never wait on the ledger. A
     deployment that fails to load (missing, swapped or corrupt bundle, unreachable ledger)
     never replaces the one being served: the last good one keeps answering and the failure
-    is kept for /health and /version (degraded).
+    is kept for /health and /version (degraded). Each bundle loaded is verified: its digest,
+    and its OpenSSF signature by a release key in ``keys`` (roles.yaml).
     """
 
-    def __init__(self, ledger: Ledger, alias: str, check_every: float) -> None:
+    def __init__(self, ledger: Ledger, alias: str, check_every: float, keys: ReleaseKeys) -> None:
         self.ledger, self.alias, self.check_every = ledger, alias, check_every
+        self.keys = keys
         self.deployment: DeploymentRecord | None = None
         self.model: GuardedModel | None = None
         self.failure: Failure | None = None
@@ -92,7 +95,7 @@ class AliasHolder:
         from shared.guard.bundle import BundleError, load_deployed
 
         try:
-            model = load_deployed(dep)
+            model = load_deployed(dep, self.keys)
         except (BundleError, OSError, ValueError) as e:
             self.failure = Failure(dep.id, dep.version, one_line(e))
             return

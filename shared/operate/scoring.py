@@ -13,7 +13,8 @@ from shared.data import storage
 from shared.data.manifest import part_name, write_part
 from shared.data.partitions import Partition, read_partition
 from shared.guard import GuardedModel, decision_counts
-from shared.guard.bundle import load_deployed
+from shared.guard.bundle import BundleError, load_deployed
+from shared.guard.bundle_sign import ReleaseKeys
 from shared.ledger import DeploymentRecord
 from shared.operate.scored import ScoredPartition, finish_scoring
 
@@ -37,17 +38,23 @@ SHADOW_COLUMNS = [
 
 
 @lru_cache(maxsize=4)
-def _loaded(dep: DeploymentRecord) -> GuardedModel:
-    return load_deployed(dep)
+def _loaded(dep: DeploymentRecord, keys: ReleaseKeys) -> GuardedModel:
+    return load_deployed(dep, keys)
 
 
 def with_shadow(
-    out: pd.DataFrame, raw: pd.DataFrame, shadow: DeploymentRecord | None
+    out: pd.DataFrame,
+    raw: pd.DataFrame,
+    shadow: DeploymentRecord | None,
+    keys: ReleaseKeys | None = None,
 ) -> pd.DataFrame:
-    """``out`` (production's guarded answers for ``raw``) with the shadow's beside them."""
+    """``out`` (production's guarded answers for ``raw``) with the shadow's beside them
+    (its bundle verified: digest, and signature by a release key in ``keys``)."""
     if shadow is None:
         return out
-    s = _loaded(shadow).predict(raw).reset_index(drop=True)
+    if keys is None:
+        raise BundleError(f"the shadow {shadow.version} needs the release keys to verify it")
+    s = _loaded(shadow, keys).predict(raw).reset_index(drop=True)
     extra = pd.DataFrame(
         {
             "shadow_version": s["model_version"],
@@ -67,12 +74,14 @@ def score_partition(
     out_prefix: str,
     flow_run: str,
     shadow: DeploymentRecord | None = None,
+    keys: ReleaseKeys | None = None,
 ) -> ScoredPartition:
     """Guarded answers for one partition, reading only its rows from storage; written as one
     part file (fixed name, atomic) with the input row numbers (rows of the whole batch) and
-    the shadow challenger's answers beside them, when one is attached."""
+    the shadow challenger's answers beside them, when one is attached (verified with
+    ``keys``)."""
     chunk = read_partition(part)
-    out = with_shadow(guarded.predict(chunk), chunk, shadow)
+    out = with_shadow(guarded.predict(chunk), chunk, shadow, keys)
     out.insert(0, "input_row", np.arange(part.start, part.stop, dtype="int64"))
     out["flow_run"] = flow_run
     uri = storage.join(out_prefix, part_name(part.index))

@@ -225,13 +225,16 @@ def create_app(
     while nothing is served. ``spec``: one worker of ``renkei serve`` (its board).
     """
     from shared.config import load_project
+    from shared.trust.release_key import release_keys
 
     project = cfg or load_project()
+    identity = identity or IdentitySettings()
+    keys = release_keys(identity, project.storage.data_root)  # what every load verifies
     ledger = Ledger.open(ledger_url)
-    holder = AliasHolder(ledger, alias, check_every)
+    holder = AliasHolder(ledger, alias, check_every, keys)
     holder.refresh()
     # the capture writer process holds the shadow challenger, if any, and answers for it
-    writer = writer_for(project, alias, ledger_url=ledger_url, check_every=check_every)
+    writer = writer_for(project, alias, ledger_url=ledger_url, check_every=check_every, keys=keys)
     _, model = holder.get()
     row = row_model(model.cfg if model is not None else project)
     board = WorkerBoard(spec.board, spec.workers) if spec is not None else None
@@ -243,9 +246,7 @@ def create_app(
         lifespan=lifespan(served),
     )
     app.add_middleware(body_limit(project.service.max_body_bytes))
-    authenticate = protect(
-        app, ledger, identity or IdentitySettings(), project.service.token_cache_seconds
-    )
+    authenticate = protect(app, ledger, identity, project.service.token_cache_seconds)
     caller = Depends(authenticate)  # /health: open
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.include_router(status_router(served, caller))

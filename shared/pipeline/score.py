@@ -13,6 +13,7 @@ from shared.operate.scored import ScoredPartition, finish_scoring
 if TYPE_CHECKING:  # what the join does not load: the ledger, the data layer, the guard
     from shared.data.landed import LandedRaw
     from shared.data.partitions import Partition
+    from shared.guard.bundle_sign import ReleaseKeys
     from shared.ledger import DeploymentRecord, Ledger, ScoringBatchRecord
 
 # The plan and the whole run import the data layer, the guard and the release's shadow
@@ -43,10 +44,12 @@ def plan(
     bad_fraction: float = 0.02,
     drift: float = 0.0,
     partition_rows: int = 0,
+    *,
+    keys: ReleaseKeys,
 ) -> ScoringPlan:
-    """Find ``alias``'s deployment (its bundle verified), land ``source`` (empty: a fresh
-    generated batch) and plan partitions of ``partition_rows`` (0: the project's); the
-    output goes under scores/``key``."""
+    """Find ``alias``'s deployment (its bundle verified: digest, and release signature by
+    ``keys``), land ``source`` (empty: a fresh generated batch) and plan partitions of
+    ``partition_rows`` (0: the project's); the output goes under scores/``key``."""
     from shared.data import storage
     from shared.data.ingest import generate_raw, generator_settings, land_raw
     from shared.data.partitions import plan_batch
@@ -63,7 +66,7 @@ def plan(
             f"no model serves '{alias}': promote one first "
             "(renkei promote VERSION --to production --as USER)"
         )
-    load_deployed(deployment)  # refuse a swapped or altered bundle before scoring
+    load_deployed(deployment, keys)  # refuse a swapped, altered or unsigned bundle first
     if not source:
         start = fresh_batch_start()
         source = generate_raw(
@@ -100,13 +103,19 @@ def score(
     source: str,
     partition_rows: int = 0,
     alias: str = "production",
+    *,
+    keys: ReleaseKeys,
 ) -> ScoringBatchRecord:
     """The score flow's steps in this process (library callers, tests' builders): every
-    partition of ``source`` answered by ``alias`` (and its shadow, if one is attached)."""
+    partition of ``source`` answered by ``alias`` (and its shadow, if one is attached), each
+    bundle verified with the release ``keys``."""
     from shared.guard.bundle import load_deployed
     from shared.operate.scoring import score_partition
 
-    p = plan(ledger, cfg, flow_run.replace("/", "-"), alias, source, partition_rows=partition_rows)
-    guarded = load_deployed(p.deployment)
-    scored = [score_partition(guarded, part, p.out_prefix, flow_run, p.shadow) for part in p.parts]
+    key = flow_run.replace("/", "-")
+    p = plan(ledger, cfg, key, alias, source, partition_rows=partition_rows, keys=keys)
+    guarded = load_deployed(p.deployment, keys)
+    scored = [
+        score_partition(guarded, part, p.out_prefix, flow_run, p.shadow, keys) for part in p.parts
+    ]
     return record(ledger, p.raw, p.deployment, p.out_prefix, scored, flow_run, actor)

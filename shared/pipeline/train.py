@@ -13,6 +13,7 @@ from shared.training.candidate import Candidate
 from shared.training.gates import apply_gates
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a step opens it
+    from shared.guard.bundle_sign import ReleaseKeys
     from shared.ledger import Ledger, ModelVersionRecord
 
 __all__ = ["Registered", "register", "train"]
@@ -67,13 +68,16 @@ def train(
     run_key: str,
     actor: str,
     code: CodeVersion,
+    *,
+    keys: ReleaseKeys,
 ) -> Registered:
     """The train flow's steps in this process (library callers, tests' builders);
-    ``datasets``: comma-separated versions (empty: the newest)."""
+    ``datasets``: comma-separated versions (empty: the newest); ``keys``: the release keys
+    the champion's bundle is verified with."""
     from shared.training.fit import train_and_save
     from shared.training.start import start_training
 
-    s = start_training(ledger, cfg, rules, datasets, run_key)
+    s = start_training(ledger, cfg, rules, datasets, run_key, keys=keys)
     fitted = [train_and_save(f, s.split, cfg, rules, s.envelope, run_key) for f in s.gpu_families]
     datasets_used = s.training_input.dataset_versions
     return register(

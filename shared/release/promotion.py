@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.config import ProjectConfig, RolesConfig, RulesConfig
+from shared.config.identity import IdentitySettings
 from shared.data import storage
 from shared.guard import Envelope, GuardedModel
 from shared.guard.bundle import (
@@ -16,6 +17,7 @@ from shared.guard.bundle import (
     load_verified,
     rules_version,
 )
+from shared.guard.bundle_sign import ReleaseKeys, sign_bundle, signature_uri
 from shared.ledger import (
     AliasAction,
     AliasMoveRecord,
@@ -28,6 +30,8 @@ from shared.model.conformal import CALIBRATION_FILE
 from shared.model.families import ARTIFACT_FILES
 from shared.training import load_artifacts, load_optional
 from shared.trust.decisions import Signer, approval_problems
+from shared.trust.keys import KeyError_
+from shared.trust.release_key import ReleaseSigner, release_signer
 
 from .approvals import ReleaseRefused, approval_status, registered_model
 
@@ -112,7 +116,7 @@ def promote(
     left comparing the version with itself."""
     m = registered_model(ledger, version)
     _release_rules(ledger, roles, m, alias, user, "promote")
-    deployment = new_deployment(ledger, cfg, rules, m, commit, user)
+    deployment = new_deployment(ledger, cfg, rules, m, commit, user, roles.identity)
     why = reason or f"promote {m.version} to {alias}"
     there = f"{alias} already serves {m.version}"
     move = move_onto(ledger, alias, m, user, why, AliasAction.PROMOTE, deployment, there, signer)
@@ -146,6 +150,14 @@ def move_onto(
     )
 
 
+def signer_of(identity: IdentitySettings, data_root: str) -> ReleaseSigner:
+    """The release key that signs the bundles of promotions and shadow attaches."""
+    try:
+        return release_signer(identity, data_root)
+    except KeyError_ as e:
+        raise ReleaseRefused("release_key", str(e)) from None
+
+
 def new_deployment(
     ledger: Ledger,
     cfg: ProjectConfig,
@@ -153,18 +165,21 @@ def new_deployment(
     m: ModelVersionRecord,
     commit: str | None,
     user: str,
+    identity: IdentitySettings,
 ) -> NewDeployment:
-    """Build, store and verify the bundle of ``m`` behind the current rules: the deployment
-    an alias moves onto. Stored under its own sha256 (an existing bundle is never
-    rewritten), loaded and verified with the active project config."""
+    """Build, sign, store and verify the bundle of ``m`` behind the current rules: the
+    deployment an alias moves onto. Stored under its own sha256 (an existing bundle is never
+    rewritten) with its OpenSSF signature by the release key beside it, then loaded and
+    verified (digest and signature) with the active project config."""
+    release = signer_of(identity, cfg.storage.data_root)
     bundle = bundle_for(ledger, cfg, rules, m, commit)
     sha = digest(bundle)
     uri = bundle_uri(cfg.storage.data_root, m.version, sha)
     storage.write_once(uri, bundle)
+    storage.write_once(signature_uri(uri), sign_bundle(bundle, release.private_pem))
     rv = rules_version(rules, commit)
-    guarded = _verified(
-        lambda: load_verified(uri, sha, m.version, rv, f"the new bundle of {m.version}")
-    )
+    what = f"the new bundle of {m.version}"
+    guarded = _verified(lambda: load_verified(uri, sha, m.version, rv, what, release.trusted))
     if guarded.cfg != cfg:
         raise ReleaseRefused(
             "bundle_verified", f"the bundle at {uri} does not hold the active project config"
@@ -186,11 +201,14 @@ def rollback(
     alias: str = "production",
     reason: str = "",
     signer: Signer | None = None,
+    *,
+    keys: ReleaseKeys,
 ) -> AliasMoveRecord:
     """Move ``alias`` back to the version it served before the current one.
 
     The same release rules as a promotion hold for the version rolled back to (role, gates,
-    approvals, no rejection), and its deployment's bundle must load and verify.
+    approvals, no rejection), and its deployment's bundle must load and verify: its digest,
+    and its OpenSSF signature by a release key in ``keys``.
     """
     if not can_release(roles, user):
         raise ReleaseRefused(
@@ -210,7 +228,7 @@ def rollback(
     dep = ledger.releases.latest_deployment(target, alias)
     if dep is None:
         raise ReleaseRefused("bundle_verified", f"{target} was never deployed as {alias!r}")
-    _verified(lambda: load_deployed(dep))
+    _verified(lambda: load_deployed(dep, keys))
 
     def check(current: str | None) -> None:  # inside the lock: nobody moved it meanwhile
         if current != serving:
@@ -262,10 +280,11 @@ def bundle_for(
 
 
 def load_alias(
-    ledger: Ledger, alias: str = "production"
+    ledger: Ledger, alias: str = "production", *, keys: ReleaseKeys
 ) -> tuple[DeploymentRecord, GuardedModel] | None:
-    """The deployment behind ``alias`` and its guarded model, or None if nothing is there."""
+    """The deployment behind ``alias`` and its guarded model (its bundle verified: digest,
+    and signature by a release key in ``keys``), or None if nothing is there."""
     dep = ledger.releases.alias(alias)
     if dep is None:
         return None
-    return dep, load_deployed(dep)
+    return dep, load_deployed(dep, keys)

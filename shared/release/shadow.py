@@ -50,7 +50,7 @@ def attach(
     serving = ledger.releases.alias(alias)
     if serving is not None and serving.version == m.version:
         raise ReleaseRefused("already_there", f"{alias} already serves {m.version}")
-    deployment = new_deployment(ledger, cfg, rules, m, commit, user)
+    deployment = new_deployment(ledger, cfg, rules, m, commit, user, roles.identity)
 
     why = reason or f"shadow {m.version} beside {alias}"
     there = f"{m.version} already shadows {alias}"

@@ -14,6 +14,7 @@ from shared.model.metrics import evaluate
 from .candidate import Candidate, GateResult, TrainingError
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only by steps that open it
+    from shared.guard.bundle_sign import ReleaseKeys
     from shared.ledger import Ledger
 
 
@@ -166,10 +167,11 @@ def apply_gates(
 
 
 def champion_metrics(
-    ledger: Ledger, holdout: Any, cfg: ProjectConfig
+    ledger: Ledger, holdout: Any, cfg: ProjectConfig, keys: ReleaseKeys
 ) -> tuple[str, dict[str, float]] | None:
     """The production model's metrics on a holdout (the champion a challenger must beat):
-    a frame, or an iterable of its parts (a spilled split's)."""
+    a frame, or an iterable of its parts (a spilled split's); its bundle verified as every
+    load does (digest, release signature by ``keys``)."""
     from shared.guard.bundle import BundleError, load_deployed  # bundle imports training
 
     dep = ledger.releases.alias("production")
@@ -178,7 +180,7 @@ def champion_metrics(
     parts = [holdout] if isinstance(holdout, pd.DataFrame) else holdout  # or its parts
     ps, ys = [], []
     try:
-        model = load_deployed(dep).model
+        model = load_deployed(dep, keys).model
         for part in parts:
             ps.append(np.asarray(model.predict(part)))
             ys.append(part[cfg.target].to_numpy(dtype=float))

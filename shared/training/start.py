@@ -24,6 +24,7 @@ from .inputs import (
 )
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only by steps that open it
+    from shared.guard.bundle_sign import ReleaseKeys
     from shared.ledger import Ledger
 
 
@@ -41,9 +42,16 @@ class TrainingStart:
 
 
 def start_training(
-    ledger: Ledger, cfg: ProjectConfig, rules: RulesConfig, datasets: str, run_key: str
+    ledger: Ledger,
+    cfg: ProjectConfig,
+    rules: RulesConfig,
+    datasets: str,
+    run_key: str,
+    *,
+    keys: ReleaseKeys,
 ) -> TrainingStart:
-    """``datasets``: comma-separated dataset versions (empty: the newest)."""
+    """``datasets``: comma-separated dataset versions (empty: the newest); ``keys``: the
+    release keys production's bundle (the champion) is verified with."""
     chosen = [v.strip() for v in datasets.split(",") if v.strip()]
     versions, locations = chosen_locations(ledger, chosen)
     total = sum(dataset_rows(locations[v]) for v in versions)
@@ -52,12 +60,12 @@ def start_training(
         split = spill_from_ledger(ledger, cfg, versions, locations, run_key)
         training_input = TrainingInput(versions, pd.DataFrame(), total - sum(split.rows.values()))
         envelope = Envelope.learn(split.sample("train"), cfg)  # the seeded sample
-        champion = champion_metrics(ledger, split.frames("holdout"), cfg)
+        champion = champion_metrics(ledger, split.frames("holdout"), cfg, keys)
     else:
         training_input = load_training_input(ledger, cfg, versions)
         split = split_by_time(training_input.rows, cfg)
         envelope = Envelope.learn(split.train, cfg)
-        champion = champion_metrics(ledger, split.holdout, cfg)
+        champion = champion_metrics(ledger, split.holdout, cfg, keys)
     cpu_families, gpu_families = families_by_device(cfg)
     cpu_candidates = [train_and_save(f, split, cfg, rules, envelope, run_key) for f in cpu_families]
     return TrainingStart(training_input, split, envelope, champion, gpu_families, cpu_candidates)

@@ -53,7 +53,7 @@ def _populate_here(tmp: Path):
     )
     src = tmp / "batch.csv"
     g.orders.to_csv(src, index=False)
-    score(t.ledger, t.cfg, "ScoreFlow/test", "ren", str(src), partition_rows=300)
+    score(t.ledger, t.cfg, "ScoreFlow/test", "ren", str(src), partition_rows=300, keys=t.keys)
     o = generate_orders(40, seed=8, start=fresh_batch_start(), days=1, id_prefix="o").orders
     online = json.loads(o.drop(columns=["created_at"]).to_json(orient="records"))
     url = f"sqlite:///{tmp / 'ledger.db'}"

@@ -23,6 +23,7 @@ from shared.operate.service import create_app
 from shared.pipeline.ingest import ingest
 from shared.pipeline.monitor import check
 from shared.pipeline.score import score
+from shared.trust.release_key import release_keys
 from tests.app.conftest import PAGES
 from tests.app.test_apptest import open_page
 from tests.builders import release, train_run
@@ -88,7 +89,8 @@ def populated(tmp_path_factory: pytest.TempPathFactory):
     release(ledger, roles, cfg, rules, version)
     # a scoring batch whose labels arrive by class name
     g = classed_csv(tmp / "batch.csv", 800, seed=5, start=fresh_batch_start(), days=1)
-    score(ledger, cfg, "ScoreFlow/m1", "ren", str(tmp / "batch.csv"), partition_rows=400)
+    keys = release_keys(roles.identity, cfg.storage.data_root)
+    score(ledger, cfg, "ScoreFlow/m1", "ren", str(tmp / "batch.csv"), partition_rows=400, keys=keys)
     # online answers, captured with their class probabilities
     o = generate_classed_orders(30, seed=8, start=fresh_batch_start(), days=1, id_prefix="w")
     online = json.loads(o.orders.drop(columns=["created_at"]).to_json(orient="records"))

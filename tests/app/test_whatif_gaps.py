@@ -14,11 +14,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from shared.config import load_project_set
+from shared.config.identity import IdentitySettings
 from shared.data.generator import generate_orders
 from shared.ledger import Ledger
 from shared.pipeline.ingest import ingest
 from shared.release import load_alias
 from shared.reports.whatif import what_if
+from shared.trust.release_key import release_keys
 from tests.app.test_apptest import open_page
 from tests.builders import release, train_run
 from tests.conftest import FAST_TRAINING, write_project
@@ -75,7 +77,8 @@ def test_the_what_if_form_asks_the_guard_without_a_nullable_feature(app_env, gap
 
     # what the production model answers for the form's row, complete and without the
     # nullable features, on the service's path (the same bundle, rows as JSON records)
-    found = load_alias(Ledger.open(cfg.storage.ledger_url))
+    keys = release_keys(IdentitySettings(dev_mode=True), cfg.storage.data_root)
+    found = load_alias(Ledger.open(cfg.storage.ledger_url), keys=keys)
     assert found is not None
     dep, guarded = found
     now = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")

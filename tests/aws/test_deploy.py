@@ -427,11 +427,38 @@ def test_print_iam_grants_the_ledger_key_secret_to_the_job_role_alone(
     assert "ledger-key" not in print_iam(tmp_path, aws_path)
 
 
+def test_print_iam_grants_the_release_key_secret_to_the_operator_alone(
+    moto_server: str, tmp_path: Path
+) -> None:
+    """roles.yaml keeps the release key (signs served bundles) in a secret: only the operator
+    (who promotes and attaches shadows) may read it, that one secret; tasks and the service
+    verify with the public half in roles.yaml and are granted nothing."""
+    aws_path = aws_world(moto_server, tmp_path)
+    write_project(tmp_path)
+    roles = yaml.safe_load((tmp_path / "roles.yaml").read_text())
+    roles["identity"]["release_key"] = {"secret": "team/release-key"}
+    (tmp_path / "roles.yaml").write_text(yaml.safe_dump(roles, sort_keys=False))
+    policies = json.loads(print_iam(tmp_path, aws_path))
+    grants = [
+        (role, st["Action"], st["Resource"])
+        for role, p in policies.items()
+        for st in p["policy"]["Statement"]
+        if "release-key" in json.dumps(st)
+    ]
+    resource = "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/release-key-??????"
+    assert grants == [("operator", ["secretsmanager:GetSecretValue"], resource)]
+    roles["identity"]["release_key"] = None  # a key file: no grant at all
+    (tmp_path / "roles.yaml").write_text(yaml.safe_dump(roles, sort_keys=False))
+    assert "release-key" not in print_iam(tmp_path, aws_path)
+
+
 def _production_roles(roles: Path) -> None:
     """The roles file as production needs it: dev mode off, S3 anchors, a public key for a
     member of each required approval role, the ledger key pinned."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from shared.guard.bundle_sign import new_private_key
+    from shared.guard.bundle_sign import public_text as release_public
     from shared.trust.keys import public_text
 
     data = yaml.safe_load(roles.read_text())
@@ -443,6 +470,7 @@ def _production_roles(roles: Path) -> None:
         "provider": "aws",
         "public_keys": {data["members"][r][0]: key for r in required},
         "ledger_key": key,
+        "release_key": release_public(new_private_key()),
         "anchors": {"store": "s3", "bucket": "renkei-anchors"},
     }
     roles.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -471,6 +499,7 @@ def test_settings_that_leave_production_open_unanchored_or_unsigned_are_refused(
         "approval.required_roles names 'Domain Expert'",
         "approval.required_roles names 'Model Risk Manager'",
         "identity.ledger_key is not set",
+        "identity.release_key is not set",
     ):
         assert sum(setting in x for x in lines) == 1, (setting, lines)
     assert not settings.exists()
@@ -494,6 +523,7 @@ def test_settings_that_leave_production_open_unanchored_or_unsigned_are_refused(
             d["members"]["Model Risk Manager"][0]
         ),
         "identity.ledger_key": lambda d: d["identity"].update(ledger_key=None),
+        "identity.release_key": lambda d: d["identity"].update(release_key=None),
     }
     for setting, spoil in bad.items():
         data = yaml.safe_load(good)

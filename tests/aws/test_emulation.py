@@ -144,6 +144,11 @@ def _production_team(project: Path, tmp: Path) -> tuple[dict[str, dict], str]:
     identity(ledger_key={"secret": "renkei/ledger-key"})
     ledger_public = renkei("keys", "init", "--ledger")
     identity(ledger_key={"secret": "renkei/ledger-key", "public": ledger_public})
+    # the release key (signs served bundles at promotion) in its secret, its public half
+    # pinned: every load in the tasks verifies with it (`renkei keys init --release`)
+    identity(release_key={"secret": "renkei/release-key"})
+    release_public = renkei("keys", "init", "--release")
+    identity(release_key={"secret": "renkei/release-key", "public": release_public})
     return envs, ledger_public
 
 

@@ -16,7 +16,9 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner, Result
 
 from shared.cli import cli
+from shared.guard.bundle_sign import public_text as release_public
 from shared.trust import keys
+from shared.trust.release_key import FileReleaseKey
 from tests.aws.test_deploy import _production_roles, aws_world
 from tests.builders import Trained, build
 from tests.conftest import write_project
@@ -66,6 +68,7 @@ def _team_roles(t: Trained, key_dir: Path) -> None:
         "logins": {m: [f"arn:aws:iam::{ACCOUNT}:user/{m}"] for m in ("kenji", "yui", "sora")},
         "public_keys": {"kenji": public["kenji"], "yui": public["yui"]},
         "ledger_key": public[keys.LEDGER_KEY],
+        "release_key": release_public(FileReleaseKey(key_dir).create()[0]),
         "anchors": {"store": "local"},
     }
     path.write_text(yaml.safe_dump(data, sort_keys=False))

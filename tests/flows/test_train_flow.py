@@ -12,6 +12,7 @@ from shared.config import load_project, load_roles, load_rules
 from shared.data.generator import generate_orders
 from shared.ledger import Ledger
 from shared.release import load_alias
+from shared.trust.release_key import release_keys
 from tests.builders import build, release
 from tests.conftest import FAST_TRAINING, REPO, write_project
 from tests.flows.helpers import INGEST, TRAIN, cli_run, run_flow
@@ -154,7 +155,7 @@ def test_binary_project_end_to_end(tmp_path: Path) -> None:
     cfg = load_project(project)
     roles = load_roles(REPO / "config" / "roles.yaml")
     release(ledger, roles, cfg, load_rules(rules, cfg), cand.version)
-    _, guarded = load_alias(ledger)
+    _, guarded = load_alias(ledger, keys=release_keys(roles.identity, cfg.storage.data_root))
     out = guarded.predict(g.orders.head(300))
     answered = out[out["decision"] != "rejected"]
     assert answered["prediction"].between(0.001, 0.999).all()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,6 +20,8 @@ from tests.app.conftest import APP, PAGES
 from tests.lifecycle.conftest import GAP_FEATURE, Lived
 
 pytestmark = pytest.mark.slow
+
+MODEL_SIGNING = str(Path(sys.executable).with_name("model_signing"))  # the package's CLI
 
 
 def test_the_lifecycle_went_through_every_stage(lived: Lived) -> None:
@@ -151,6 +156,27 @@ def test_every_decision_carries_a_signature_that_verifies(lived: Lived) -> None:
         assert e["signature"] in ("verified", "unverified (dev mode)"), (
             f"audit entry {e['id']} ({e['action']} {e['subject']} by {e['actor']}): "
             f"signature {e['signature']!r}"
+        )
+
+
+def test_every_deployed_bundle_is_openssf_signed_and_model_signing_verifies_it(
+    lived: Lived, tmp_path: Path
+) -> None:
+    pub = tmp_path / "release.pub"
+    pub.write_text(lived.renkei("keys", "show", "--release", "--pem").stdout)
+    deployments = lived.ledger.releases.deployments()
+    assert {d.alias for d in deployments} == {"production", "production-shadow"}
+    for d in deployments:
+        p = subprocess.run(
+            [MODEL_SIGNING, "verify", "key", d.bundle_uri, "--signature", f"{d.bundle_uri}.sig"]
+            + ["--public_key", str(pub)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert p.returncode == 0, (
+            f"deployment {d.id} ({d.version} as {d.alias}): `model_signing verify` refuses "
+            f"its bundle: {p.stdout}{p.stderr}"
         )
 
 

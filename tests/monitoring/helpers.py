@@ -26,7 +26,7 @@ def score(
     )
     src = tmp / f"score-{seed}.csv"
     g.orders.to_csv(src, index=False)
-    batch = score_batch(t.ledger, t.cfg, f"ScoreFlow/t{seed}", "ren", str(src), 1000)
+    batch = score_batch(t.ledger, t.cfg, f"ScoreFlow/t{seed}", "ren", str(src), 1000, keys=t.keys)
     return g, batch
 
 

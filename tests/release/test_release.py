@@ -112,11 +112,11 @@ def test_promote_rollback_history_and_audit(trained) -> None:
     # the bundle behind the alias loads without Metaflow and answers
     guarded = load_bundle(storage.read_bytes(dep.bundle_uri))
     assert guarded.model_version == v2
-    back = rollback(t.ledger, t.roles, "yui", "production", "v2 slower at lunch")
+    back = rollback(t.ledger, t.roles, "yui", "production", "v2 slower at lunch", keys=t.keys)
     assert back.version == v1 and back.previous_version == v2
     assert t.ledger.releases.alias("production").version == v1
     with pytest.raises(ReleaseRefused) as e:
-        rollback(t.ledger, t.roles, "yui")
+        rollback(t.ledger, t.roles, "yui", keys=t.keys)
     assert e.value.rule == "nothing_to_roll_back"
     hist = t.ledger.releases.history("production")
     assert [(h.action, h.previous_version, h.version) for h in hist] == [
@@ -130,7 +130,7 @@ def test_promote_rollback_history_and_audit(trained) -> None:
     actions = [e.action for e in t.ledger.audit.entries()]
     assert actions.count("model.approve") == 4 and "alias.rollback" in actions
     assert t.ledger.audit.verify().ok
-    assert load_alias(t.ledger)[0].version == v1
+    assert load_alias(t.ledger, keys=t.keys)[0].version == v1
 
 
 def _racer(url: str, project: str, version: str, barrier) -> None:

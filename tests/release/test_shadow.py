@@ -91,7 +91,7 @@ def test_a_shadow_answers_in_batch_and_online_is_recorded_never_returned_and_com
     sig = TrustRecords(t.ledger).signatures("alias_move")[("alias_move", move.id)]
     assert sig.statement["action"] == "shadow" and sig.statement["version"] == v2
     assert "alias.shadow" in [e.action for e in t.ledger.audit.entries()]
-    _, challenger = load_alias(t.ledger, shadow_alias("production"))
+    _, challenger = load_alias(t.ledger, shadow_alias("production"), keys=t.keys)
 
     # batch scoring: both answers recorded, production's is the answer
     g = generate_orders(600, seed=5, start=fresh_batch_start(), days=1, id_prefix="b")

@@ -78,8 +78,8 @@ def test_promotions_never_rewrite_a_deployed_bundle(trained) -> None:
     assert stage.bundle_uri != prod.bundle_uri and stage.bundle_sha256 != prod.bundle_sha256
     assert storage.read_bytes(prod.bundle_uri) == before  # production's bytes untouched
     far = pd.DataFrame([{**ROW, "distance_km": 8.0, "created_at": "2026-11-01T12:00:00"}])
-    assert load_alias(t.ledger)[1].predict(far).iloc[0].decision != "rejected"
-    staged = load_deployed(stage).predict(far).iloc[0]
+    assert load_alias(t.ledger, keys=t.keys)[1].predict(far).iloc[0].decision != "rejected"
+    staged = load_deployed(stage, t.keys).predict(far).iloc[0]
     assert staged.decision in ("rejected", "fallback")  # the edited config holds only there
     # a refused promotion writes nothing
     files = sorted(Path(t.cfg.storage.data_root, "bundles").iterdir())
@@ -103,7 +103,10 @@ def test_swapped_edited_and_truncated_bundles_are_refused_at_every_load(trained)
     for name, data in tampered.items():
         Path(prod.bundle_uri).write_bytes(data)
         # the app's and the train flow's path (load_alias), the score flow's (load_deployed)
-        for load in (lambda: load_alias(t.ledger), lambda: load_deployed(prod)):
+        for load in (
+            lambda: load_alias(t.ledger, keys=t.keys),
+            lambda: load_deployed(prod, t.keys),
+        ):
             with pytest.raises(BundleError) as e:
                 load()
             msg = str(e.value)
@@ -125,7 +128,7 @@ def test_swapped_edited_and_truncated_bundles_are_refused_at_every_load(trained)
             text("update deployments set rules_version = 'x+y' where id = :i"), {"i": prod.id}
         )
     with pytest.raises(BundleError, match=r"manifest says model .* rules abc\+.*deployment says"):
-        load_alias(t.ledger)
+        load_alias(t.ledger, keys=t.keys)
 
 
 # -- 2. rollback through the release rules; the service keeps the last good one ----------
@@ -143,7 +146,7 @@ def test_rollback_onto_a_corrupt_bundle_or_a_rejected_version_is_refused(trained
     Path(first.bundle_uri).write_bytes(good)
     review(t.ledger, t.roles, v1, "yui", "north zone errors too high after all", "reject")
     with pytest.raises(ReleaseRefused) as e:
-        rollback(t.ledger, t.roles, "sora")
+        rollback(t.ledger, t.roles, "sora", keys=t.keys)
     assert e.value.rule == "rejected_in_review"
     assert t.ledger.releases.alias("production").version == v2
 

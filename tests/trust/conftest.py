@@ -29,6 +29,34 @@ def set_identity(t: Trained, **identity: Any) -> None:
     path.write_text(yaml.safe_dump(roles, sort_keys=False))
 
 
+RELEASE_SECRET = "renkei/release-key"
+
+
+def pin_dev_release_key(t: Trained) -> str:
+    """Pin in roles.yaml the release key the builder's dev-mode promotions signed with (the
+    key folder under the data root), as a team leaving dev mode does: loads out of dev mode
+    trust only a pinned key."""
+    from shared.guard.bundle_sign import public_text
+    from shared.trust.release_key import FileReleaseKey
+
+    public = public_text(FileReleaseKey(Path(t.cfg.storage.data_root) / "keys").create()[0])
+    set_identity(t, release_key={"public": public})
+    return public
+
+
+def release_key_in_secret(t: Trained, env: dict[str, str | None]) -> str:
+    """`renkei keys init --release` puts the release key in its Secrets Manager secret (moto);
+    roles.yaml pins its public half: what production runs with."""
+    set_identity(t, release_key={"secret": RELEASE_SECRET})
+    out = renkei(t, "keys", "init", "--release", env=env)  # type: ignore[arg-type]
+    assert out.exit_code == 0 and "release key: the Secrets Manager secret" in out.output, (
+        out.output
+    )
+    public = out.output.strip().splitlines()[-1]
+    set_identity(t, release_key={"secret": RELEASE_SECRET, "public": public})
+    return public
+
+
 def renkei(t: Trained, *args: str, env: dict[str, str] | None = None) -> Result:
     """`renkei --project <t's folder> ARGS` as users run it (one-line errors, exit codes)."""
     return CliRunner().invoke(cli, ["--project", str(t.project_path), *args], env=env)

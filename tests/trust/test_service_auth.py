@@ -31,7 +31,7 @@ from shared.trust.identity import os_login
 from tests.builders import Trained, release
 from tests.conftest import REPO, free_port, stop_process, wait_for_http
 from tests.service.test_http import ROW
-from tests.trust.conftest import renkei, set_identity
+from tests.trust.conftest import pin_dev_release_key, renkei, set_identity
 
 pytestmark = pytest.mark.slow
 ISSUER, AUDIENCE = "https://login.example.test/", "renkei-scoring"
@@ -75,6 +75,7 @@ def test_predict_needs_a_valid_bearer_token(trained: Trained, tmp_path: Path) ->
     t = trained
     [v] = t.candidates
     release(t.ledger, t.roles, t.cfg, t.rules, v)  # in dev mode, as the builder's project is
+    pin_dev_release_key(t)  # out of dev mode, loads trust only the pinned release key
     rsa_key, jwks = _jwks(tmp_path)
     set_identity(
         t,
@@ -164,6 +165,7 @@ def test_a_token_seen_lately_costs_no_ledger_query(trained: Trained) -> None:
     t = trained
     [v] = t.candidates
     release(t.ledger, t.roles, t.cfg, t.rules, v)
+    release_key = pin_dev_release_key(t)
     set_identity(t, dev_mode=False, logins={"sora": [os_login()]})
     made = renkei(t, "tokens", "create", "--name", "batch-client")
     assert made.exit_code == 0, made.output
@@ -180,7 +182,11 @@ def test_a_token_seen_lately_costs_no_ledger_query(trained: Trained) -> None:
         if "api_tokens" in statement:
             looked_up.append(statement)
 
-    app = create_app(str(t.ledger.engine.url), cfg=cfg, identity=IdentitySettings(dev_mode=False))
+    app = create_app(
+        str(t.ledger.engine.url),
+        cfg=cfg,
+        identity=IdentitySettings(dev_mode=False, release_key=release_key),
+    )
     event.listen(Engine, "before_cursor_execute", count)
     try:
         with _uvicorn(app) as base, httpx.Client(base_url=base, timeout=30, trust_env=False) as c:

@@ -12,7 +12,7 @@ import pytest
 from shared.ledger.trust import TrustRecords
 from shared.trust import keys
 from tests.builders import Trained
-from tests.trust.conftest import one_line_error, renkei, set_identity
+from tests.trust.conftest import one_line_error, release_key_in_secret, renkei, set_identity
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +38,7 @@ def _members(t: Trained, tmp: Path, names: list[str]) -> dict[str, dict[str, str
         assert out.exit_code == 0 and f"key of {name}" in out.output, out.output
         public[name] = out.output.strip().splitlines()[-1]
     set_identity(t, public_keys=public)
+    release_key_in_secret(t, envs[names[-1]])  # promotions sign bundles with it
     return envs
 
 

@@ -1,0 +1,238 @@
+"""The release key: the elliptic-curve key (P-256) that signs served bundles in the OpenSSF
+model-signing format (shared.guard.bundle_sign), and the public keys every load trusts.
+
+Its private half lives where the ledger key does (shared.trust.ledger_keys): roles.yaml
+``identity.release_key.secret`` names an AWS Secrets Manager secret (name or ARN) that the
+operator's CLI reads (granted by `renkei deploy aws --print-iam`), so nothing is copied by
+hand; without one it is the file ``release.ec.pem`` (PEM, mode 0600) in the key folder, made
+on first use in dev mode (the demo). Its public half is pinned in roles.yaml
+``identity.release_key.public`` beside the decision keys; in dev mode, where none is pinned,
+the key folder's own key is trusted. A rotation stages the next key beside the current one
+(``.pending`` file; the secret's ``AWSPENDING`` version), then makes it current; the old
+public half goes to ``identity.release_key.previous`` so bundles it signed keep loading.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.config.identity import IdentitySettings
+from shared.guard.bundle_sign import ReleaseKeys, new_private_key, public_text
+from shared.trust import keys
+from shared.trust.keys import KeyError_
+
+RELEASE_KEY_FILE = "release.ec.pem"
+PREVIOUS_FILE = "release.previous"  # dev mode: public halves rotated out, one a line
+PENDING, CURRENT = "AWSPENDING", "AWSCURRENT"
+PINNED = "roles.yaml identity.release_key"
+INIT = "run `renkei keys init --release` and list `renkei keys show --release` in " + PINNED
+
+
+def _parse(pem: str, where: str) -> bytes:
+    try:
+        public_text(pem.encode())
+    except ValueError as e:
+        raise KeyError_(
+            f"{where} does not hold an elliptic-curve release key ({e}): run `renkei keys "
+            "rotate --release` to put a new one"
+        ) from None
+    return pem.encode()
+
+
+class FileReleaseKey:
+    """``release.ec.pem`` in the key folder (mode 0600)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / RELEASE_KEY_FILE
+        self.pending = self.path.with_name(self.path.name + ".pending")
+
+    def _write(self, path: Path, pem: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        os.replace(tmp, path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> bytes:
+        try:
+            return _parse(self.path.read_text(), self.describe())
+        except FileNotFoundError:
+            raise KeyError_(f"no release key at {self.path}: {INIT}") from None
+
+    def create(self) -> tuple[bytes, bool]:
+        if self.path.exists():
+            return self.load(), False
+        self._write(self.path, new_private_key())
+        return self.load(), True
+
+    def stage(self, pem: bytes) -> None:
+        self._write(self.pending, pem)
+
+    def promote(self, old_public: str) -> None:
+        with (self.folder / PREVIOUS_FILE).open("a") as f:
+            f.write(old_public + "\n")
+        os.replace(self.pending, self.path)
+
+    def previous(self) -> list[str]:
+        try:
+            return (self.folder / PREVIOUS_FILE).read_text().split()
+        except FileNotFoundError:
+            return []
+
+    def describe(self) -> str:
+        return f"the key file {self.path}"
+
+
+class SecretReleaseKey:
+    """An AWS Secrets Manager secret whose AWSCURRENT value is the key (PEM)."""
+
+    def __init__(self, secret: str, region: str | None = None, client: Any = None) -> None:
+        import boto3
+
+        self.secret = secret
+        if region is None and secret.startswith("arn:"):
+            region = secret.split(":")[3]
+        self.client = client or boto3.client("secretsmanager", region_name=region)
+
+    def _get(self, stage: str) -> bytes | None:
+        try:
+            value = self.client.get_secret_value(SecretId=self.secret, VersionStage=stage)
+        except self.client.exceptions.ResourceNotFoundException:
+            return None
+        except Exception as e:  # denied, unreachable, no credentials
+            raise KeyError_(f"cannot read the release key from {self.describe()}: {e}") from None
+        return _parse(value.get("SecretString", ""), self.describe())
+
+    def exists(self) -> bool:
+        return self._get(CURRENT) is not None
+
+    def load(self) -> bytes:
+        pem = self._get(CURRENT)
+        if pem is None:
+            raise KeyError_(f"no release key in {self.describe()}: {INIT} (it creates the secret)")
+        return pem
+
+    def create(self) -> tuple[bytes, bool]:
+        pem = self._get(CURRENT)
+        if pem is not None:
+            return pem, False
+        if self.secret.startswith("arn:"):
+            raise KeyError_(
+                f"no secret {self.secret}: a secret is created by name; set "
+                "identity.release_key.secret to a name, or create the secret first"
+            )
+        pem = new_private_key()
+        self.client.create_secret(
+            Name=self.secret,
+            Description="Renkei: the release key (signs served model bundles, OpenSSF format)",
+            SecretString=pem.decode(),
+        )
+        return pem, True
+
+    def stage(self, pem: bytes) -> None:
+        self.client.put_secret_value(
+            SecretId=self.secret, SecretString=pem.decode(), VersionStages=[PENDING]
+        )
+
+    def promote(self, old_public: str) -> None:
+        stages = self.client.describe_secret(SecretId=self.secret)["VersionIdsToStages"]
+        pending = next(v for v, s in stages.items() if PENDING in s)
+        current = next((v for v, s in stages.items() if CURRENT in s), None)
+        if pending != current:
+            self.client.update_secret_version_stage(
+                SecretId=self.secret,
+                VersionStage=CURRENT,
+                MoveToVersionId=pending,
+                **({"RemoveFromVersionId": current} if current else {}),
+            )
+        self.client.update_secret_version_stage(
+            SecretId=self.secret, VersionStage=PENDING, RemoveFromVersionId=pending
+        )
+
+    def previous(self) -> list[str]:
+        return []
+
+    def describe(self) -> str:
+        return f"the Secrets Manager secret {self.secret}"
+
+
+ReleaseKeyStore = FileReleaseKey | SecretReleaseKey
+
+
+def release_key_store(settings: IdentitySettings, data_root: str) -> ReleaseKeyStore:
+    """Where this project's release key lives (roles.yaml identity.release_key.secret, else
+    the key folder)."""
+    rk = settings.release_key
+    if rk is not None and rk.secret:
+        return SecretReleaseKey(rk.secret, rk.region)
+    return FileReleaseKey(keys.key_dir(settings.dev_mode, data_root))
+
+
+def release_keys(settings: IdentitySettings, data_root: str) -> ReleaseKeys:
+    """The public release keys every load of a bundle trusts: roles.yaml's pin (and the
+    keys rotated out before it); in dev mode without a pin, the key store's own key."""
+    rk = settings.release_key
+    if rk is not None and rk.public:
+        return ReleaseKeys((rk.public, *rk.previous), PINNED)
+    if not settings.dev_mode:
+        return ReleaseKeys((), f"{PINNED} is not set: {INIT}")
+    store = release_key_store(settings, data_root)
+    if not store.exists():
+        return ReleaseKeys((), f"dev mode and no release key yet in {store.describe()}")
+    current = public_text(store.load())
+    return ReleaseKeys((current, *store.previous()), f"dev mode: {store.describe()}")
+
+
+@dataclass(frozen=True)
+class ReleaseSigner:
+    """What a promotion or shadow attach signs a bundle with, and what verifies it."""
+
+    private_pem: bytes
+    trusted: ReleaseKeys
+    where: str  # the store, described
+
+
+def release_signer(settings: IdentitySettings, data_root: str) -> ReleaseSigner:
+    """The current release key (made on first use in dev mode, with a key file) and the
+    keys a load will trust; refused when the key is not among them."""
+    store = release_key_store(settings, data_root)
+    if settings.dev_mode and isinstance(store, FileReleaseKey):
+        pem = store.create()[0]
+    else:
+        pem = store.load()
+    trusted = release_keys(settings, data_root)
+    public = public_text(pem)
+    if public not in trusted.public:
+        raise KeyError_(
+            f"the release key in {store.describe()} ({keys.key_id(public)}) is not listed in "
+            f"{PINNED}.public, so no load would accept what it signs: list `renkei keys show "
+            "--release` there"
+        )
+    return ReleaseSigner(pem, trusted, store.describe())
+
+
+@dataclass(frozen=True)
+class ReleaseRotated:
+    old: str
+    new: str
+    store: str
+
+
+def rotate_release_key(settings: IdentitySettings, data_root: str) -> ReleaseRotated:
+    """Replace the release key by a new one where it lives. Bundles signed with the old one
+    keep loading while its public half is in identity.release_key.previous (dev mode: kept
+    in the key folder)."""
+    store = release_key_store(settings, data_root)
+    old = public_text(store.load())
+    pem = new_private_key()
+    store.stage(pem)
+    store.promote(old)
+    return ReleaseRotated(old, public_text(pem), store.describe())
