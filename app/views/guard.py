@@ -55,7 +55,7 @@ else:
     table(examples, words={"reasons": "none"}, key="guard_examples")
     st.subheader("Why this answer? (newest batch)")
     try:
-        found = explained_scores(lg, rows=50)
+        found = explained_scores(lg, rows=200)
     except (BundleError, LedgerError, FileNotFoundError) as e:
         st.error(f"Cannot explain the newest batch: {e}")
     else:

@@ -17,7 +17,7 @@ def test_guard_page_shows_what_drove_an_answer_beside_the_reasons(
 ) -> None:
     p = populated_to_read
     app_env(p.project_path)
-    found = explained_scores(p.ledger, rows=50)
+    found = explained_scores(p.ledger, rows=200)
     answers = found.answers
     at = open_page("guard")
     assert any("Why this answer? (newest batch)" in s.value for s in at.subheader)

@@ -72,7 +72,9 @@ def test_renkei_scores_explain_explains_the_batch_answers(tmp_path: Path) -> Non
     release(t.ledger, t.roles, t.cfg, t.rules, v)
     g = generate_orders(600, seed=5, bad_fraction=0.1, start=fresh_batch_start(), days=1)
     src = tmp_path / "batch.csv"
-    g.orders.to_csv(src, index=False)
+    orders = g.orders.copy()
+    orders.loc[orders.index[::7], "basket_size"] = 55  # basket_plausible: baseline answers
+    orders.to_csv(src, index=False)
     score(t.ledger, t.cfg, "ScoreFlow/test", "ren", str(src), partition_rows=300)
 
     def renkei(*args: str) -> str:
