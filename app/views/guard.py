@@ -4,11 +4,35 @@ from common import configs, ledger
 from display import decisions_chart, labelled_bars, table
 
 from shared.guard.bundle import BundleError
+from shared.guard.explain import explanation_frame
+from shared.ledger import LedgerError
 from shared.release import load_alias
 from shared.reports import guard_activity
 from shared.reports.activity import online_activity
-from shared.reports.whatif import what_if
+from shared.reports.explained import explained_scores
+from shared.reports.whatif import what_if_explained
 from shared.trust.release_key import release_keys
+
+
+def explain_answer(answer: pd.Series, why: dict | None) -> None:
+    """One answer: the guard's decision and reasons beside what drove the model's answer."""
+    left, right = st.columns(2)
+    left.write(f"Decision: **{answer['decision']}**")
+    left.write("Rules that fired: " + (str(answer["reasons"] or "") or "none"))
+    if why is None:
+        right.write("No answer to explain (rejected).")
+        return
+    cls = f" for class {why['explained_class']}" if why.get("explained_class") else ""
+    right.write(
+        f"Explained by **{why['explained_by']}** ({why['method']}{cls}), in {why['scale']}: "
+        f"{why['bias']:.3g} (bias) + contributions = {why['raw']:.4g}"
+    )
+    if why.get("rule"):
+        right.write(f"Rule: {why['rule']}")
+    frame = explanation_frame(why)
+    labelled_bars(frame.iloc[:-2], "feature", "contribution")
+    table(frame, formats={"contribution": "{:+.3f}"}, key=f"why_{answer['row_id']}")
+
 
 NO_SHADOW = {
     "reasons": "none",
@@ -30,6 +54,19 @@ else:
     labelled_bars(top, "reason", "rows")
     st.subheader("Examples of corrected and fallback rows")
     table(examples, words={"reasons": "none"}, key="guard_examples")
+    st.subheader("Why this answer? (newest batch)")
+    try:
+        found = explained_scores(lg, release_keys(roles.identity, cfg.storage.data_root), 200)
+    except (BundleError, LedgerError, FileNotFoundError) as e:
+        st.error(f"Cannot explain the newest batch: {e}")
+    else:
+        answers = found.answers
+        if answers.empty:
+            st.info("The newest batch has no answers to explain.")
+        else:
+            pick = st.selectbox("Answer (row id)", answers["row_id"].tolist(), key="explain_row")
+            i = answers["row_id"].tolist().index(pick)
+            explain_answer(answers.iloc[i], found.explanations[i])
 st.subheader("Online traffic (renkei serve), beside the batches")
 per_day, recent = online_activity(cfg.storage.data_root)
 if per_day.empty:
@@ -68,7 +105,7 @@ with st.form("whatif"):
         st.caption("A nullable feature may be missing: tick its box to ask without it.")
     go = st.form_submit_button("Ask the guarded model", type="primary")
 if go:
-    out = what_if(guarded, cfg, row, missing)
+    out, why = what_if_explained(guarded, cfg, row, missing)
     if missing:
         st.write("Asked without: " + ", ".join(sorted(missing)))
     if cfg.task == "multiclass":  # the class, its probability, its set and every class's
@@ -87,5 +124,5 @@ if go:
             f"{cfg.target} ({dep.version})",
             "no answer" if pd.isna(out["prediction"]) else f"{out['prediction']:.1f}",
         )
-    st.write(f"Decision: **{out['decision']}**")
-    st.write("Rules that fired: " + (out["reasons"] or "none"))
+    st.subheader("Why this answer?")
+    explain_answer(out, why)

@@ -116,10 +116,22 @@ def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -
 @click.option("--batch", type=int, default=None, help="Scoring batch id (default: the newest).")
 @click.option("--rows", default=10, show_default=True, help="How many answers to show.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Each answer's feature contributions, computed now from the deployed bundle.",
+)
 @click.pass_obj
-def scores(obj: Ctx, batch: int | None, rows: int, as_json: bool) -> None:
-    """Answers of a scoring batch with their conformal intervals (intervals.coverage)."""
+def scores(obj: Ctx, batch: int | None, rows: int, as_json: bool, explain: bool) -> None:
+    """Answers of a scoring batch with their conformal intervals (intervals.coverage);
+    --explain: what drove each answer (the answering model's contributions per feature)."""
     from shared.reports import scored_with_intervals
+
+    if explain:
+        from .explain import show_explained
+
+        show_explained(obj, batch, rows, as_json)
+        return
 
     frame = scored_with_intervals(obj.ledger(), rows, batch)
     coverage = obj.project().intervals.coverage

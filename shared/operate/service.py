@@ -22,6 +22,8 @@ Each answer carries a request id and is captured by a separate writer process
 (shared.operate.capture: the request only queues it; /health counts what was written,
 dropped and sampled out); a shadow challenger attached beside the alias
 (shared.operate.capture_worker) answers in that process too, never in the response.
+``/predict?explain=true`` adds each answer's feature contributions (shared.guard.explain);
+they are returned, never captured.
 """
 
 import asyncio
@@ -35,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter
@@ -51,6 +53,24 @@ from shared.operate.workers import ServeSpec, WorkerBoard, heartbeat, merge
 from shared.trust.http import protect
 
 _BODY = Body(..., description="One row (an object) or many (a list of objects).")
+_EXPLAIN = Query(
+    False,
+    description="Add each answer's feature contributions (shared.guard.explain); costs more.",
+)
+
+
+class Explanation(BaseModel):
+    """What drove one answer: the answering model's contributions per feature, which add
+    up with ``bias`` to ``raw`` (its answer on ``scale``; see shared.model.explain)."""
+
+    explained_by: str  # the family that answered: the model, or the baseline on fallback
+    method: str  # tree_shap | integrated_gradients | rule
+    scale: str
+    explained_class: str | None = None  # multiclass: the predicted class
+    bias: float
+    raw: float
+    contributions: dict[str, float]  # feature -> contribution, largest first
+    rule: str | None = None  # the baseline: the rule the row met
 
 
 class Answer(BaseModel):
@@ -70,6 +90,8 @@ class Answer(BaseModel):
     reasons: list[str]
     model_version: str
     rules_version: str
+    # ?explain=true: what drove the answer (none for rejected rows)
+    explanation: Explanation | None = None
 
 
 class PredictResponse(BaseModel):
@@ -179,7 +201,9 @@ def predict_router(served: Served, caller: Any) -> APIRouter:
     worker = str(os.getpid())  # which worker answered: x-renkei-worker
 
     @router.post("/predict", response_model=PredictResponse)
-    async def predict(payload: Any = _BODY, who: str = caller) -> Response:
+    async def predict(
+        payload: Any = _BODY, who: str = caller, explain: bool = _EXPLAIN
+    ) -> Response:
         rows = request_rows(payload, served.max_rows, one, many)
         dep, model = served.holder.get()
         if model is None or dep is None:
@@ -202,6 +226,13 @@ def predict_router(served: Served, caller: Any) -> APIRouter:
             "rules_version": dep.rules_version,
             "predictions": answers,
         }
+        if explain:  # after the capture's offer: explanations are answered, never captured
+            from shared.guard.explain import explain_records
+
+            whys = explain_records(model, records, answers)
+            body["predictions"] = [
+                {**a, "explanation": w} for a, w in zip(answers, whys, strict=True)
+            ]
         return Response(
             orjson.dumps(body),
             media_type="application/json",

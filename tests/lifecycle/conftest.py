@@ -54,6 +54,7 @@ class Lived:
     request_ids: list[str] = field(default_factory=list)  # online answers served
     steps: list[str] = field(default_factory=list)  # what ran, in order
     seconds: float = 0.0
+    explained: dict = field(default_factory=dict)  # a /predict?explain=true reply (issue 28)
 
     def renkei(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
         """`renkei --project <folder> ARGS` as a user types it (a real process)."""
@@ -141,6 +142,21 @@ def _online(base: str, seed: int, rows: int, expect_shadow: str | None) -> pd.Da
     return labels
 
 
+def _explained(base: str) -> dict:
+    """One /predict?explain=true for a few generated orders (the first without its
+    nullable feature, the second with a basket the guard sends to the baseline)."""
+    g = generate_orders(
+        3, seed=41, bad_fraction=0.0, start=fresh_batch_start(), days=1, id_prefix="why-"
+    )
+    records = g.orders.drop(columns=["created_at"]).to_dict(orient="records")
+    records[0][GAP_FEATURE] = None
+    records[1]["basket_size"] = 55  # basket_plausible: fallback
+    with httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
+        reply = c.post("/predict?explain=true", json=records)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
 def _labels(data_root: Path, seed: int) -> str:
     [path] = sorted((data_root / "incoming").glob(f"score-*-seed{seed}-*.labels.parquet"))
     return str(path)
@@ -174,6 +190,7 @@ def live(tmp: Path, backend: str, url: str) -> Lived:
         wait_for_http(f"{base}/health", service)
         online = _online(base, 31, 30, None)
         life.request_ids += list(online["request_id"])
+        life.explained = _explained(base)  # a user asks why: the answers and what drove them
         online_csv = tmp / "online-labels-1.csv"
         online.to_csv(online_csv, index=False)
         life.renkei("feedback", _labels(life.data_root, 21), "--as", "ren")
