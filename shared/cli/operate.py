@@ -110,6 +110,12 @@ def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -
     )
     for status, ids in out.examples.items():
         click.echo(f"  {status}: e.g. {', '.join(ids)}")
+    for u in out.intervals:
+        click.echo(
+            f"interval quantile of {u.alias} ({u.version}): {u.old_quantile:.4g} -> "
+            f"{u.new_quantile:.4g} (factor {u.old_factor:.3f} -> {u.new_factor:.3f}) from "
+            f"{u.labels:,} labels, {u.covered / u.labels:.1%} inside their intervals"
+        )
 
 
 @cli.command()

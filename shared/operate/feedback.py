@@ -24,6 +24,7 @@ from shared.data.manifest import iter_frames
 from shared.data.rawread import read_raw
 from shared.data.validation import RawInputError
 from shared.ledger import FeedbackBatchRecord, FeedbackEntry, FeedbackStatus, Ledger
+from shared.ledger.intervals import IntervalUpdateRecord
 from shared.operate.captured import read_capture
 
 REQUEST_ID = "request_id"  # the labels' column naming an online answer's request
@@ -33,6 +34,8 @@ REQUEST_ID = "request_id"  # the labels' column naming an online answer's reques
 class FeedbackOutcome:
     batch: FeedbackBatchRecord
     examples: dict[str, list[str]]  # status -> a few row ids
+    # the aliases' adaptive interval updates these labels made (shared.operate.adapt)
+    intervals: tuple[IntervalUpdateRecord, ...] = ()
 
     @property
     def status(self) -> str:
@@ -142,11 +145,14 @@ def apply_feedback(
         online_req = req if hit_online is not None else None
         entries.append(FeedbackEntry(rid, kept, status, flagged, note, batch_id, online_req))
     batch = ledger.operations.record_feedback(source, entries, actor)
+    from shared.operate.adapt import adapt_after_feedback
+
+    updates = adapt_after_feedback(ledger, cfg, entries, batch.id, actor)  # interval quantiles
     examples: dict[str, list[str]] = {}
     for e in entries:
         if e.status != FeedbackStatus.ACCEPTED and len(examples.setdefault(e.status, [])) < 5:
             examples[e.status].append(e.row_id or "<empty id>")
-    return FeedbackOutcome(batch, examples)
+    return FeedbackOutcome(batch, examples, tuple(updates))
 
 
 @dataclass

@@ -228,7 +228,7 @@ def create_app(
 
     project = cfg or load_project()
     ledger = Ledger.open(ledger_url)
-    holder = AliasHolder(ledger, alias, check_every)
+    holder = AliasHolder(ledger, alias, check_every, project.intervals.adaptive.enabled)
     holder.refresh()
     # the capture writer process holds the shadow challenger, if any, and answers for it
     writer = writer_for(project, alias, ledger_url=ledger_url, check_every=check_every)
