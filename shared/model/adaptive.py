@@ -105,11 +105,13 @@ def label_scores(
         score = np.where(y > 0.5, 1.0 - p, p)
         always = (p >= threshold) == (y > 0.5)
     else:
-        scale = np.where(
-            by_model,
-            calibration.model.half_width(pred) / calibration.model.q,
-            calibration.baseline.half_width(pred) / calibration.baseline.q,
-        )
+        m, b = calibration.model, calibration.baseline
+        with np.errstate(invalid="ignore"):
+            scale = np.where(
+                by_model,
+                np.maximum(m.a + m.b * pred, m.floor),
+                np.maximum(b.a + b.b * pred, b.floor),
+            )
         score = np.abs(y - pred) / scale
         always = np.zeros(len(y), dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
