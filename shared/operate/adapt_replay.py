@@ -7,6 +7,7 @@ adaptation is the same answers' at the calibrated quantile. Nothing is written."
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from shared.config import ProjectConfig
@@ -29,7 +30,7 @@ def replay_batch(
     """Replay scoring batch ``batch``'s (default: the newest) answers labelled by
     ``labels`` (the id and target columns), ``every`` labels a delivery."""
     from shared.guard.bundle import load_deployed
-    from shared.operate.feedback import _label_values
+    from shared.operate.feedback import _in_range, _label_values
 
     batches = [b for b in ledger.operations.scoring_batches() if batch in (None, b.id)]
     if not batches:
@@ -44,8 +45,10 @@ def replay_batch(
     if cfg.task == "multiclass":
         cols += [f"p_{c}" for c in cfg.classes or []]
     answers = pd.concat(list(iter_frames(b.output_uri, cols)), ignore_index=True)
-    y = _label_values(labels[cfg.target], cfg)
-    keyed = pd.DataFrame({"row_id": labels[cfg.id_column].astype(str).to_numpy(), "value": y})
+    y = _label_values(labels[cfg.target], cfg).to_numpy(dtype=float)
+    ok = np.array([_in_range(v, cfg) for v in y], dtype=bool)  # as feedback keeps them
+    ids = labels[cfg.id_column].astype(str).to_numpy()
+    keyed = pd.DataFrame({"row_id": ids[ok], "value": y[ok]})
     joined = keyed.merge(answers.drop_duplicates("row_id"), on="row_id", how="inner")
     scores = scores_of(joined, joined["value"].to_numpy(float), cal, cfg)
     if not len(scores):

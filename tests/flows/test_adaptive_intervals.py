@@ -59,7 +59,9 @@ def _renkei(t, *args: str) -> str:
 def _deliver(t, tmp: Path, labels: pd.DataFrame, parts: int, name: str) -> None:
     """The labels in arrival order, ``parts`` deliveries through `renkei feedback`."""
     labels = labels.sort_values("delivered_at", kind="stable")
-    for i, chunk in enumerate(np.array_split(labels, parts)):
+    edges = np.linspace(0, len(labels), parts + 1).astype(int)
+    for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False)):
+        chunk = labels.iloc[a:b]
         path = tmp / f"{name}-{i}.csv"
         chunk.to_csv(path, index=False)
         out = _renkei(t, "feedback", str(path), "--as", "ren")
