@@ -68,6 +68,10 @@ def _deliver(t, tmp: Path, labels: pd.DataFrame, parts: int, name: str) -> None:
         assert "interval quantile of production" in out, out
 
 
+def _slower(labels: pd.DataFrame) -> pd.DataFrame:
+    return labels.assign(delivery_minutes=labels["delivery_minutes"] * 1.15)
+
+
 def _factor_used(batch_uri: str, cal: Calibration) -> np.ndarray:
     """Each model answer's interval half-width over the calibrated one for its answer."""
     out = pd.read_parquet(batch_uri)
@@ -84,17 +88,21 @@ def test_drifted_day_replay_feedback_score_flow_and_monitor(tmp_path: Path) -> N
     assert status == "successful", stdout + stderr
     # the protocol: the day's labelled answers in arrival order, 100 labels a delivery
     r = json.loads(_renkei(t, "intervals", "replay", str(labels_path), "--every", "100", "--json"))
-    print(
-        f"drifted day: coverage {r['without_adaptation']:.3f} without, {r['with_adaptation']:.3f} with"
-    )
+    print(f"drifted day: {r['without_adaptation']:.3f} without, {r['with_adaptation']:.3f} with")
     assert r["labels"] > 1500 and r["deliveries"] == -(-r["labels"] // 100)
-    assert r["without_adaptation"] < NOMINAL - 0.03  # the drift costs coverage
     assert abs(r["with_adaptation"] - NOMINAL) <= 0.02
-    text = _renkei(t, "intervals", "replay", str(labels_path))
+    # this test's model loses little on the generator's drift (about a point; the demo's
+    # model 6-7): the world changes further, every delivery takes 15% longer than it knows
+    slow_path = tmp_path / "slow.parquet"
+    _slower(pd.read_parquet(labels_path)).to_parquet(slow_path)
+    r = json.loads(_renkei(t, "intervals", "replay", str(slow_path), "--json"))
+    print(f"slower day: {r['without_adaptation']:.3f} without, {r['with_adaptation']:.3f} with")
+    assert r["without_adaptation"] < NOMINAL - 0.03  # the calibrated quantile under-covers
+    assert abs(r["with_adaptation"] - NOMINAL) <= 0.02
+    text = _renkei(t, "intervals", "replay", str(slow_path))
     assert "without adaptation" in text and "with" in text
     # the labels arrive for real: four deliveries, four recorded updates, in a chain
-    labels = pd.read_parquet(labels_path)
-    _deliver(t, tmp_path, labels, 4, "day3")
+    _deliver(t, tmp_path, pd.read_parquet(slow_path), 4, "day3")
     ups = t.ledger.intervals.updates("production")
     assert len(ups) == 4 and ups[0].old_factor == 1.0
     assert all(a.new_factor == b.old_factor for a, b in zip(ups, ups[1:], strict=False))
@@ -120,7 +128,7 @@ def test_drifted_day_replay_feedback_score_flow_and_monitor(tmp_path: Path) -> N
     assert np.median(_factor_used(second.output_uri, cal)) == pytest.approx(
         ups[-1].new_factor, rel=1e-2
     )
-    _deliver(t, tmp_path, pd.read_parquet(labels2), 4, "day4")
+    _deliver(t, tmp_path, _slower(pd.read_parquet(labels2)), 4, "day4")
     _, status, stdout, stderr = run_flow(MONITOR, t.project_path, window=1, retrain="none")
     assert status == "successful", stdout + stderr
     [report] = t.ledger.monitoring.reports()
