@@ -83,6 +83,7 @@ class ScoreFlow(FlowSpec):
             )
         self.deployment, self.shadow, self.raw = p.deployment, p.shadow, p.raw
         self.parts, self.out_prefix = p.parts, p.out_prefix
+        self.interval_factor = p.interval_factor  # adaptive intervals (shared.operate.adapt)
         self.peak_rss_mib = peak_rss_mib()
         self.next(self.score, foreach="parts")
 
@@ -90,11 +91,13 @@ class ScoreFlow(FlowSpec):
     def score(self):
         """Guarded answers for one partition, read from storage."""
         from shared.guard.bundle import load_deployed
+        from shared.operate.adapt import with_factor
         from shared.operate.scoring import score_partition
 
         with run_context(self.project, self.run_pathspec):
             keys = flow_release_keys(self.project)  # roles.yaml, frozen in the package
-            guarded = load_deployed(self.deployment, keys)  # verified in every task
+            # verified in every task; the intervals at the alias's adapted quantile
+            guarded = with_factor(load_deployed(self.deployment, keys), self.interval_factor)
             self.scored = score_partition(
                 guarded, self.input, self.out_prefix, self.run_pathspec, self.shadow, keys
             )

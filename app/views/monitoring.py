@@ -3,7 +3,7 @@ from common import configs, ledger
 from display import table
 
 from shared.monitor.shadow import shadow_evidence
-from shared.reports import monitoring_views, scored_with_intervals
+from shared.reports import interval_updates, monitoring_views, scored_with_intervals
 
 cfg, _, _ = configs()
 st.title("Monitoring")
@@ -34,7 +34,21 @@ else:
         f"Share of labelled answers inside their conformal interval: {last['coverage']:.1%} "
         f"in the newest report; alert below {last['alert below']:.0%} (nominal minus "
         f"{m.max_coverage_drop:.0%})."
+        + (
+            f" Without adaptation (the calibrated quantile) it would be "
+            f"{last['without adaptation']:.1%}."
+            if "without adaptation" in last
+            and last["without adaptation"] == last["without adaptation"]
+            else ""
+        )
     )
+updates = interval_updates(ledger())
+if not updates.empty:
+    st.caption(
+        "Adaptive intervals: each move of an alias's interval quantile from arriving labels "
+        "(config intervals.adaptive)"
+    )
+    st.dataframe(updates, hide_index=True, width="stretch")
 sample = scored_with_intervals(ledger())
 if not sample.empty:
     st.caption("Newest scored answers with their intervals")

@@ -3,6 +3,7 @@ import streamlit as st
 from common import configs, current_user, ledger
 
 from shared.operate.feedback import apply_feedback, can_give_feedback, scored_rows
+from shared.trust.release_key import release_keys
 
 cfg, roles, _ = configs()
 lg = ledger()
@@ -47,6 +48,7 @@ if send:
         flagged=True,
         note=note,
         scoring_batch=batch,
+        keys=release_keys(roles.identity, cfg.storage.data_root),
     )
     notes = {"duplicate": " (this row already had a label: the first one stands)"}
     show = st.success if out.status in ("accepted", "late") else st.warning

@@ -2,7 +2,7 @@
 
 ``main`` holds the group, its context and the entry point; one module per noun holds its
 commands (``data``, ``models``, ``release``, ``operate``, ``monitor``, ``app``, ``deploy``,
-``audit``, ``db``, ``keys``, ``tokens``); ``output`` prints every listing as a table or ``--json``.
+``audit``, ``db``, ``intervals``, ``keys``, ``tokens``); ``output`` prints every listing as a table or ``--json``.
 
 Layer: entry points (with shared.flowkit, flows/ and app/). May import every layer below:
 the pipeline (shared.pipeline), reports (shared.reports), the lifecycle, guard, model, ledger, data, config.
@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (registers the commands)
     data,
     db,
     deploy,
+    intervals,
     keys,
     models,
     monitor,

@@ -100,6 +100,7 @@ def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -
             path,
             obj.identity(user).member,
             scoring_batch=scoring_batch,
+            keys=obj.release_keys(),
         )
     except RawInputError as e:
         raise click.ClickException(str(e)) from None
@@ -110,6 +111,12 @@ def feedback(obj: Ctx, path: str, user: str | None, scoring_batch: int | None) -
     )
     for status, ids in out.examples.items():
         click.echo(f"  {status}: e.g. {', '.join(ids)}")
+    for u in out.intervals:
+        click.echo(
+            f"interval quantile of {u.alias} ({u.version}): {u.old_quantile:.4g} -> "
+            f"{u.new_quantile:.4g} (factor {u.old_factor:.3f} -> {u.new_factor:.3f}) from "
+            f"{u.labels:,} labels, {u.covered / u.labels:.1%} inside their intervals"
+        )
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .base import DEFAULT_PROJECT_PATH, _load, _Strict
+from .intervals import IntervalSettings
 from .memory import MemorySettings
 from .running import (
     RUNNING_ONLY,
@@ -120,13 +121,6 @@ class GateSettings(_Strict):
     min_improvement_over_champion: float = Field(0.0, ge=-1.0, lt=1.0)
     max_slice_regression: float = Field(0.0, ge=0.0)
     min_baseline_auc: float = Field(0.55, ge=0.5, lt=1.0)  # binary: a baseline must discriminate
-
-
-class IntervalSettings(_Strict):
-    """Conformal intervals (shared/model/conformal.py): the nominal coverage of every
-    answer's interval (regression) or prediction set (binary), calibrated at training."""
-
-    coverage: float = Field(0.9, gt=0.5, lt=1.0)
 
 
 class MonitoringSettings(_Strict):

@@ -52,6 +52,20 @@ class GuardedModel:
         self._contracts_at = 0.0
         self.plan = Plan(cfg, rules, envelope, model, baseline, calibration)
 
+    def with_calibration(self, calibration: Calibration | None) -> GuardedModel:
+        """The same model and rules answering with ``calibration`` (adaptive intervals:
+        shared.model.adaptive moves the quantile between retrainings)."""
+        return GuardedModel(
+            self.model,
+            self.baseline,
+            self.cfg,
+            self.rules,
+            self.envelope,
+            self.model_version,
+            self.rules_version,
+            calibration,
+        )
+
     # contracts anchor "not in the future" at a time: refresh them once a minute
     def _current_contracts(self) -> Contracts:
         if self._contracts is None or time.monotonic() - self._contracts_at > 60:

@@ -18,6 +18,7 @@ from shared.ledger.vocab import LedgerError
 if TYPE_CHECKING:
     from shared.ledger.audit import AuditRepository
     from shared.ledger.datasets import DatasetRepository
+    from shared.ledger.intervals import IntervalRepository
     from shared.ledger.monitoring import MonitoringRepository
     from shared.ledger.operations import OperationsRepository
     from shared.ledger.registry import RegistryRepository
@@ -35,13 +36,14 @@ REPOSITORIES = (
     "releases",
     "operations",
     "monitoring",
+    "intervals",
     "audit",
 )
 
 
 class Ledger:
     """Records lineage and who did what: ``.runs .datasets .registry .releases .operations
-    .monitoring .audit .trust``, one per aggregate. Open with :meth:`open`.
+    .monitoring .intervals .audit .trust``, one per aggregate. Open with :meth:`open`.
 
     Each repository is made (and its module imported) on first use, so a process that
     reads only aliases (the scoring service) loads only those modules."""
@@ -89,6 +91,13 @@ class Ledger:
         from shared.ledger.monitoring import MonitoringRepository
 
         return self._made(MonitoringRepository(self.engine))
+
+    @cached_property
+    def intervals(self) -> IntervalRepository:
+        """Adaptive interval updates (shared.model.adaptive) per alias."""
+        from shared.ledger.intervals import IntervalRepository
+
+        return self._made(IntervalRepository(self.engine))
 
     @cached_property
     def audit(self) -> AuditRepository:

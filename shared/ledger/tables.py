@@ -269,6 +269,27 @@ class MonitoringReport(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class IntervalUpdate(Base):
+    """One adaptive update of an alias's interval quantile (revision 0008): the labels of a
+    feedback batch that its deployment answered moved the factor on the calibrated quantile."""
+
+    __tablename__ = "interval_updates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alias: Mapped[str] = mapped_column(String(100))
+    deployment_id: Mapped[int] = mapped_column(Integer, ForeignKey("deployments.id"))
+    model_id: Mapped[int] = mapped_column(Integer)
+    feedback_batch_id: Mapped[int | None] = mapped_column(Integer)
+    labels: Mapped[int] = mapped_column(Integer)
+    covered: Mapped[int] = mapped_column(Integer)  # labels the old quantile's intervals held
+    old_factor: Mapped[float] = mapped_column(Float)
+    new_factor: Mapped[float] = mapped_column(Float)
+    old_quantile: Mapped[float] = mapped_column(Float)  # the model's: calibrated q * factor
+    new_quantile: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_interval_updates_alias", "alias", "deployment_id"),)
+
+
 # shared.trust's tables (revision 0006): signatures of decisions, API tokens
 
 

@@ -24,6 +24,7 @@ from shared.data.validation import RawInputError, check_rows
 from shared.ledger import Ledger, ModelVersionRecord
 from shared.model.conformal import CALIBRATION_FILE, Calibration
 from shared.model.drift import ReferenceProfile
+from shared.monitor.adaptive import STATIC_KIND, check_static_coverage
 from shared.monitor.checks import (
     Check,
     Verdict,
@@ -72,7 +73,7 @@ class MonitoringResult:
         if len(drifted) >= cfg.monitoring.min_drifted_features:
             reasons.append(f"data drift in {len(drifted)} features: {', '.join(drifted)}")
         for c in self.checks:
-            if c.kind != "data_drift" and c.verdict == Verdict.ALERT:
+            if c.kind not in ("data_drift", STATIC_KIND) and c.verdict == Verdict.ALERT:
                 reasons.append(f"{c.name}: {c.detail}")
         return reasons
 
@@ -179,7 +180,8 @@ def monitor(ledger: Ledger, cfg: ProjectConfig, window: int | None = None) -> Mo
     class_mix = check_class_mix(ref, answered, m)  # multiclass: the predicted class mix
     if cfg.task == "multiclass":  # the prediction sets' coverage
         intervals = check_set_coverage(labelled(answered, labels), nominal_coverage(model), cfg)
-    checks = [*drift, prediction, class_mix, performance, guard, intervals]
+    static = check_static_coverage(labelled(answered, labels), model, cfg)  # no adaptation
+    checks = [*drift, prediction, class_mix, performance, guard, intervals, static]
     result.checks = [c for c in checks if c is not None]
     return result
 

@@ -23,7 +23,9 @@ from shared.data import storage
 from shared.data.manifest import iter_frames
 from shared.data.rawread import read_raw
 from shared.data.validation import RawInputError
+from shared.guard.bundle_sign import ReleaseKeys
 from shared.ledger import FeedbackBatchRecord, FeedbackEntry, FeedbackStatus, Ledger
+from shared.ledger.intervals import IntervalUpdateRecord
 from shared.operate.captured import read_capture
 
 REQUEST_ID = "request_id"  # the labels' column naming an online answer's request
@@ -33,6 +35,8 @@ REQUEST_ID = "request_id"  # the labels' column naming an online answer's reques
 class FeedbackOutcome:
     batch: FeedbackBatchRecord
     examples: dict[str, list[str]]  # status -> a few row ids
+    # the aliases' adaptive interval updates these labels made (shared.operate.adapt)
+    intervals: tuple[IntervalUpdateRecord, ...] = ()
 
     @property
     def status(self) -> str:
@@ -99,9 +103,12 @@ def apply_feedback(
     flagged: bool = False,
     note: str = "",
     scoring_batch: int | None = None,
+    *,
+    keys: ReleaseKeys,
 ) -> FeedbackOutcome:
     """Match labels to scored rows by id within one scoring batch, give each a status,
-    record all of them. ``scoring_batch``: the batch the labels were delivered for;
+    record all of them (and move each alias's interval quantile: its bundle verified with
+    the release ``keys``, as every load is). ``scoring_batch``: the batch the labels were delivered for;
     without it, each id's newest scoring batch (or an online answer, see the module)."""
     idc, target = cfg.id_column, cfg.target
     missing = [c for c in (idc, target) if c not in labels.columns]
@@ -142,11 +149,16 @@ def apply_feedback(
         online_req = req if hit_online is not None else None
         entries.append(FeedbackEntry(rid, kept, status, flagged, note, batch_id, online_req))
     batch = ledger.operations.record_feedback(source, entries, actor)
+    from shared.operate.adapt import adapt_after_feedback
+
+    updates = adapt_after_feedback(
+        ledger, cfg, entries, batch.id, actor, keys
+    )  # interval quantiles
     examples: dict[str, list[str]] = {}
     for e in entries:
         if e.status != FeedbackStatus.ACCEPTED and len(examples.setdefault(e.status, [])) < 5:
             examples[e.status].append(e.row_id or "<empty id>")
-    return FeedbackOutcome(batch, examples)
+    return FeedbackOutcome(batch, examples, tuple(updates))
 
 
 @dataclass

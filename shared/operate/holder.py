@@ -42,11 +42,24 @@ class AliasHolder:
     and its OpenSSF signature by a release key in ``keys`` (roles.yaml).
     """
 
-    def __init__(self, ledger: Ledger, alias: str, check_every: float, keys: ReleaseKeys) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        alias: str,
+        check_every: float,
+        keys: ReleaseKeys,
+        adaptive: bool = True,
+    ) -> None:
         self.ledger, self.alias, self.check_every = ledger, alias, check_every
         self.keys = keys
         self.deployment: DeploymentRecord | None = None
         self.model: GuardedModel | None = None
+        # adaptive intervals (shared.operate.adapt): the bundle's model as loaded, and the
+        # interval update it answers with (None: the calibrated quantile)
+        self.adaptive = adaptive
+        self.loaded: GuardedModel | None = None
+        self.update_id: int | None = None
+        self.factor = 1.0
         self.failure: Failure | None = None
         self.lock = threading.Lock()  # one refresh at a time
         self._stop = threading.Event()
@@ -89,6 +102,7 @@ class AliasHolder:
             return
         if self.deployment is not None and dep.id == self.deployment.id:
             self.failure = None
+            self._adapt()
             return
         if self.failure is not None and self.failure.deployment_id == dep.id:
             return  # already refused: keep serving the last good one
@@ -100,6 +114,25 @@ class AliasHolder:
             self.failure = Failure(dep.id, dep.version, one_line(e))
             return
         self.deployment, self.model, self.failure = dep, model, None
+        self.loaded, self.update_id, self.factor = model, None, 1.0
+        self._adapt()
+
+    def _adapt(self) -> None:
+        """Answer with the alias's newest interval update (checked with the alias, so it
+        reaches requests within ``check_every``); an unreadable ledger keeps the last one."""
+        if not self.adaptive or self.deployment is None or self.loaded is None:
+            return
+        try:
+            last = self.ledger.intervals.latest(self.alias, self.deployment.id)
+        except (LedgerError, SQLAlchemyError):
+            return
+        uid = None if last is None else last.id
+        if uid == self.update_id:
+            return
+        from shared.operate.adapt import with_factor
+
+        self.factor = 1.0 if last is None else last.new_factor
+        self.model, self.update_id = with_factor(self.loaded, self.factor), uid
 
     def state(
         self, snapshot: tuple[DeploymentRecord | None, GuardedModel | None] | None = None
@@ -114,6 +147,8 @@ class AliasHolder:
             "status": status,
             "alias": self.alias,
             "model_version": dep.version if dep else None,
+            # adaptive intervals: the factor on the calibrated quantile, and its update
+            "intervals": {"factor": self.factor, "update": self.update_id},
         }
         if failure is not None:
             f = failure

@@ -262,7 +262,7 @@ def create_app(
     identity = identity or IdentitySettings()
     keys = release_keys(identity, project.storage.data_root)  # what every load verifies
     ledger = Ledger.open(ledger_url)
-    holder = AliasHolder(ledger, alias, check_every, keys)
+    holder = AliasHolder(ledger, alias, check_every, keys, project.intervals.adaptive.enabled)
     holder.refresh()
     # the capture writer process holds the shadow challenger, if any, and answers for it
     writer = writer_for(project, alias, ledger_url=ledger_url, check_every=check_every, keys=keys)

@@ -31,6 +31,9 @@ class ScoringPlan:
     raw: LandedRaw
     parts: list[Partition]
     out_prefix: str
+    # adaptive intervals: the factor on the calibrated quantile the batch answers with
+    # (the alias's newest interval update when planned; shared.operate.adapt)
+    interval_factor: float = 1.0
 
 
 def plan(
@@ -54,6 +57,7 @@ def plan(
     from shared.data.ingest import generate_raw, generator_settings, land_raw
     from shared.data.partitions import plan_batch
     from shared.guard.bundle import load_deployed
+    from shared.operate.adapt import answered_with
     from shared.operate.scoring import FRESH_DAYS, fresh_batch_start
     from shared.release.shadow import shadow_of
 
@@ -75,7 +79,8 @@ def plan(
     raw = land_raw(source, root)
     parts = plan_batch(raw, partition_rows or cfg.storage.partition_rows)
     out = storage.join(root, "scores", key)
-    return ScoringPlan(deployment, shadow_of(ledger, alias), raw, parts, out)
+    factor = answered_with(ledger, cfg, alias, deployment)
+    return ScoringPlan(deployment, shadow_of(ledger, alias), raw, parts, out, factor)
 
 
 def record(
@@ -110,11 +115,12 @@ def score(
     partition of ``source`` answered by ``alias`` (and its shadow, if one is attached), each
     bundle verified with the release ``keys``."""
     from shared.guard.bundle import load_deployed
+    from shared.operate.adapt import with_factor
     from shared.operate.scoring import score_partition
 
     key = flow_run.replace("/", "-")
     p = plan(ledger, cfg, key, alias, source, partition_rows=partition_rows, keys=keys)
-    guarded = load_deployed(p.deployment, keys)
+    guarded = with_factor(load_deployed(p.deployment, keys), p.interval_factor)
     scored = [
         score_partition(guarded, part, p.out_prefix, flow_run, p.shadow, keys) for part in p.parts
     ]

@@ -28,12 +28,14 @@ from .governance import (
     role_gaps,
     who_did_what,
 )
+from .intervals import IntervalUpdateRow, interval_updates
 from .lineage import EdgeRow, Graph, ModelRow, NodeRow, lineage_graph, models_frame
 
 __all__ = [
     "AuditRow",
     "CheckRow",
     "EdgeRow",
+    "IntervalUpdateRow",
     "Graph",
     "ModelRow",
     "MonitoringViews",
@@ -45,6 +47,7 @@ __all__ = [
     "filter_audit",
     "guard_activity",
     "interval_coverage",
+    "interval_updates",
     "lineage_graph",
     "maturity",
     "maturity_level",

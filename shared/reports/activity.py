@@ -11,6 +11,7 @@ from pandera.typing import Series
 
 from shared.data import storage
 from shared.ledger import Ledger
+from shared.monitor.adaptive import STATIC
 
 
 def guard_activity(
@@ -152,9 +153,14 @@ def interval_coverage(checks: pd.DataFrame) -> pd.DataFrame:
     """Empirical coverage of the answers' intervals per monitoring report (measured ones
     only) beside the floor under which it alerts (nominal minus max_coverage_drop)."""
     cov = checks[(checks["check"] == "interval_coverage") & checks["value"].notna()]
-    return cov.set_index("report")[["value", "threshold"]].rename(
+    out = cov.set_index("report")[["value", "threshold"]].rename(
         columns={"value": "coverage", "threshold": "alert below"}
     )
+    # adaptive intervals: the same labels at the calibrated quantile (shared.monitor.adaptive)
+    static = checks[(checks["check"] == STATIC) & checks["value"].notna()]
+    if not static.empty:
+        out["without adaptation"] = static.set_index("report")["value"].reindex(out.index)
+    return out
 
 
 def scored_with_intervals(ledger: Ledger, rows: int = 10, batch: int | None = None) -> pd.DataFrame:

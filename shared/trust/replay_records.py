@@ -1,6 +1,6 @@
 """Replay rules of the data and operation tables: datasets and validation reports, label
-batches, flow runs, scoring batches, feedback batches, monitoring reports and API tokens
-(what the flows, `renkei feedback` and `renkei tokens` write)."""
+batches, flow runs, scoring batches, feedback batches, monitoring reports, adaptive interval
+updates and API tokens (what the flows, `renkei feedback` and `renkei tokens` write)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from shared.ledger.tables import (
     Dataset,
     FeedbackBatch,
     FlowRun,
+    IntervalUpdate,
     LabelBatch,
     MonitoringReport,
     ScoringBatch,
@@ -192,6 +193,45 @@ def _token_entries(events: list[Event]) -> list[Item]:
     return list(tokens.values())
 
 
+_ADAPT = ("labels", "covered", "old_factor", "new_factor", "old_quantile", "new_quantile")
+
+
+def _intervals(s: Session) -> list[Item]:
+    return [
+        (
+            u.id,
+            u.id,
+            {
+                "alias": u.alias,
+                "deployment": u.deployment_id,
+                "version": f"v{u.model_id}",
+                "feedback_batch": u.feedback_batch_id,
+                **{k: getattr(u, k) for k in _ADAPT},
+                "actor": u.actor,
+            },
+        )
+        for u in rows_of(s, IntervalUpdate, IntervalUpdate.id)
+    ]
+
+
+def _interval_entries(events: list[Event]) -> list[Item]:
+    return [
+        (
+            e.id,
+            d.get("update"),
+            {
+                "alias": e.subject,
+                "deployment": d.get("deployment"),
+                "version": d.get("version"),
+                "feedback_batch": d.get("feedback_batch"),
+                **{k: d.get(k) for k in _ADAPT},
+                "actor": e.actor,
+            },
+        )
+        for e, d in events
+    ]
+
+
 RECORD_RULES: dict[str, Rule] = {
     "datasets": Rule(_datasets, _dataset_entries),
     "validation_reports": Rule(_reports, _report_entries),
@@ -201,4 +241,5 @@ RECORD_RULES: dict[str, Rule] = {
     "feedback_batches": Rule(_feedback, _feedback_entries),
     "monitoring_reports": Rule(_monitoring, _monitoring_entries),
     "api_tokens": Rule(_tokens, _token_entries),
+    "interval_updates": Rule(_intervals, _interval_entries),
 }

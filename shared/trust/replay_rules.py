@@ -48,6 +48,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "feedback.record": ("feedback_batches", "feedback"),
     "monitoring.report": ("monitoring_reports",),
     "retrain.triggered": ("monitoring_reports",),
+    # an alias's interval quantile moved by arriving labels (shared.model.adaptive)
+    "intervals.adapt": ("interval_updates",),
     "token.create": ("api_tokens",),
     "token.revoke": ("api_tokens",),
     # the keys' history (shared.trust.key_history): the entry is the record

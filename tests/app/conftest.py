@@ -59,7 +59,7 @@ def _populate_here(tmp: Path):
     url = f"sqlite:///{tmp / 'ledger.db'}"
     with TestClient(create_app(url, cfg=t.cfg, identity=t.roles.identity)) as c:
         t.request_ids = [c.post("/predict", json=row).json()["request_id"] for row in online]
-    apply_feedback(t.ledger, t.cfg, g.labels.iloc[:300], "labels.parquet", "ren")
+    apply_feedback(t.ledger, t.cfg, g.labels.iloc[:300], "labels.parquet", "ren", keys=t.keys)
     check(t.ledger, t.cfg, None, "MonitorFlow/test", "sora")
     return t
 

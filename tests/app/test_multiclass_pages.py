@@ -97,7 +97,7 @@ def populated(tmp_path_factory: pytest.TempPathFactory):
     with TestClient(create_app(cfg.storage.ledger_url, cfg=cfg, identity=roles.identity)) as c:
         answers = [c.post("/predict", json=row).json() for row in online]
     labels = g.labels[["order_id", "delivery_class"]].iloc[:600]
-    feedback = apply_feedback(ledger, cfg, labels, "labels.parquet", "ren")
+    feedback = apply_feedback(ledger, cfg, labels, "labels.parquet", "ren", keys=keys)
     result = check(ledger, cfg, None, "MonitorFlow/m1", "sora").result
     return project, version, answers, feedback, result
 

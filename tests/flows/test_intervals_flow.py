@@ -108,13 +108,13 @@ def test_monitor_flow_reports_coverage_and_alerts_when_it_drops(tmp_path: Path) 
     t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1, rows=6000)
     release(t.ledger, t.roles, t.cfg, t.rules, t.candidates[0])
     calm, _ = score(t, tmp_path, seed=61)
-    apply_feedback(t.ledger, t.cfg, labels_frame(calm), "calm.csv", "ren")
+    apply_feedback(t.ledger, t.cfg, labels_frame(calm), "calm.csv", "ren", keys=t.keys)
     _, status, stdout, stderr = run_flow(MONITOR, t.project_path, window=1, retrain="none")
     assert status == "successful", stdout + stderr
     # the world changes: every delivery now takes 12 minutes longer than the model knows
     late, _ = score(t, tmp_path, seed=62)
     slow = labels_frame(late).assign(delivery_minutes=lambda d: d["delivery_minutes"] + 12)
-    apply_feedback(t.ledger, t.cfg, slow, "slow.csv", "ren")
+    apply_feedback(t.ledger, t.cfg, slow, "slow.csv", "ren", keys=t.keys)
     _, status, stdout, stderr = run_flow(MONITOR, t.project_path, window=1, retrain="none")
     assert status == "successful", stdout + stderr
     first, second = t.ledger.monitoring.reports()

@@ -53,6 +53,11 @@ class Lived:
     retrained: str = ""  # the candidate the monitor's retraining made
     request_ids: list[str] = field(default_factory=list)  # online answers served
     steps: list[str] = field(default_factory=list)  # what ran, in order
+    # adaptive intervals: the update batch feedback made, the factor the service reported
+    # for it, and one answer's interval width before and after it
+    interval_update: int | None = None
+    served_factor: float | None = None
+    widths: tuple[float, float] = (0.0, 0.0)
     seconds: float = 0.0
     explained: dict = field(default_factory=dict)  # a /predict?explain=true reply (issue 28)
 
@@ -162,6 +167,43 @@ def _labels(data_root: Path, seed: int) -> str:
     return str(path)
 
 
+ADAPT_ROW = {
+    "order_id": "adapt-1",
+    "distance_km": 3.2,
+    "prep_minutes": 12.0,
+    "hour": 12,
+    "weekday": 2,
+    "courier_load": 5,
+    "rain": True,
+    "cuisine": "pizza",
+    "zone": "north",
+    "basket_size": 3,
+}
+
+
+def _one_answer(base: str) -> dict:
+    with httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
+        return c.post("/predict", json=ADAPT_ROW).json()["predictions"][0]
+
+
+def _adapted(life: Lived, base: str, before: dict) -> None:
+    """Feedback recorded an interval update: wait (10 s at most: the alias check is 1 s)
+    until the service reports it, then answer the same row again."""
+    [update] = life.ledger.intervals.updates("production")
+    life.interval_update = update.id
+    deadline = time.time() + 10
+    with httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
+        while (got := c.get("/version").json()["intervals"])["update"] != update.id:
+            assert time.time() < deadline, got
+            time.sleep(0.1)
+    life.served_factor = got["factor"]
+    after = _one_answer(base)
+    life.widths = (
+        before["interval_high"] - before["interval_low"],
+        after["interval_high"] - after["interval_low"],
+    )
+
+
 def live(tmp: Path, backend: str, url: str) -> Lived:
     """Run the whole lifecycle once; every step asserts that it succeeded."""
     started = time.time()
@@ -193,7 +235,9 @@ def live(tmp: Path, backend: str, url: str) -> Lived:
         life.explained = _explained(base)  # a user asks why: the answers and what drove them
         online_csv = tmp / "online-labels-1.csv"
         online.to_csv(online_csv, index=False)
+        before = _one_answer(base)
         life.renkei("feedback", _labels(life.data_root, 21), "--as", "ren")
+        _adapted(life, base, before)  # the labels moved the quantile: the service uses it
         life.renkei("feedback", str(online_csv), "--as", "ren")
 
         life.flow(INGEST, rows=4000, seed=12, drift=1.0, bad_fraction=0.02)

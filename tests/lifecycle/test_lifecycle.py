@@ -263,3 +263,20 @@ def test_answers_are_explained_over_http_and_for_scored_batches(lived: Lived) ->
         assert e["explained_by"] == ("baseline" if r["decision"] == "fallback" else "xgboost")
         if r["decision"] == "model":  # the very answer of that raw row
             assert abs(e["raw"] - r["prediction"]) <= 0.05 + 1e-9, r
+
+
+def test_feedback_moved_the_interval_quantile_and_the_service_answered_with_it(
+    lived: Lived,
+) -> None:
+    """Adaptive intervals: the batch labels moved production's quantile (recorded with its
+    audit entry: `renkei audit verify` above replays it), and the service's next answer
+    carried the new quantile."""
+    ups = lived.ledger.intervals.updates("production")
+    first = next(u for u in ups if u.id == lived.interval_update)
+    assert first.labels > 0 and first.old_factor == 1.0 and first.new_factor != 1.0
+    assert first.new_quantile == pytest.approx(first.old_quantile * first.new_factor)
+    assert lived.served_factor == first.new_factor
+    before, after = lived.widths
+    assert after / before == pytest.approx(first.new_factor, rel=1e-6)
+    entries = [e for e in lived.ledger.audit.entries() if e.action == "intervals.adapt"]
+    assert len(entries) == len(ups) >= 2  # batch labels, then the online answers' labels

@@ -32,7 +32,7 @@ def test_feedback_edge_cases_are_all_kept_and_reported(live, tmp_path: Path) -> 
         }
     )
     sent = pd.concat([lab.iloc[:100], extra], ignore_index=True)
-    out = apply_feedback(t.ledger, t.cfg, sent, "file-1", "ren")
+    out = apply_feedback(t.ledger, t.cfg, sent, "file-1", "ren", keys=t.keys)
     b = out.batch
     assert b.rows == 105 == b.accepted + b.late + b.duplicates + b.unknown + b.invalid
     # row 0 again in the same file: duplicate; rows 1 and 2: already labelled -> duplicate,
@@ -46,7 +46,7 @@ def test_feedback_edge_cases_are_all_kept_and_reported(live, tmp_path: Path) -> 
     assert "nobody-knows-me" in out.examples["unknown"]
     assert "<empty id>" in out.examples["invalid"]
     # the first label stands: a second delivery of the same file is all duplicates
-    again = apply_feedback(t.ledger, t.cfg, lab.iloc[:100], "file-2", "ren").batch
+    again = apply_feedback(t.ledger, t.cfg, lab.iloc[:100], "file-2", "ren", keys=t.keys).batch
     assert again.accepted == 0 and again.duplicates == 100 - _missing_ids(g, 100)
     labelled = t.ledger.operations.labelled_rows()
     assert len(labelled) == b.accepted and labelled["value"].ge(1).all()
@@ -58,6 +58,7 @@ def test_feedback_edge_cases_are_all_kept_and_reported(live, tmp_path: Path) -> 
         "file-3",
         "ren",
         now=batch.created_at + timedelta(days=t.cfg.monitoring.late_feedback_days + 1),
+        keys=t.keys,
     ).batch
     assert late.late == 10 - _missing_ids(g, 210, 200) and late.accepted == 0
     assert len(t.ledger.operations.labelled_rows()) == b.accepted + late.late
@@ -87,7 +88,7 @@ def test_retrain_fires_on_drift_and_not_without(live, tmp_path: Path) -> None:
     rec = record(t.ledger, t.cfg, drifted, None, "sora")
     assert rec.retrain and t.ledger.monitoring.reports()[-1].reasons == reasons
     # with the labels in, performance on the drifted world is measured (and decays)
-    apply_feedback(t.ledger, t.cfg, labels_frame(g), "labels", "ren")
+    apply_feedback(t.ledger, t.cfg, labels_frame(g), "labels", "ren", keys=t.keys)
     with_labels = monitor(t.ledger, t.cfg, window=1)
     perf = next(c for c in with_labels.checks if c.name == "performance")
     assert perf.verdict in ("ok", "alert") and with_labels.label_coverage > 0.9

@@ -18,6 +18,7 @@ from shared.ledger import (
     ModelStatus,
     NewDeployment,
 )
+from shared.ledger.intervals import NewIntervalUpdate
 from shared.ledger.trust import TrustRecords
 from shared.trust.replay import replay
 from shared.trust.replay_rules import ACTIONS, RULES
@@ -61,6 +62,10 @@ def written(tmp_path: Path) -> tuple[Ledger, Path]:
     )
     entry = FeedbackEntry("o-1", 30.0, "accepted", scoring_batch_id=batch.id)
     lg.operations.record_feedback("labels.csv", [entry], "ren")
+    fb = lg.operations.feedback_batches()[-1].id
+    lg.intervals.record(
+        NewIntervalUpdate("production", 1, 2, fb, 1, 0, 1.0, 1.045, 1.6, 1.672), "ren"
+    )
     rep = lg.monitoring.record("MonitorFlow/1", "v2", [batch.id], 10, 0.1, [], True, ["d"], "x")
     lg.monitoring.set_retrain_run(rep.id, "TrainFlow/2", "x")
     TrustRecords(lg).create_token("ci", "sora")
@@ -104,6 +109,8 @@ def test_every_write_replays_and_every_action_written_is_in_the_table(written) -
         ("UPDATE feedback_batches SET accepted=0", "feedback_batches row 1 differs"),
         ("UPDATE monitoring_reports SET retrain_run=NULL", "monitoring_reports row 1 differs"),
         ("UPDATE api_tokens SET revoked_by=NULL", "api_tokens row 1 differs"),
+        ("UPDATE interval_updates SET new_factor=2.5", "interval_updates row 1 differs"),
+        ("DELETE FROM interval_updates", "interval_updates: audit entry"),
         ("DELETE FROM flow_runs", "flow_runs: audit entry"),
         ("UPDATE flow_runs SET status='failed'", "flow_runs row 1 differs"),
         (
