@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from .base import DEFAULT_PROJECT_PATH, _load, _Strict
-from .intervals import IntervalSettings
+from .intervals import AdaptiveSettings, IntervalSettings
 from .memory import MemorySettings
 from .running import (
     RUNNING_ONLY,
@@ -325,6 +325,10 @@ class ProjectConfig(_Strict):
         data["storage"]["partition_rows"] = self.storage.fixed_partition_rows()
         if self.training.memory == MemorySettings():  # the default: hashes stay
             del data["training"]["memory"]
+        # online adaptation moves served intervals, never what training makes (issue 28): its
+        # defaults leave the hash as it was
+        if self.intervals.adaptive == AdaptiveSettings():
+            del data["intervals"]["adaptive"]
         canonical = json.dumps(data, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
