@@ -66,7 +66,12 @@ def production_team(t: Trained, tmp: Path, names: tuple[str, ...]) -> dict[str, 
         out = renkei(t, "keys", "init", env=envs[name])
         assert out.exit_code == 0, out.output
         public[name] = out.output.strip().splitlines()[-1]
-    set_identity(t, public_keys=public)
+    # the release key that signs promoted bundles: the last member's (the operator's), a key
+    # file here since members reach no secret; its public half pinned for every load
+    out = renkei(t, "keys", "init", "--release", env=envs[names[-1]])
+    assert out.exit_code == 0, out.output
+    release = {"public": out.output.strip().splitlines()[-1]}
+    set_identity(t, public_keys=public, release_key=release)
     return envs
 
 
