@@ -75,7 +75,7 @@ def test_renkei_scores_explain_explains_the_batch_answers(tmp_path: Path) -> Non
     orders = g.orders.copy()
     orders.loc[orders.index[::7], "basket_size"] = 55  # basket_plausible: baseline answers
     orders.to_csv(src, index=False)
-    score(t.ledger, t.cfg, "ScoreFlow/test", "ren", str(src), partition_rows=300)
+    score(t.ledger, t.cfg, "ScoreFlow/test", "ren", str(src), partition_rows=300, keys=t.keys)
 
     def renkei(*args: str) -> str:
         out = CliRunner().invoke(cli, ["--project", str(t.project_path), "scores", *args])
