@@ -53,6 +53,7 @@ class Service:
     base: str
     proc: subprocess.Popen
     log: str
+    token: str  # a bearer token of the ledger it serves
     samples: dict[int, list[float]] = field(default_factory=lambda: {c: [] for c in LEVELS})
     seconds: dict[int, float] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0.0))
     lag_rows: int = 0
@@ -119,10 +120,12 @@ def _pending(base: str) -> int:
     return c["answers"] - c["written"] - c["dropped"] - c["sampled_out"]
 
 
-def start(name: str, cmd: list[str], cwd: Path, env: dict, port: int, workers: int) -> Service:
+def start(
+    name: str, cmd: list[str], cwd: Path, env: dict, port: int, workers: int, token: str
+) -> Service:
     log = tempfile.NamedTemporaryFile(prefix=f"bench-serve-{name}-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return Service(name, workers, f"http://127.0.0.1:{port}", proc, log.name)
+    return Service(name, workers, f"http://127.0.0.1:{port}", proc, log.name, token)
 
 
 def ready(s: Service) -> None:
@@ -141,10 +144,10 @@ def ready(s: Service) -> None:
         time.sleep(0.5)
 
 
-def turn(s: Service, n: int, auth: tuple[str, Path]) -> None:
+def turn(s: Service, n: int, body: Path) -> None:
     """One round's load on ``s`` at each concurrency, then its capture catches up."""
     for c in LEVELS:
-        took, wall = _hey(f"{s.base}/predict", n if c > 1 else max(1, n // 4), c, *auth)
+        took, wall = _hey(f"{s.base}/predict", n if c > 1 else max(1, n // 4), c, s.token, body)
         s.samples[c] += took
         s.seconds[c] += wall
     ended, lag = time.monotonic(), _pending(s.base)
@@ -164,49 +167,53 @@ def main() -> None:
     if shutil.which("hey") is None:
         sys.exit("bench_serve needs Debian's `hey`: apt-get update && apt-get install -y hey")
 
-    from shared.release import promote, review
-    from shared.release.shadow import attach
-    from tests.builders import build
+    from bench.serve_state import make
+    from shared.release import promote
     from tests.conftest import free_port
     from tests.service.test_http import ROW
 
     with tempfile.TemporaryDirectory() as tmp:
         print("training two models to serve (production and its shadow) ...", flush=True)
-        (Path(tmp) / "p").mkdir()
-        t = build(Path(tmp) / "p", f"sqlite:///{tmp}/ledger.db", runs=2)
-        v1, v2 = t.candidates
-        for v, who in ((v1, "kenji"), (v1, "yui"), (v2, "kenji"), (v2, "yui")):
-            review(t.ledger, t.roles, v, who, "ok", "approve")
-        promote(t.ledger, t.roles, t.cfg, t.rules, v1, "production", "sora", "bench", None)
-        attach(t.ledger, t.roles, t.cfg, t.rules, v2, "production", "sora", "bench", None)
+        t, url, token = make(Path(tmp) / "now")
+        v2 = t.candidates[1]
         body = Path(tmp) / "body.json"
         body.write_text(json.dumps([{**ROW, "order_id": f"b-{i}"} for i in range(ROWS)]))
-        auth = (t.ledger.trust.create_token("bench", "bench"), body)
-        env = {**os.environ, "RENKEI_LEDGER_URL": f"sqlite:///{tmp}/ledger.db"}
         serve = ["-m", "shared.cli", "--config", str(t.project_path), "serve", "--port"]
         services: list[Service] = []
         try:
             if args.before is not None:
-                port, py = free_port(), str(args.before / ".venv" / "bin" / "python")
-                # the older checkout is only read (no bytecode written into it)
-                old_env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
-                services.append(
-                    start("before", [py, *serve, str(port)], args.before, old_env, port, 1)
+                # the older checkout makes what it serves (bundles and ledger its code reads),
+                # and is only read (no bytecode written into it)
+                py = str(args.before / ".venv" / "bin" / "python")
+                old_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+                made = subprocess.run(
+                    [py, str(REPO / "bench" / "serve_state.py"), str(Path(tmp) / "before")],
+                    cwd=args.before,
+                    env=old_env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 )
+                old = json.loads(made.stdout.strip().splitlines()[-1])
+                port = free_port()
+                cmd = [py, *serve[:3], old["project"], *serve[4:], str(port)]
+                old_env["RENKEI_LEDGER_URL"] = old["ledger_url"]
+                services.append(start("before", cmd, args.before, old_env, port, 1, old["token"]))
+            env = {**os.environ, "RENKEI_LEDGER_URL": url}
             for w in (int(x) for x in args.workers.split(",")):
                 port = free_port()
                 cmd = [sys.executable, *serve, str(port), "--workers", str(w)]
-                services.append(start(f"now-{w}", cmd, REPO, env, port, w))
+                services.append(start(f"now-{w}", cmd, REPO, env, port, w, token))
             for s in services:
                 ready(s)
-                _hey(f"{s.base}/predict", 200, 8, *auth)  # warm-up
+                _hey(f"{s.base}/predict", 200, 8, s.token, body)  # warm-up
             load0 = os.getloadavg()
             per_round = max(1, args.requests // args.rounds)
             for r in range(args.rounds):
                 k = r % len(services)
                 for s in services[k:] + services[:k]:
                     print(f"round {r + 1}: {s.name}", flush=True)
-                    turn(s, per_round, auth)
+                    turn(s, per_round, body)
             load1 = os.getloadavg()
             memory = {s.name: _memory(s) for s in services}
             spread = {  # requests each worker answered (a socket per worker: the kernel's)

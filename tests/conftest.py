@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,11 @@ assert "metaflow" not in sys.modules, "tests/conftest.py must run before Metaflo
 METAFLOW_ROOT = tempfile.mkdtemp(prefix=f"renkei-metaflow-{os.getpid()}-")
 os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = METAFLOW_ROOT
 atexit.register(shutil.rmtree, METAFLOW_ROOT, ignore_errors=True)
+# ... and its own home folder: a key one test (or an earlier demo) left in ~/.renkei/keys is
+# never what another test reads out of dev mode, and no test writes to the real home
+HOME = tempfile.mkdtemp(prefix=f"renkei-home-{os.getpid()}-")
+os.environ["HOME"] = HOME
+atexit.register(shutil.rmtree, HOME, ignore_errors=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,6 +84,25 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=timeout)
+
+
+def until_health(base: str, ok: Callable[[dict], bool], timeout: float = 180) -> dict:
+    """Poll ``base``/health (a fresh connection each time: whichever worker accepts it
+    answers) until ``ok``; a connection the kernel had queued on a worker's socket when that
+    worker died is reset (its replacement binds a new socket): poll again."""
+    import httpx
+
+    deadline = time.time() + timeout
+    h: dict = {}
+    while True:
+        try:
+            h = httpx.get(f"{base}/health", timeout=30, trust_env=False).json()
+            if ok(h):
+                return h
+        except httpx.TransportError as e:
+            h = {"transport_error": repr(e)}
+        assert time.time() < deadline, h
+        time.sleep(0.2)
 
 
 def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:

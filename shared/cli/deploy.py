@@ -92,7 +92,7 @@ def deploy_aws(
         write_production_settings,
     )
     from shared.deploy.checks import apply_plan, production_plan
-    from shared.deploy.service import drain_problem, no_service_section
+    from shared.deploy.service import drain_problem, keep_alive_problem, no_service_section
 
     pset = obj.project_set()
     if "roles" in pset.defaults and not print_iam:  # the demo team never goes to production
@@ -119,6 +119,9 @@ def deploy_aws(
         raise click.ClickException(f"{aws_path}: {no_service_section()}")
     if service and (problem := drain_problem(pset.project, aws)):
         raise click.ClickException(f"{aws_path}: field 'service.stop_timeout_seconds': {problem}")
+    if service and (problem := keep_alive_problem(pset.project)):
+        where = pset.sources["project"]
+        raise click.ClickException(f"{where}: field 'service.keep_alive_seconds': {problem}")
     try:
         plan = production_plan(pset, aws, aws_path, allow_dev_mode)
     except ConfigError as e:

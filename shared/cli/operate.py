@@ -10,6 +10,9 @@ from shared.config.settings import ledger_url
 from .main import Ctx, cli
 from .output import show
 
+# the thread-pool sizes OpenMP (XGBoost, torch), OpenBLAS and MKL read when they load
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -48,6 +51,8 @@ def serve(obj: Ctx, host: str, port: int, alias: str, workers: int | None) -> No
     except LedgerError as e:
         raise click.ClickException(str(e)) from None
     n = workers or default_workers()
+    # before any math library loads here or in a worker (they read these once)
+    os.environ.update(dict.fromkeys(THREAD_VARS, str(cfg.service.threads)))
     board = tempfile.mkdtemp(prefix="renkei-serve-")
     spec = ServeSpec(os.path.abspath(obj.project_path), url, alias, n, board)
     os.environ.update(spec.environ())  # the workers read it (shared.operate.service.from_env)
@@ -59,6 +64,7 @@ def serve(obj: Ctx, host: str, port: int, alias: str, workers: int | None) -> No
         workers=n,
         log_level="info",
         timeout_graceful_shutdown=cfg.service.shutdown_seconds,
+        timeout_keep_alive=cfg.service.keep_alive_seconds,
         # a worker busy answering may be slow to answer the supervisor's ping
         timeout_worker_healthcheck=30,
     )

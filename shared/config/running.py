@@ -54,6 +54,15 @@ class ServiceSettings(_Strict):
     # on SIGTERM a worker stops accepting at once and gives the requests it holds this long
     # to finish (uvicorn's graceful shutdown); then its capture drains (capture.drain_seconds)
     shutdown_seconds: int = Field(10, ge=0)
+    # an idle keep-alive connection stays open this long: longer than the load balancer's
+    # idle timeout (an ALB's is 60 s), so the balancer closes idle connections, never the
+    # service under a request already on its way (that request would be reset: a 502)
+    keep_alive_seconds: int = Field(75, gt=0)
+    # math threads (OpenMP, BLAS, torch) in each worker and in its capture writer: the
+    # workers are the parallelism; a pool per process as wide as the machine oversubscribes
+    # the cores (bench_serve, 2 cores: 2 workers answered 0.55x one worker's requests/s with
+    # the libraries' defaults, 1.78x with 1 thread each)
+    threads: int = Field(1, gt=0)
 
 
 def _default(settings: type[_Strict], name: str) -> object:
@@ -83,6 +92,8 @@ class CaptureSettings(_Strict):
 RUNNING_ONLY = (
     ("service", "token_cache_seconds", _default(ServiceSettings, "token_cache_seconds")),
     ("service", "shutdown_seconds", _default(ServiceSettings, "shutdown_seconds")),
+    ("service", "keep_alive_seconds", _default(ServiceSettings, "keep_alive_seconds")),
+    ("service", "threads", _default(ServiceSettings, "threads")),
     ("capture", "drain_seconds", _default(CaptureSettings, "drain_seconds")),
     ("capture", "writer_restarts", _default(CaptureSettings, "writer_restarts")),
 )

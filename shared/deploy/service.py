@@ -78,6 +78,22 @@ def drain_problem(project: ProjectConfig, aws: AwsConfig) -> str | None:
     )
 
 
+ALB_IDLE_TIMEOUT_SECONDS = 60  # the load balancer's idle timeout (AWS's default; not changed)
+
+
+def keep_alive_problem(project: ProjectConfig) -> str | None:
+    """Why the service would close idle connections before the load balancer does (each
+    request the balancer sends as the service closes is reset: a 502); None when it won't."""
+    keep = project.service.keep_alive_seconds
+    if keep > ALB_IDLE_TIMEOUT_SECONDS:
+        return None
+    return (
+        f"keep_alive_seconds {keep} is not above the load balancer's idle timeout "
+        f"({ALB_IDLE_TIMEOUT_SECONDS} s): requests sent as the service closes an idle "
+        f"connection would get 502; set more than {ALB_IDLE_TIMEOUT_SECONDS}"
+    )
+
+
 def no_service_section() -> str:
     return (
         "no service: section in the aws settings: add one (config/aws.yaml shows every "

@@ -214,7 +214,8 @@ def task_env(venv_bin: str, aws_env: dict[str, str], endpoint: str) -> dict[str,
     """What a Batch container would have besides the job's own environment."""
     return {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": tempfile.gettempdir(),
+        # a home of its own (a container's), under the test process's (tests/conftest.py)
+        "HOME": tempfile.mkdtemp(prefix="task-home-", dir=os.environ.get("HOME")),
         "LANG": "C.UTF-8",
         **aws_env,
         "AWS_ENDPOINT_URL": endpoint,

@@ -452,9 +452,10 @@ def test_print_iam_grants_the_release_key_secret_to_the_operator_alone(
     assert "release-key" not in print_iam(tmp_path, aws_path)
 
 
-def _production_roles(roles: Path) -> None:
+def _production_roles(roles: Path, release_key: str | None = None) -> None:
     """The roles file as production needs it: dev mode off, S3 anchors, a public key for a
-    member of each required approval role, the ledger key pinned."""
+    member of each required approval role, the ledger key pinned, and the release key
+    (``release_key``: the public half of the key that signs; else a new one's)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from shared.guard.bundle_sign import new_private_key
@@ -470,7 +471,7 @@ def _production_roles(roles: Path) -> None:
         "provider": "aws",
         "public_keys": {data["members"][r][0]: key for r in required},
         "ledger_key": key,
-        "release_key": release_public(new_private_key()),
+        "release_key": release_key or release_public(new_private_key()),
         "anchors": {"store": "s3", "bucket": "renkei-anchors"},
     }
     roles.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -21,11 +21,20 @@ from click.testing import CliRunner
 
 from shared.cli import cli
 from shared.config import load_aws
+from shared.guard.bundle_sign import public_text
+from shared.trust.release_key import release_signer
 from tests.aws.conftest import AWS_TEST_ENV
 from tests.aws.emulator import dockerfile_env, task_env
 from tests.aws.test_deploy import _production_roles, aws_world, run_deploy
 from tests.builders import build, release
-from tests.conftest import REPO, free_port, stop_process, wait_for_http, write_project
+from tests.conftest import (
+    REPO,
+    free_port,
+    stop_process,
+    until_health,
+    wait_for_http,
+    write_project,
+)
 from tests.service.test_http import ROW
 
 SERVE_DOCKERFILE = REPO / "docker" / "Dockerfile.serve"
@@ -70,10 +79,17 @@ def service_world(endpoint: str, tmp: Path, **service: object) -> Path:
     return aws_world(endpoint, tmp, service=section)
 
 
-def deploy_service(endpoint: str, tmp: Path, monkeypatch: pytest.MonkeyPatch, *args: str):
-    """`renkei deploy aws --service ARGS` for the project (production-grade roles) in tmp."""
+def deploy_service(
+    endpoint: str,
+    tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    release_key: str | None = None,
+):
+    """`renkei deploy aws --service ARGS` for the project (production-grade roles) in tmp,
+    trusting ``release_key`` (a public release key) for the bundles it loads."""
     write_project(tmp)
-    _production_roles(tmp / "roles.yaml")  # no dev mode: a request needs a token
+    _production_roles(tmp / "roles.yaml", release_key)  # no dev mode: a request needs a token
     return run_deploy(endpoint, tmp, monkeypatch, "--service", *args, aws_path=tmp / "aws.yaml")
 
 
@@ -110,7 +126,10 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
     )
     s = load_aws(aws_path).service
     assert s is not None
-    out = deploy_service(moto_server, here, monkeypatch)
+    # the task trusts the release key that signs the promotion below (pinned in its roles.yaml)
+    signer = release_signer(trained.roles.identity, "s3://renkei-data/eta")
+    pinned = public_text(signer.private_pem)
+    out = deploy_service(moto_server, here, monkeypatch, release_key=pinned)
     assert re.search(r"endpoint\s+https://\S+ ", out.output), out.output
     ecs = boto3.client("ecs", endpoint_url=moto_server)
     [cluster] = ecs.describe_clusters(clusters=[s.cluster])["clusters"]
@@ -205,8 +224,10 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
                 return done.returncode == 0
 
             with httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
-                # nothing promoted yet: the ALB's check gets 200, the container's fails
-                assert c.get("/health").json()["status"] == "no_model"
+                # nothing promoted yet (once every worker is up: degraded before): the ALB's
+                # check gets 200, the container's fails
+                h = until_health(base, lambda h: h["workers_alive"] == h["workers_expected"])
+                assert h["status"] == "no_model", h
                 assert not healthy()
                 # promoted as in production (the bundle under the settings' S3 data root):
                 # the running task picks it up, and is healthy
@@ -214,11 +235,11 @@ def test_the_deployed_service_is_read_back_and_its_task_command_answers_with_a_t
                 prod = trained.cfg.model_copy(update={"storage": prod})
                 release(trained.ledger, trained.roles, prod, trained.rules, version)
                 deadline = time.monotonic() + 120
-                while c.get("/health").json()["model_version"] != version:
-                    assert time.monotonic() < deadline, "the task did not pick up the promotion"
+                while (h := c.get("/health").json())["model_version"] != version:
+                    assert time.monotonic() < deadline, f"the promotion was not picked up: {h}"
                     time.sleep(0.5)
-                health = c.get("/health").json()
-                assert (health["status"], health["model_version"]) == ("ok", version), health
+                # every worker (a busy one may show stale a moment): ok, with the version
+                until_health(base, lambda h: (h["status"], h["model_version"]) == ("ok", version))
                 assert healthy()
                 assert c.post("/predict", json=ROW).status_code == 401  # no token
                 bad = c.post("/predict", json=ROW, headers={"Authorization": "Bearer nope"})
@@ -404,6 +425,18 @@ def test_service_settings_that_could_not_serve_are_refused_in_one_line(
     assert out.exit_code != 0
     [line] = out.output.strip().splitlines()
     assert line.startswith(f"Error: {path}: field 'service") and problem in line, line
+
+
+def test_a_keep_alive_shorter_than_the_load_balancers_is_refused(tmp_path: Path) -> None:
+    project = write_project(tmp_path, service__keep_alive_seconds=60)
+    aws = str(REPO / "config" / "aws.yaml")
+    out = CliRunner().invoke(
+        cli, ["--config", str(project), "deploy", "aws", "--service", "--aws-config", aws]
+    )
+    assert out.exit_code != 0
+    [line] = out.output.strip().splitlines()
+    assert line.startswith(f"Error: {project}: field 'service.keep_alive_seconds'"), line
+    assert "not above the load balancer's idle timeout (60 s)" in line, line
 
 
 def test_service_needs_its_section(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ missing features, hot version switch."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 import sys
@@ -52,14 +53,38 @@ def start_service(project_path: Path, workers: int = 1) -> tuple[subprocess.Pope
     return proc, f"http://127.0.0.1:{port}", port
 
 
+def idle_connection_still_answers(port: int, idle: float) -> bool:
+    """One connection: /health, ``idle`` seconds of silence, /health again on the same socket.
+    False when the service closed it meanwhile (uvicorn's own keep-alive is 5 s)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", "/health")
+        first = conn.getresponse()
+        first.read()
+        sock = conn.sock
+        time.sleep(idle)
+        try:
+            conn.request("GET", "/health")
+            again = conn.getresponse()
+            again.read()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            return False
+        return conn.sock is sock and again.status == 200
+    finally:
+        conn.close()
+
+
 def test_service_answers_refuses_bad_requests_and_picks_up_promotions(tmp_path: Path) -> None:
     t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=2)
     v1, v2 = t.candidates
     _approve_and_promote(t, v1)
-    proc, base, _ = start_service(t.project_path)
+    proc, base, port = start_service(t.project_path)
     try:
-        wait_for_http(f"{base}/health", proc)
-        with httpx.Client(base_url=base, timeout=10, trust_env=False) as c:
+        wait_for_http(f"{base}/health", proc, timeout=180)
+        # an idle connection stays open past an ALB's 60 s idle timeout (service.
+        # keep_alive_seconds, 75): here, past uvicorn's own 5 s
+        assert idle_connection_still_answers(port, idle=7)
+        with httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
             health = c.get("/health").json()
             assert {k: health[k] for k in ("status", "alias", "model_version")} == {
                 "status": "ok",
@@ -109,7 +134,7 @@ def test_service_answers_refuses_bad_requests_and_picks_up_promotions(tmp_path: 
             )
             # promotion is picked up without a restart
             _approve_and_promote(t, v2)
-            deadline = time.time() + 10
+            deadline = time.time() + 120
             while c.get("/version").json()["model_version"] != v2:
                 assert time.time() < deadline, "service did not switch to the new version"
                 time.sleep(0.2)

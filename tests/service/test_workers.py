@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,7 @@ from click.testing import CliRunner
 
 from shared.cli import cli
 from shared.operate.captured import read_capture
-from tests.conftest import wait_for_http
+from tests.conftest import until_health, wait_for_http
 from tests.service.test_capture import served
 from tests.service.test_http import ROW, start_service
 
@@ -32,22 +31,6 @@ PHASE = 500  # requests before the move, during it, and after every worker repor
 def _health(base: str) -> dict:
     """/health over a fresh connection (whichever worker accepts it answers)."""
     return httpx.get(f"{base}/health", timeout=30, trust_env=False).json()
-
-
-def _until(base: str, ok: object, timeout: float = 180) -> dict:
-    """Poll /health until ``ok``; a connection the kernel had queued on a worker's socket
-    when that worker died is reset (its replacement binds a new socket): poll again."""
-    deadline = time.time() + timeout
-    h: dict = {}
-    while True:
-        try:
-            h = _health(base)
-            if ok(h):  # type: ignore[operator]
-                return h
-        except httpx.TransportError as e:
-            h = {"transport_error": repr(e)}
-        assert time.time() < deadline, h
-        time.sleep(0.2)
 
 
 async def _load(base: str, start: int, n: int) -> list[tuple[int, dict | None, str]]:
@@ -91,7 +74,7 @@ def test_two_workers_under_load_through_a_move_and_a_killed_capture_writer(
     proc, base, _ = start_service(t.project_path, workers=2)
     try:
         wait_for_http(f"{base}/health", proc, timeout=180)
-        h = _until(base, lambda h: h["status"] == "ok" and h["workers_alive"] == 2)
+        h = until_health(base, lambda h: h["status"] == "ok" and h["workers_alive"] == 2)
         assert {w["model_version"] for w in h["workers"]} == {v1}
 
         # before the move: production's version only
@@ -114,7 +97,7 @@ def test_two_workers_under_load_through_a_move_and_a_killed_capture_writer(
         victim, middle = asyncio.run(during())
         assert _versions(middle) <= {v1, v2}
         # every worker reports the move: from then on only the new version answers
-        _until(base, lambda h: {w["model_version"] for w in h["workers"]} == {v2})
+        until_health(base, lambda h: {w["model_version"] for w in h["workers"]} == {v2})
         after = asyncio.run(_load(base, 2 * PHASE, PHASE))
         assert _versions(after) == {v2}
 
@@ -126,7 +109,7 @@ def test_two_workers_under_load_through_a_move_and_a_killed_capture_writer(
             assert bad["status"] == "degraded" and not bad["capture"]["writer_running"]
         # every answer written, dropped or sampled out, across both workers
         answers = sum(len(b["predictions"]) for _, b, _ in before + middle + after)
-        total = _until(
+        total = until_health(
             base,
             lambda h: (
                 h["capture"]["answers"] == answers
@@ -138,7 +121,7 @@ def test_two_workers_under_load_through_a_move_and_a_killed_capture_writer(
 
         # the worker without a writer killed: shown dead, replaced by the supervisor
         os.kill(victim["pid"], signal.SIGKILL)
-        h = _until(
+        h = until_health(
             base,
             lambda h: (
                 h["workers_alive"] == 2

@@ -51,7 +51,11 @@ def test_release_keys_must_be_elliptic_curve_keys_not_ed25519() -> None:
     assert IdentitySettings(release_key="ecdsa:AAAA").release_key.public == "ecdsa:AAAA"
 
 
-def test_which_keys_a_load_trusts_in_dev_mode_and_out_of_it(tmp_path: Path) -> None:
+def test_which_keys_a_load_trusts_in_dev_mode_and_out_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # out of dev mode: ~/.renkei/keys
+    monkeypatch.delenv("RENKEI_KEY_DIR", raising=False)
     root = str(tmp_path / "data")
     dev = IdentitySettings(dev_mode=True)
     assert release_keys(dev, root).public == ()  # nothing made yet: nothing signed either
