@@ -151,7 +151,7 @@ def keys_rotate(obj: Ctx, ledger: bool, release: bool, claimed: str | None) -> N
     from shared.trust.rotation import KeyChangeError, rotate_ledger_key
 
     if release:
-        _release_rotate(obj)
+        _release_rotate(obj, claimed)
         return
 
     if not ledger:
@@ -198,14 +198,18 @@ def keys_revoke(
         click.echo(f"now take it out of roles.yaml identity.public_keys ({member})")
 
 
-def _release_rotate(obj: Ctx) -> None:
-    from shared.trust.release_key import rotate_release_key
+def _release_rotate(obj: Ctx, claimed: str | None) -> None:
+    from shared.trust.rotation import rotate_release_key_audited
 
+    who = obj.identity(claimed)
     try:
-        r = rotate_release_key(obj.roles().identity, obj.project().storage.data_root)
+        r = rotate_release_key_audited(
+            obj.ledger(), obj.roles().identity, obj.project().storage.data_root, who.label()
+        )
     except k.KeyError_ as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"rotated the release key in {r.store}: {k.key_id(r.old)} -> {k.key_id(r.new)}")
+    click.echo(f"recorded at audit entry {r.entry}, signed by both keys")
     if obj.roles().identity.release_key and obj.roles().identity.release_key.public:
         click.echo("in roles.yaml identity.release_key, set public to the new key and add the")
         click.echo("old one to previous (bundles it signed keep loading until re-promoted):")

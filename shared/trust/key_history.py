@@ -1,6 +1,6 @@
 """The history of the keys, recorded in the audit chain: which key signed when.
 
-Two audited actions, each an entry of the chain (hashed, anchored like every other):
+Three audited actions, each an entry of the chain (hashed, anchored like every other):
 
 - ``key.rotate`` (`renkei keys rotate --ledger`): the ledger key changes from ``old`` to
   ``new``. The entry holds a statement naming both, signed by both keys, so each vouches for
@@ -9,6 +9,9 @@ Two audited actions, each an entry of the chain (hashed, anchored like every oth
   not the ledger key of that moment links nothing. A key rotated away at entry R may sign
   anchors of entries up to R (the rotation entry itself is anchored by it); its anchors of
   later entries (a process that loaded it before the rotation) are not counted.
+- ``release_key.rotate`` (`renkei keys rotate --release`): the key that signs served bundles
+  changes from ``old`` to ``new`` (ECDSA public keys), in a statement both keys sign; one
+  signed otherwise is reported by `renkei audit verify`.
 - ``key.revoke`` (`renkei keys revoke MEMBER`): a member's public key is revoked, in a
   statement the revoking member signs with their own key. "As of their time" is the chain's
   order: a decision signed with that key verifies (against the
@@ -30,6 +33,7 @@ from shared.trust import keys
 
 ROTATE = "key.rotate"
 REVOKE = "key.revoke"
+RELEASE_ROTATE = "release_key.rotate"  # the release key (bundles), signed by both halves
 
 
 def rotation_statement(old: str, new: str, time: str) -> dict[str, Any]:
@@ -56,6 +60,7 @@ class Revocation:
 @dataclass
 class KeyHistory:
     ledger_keys: list[tuple[str, int | None]] = field(default_factory=list)  # (key, retired at)
+    release_rotations: list[tuple[int, str, str]] = field(default_factory=list)  # entry, old, new
     revocations: dict[str, Revocation] = field(default_factory=dict)  # by public key
     problems: list[str] = field(default_factory=list)
 
@@ -107,15 +112,38 @@ def _rotation(e: Any, d: dict[str, Any]) -> tuple[str, str] | str:
     return old, new
 
 
+def _release_rotation(h: KeyHistory, e: Any, d: dict[str, Any]) -> None:
+    """A release-key rotation entry: kept when both keys signed its statement."""
+    from shared.trust.release_key import statement_verifies
+
+    stmt = d.get("statement") or {}
+    old, new = stmt.get("old"), stmt.get("new")
+    if stmt.get("action") != RELEASE_ROTATE or not old or not new:
+        h.problems.append(f"audit entry {e.id}: a release key rotation without its statement")
+    elif not statement_verifies(old, stmt, d.get("old_signature", "")):
+        h.problems.append(
+            f"audit entry {e.id}: the release key rotation is not signed by the old key"
+        )
+    elif not statement_verifies(new, stmt, d.get("new_signature", "")):
+        h.problems.append(
+            f"audit entry {e.id}: the release key rotation is not signed by the new key"
+        )
+    else:
+        h.release_rotations.append((e.id, old, new))
+
+
 def key_history(entries: list[Any]) -> KeyHistory:
     """The key history in ``entries`` (audit entries in chain order: id, ts, actor, action,
     details as JSON)."""
     h = KeyHistory()
     current: str | None = None
     for e in entries:
-        if e.action not in (ROTATE, REVOKE):
+        if e.action not in (ROTATE, REVOKE, RELEASE_ROTATE):
             continue
         d = json.loads(e.details)
+        if e.action == RELEASE_ROTATE:
+            _release_rotation(h, e, d)
+            continue
         if e.action == REVOKE:
             key = d.get("public_key")
             if key and key not in h.revocations:

@@ -14,15 +14,21 @@ public half goes to ``identity.release_key.previous`` so bundles it signed keep 
 
 from __future__ import annotations
 
+import base64
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from shared.config.identity import IdentitySettings
-from shared.guard.bundle_sign import ReleaseKeys, new_private_key, public_text
+from shared.guard.bundle_sign import ReleaseKeys, new_private_key, public_pem, public_text
 from shared.trust import keys
-from shared.trust.keys import KeyError_
+from shared.trust.keys import KeyError_, canonical
 
 RELEASE_KEY_FILE = "release.ec.pem"
 PREVIOUS_FILE = "release.previous"  # dev mode: public halves rotated out, one a line
@@ -219,20 +225,61 @@ def release_signer(settings: IdentitySettings, data_root: str) -> ReleaseSigner:
     return ReleaseSigner(pem, trusted, store.describe())
 
 
+def sign_statement(private_pem: bytes, statement: Mapping[str, Any]) -> str:
+    """A release key's ECDSA (SHA-256) signature of a canonical statement, base64."""
+    key = serialization.load_pem_private_key(private_pem, None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise KeyError_("the release key is not an elliptic-curve key")
+    return base64.b64encode(key.sign(canonical(statement), ec.ECDSA(hashes.SHA256()))).decode()
+
+
+def statement_verifies(public: str, statement: Mapping[str, Any], signature: str) -> bool:
+    """Whether ``signature`` is the release key ``public``'s signature of ``statement``."""
+    try:
+        key = serialization.load_pem_public_key(public_pem(public))
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return False
+        key.verify(base64.b64decode(signature), canonical(statement), ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class ReleaseRotated:
     old: str
     new: str
     store: str
+    entry: int | None = None  # the audit entry that records it
 
 
-def rotate_release_key(settings: IdentitySettings, data_root: str) -> ReleaseRotated:
-    """Replace the release key by a new one where it lives. Bundles signed with the old one
+# what records a rotation between staging the new key and making it current: given the
+# statement and both keys' signatures of it, returns the audit entry
+Recorder = Callable[[dict[str, Any], str, str], int]
+
+
+def rotation_statement(old: str, new: str, time: str) -> dict[str, Any]:
+    """What both release keys sign when the first hands over to the second."""
+    return {"action": "release_key.rotate", "key": "release", "old": old, "new": new, "time": time}
+
+
+def rotate_release_key(
+    settings: IdentitySettings, data_root: str, record: Recorder | None = None, time: str = ""
+) -> ReleaseRotated:
+    """Replace the release key by a new one where it lives. ``record`` (the audit chain)
+    gets the rotation, signed by both keys, after the new key is staged and before it is
+    current: a failure there leaves the old key current. Bundles signed with the old one
     keep loading while its public half is in identity.release_key.previous (dev mode: kept
     in the key folder)."""
     store = release_key_store(settings, data_root)
-    old = public_text(store.load())
+    old_pem = store.load()
+    old = public_text(old_pem)
     pem = new_private_key()
+    new = public_text(pem)
     store.stage(pem)
+    entry = None
+    if record is not None:
+        stmt = rotation_statement(old, new, time)
+        entry = record(stmt, sign_statement(old_pem, stmt), sign_statement(pem, stmt))
     store.promote(old)
-    return ReleaseRotated(old, public_text(pem), store.describe())
+    return ReleaseRotated(old, new, store.describe(), entry)

@@ -55,6 +55,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     # the keys' history (shared.trust.key_history): the entry is the record
     "key.rotate": (),
     "key.revoke": (),
+    "release_key.rotate": (),
 }
 
 # tables covered by the chain only, and why

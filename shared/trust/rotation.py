@@ -1,6 +1,6 @@
-"""Changing keys, audited: rotating the ledger key, revoking a member's key.
+"""Changing keys, audited: rotating the ledger key or the release key, revoking a member's key.
 
-Both write an entry of the audit chain (shared.trust.key_history says how verification reads
+Each writes an entry of the audit chain (shared.trust.key_history says how verification reads
 them). A rotation stages the new key where the current one lives, records the rotation
 (signed by both keys) and only then makes the new key current, so a crash leaves either no
 rotation (the staged key unused; running it again stages another) or a recorded one whose
@@ -23,6 +23,7 @@ from shared.trust import keys
 from shared.trust.anchors import anchor_store, checkpoint
 from shared.trust.decisions import Signer
 from shared.trust.key_history import (
+    RELEASE_ROTATE,
     REVOKE,
     ROTATE,
     key_history,
@@ -30,6 +31,7 @@ from shared.trust.key_history import (
     rotation_statement,
 )
 from shared.trust.ledger_keys import ledger_key_store
+from shared.trust.release_key import ReleaseRotated, rotate_release_key
 
 
 class KeyChangeError(RenkeiError, ValueError):
@@ -153,3 +155,21 @@ def revoke_key(
     }
     ledger.audit.append(signer.identity.label(), REVOKE, member, details)
     return public, key_history(ledger.audit.entries()).revocations[public].entry
+
+
+def rotate_release_key_audited(
+    ledger: Ledger, settings: IdentitySettings, data_root: str, actor: str
+) -> ReleaseRotated:
+    """Replace the release key (shared.trust.release_key), the rotation recorded in the audit
+    chain before the new key is current: its statement names both public keys, signed by
+    both, so `renkei audit verify` shows who changed the key that signs served bundles, when,
+    and that the new key was handed over by the old one."""
+
+    def record(stmt: dict, old_signature: str, new_signature: str) -> int:
+        details = {"statement": stmt, "old_signature": old_signature}
+        ledger.audit.append(
+            actor, RELEASE_ROTATE, "release", details | {"new_signature": new_signature}
+        )
+        return ledger.audit.entries()[-1].id
+
+    return rotate_release_key(settings, data_root, record, utcnow().isoformat())

@@ -239,6 +239,33 @@ def test_unsigned_or_foreign_signed_bundles_and_an_unlisted_release_key_are_refu
     said = renkei(t, "keys", "rotate", "--release")
     new = said.strip().splitlines()[-2].removeprefix("new: ")
     assert keys_now(t).public == (new, old)
+    # audited: the chain names both keys, each signed the hand-over, and the chain verifies
+    [entry] = [e for e in t.ledger.audit.entries() if e.action == "release_key.rotate"]
+    stmt = json.loads(entry.details)["statement"]
+    assert (stmt["old"], stmt["new"]) == (old, new) and f"audit entry {entry.id}" in said
+    assert "chain OK" in renkei(t, "audit", "verify")
+    # a rotation entry the old key did not sign (appended as the ledger would) is reported
+    forged = new_private_key()
+    fake = {**stmt, "new": public_text(forged)}
+    from shared.trust.release_key import sign_statement
+
+    sig = sign_statement(forged, fake)
+    t.ledger.audit.append(
+        "mallory",
+        "release_key.rotate",
+        "release",
+        {"statement": fake, "old_signature": sig, "new_signature": sig},
+    )
+    verify = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "--config", str(t.project_path), "audit", "verify"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "RENKEI_LEDGER_URL": ""},
+        timeout=300,
+    )
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "the release key rotation is not signed by the old key" in verify.stderr
     load_deployed(dep, keys_now(t))
     renkei(t, "promote", v2, "--to", "production", "--as", "sora")
     load_deployed(t.ledger.releases.alias("production"), keys_now(t))
