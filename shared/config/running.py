@@ -47,6 +47,9 @@ class ServiceSettings(_Strict):
 
     max_body_bytes: int = Field(1_048_576, gt=0)
     max_rows: int = Field(1000, gt=0)
+    # rows one /predict?explain=true may ask to explain (each costs a contribution pass;
+    # bench/bench_explain.py): more get 413 with the limit
+    max_explain_rows: int = Field(100, gt=0)
     # seconds the service keeps each API token's ledger look-up in memory (valid -> its name;
     # unknown or revoked -> refused): a revoked token is refused, and a new one accepted,
     # within this long; 0 asks the ledger on every request
@@ -91,6 +94,7 @@ class CaptureSettings(_Strict):
 # hash stays what it was before they existed): (section, field, default)
 RUNNING_ONLY = (
     ("service", "token_cache_seconds", _default(ServiceSettings, "token_cache_seconds")),
+    ("service", "max_explain_rows", _default(ServiceSettings, "max_explain_rows")),
     ("service", "shutdown_seconds", _default(ServiceSettings, "shutdown_seconds")),
     ("service", "keep_alive_seconds", _default(ServiceSettings, "keep_alive_seconds")),
     ("service", "threads", _default(ServiceSettings, "threads")),

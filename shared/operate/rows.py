@@ -55,9 +55,14 @@ def row_model(cfg: ProjectConfig) -> type[BaseModel]:
 
 
 def request_rows(
-    payload: Any, max_rows: int, one: TypeAdapter[Any], many: TypeAdapter[Any]
+    payload: Any,
+    max_rows: int,
+    one: TypeAdapter[Any],
+    many: TypeAdapter[Any],
+    setting: str = "service.max_rows",
 ) -> list[Any]:
-    """The request's rows, validated: 422 on an empty list or a bad row, 413 over max_rows."""
+    """The request's rows, validated: 422 on an empty list or a bad row, 413 over max_rows
+    (``setting`` names the limit)."""
     if isinstance(payload, list):
         if not payload:
             raise RequestValidationError(
@@ -73,7 +78,7 @@ def request_rows(
             raise HTTPException(
                 413,
                 f"{len(payload):,} rows in one request, at most {max_rows:,} "
-                "(service.max_rows): split the request",
+                f"({setting}): split the request",
             )
     try:
         return (

@@ -113,6 +113,7 @@ class Served:
     row: type[BaseModel]  # one request row, from the served (or the active) project
     board: WorkerBoard | None = None  # the workers' states (renkei serve); None: this one only
     supervised: bool = False  # one of several workers under uvicorn's supervisor
+    max_explain_rows: int = 100  # rows one ?explain=true request may hold
 
 
 def own_state(served: Served) -> dict[str, Any]:
@@ -204,7 +205,11 @@ def predict_router(served: Served, caller: Any) -> APIRouter:
     async def predict(
         payload: Any = _BODY, who: str = caller, explain: bool = _EXPLAIN
     ) -> Response:
-        rows = request_rows(payload, served.max_rows, one, many)
+        if explain:
+            limit, setting = served.max_explain_rows, "service.max_explain_rows"
+            rows = request_rows(payload, limit, one, many, setting)
+        else:
+            rows = request_rows(payload, served.max_rows, one, many)
         dep, model = served.holder.get()
         if model is None or dep is None:
             raise HTTPException(503, f"no model serves '{served.alias}' yet")
@@ -270,7 +275,10 @@ def create_app(
     row = row_model(model.cfg if model is not None else project)
     board = WorkerBoard(spec.board, spec.workers) if spec is not None else None
     supervised = spec is not None and spec.workers > 1
-    served = Served(alias, holder, writer, project.service.max_rows, row, board, supervised)
+    limits = project.service
+    served = Served(
+        alias, holder, writer, limits.max_rows, row, board, supervised, limits.max_explain_rows
+    )
     app = FastAPI(
         title="Renkei scoring service",
         description=f"Guarded predictions from the '{alias}' deployment.",

@@ -34,7 +34,9 @@ def test_predict_explains_each_answer_only_when_asked(tmp_path: Path) -> None:
     [v] = t.candidates
     release(t.ledger, t.roles, t.cfg, t.rules, v)
     rows = [ROW, {**ROW, "basket_size": 55}, {**ROW, "distance_km": 55.0}]
-    with TestClient(create_app(url, cfg=t.cfg, identity=t.roles.identity)) as c:
+    limits = t.cfg.service.model_copy(update={"max_explain_rows": 3})
+    cfg = t.cfg.model_copy(update={"service": limits})
+    with TestClient(create_app(url, cfg=cfg, identity=t.roles.identity)) as c:
         plain = c.post("/predict", json=rows)
         assert plain.status_code == 200
         assert all("explanation" not in a for a in plain.json()["predictions"])  # off by default
@@ -44,6 +46,11 @@ def test_predict_explains_each_answer_only_when_asked(tmp_path: Path) -> None:
         got = c.post("/predict?explain=true", json=rows)
         assert got.status_code == 200, got.text
         answers = got.json()["predictions"]
+        # more rows than service.max_explain_rows: 413 naming it; the same rows plain: answered
+        over = c.post("/predict?explain=true", json=[*rows, ROW])
+        assert over.status_code == 413, over.text
+        assert "at most 3 (service.max_explain_rows)" in over.json()["detail"]
+        assert c.post("/predict", json=[*rows, ROW]).status_code == 200
     # the same answers as without explain, each with what drove it
     assert [{k: v for k, v in a.items() if k != "explanation"} for a in answers] == plain.json()[
         "predictions"
