@@ -31,6 +31,13 @@ assert "metaflow" not in sys.modules, "tests/conftest.py must run before Metaflo
 METAFLOW_ROOT = tempfile.mkdtemp(prefix=f"renkei-metaflow-{os.getpid()}-")
 os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = METAFLOW_ROOT
 atexit.register(shutil.rmtree, METAFLOW_ROOT, ignore_errors=True)
+# ... one math thread (OpenMP for XGBoost and torch, BLAS): pytest-xdist runs one process per
+# core, and a pool per process as wide as the machine oversubscribes the cores (the scoring
+# service measured 2 processes at 0.55x one with the libraries' defaults); set before torch
+# loads (pytest_configure), inherited by the flows and servers the tests start
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
 # ... and its own home folder: a key one test (or an earlier demo) left in ~/.renkei/keys is
 # never what another test reads out of dev mode, and no test writes to the real home
 HOME = tempfile.mkdtemp(prefix=f"renkei-home-{os.getpid()}-")
