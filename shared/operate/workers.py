@@ -162,7 +162,15 @@ def merge(own: dict[str, Any], others: list[dict[str, Any]], expected: int) -> d
 
 
 def _summary(w: dict[str, Any]) -> dict[str, Any]:
-    keep = ("pid", "status", "model_version", "deployment_id", "failed", "heartbeat_age_s")
+    keep = (
+        "pid",
+        "status",
+        "model_version",
+        "deployment_id",
+        "failed",
+        "heartbeat_age_s",
+        "intervals",  # the adaptive factor each worker answers with, and its update
+    )
     out = {k: w[k] for k in keep if k in w}
     shadow = w.get("shadow") or {}
     out["shadow_version"] = shadow.get("model_version")
