@@ -207,13 +207,21 @@ def measure(
     m["records_p50"], m["records_p99"] = single_row(guarded.predict_records, [record])
 
     with tempfile.TemporaryDirectory() as tmp:
+        from shared.config import load_project_set
         from shared.data import storage
         from shared.guard.bundle import describe, digest
+        from shared.guard.bundle_sign import sign_bundle, signature_uri
         from shared.ledger import Ledger, NewDeployment
+        from shared.trust.release_key import release_signer
         from tests.conftest import free_port
 
         bpath = Path(tmp) / "bundle.zip"
         bpath.write_bytes(bundle)
+        # signed as a promotion signs it, with the key the service (run in the repository,
+        # on config/'s project) trusts: its dev-mode key under the data root
+        roles = load_project_set(REPO / "config" / "project.yaml").roles
+        signer = release_signer(roles.identity, str(REPO / cfg.storage.data_root))
+        Path(signature_uri(str(bpath))).write_bytes(sign_bundle(bundle, signer.private_pem))
         url = f"sqlite:///{tmp}/l.db"
         ledger = Ledger.open(url, create=True)
         # a ledger whose production alias points at the bundle (as a promotion would leave it)
@@ -254,6 +262,8 @@ def measure(
                 "--ledger",
                 url,
                 "serve",
+                "--workers",
+                "1",
                 "--port",
                 str(p1),
             ],
