@@ -140,6 +140,33 @@ def run_child(task: str, work: Path, mode: str, rounds: int, epochs: int) -> dic
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_all(
+    sizes: list[int], part_rows: int, modes: list[str], tasks: list[str], rounds: int, epochs: int
+) -> dict[tuple[str, str, int], dict]:
+    """Each task's report (peak MiB, seconds) per (mode, task, training rows)."""
+    results: dict[tuple[str, str, int], dict] = {}
+    for rows in sizes:
+        with tempfile.TemporaryDirectory(prefix="renkei-trainmem-") as tmp:
+            work = Path(tmp)
+            print(f"generating {rows:,} rows ...", flush=True)
+            prepare(work, rows, part_rows)
+            for mode in modes:
+                for task in tasks:
+                    r = run_child(task, work, mode, rounds, epochs)
+                    results[(mode, task, rows)] = r
+                    print(f"{mode} {task} {rows:,}: {r}", flush=True)
+    return results
+
+
+def measure(sizes: tuple[int, ...] = (1_000_000, 5_000_000)) -> dict[str, dict[int, float]]:
+    """bench/bench_issue.py's row: each task's peak MiB per training rows (external)."""
+    found = run_all(list(sizes), 500_000, ["external"], list(TASKS), 20, 1)
+    out: dict[str, dict[int, float]] = {t: {} for t in TASKS}
+    for (_, task, n), r in found.items():
+        out[task][n] = r["peak_mib"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
@@ -157,17 +184,7 @@ def main() -> None:
         return
     from bench.common import write_table
 
-    results: dict[tuple[str, str, int], dict] = {}
-    for rows in a.rows:
-        with tempfile.TemporaryDirectory(prefix="renkei-trainmem-") as tmp:
-            work = Path(tmp)
-            print(f"generating {rows:,} rows ...", flush=True)
-            prepare(work, rows, a.part_rows)
-            for mode in a.modes:
-                for task in a.tasks:
-                    r = run_child(task, work, mode, a.rounds, a.epochs)
-                    results[(mode, task, rows)] = r
-                    print(f"{mode} {task} {rows:,}: {r}", flush=True)
+    results = run_all(a.rows, a.part_rows, a.modes, a.tasks, a.rounds, a.epochs)
     table = []
     lo, hi = min(a.rows), max(a.rows)
     for mode in a.modes:
