@@ -39,17 +39,23 @@ def _approve_and_promote(t, v: str) -> None:
     promote(t.ledger, t.roles, t.cfg, t.rules, v, "production", "sora", "test", "abc")
 
 
-def start_service(project_path: Path, workers: int = 1) -> tuple[subprocess.Popen, str, int]:
-    """`renkei serve --workers N` as a real process on a free port: (process, base URL, port)."""
+def start_service(
+    project_path: Path, workers: int = 1, log: Path | None = None
+) -> tuple[subprocess.Popen, str, int]:
+    """`renkei serve --workers N` as a real process on a free port: (process, base URL, port);
+    its output goes to ``log`` when given."""
     port = free_port()
+    sink = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (the process holds it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "--config", str(project_path), "serve"]
         + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=REPO,
         env={**os.environ, "RENKEI_LEDGER_URL": ""},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=sink,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
     )
+    if log:
+        sink.close()  # the child has its own descriptor
     return proc, f"http://127.0.0.1:{port}", port
 
 

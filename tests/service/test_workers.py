@@ -71,7 +71,8 @@ def test_two_workers_under_load_through_a_move_and_a_killed_capture_writer(
             cli, ["--project", str(t.project_path), "approve", v2, "--as", who, "--comment", "ok"]
         )
         assert out.exit_code == 0, out.output
-    proc, base, _ = start_service(t.project_path, workers=2)
+    log = tmp_path / "serve.log"
+    proc, base, _ = start_service(t.project_path, workers=2, log=log)
     try:
         wait_for_http(f"{base}/health", proc, timeout=180)
         h = until_health(base, lambda h: h["status"] == "ok" and h["workers_alive"] == 2)
@@ -132,6 +133,9 @@ def test_two_workers_under_load_through_a_move_and_a_killed_capture_writer(
         assert {w["model_version"] for w in h["workers"] if w["status"] == "ok"} == {v2}
         last = asyncio.run(_load(base, 3 * PHASE, 50))
         assert _versions(last) == {v2}
+    except Exception as e:  # what the service said, beside what failed (request logs left out)
+        said = [x for x in log.read_text().splitlines() if "/predict" not in x]
+        raise AssertionError(f"{e!r}; the service's log ends:\n" + "\n".join(said[-60:])) from e
     finally:
         proc.send_signal(signal.SIGTERM)  # stop accepting, drain capture, exit
         try:
