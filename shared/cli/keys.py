@@ -146,8 +146,9 @@ def _release_show(obj: Ctx, pem: bool) -> None:
 def keys_rotate(obj: Ctx, ledger: bool, release: bool, claimed: str | None) -> None:
     """Replace the ledger key by a new one where it lives (key file or secret), recorded in
     the audit chain and signed by both keys: anchors made with the old key keep verifying,
-    new ones are signed with the new key. With --release, the release key: bundles it
-    signed keep loading while its public half is listed in identity.release_key.previous."""
+    new ones are signed with the new key. With --release, the release key, recorded in the
+    audit chain too (signed by the old and the new release key): bundles it signed keep
+    loading while its public half is listed in identity.release_key.previous."""
     from shared.trust.rotation import KeyChangeError, rotate_ledger_key
 
     if release:

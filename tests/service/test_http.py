@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.cli.operate import THREAD_VARS
 from shared.release import promote, review
 from tests.builders import build
 from tests.conftest import REPO, free_port, stop_process, wait_for_http
@@ -50,13 +51,23 @@ def start_service(
         [sys.executable, "-m", "shared.cli", "--config", str(project_path), "serve"]
         + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=REPO,
-        env={**os.environ, "RENKEI_LEDGER_URL": ""},
+        # without the tests' own thread settings (tests/conftest.py): the service sets its own
+        env={k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+        | {"RENKEI_LEDGER_URL": ""},
         stdout=sink,
         stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
     )
     if log:
         sink.close()  # the child has its own descriptor
     return proc, f"http://127.0.0.1:{port}", port
+
+
+def _parent(proc_dir: Path) -> int | None:
+    """The parent pid of the process behind /proc/<pid> (None once it is gone)."""
+    try:
+        return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def idle_connection_still_answers(port: int, idle: float) -> bool:
@@ -90,6 +101,13 @@ def test_service_answers_refuses_bad_requests_and_picks_up_promotions(tmp_path: 
         # an idle connection stays open past an ALB's 60 s idle timeout (service.
         # keep_alive_seconds, 75): here, past uvicorn's own 5 s
         assert idle_connection_still_answers(port, idle=7)
+        # one math thread per process (service.threads), set before any library loads:
+        # what the processes the service started (its capture writer) were given
+        kids = [c for c in Path("/proc").glob("[0-9]*") if _parent(c) == proc.pid]
+        assert kids, "the service started no process (its capture writer)"
+        for kid in kids:
+            env = (kid / "environ").read_bytes().split(b"\0")
+            assert b"OMP_NUM_THREADS=1" in env and b"OPENBLAS_NUM_THREADS=1" in env, kid
         with httpx.Client(base_url=base, timeout=30, trust_env=False) as c:
             health = c.get("/health").json()
             assert {k: health[k] for k in ("status", "alias", "model_version")} == {
