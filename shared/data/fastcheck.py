@@ -85,6 +85,8 @@ class FastCheck:
         if t == "bool":
             if kind == "b":
                 return np.ones(n, dtype=bool), values
+            if kind == "O" and _all_of(values, (bool, np.bool_)):  # a request's JSON booleans
+                return np.ones(n, dtype=bool), values.astype(bool)
             return None
         if t == "timestamp":
             if kind == "O" and n and _all_of(values, (np.datetime64,)):

@@ -400,3 +400,25 @@ def test_the_plan_and_the_frame_path_agree_on_a_large_batch_with_xgboost(world) 
 def test_row_ids_of_any_type_agree_between_paths(world) -> None:
     frame = pd.concat([one_row(order_id=v) for v in ("a-1", None, np.nan, 5, 5.5, True)])
     assert_paths_agree(guarded(ConstantModel(40.0), world), frame.reset_index(drop=True))
+
+
+def test_a_json_request_row_takes_the_fast_path_for_every_feature(world) -> None:
+    """A row as the service receives it (JSON: ISO text, numbers, true/false) passes every
+    column's contract without the full coercion, with the answer the frame path gives."""
+    import json
+
+    from shared.data.contracts import build_contracts
+    from shared.data.fastcheck import fast_check
+    from shared.guard.rows import records_columns
+
+    row = one_row().assign(rain=True).iloc[0].to_dict()
+    record = json.loads(json.dumps(row, default=str))
+    contracts = build_contracts(CFG)
+    cols = records_columns([record], list(CFG.features))
+    slow = [n for n in CFG.features if fast_check(contracts, n).typed(cols.get(n), 1) is None]
+    assert slow == [], f"columns of a JSON row that take the full coercion: {slow}"
+    g = guarded(load_model(world[3].files, CFG), world)
+    answer = g.predict_records([record])[0]
+    frame = g.predict(pd.DataFrame([record]))
+    assert answer["decision"] == frame["decision"].iloc[0] == "model"
+    assert answer["prediction"] == pytest.approx(frame["prediction"].iloc[0])
