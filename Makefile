@@ -29,7 +29,10 @@ demo: setup  ## ingest, train, approve, promote, score a fresh drifted batch, tw
 
 # one worker per core (pytest-xdist; each has its own Metaflow datastore, PostgreSQL server
 # and trained-ledger templates); the slowest tests listed at the end: where suite time goes
+# Bytecode compiled once first: with PYTHONDONTWRITEBYTECODE set (as on CI machines) every
+# flow task and CLI process would otherwise compile the modules it imports (~0.1 s each).
 test: setup  ## the whole suite (unit, ledger on SQLite + PostgreSQL, flows, reliability)
+	$(PY) -m compileall -q -j 0 shared flows app scripts > /dev/null
 	$(BIN)/pytest -q -n auto --durations=25
 
 test-fast: setup
