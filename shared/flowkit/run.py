@@ -156,7 +156,15 @@ def share_cpus(deploy: Any, parallel: int) -> int:
 
 def peak_rss_mib() -> float:
     """This task's peak resident memory so far, MiB (a step stores it: the scale benchmark
-    reads the largest task's)."""
+    reads the largest task's). Linux's VmHWM, reset at exec: ``ru_maxrss`` would carry over
+    the resident size of the process that started the task (Metaflow's runtime)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:  # not Linux
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
