@@ -207,6 +207,7 @@ def measure(
     m["records_p50"], m["records_p99"] = single_row(guarded.predict_records, [record])
 
     with tempfile.TemporaryDirectory() as tmp:
+        from shared.cli.operate import THREAD_VARS
         from shared.config import load_project_set
         from shared.data import storage
         from shared.guard.bundle import describe, digest
@@ -278,7 +279,9 @@ def measure(
                 f"import uvicorn, bare_app; uvicorn.run(bare_app.app, host='127.0.0.1', port={p2}, log_level='warning')",
             ],
             p2,
-            penv,
+            # the math threads renkei serve gives its workers (service.threads), so that the
+            # ratio is the service's own work per request, not a thread setting
+            {**penv, **dict.fromkeys(THREAD_VARS, str(cfg.service.threads))},
         )
         try:
             m["http_runs"] = []
