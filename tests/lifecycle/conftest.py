@@ -286,6 +286,9 @@ def live(tmp: Path, backend: str, url: str) -> Lived:
     life.renkei("shadow", "--off", "--as", "sora", "--reason", "comparison done")
     for who in ("kenji", "yui"):
         life.renkei("approve", life.retrained, "--as", who, "--comment", f"{who}: shadow fine")
+    # the release key rotated (keys rotate --release): the promotion below signs with the new
+    # key; the rollback goes back to a bundle the old one signed, which must still load
+    life.renkei("keys", "rotate", "--release", "--as", "sora")
     life.renkei(
         "promote",
         life.retrained,

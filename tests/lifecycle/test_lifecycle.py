@@ -15,8 +15,12 @@ import streamlit as st  # before any Runner: Metaflow's vendored typing_extensio
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from shared.config import load_project_set
 from shared.data import storage
+from shared.guard.bundle_sign import public_pem
 from shared.operate.captured import read_capture
+from shared.release import load_alias
+from shared.trust.release_key import release_keys
 from tests.app.conftest import APP, PAGES
 from tests.lifecycle.conftest import GAP_FEATURE, Lived
 
@@ -56,6 +60,13 @@ def test_the_lifecycle_went_through_every_stage(lived: Lived) -> None:
     assert actions.index("key.rotate") < max(
         i for i, a in enumerate(actions) if a.startswith("alias.")
     ), "no decision was recorded after the rotation"
+    assert actions.count("release_key.rotate") == 1, (
+        "the release key's rotation is not in the chain"
+    )
+    promotions = [i for i, a in enumerate(actions) if a == "alias.promote"]
+    assert promotions[0] < actions.index("release_key.rotate") < promotions[-1], (
+        "the release key did not rotate between the first and the retrained promotion"
+    )
 
 
 def test_audit_verify_says_the_state_tables_agree_with_the_chain(lived: Lived) -> None:
@@ -163,22 +174,42 @@ def test_every_decision_carries_a_signature_that_verifies(lived: Lived) -> None:
 def test_every_deployed_bundle_is_openssf_signed_and_model_signing_verifies_it(
     lived: Lived, tmp_path: Path
 ) -> None:
-    pub = tmp_path / "release.pub"
-    pub.write_text(lived.renkei("keys", "show", "--release", "--pem").stdout)
+    """Each deployment's bundle verifies with the release key current when it was signed:
+    the retrained promotion's with the key after the rotation, the others' with the key
+    rotated out (which the project still trusts); the rollback's bundle still loads."""
+    cfg = load_project_set(lived.project_path)
+    keys = release_keys(cfg.roles.identity, str(lived.data_root))
+    assert len(keys.public) == 2, f"the rotated-out release key is not trusted: {keys}"
+    pems = []
+    for i, text in enumerate(keys.public):  # the current key first
+        pems.append(tmp_path / f"release-{i}.pub")
+        pems[-1].write_bytes(public_pem(text))
+    current = lived.renkei("keys", "show", "--release", "--pem").stdout
+    assert pems[0].read_text().strip() == current.strip(), "keys show --release is not current"
     deployments = lived.ledger.releases.deployments()
     assert {d.alias for d in deployments} == {"production", "production-shadow"}
+    signed_by = {}
     for d in deployments:
-        p = subprocess.run(
-            [MODEL_SIGNING, "verify", "key", d.bundle_uri, "--signature", f"{d.bundle_uri}.sig"]
-            + ["--public_key", str(pub)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert p.returncode == 0, (
-            f"deployment {d.id} ({d.version} as {d.alias}): `model_signing verify` refuses "
-            f"its bundle: {p.stdout}{p.stderr}"
-        )
+        signed_by[d.id] = [
+            i
+            for i, pem in enumerate(pems)
+            if subprocess.run(
+                [MODEL_SIGNING, "verify", "key", d.bundle_uri, "--signature", f"{d.bundle_uri}.sig"]
+                + ["--public_key", str(pem)],
+                capture_output=True,
+                timeout=300,
+            ).returncode
+            == 0
+        ]
+    last = max(deployments, key=lambda d: d.id)
+    expected = {d.id: [0] if d.id == last.id else [1] for d in deployments}
+    assert signed_by == expected, (
+        f"`model_signing verify` per deployment (0: the current release key, 1: the one "
+        f"rotated out): {signed_by}, expected {expected}"
+    )
+    found = load_alias(lived.ledger, keys=keys)  # the rollback: an old key's bundle
+    assert found is not None and found[0].version == lived.first, "production is not the first"
+    assert found[1].model_version == lived.first
 
 
 @pytest.mark.parametrize("page", PAGES)
