@@ -16,12 +16,13 @@ from pathlib import Path
 
 import boto3
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from shared.config.identity import AnchorSettings
 from shared.trust import keys
 from shared.trust.anchors import S3Anchors, checkpoint
-from tests.app.conftest import APP, app_env  # noqa: F401 (a fixture used here)
+from tests.app.conftest import APP
 from tests.aws.test_member_anchors import ACCOUNT, ANCHORS, production_team
 from tests.builders import Trained, build
 from tests.conftest import REPO
@@ -78,7 +79,7 @@ def _approve_in_the_app(member: str, version: str) -> AppTest:
 
 
 def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
-    moto_server: str, app_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
     [v1] = t.candidates
@@ -86,8 +87,11 @@ def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
     # the app's service key (its own key folder) listed in roles.yaml; each member signs in
     # with their e-mail through the identity provider
     app_keys = tmp_path / "keys-app"
-    keys.init_key(app_keys, "app")
-    public = keys.public_text(keys.load_key(app_keys, "app").public_key())
+    made = _cli(t, "keys", "init", "--service", "app", env={"RENKEI_KEY_DIR": str(app_keys)})
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "list it in roles.yaml identity.service_keys: {app: ...}" in made.stdout
+    public = made.stdout.strip().splitlines()[-1]
+    assert public == keys.public_text(keys.load_key(app_keys, "app").public_key())
     set_identity(
         t,
         service_keys={"app": public},
@@ -100,7 +104,9 @@ def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
     monkeypatch.setenv("RENKEI_KEY_DIR", str(app_keys))
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", CLOSED)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    app_env(t.project_path)
+    monkeypatch.setenv("RENKEI_PROJECT", str(t.project_path))  # as `renkei app` does
+    monkeypatch.setenv("RENKEI_LEDGER_URL", "")
+    st.cache_resource.clear()
     before = t.ledger.audit.entries()[-1].id
     for who in ("kenji", "yui"):  # two decisions in a row: more than a crash leaves
         at = _approve_in_the_app(who, v1)
@@ -171,5 +177,6 @@ def test_a_member_catches_up_a_crashed_anchor_with_their_own_key_in_production(
     assert (
         f"catch-up anchor of entry {head.id} " in bad.stderr
         and "it vouches for 3 entries after the last anchor, more than a crash between a "
-        "commit and its anchor leaves (1)" in bad.stderr
+        "commit and its anchor leaves (1)"
+        in bad.stderr
     ), bad.stderr
