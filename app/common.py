@@ -89,6 +89,14 @@ def current_user() -> str | None:
     return None
 
 
+def member(user: str) -> str:
+    """The member ``user`` is: a signed-in user's login (e-mail) through roles.yaml
+    identity.logins, as their decisions are signed (shared.reports.trust.app_signer); in
+    dev mode the sidebar's choice is the member already."""
+    _, roles, _ = configs()
+    return roles.identity.member_of(user) or user
+
+
 def signer(user: str) -> object:
     """Who signs what ``user`` decides here: the app's service key for an OIDC user,
     the member's demo key (unverified) in dev mode (shared.reports.trust.app_signer)."""

@@ -1,6 +1,6 @@
 import pandas as pd
 import streamlit as st
-from common import anchored_by, configs, current_user, ledger, signer
+from common import anchored_by, configs, current_user, ledger, member, signer
 from display import table
 
 from shared.ledger.releases import shadow_alias
@@ -155,9 +155,10 @@ if m.status == "candidate":
     if user is None:
         st.info("Sign in to approve or reject.")
     else:
-        mine = eligible_roles(roles, user)
+        who = member(user)  # a signed-in user's login mapped to the member (roles.yaml)
+        mine = eligible_roles(roles, who)
         st.caption(
-            f"You are {user}: {', '.join(roles.roles_of(user)) or 'no role'}. "
+            f"You are {user}: {', '.join(roles.roles_of(who)) or 'no role'}. "
             f"Approving roles you hold: {', '.join(mine) or 'none'}."
         )
         with st.form("review"):
@@ -197,7 +198,7 @@ if hist:
         hide_index=True,
         width="stretch",
     )
-    if user and can_release(roles, user) and st.button("Roll back production"):
+    if user and can_release(roles, member(user)) and st.button("Roll back production"):
         try:
             sg = signer(user)
             why = "rolled back from the app"

@@ -57,9 +57,8 @@ def _store() -> S3Anchors:
     return S3Anchors(AnchorSettings(**ANCHORS), boto3.client("s3"))
 
 
-def _approve_in_the_app(member: str, version: str) -> AppTest:
-    """``member`` signed in through the identity provider approves ``version`` on the
-    Models page."""
+def _models_page(member: str) -> AppTest:
+    """The Models page, ``member`` signed in through the identity provider (their e-mail)."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.user = {
         "is_logged_in": True,
@@ -70,6 +69,12 @@ def _approve_in_the_app(member: str, version: str) -> AppTest:
     at.run()
     at.switch_page("views/models.py")
     at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _approve_in_the_app(member: str, version: str) -> AppTest:
+    at = _models_page(member)
     at.selectbox(key="model_version").set_value(version).run()
     at.text_area(key="review_comment").input("checked in the app")
     at.button[0].click().run()  # Approve
@@ -78,11 +83,16 @@ def _approve_in_the_app(member: str, version: str) -> AppTest:
     return at
 
 
+def _promote(t: Trained, version: str, env: dict) -> None:
+    out = _cli(t, "promote", version, "--to", "production", "--reason", "go", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
     moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=1)
-    [v1] = t.candidates
+    t = build(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", runs=2)
+    v1, v2 = t.candidates
     env = production_team(t, tmp_path, ("kenji", "yui", "sora"))
     # the app's service key (its own key folder) listed in roles.yaml; each member signs in
     # with their e-mail through the identity provider
@@ -121,8 +131,29 @@ def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
     signed = [(cp.last_id, cp.service, cp.public_key) for cp in _store().read()]
     assert signed[-2:] == [(before + 1, "app", public), (last.id, "app", public)], signed
 
+    # sora promotes from the CLI (her key anchors it); v2 is approved in the app and
+    # promoted; sora, signed in to the app, rolls production back: the app signs and
+    # anchors the rollback with its key
+    _promote(t, v1, env["sora"])
+    for who in ("kenji", "yui"):
+        _approve_in_the_app(who, v2)
+    _promote(t, v2, env["sora"])
+    at = _models_page("sora")
+    [back] = [b for b in at.button if b.label == "Roll back production"]
+    back.click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception or at.error]
+    assert at.success[0].value == f"production is back on {v1}", at.success[0].value
+    entries = t.ledger.audit.entries()
+    last = entries[-1]
+    assert (last.action, last.actor) == ("alias.rollback", "sora")
+    verify = _cli(t, "audit", "verify", env=env["sora"])
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert f"anchored up to entry {last.id}" in verify.stdout, verify.stdout
+    newest = _store().read()[-1]
+    assert (newest.last_id, newest.service, newest.signer) == (last.id, "app", "")
+
     # the app's key anchors its own writes only: a checkpoint it signed of a training entry
-    # (the job role's) is refused, and the rewrite of kenji's approval is witnessed
+    # (the job role's) is refused
     app_key = keys.load_key(app_keys, "app")
     trained = next(e for e in entries if e.action == "model.register")
     _store().append(checkpoint(app_key, trained.id, trained.hash, service="app"))
