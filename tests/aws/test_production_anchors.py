@@ -151,6 +151,9 @@ def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
     assert f"anchored up to entry {last.id}" in verify.stdout, verify.stdout
     newest = _store().read()[-1]
     assert (newest.last_id, newest.service, newest.signer) == (last.id, "app", "")
+    at.switch_page("views/audit.py").run()  # the app's Audit page counts them too
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [e.value for e in at.error if e.value.startswith("Anchor:")], at.error
 
     # the app's key anchors its own writes only: a checkpoint it signed of a training entry
     # (the job role's) is refused
