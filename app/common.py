@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from typing import Any
+
 import streamlit as st
 
 from shared.config import (
@@ -38,13 +41,31 @@ def configs() -> tuple[ProjectConfig, RolesConfig, RulesConfig]:
 
 
 @st.cache_resource
-def _ledger(url: str) -> Ledger:
-    return Ledger.open(url)
+def _ledger(url: str, project_path: str) -> Ledger:
+    """The ledger, its audit chain anchored after each write (shared.trust.anchors): with
+    the ledger key (the demo's key folder), or inside :func:`anchored_by`, with the key
+    that signed the decision."""
+    from shared.trust.anchors import open_anchored
+
+    s = _project_set(project_path)
+    return open_anchored(url, s.roles.identity, s.project.storage.data_root)
 
 
 def ledger() -> Ledger:
     cfg, _, _ = configs()
-    return _ledger(ledger_url(cfg))
+    return _ledger(ledger_url(cfg), app_project_path())
+
+
+def anchored_by(sg: Any) -> AbstractContextManager[None]:
+    """Anchor the writes of a decision ``sg`` signed (the decision, the note beside it) with
+    the app's service key when that key signed it for a signed-in user: in production only
+    the Batch job role holds the ledger key, and `renkei audit verify` counts a service
+    key's anchor for that service's own writes (shared.trust.witness). Otherwise (dev
+    mode) with the ledger key, as the CLI."""
+    from shared.reports.trust import app_anchor_key
+    from shared.trust.anchors import anchoring_with
+
+    return anchoring_with(app_anchor_key(project_set().roles.identity, sg))
 
 
 def current_user() -> str | None:
@@ -66,6 +87,14 @@ def current_user() -> str | None:
         )
     st.sidebar.info("Read-only: no sign-in is configured.")
     return None
+
+
+def member(user: str) -> str:
+    """The member ``user`` is: a signed-in user's login (e-mail) through roles.yaml
+    identity.logins, as their decisions are signed (shared.reports.trust.app_signer); in
+    dev mode the sidebar's choice is the member already."""
+    _, roles, _ = configs()
+    return roles.identity.member_of(user) or user
 
 
 def signer(user: str) -> object:

@@ -1,6 +1,6 @@
 import pandas as pd
 import streamlit as st
-from common import configs, current_user, ledger, signer
+from common import anchored_by, configs, current_user, ledger, member, signer
 from display import table
 
 from shared.ledger.releases import shadow_alias
@@ -155,9 +155,10 @@ if m.status == "candidate":
     if user is None:
         st.info("Sign in to approve or reject.")
     else:
-        mine = eligible_roles(roles, user)
+        who = member(user)  # a signed-in user's login mapped to the member (roles.yaml)
+        mine = eligible_roles(roles, who)
         st.caption(
-            f"You are {user}: {', '.join(roles.roles_of(user)) or 'no role'}. "
+            f"You are {user}: {', '.join(roles.roles_of(who)) or 'no role'}. "
             f"Approving roles you hold: {', '.join(mine) or 'none'}."
         )
         with st.form("review"):
@@ -170,9 +171,10 @@ if m.status == "candidate":
                 sg = signer(user)
                 decision = "approve" if approve else "reject"
                 who = sg.identity.member
-                rec = review(lg, roles, version, who, comment, decision, signer=sg)
-                if evidence is not None:  # shown above: recorded as seen by this approver
-                    record_seen(lg, who, rec, evidence)
+                with anchored_by(sg):  # anchored with the key that signed it
+                    rec = review(lg, roles, version, who, comment, decision, signer=sg)
+                    if evidence is not None:  # shown above: recorded as seen by this approver
+                        record_seen(lg, who, rec, evidence)
                 st.success(f"{sg.identity.label()} {rec.decision}d {rec.version} as {rec.role}.")
             except (ReleaseRefused, KeyError_) as e:
                 st.error(str(e))
@@ -196,12 +198,13 @@ if hist:
         hide_index=True,
         width="stretch",
     )
-    if user and can_release(roles, user) and st.button("Roll back production"):
+    if user and can_release(roles, member(user)) and st.button("Roll back production"):
         try:
             sg = signer(user)
             why = "rolled back from the app"
             keys = release_keys(roles.identity, cfg.storage.data_root)
-            move = rollback(lg, roles, sg.identity.member, "production", why, sg, keys=keys)
+            with anchored_by(sg):
+                move = rollback(lg, roles, sg.identity.member, "production", why, sg, keys=keys)
             st.success(f"production is back on {move.version}")
         except (ReleaseRefused, KeyError_) as e:
             st.error(str(e))

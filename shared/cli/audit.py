@@ -41,13 +41,31 @@ def audit_verify(obj: Ctx) -> None:
 @audit.command("anchor")
 @click.pass_obj
 def audit_anchor(obj: Ctx) -> None:
-    """Anchor the chain's head now, signed with the ledger key: catches up after a crash
-    between a commit and its anchor. Refused (exit 1, nothing written) when `audit verify`
-    finds any problem: an anchor never vouches for a chain that does not verify."""
+    """Anchor the chain's head now: catches up after a crash between a commit and its
+    anchor. Signed with your own key when you are a member listed in roles.yaml (in
+    production only the Batch job role holds the ledger key; verify counts a member's
+    catch-up for no more entries than a crash leaves), else with the ledger key. Refused
+    (exit 1, nothing written) when `audit verify` finds any problem: an anchor never vouches
+    for a chain that does not verify."""
+    from shared.config.settings import current_user
+    from shared.trust.anchors import member_anchor_key
+    from shared.trust.identity import IdentityError, identify
+    from shared.trust.keys import KeyError_
     from shared.trust.replay import catch_up
 
     settings = obj.roles().identity
-    r, cp = catch_up(obj.ledger(), settings, obj.project().storage.data_root)
+    try:
+        who = identify(settings, None, current_user())
+    except IdentityError:  # not a member: only the ledger key may anchor
+        who = None
+    own = member_anchor_key(who, settings)
+    try:
+        r, cp = catch_up(obj.ledger(), settings, obj.project().storage.data_root, own)
+    except KeyError_ as e:
+        raise click.ClickException(
+            f"{e} (in production a member listed in roles.yaml runs `renkei audit anchor` "
+            "with their own key)"
+        ) from None
     if not r.ok:
         click.echo("refused: `renkei audit verify` finds problems; nothing anchored:", err=True)
         for p in r.problems:
@@ -59,9 +77,10 @@ def audit_anchor(obj: Ctx) -> None:
         return
     assert r.anchors is not None and r.anchors.unanchored is not None
     first, _ = r.anchors.unanchored
+    by = f"{cp.signer}'s key (a catch-up)" if cp.signer else "the ledger key"
     click.echo(
         f"anchored entries {first}..{cp.last_id}: checkpoint of entry {cp.last_id} signed by "
-        f"the ledger key {cp.public_key}"
+        f"{by} {cp.public_key}"
     )
 
 

@@ -5,6 +5,8 @@ file, or a secret named by identity.release_key.secret)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from shared.trust import keys as k
@@ -59,16 +61,24 @@ def keys() -> None:
 @click.option("--ledger", "ledger", is_flag=True, help="The ledger's key (signs anchors).")
 @click.option("--release", "release", is_flag=True, help="The release key (signs served bundles).")
 @click.option(
+    "--service",
+    default=None,
+    help="A service's key (e.g. app: signs and anchors what signed-in users decide in the "
+    "app), in the key folder of the machine that runs it.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Replace an existing key of yours (old signatures then verify only once "
     "`renkei keys revoke` records the old key). The ledger's: `renkei keys rotate --ledger`.",
 )
 @click.pass_obj
-def keys_init(obj: Ctx, member: str | None, ledger: bool, release: bool, force: bool) -> None:
+def keys_init(
+    obj: Ctx, member: str | None, ledger: bool, release: bool, service: str | None, force: bool
+) -> None:
     """Create your signing key (private half stays in the key folder, mode 0600); with
     --ledger, the ledger's, with --release the release key (each in its Secrets Manager
-    secret when roles.yaml names one)."""
+    secret when roles.yaml names one); with --service NAME, that service's."""
     if release:
         if force:
             raise click.ClickException(
@@ -92,25 +102,45 @@ def keys_init(obj: Ctx, member: str | None, ledger: bool, release: bool, force: 
         click.echo("public key (list it in roles.yaml identity.ledger_key.public):")
         click.echo(k.public_text(key.public_key()))
         return
-    folder, name = _folder_and_name(obj, member)
+    if service is not None:
+        folder, name = _service_folder(obj, service), service
+        listing = "identity.service_keys"
+    else:
+        folder, name = _folder_and_name(obj, member)  # type: ignore[assignment]
+        listing = "identity.public_keys"
     path, created = k.init_key(folder, name, overwrite=force)  # type: ignore[arg-type]
     public = k.public_text(k.load_key(folder, name).public_key())  # type: ignore[arg-type]
     click.echo(f"{'created' if created else 'kept the existing'} key of {name}: {path}")
-    click.echo(f"public key (list it in roles.yaml identity.public_keys: {{{name}: ...}}):")
+    click.echo(f"public key (list it in roles.yaml {listing}: {{{name}: ...}}):")
     click.echo(public)
+
+
+def _service_folder(obj: Ctx, service: str) -> Path:
+    """Where a service's key lives: the key folder its process signs from (the app:
+    shared.trust.decisions.signer_for). A member's name is refused: that is their key."""
+    roles = obj.roles()
+    if service in {p for members in roles.members.values() for p in members}:
+        raise click.ClickException(
+            f"{service!r} is a member in roles.yaml: a service key needs a name of its own "
+            "(e.g. app)"
+        )
+    return k.key_dir(roles.identity.dev_mode, obj.project().storage.data_root)
 
 
 @keys.command("show")
 @click.option("--member", default=None, help="Dev mode only: this member's key.")
 @click.option("--ledger", "ledger", is_flag=True, help="The ledger's key.")
 @click.option("--release", "release", is_flag=True, help="The release key.")
+@click.option("--service", default=None, help="A service's key (e.g. app).")
 @click.option(
     "--pem",
     is_flag=True,
     help="With --release: as a PEM file, for `model_signing verify key --public_key`.",
 )
 @click.pass_obj
-def keys_show(obj: Ctx, member: str | None, ledger: bool, release: bool, pem: bool) -> None:
+def keys_show(
+    obj: Ctx, member: str | None, ledger: bool, release: bool, service: str | None, pem: bool
+) -> None:
     """Print the public half of your key (what roles.yaml lists)."""
     if release:
         _release_show(obj, pem)
@@ -118,6 +148,8 @@ def keys_show(obj: Ctx, member: str | None, ledger: bool, release: bool, pem: bo
     try:
         if ledger:
             key = _ledger_store(obj).load()  # type: ignore[attr-defined]
+        elif service is not None:
+            key = k.load_key(_service_folder(obj, service), service)
         else:
             folder, name = _folder_and_name(obj, member)
             key = k.load_key(folder, name)  # type: ignore[arg-type]

@@ -7,10 +7,11 @@ from typing import Any
 
 from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
-from shared.trust.anchors import anchor_store
+from shared.trust import keys
+from shared.trust.anchors import AnchorKey, anchor_store
 from shared.trust.decisions import Signer, approval_fields, signature_problem, signer_for
 from shared.trust.identity import Identity, IdentityStatus, os_login
-from shared.trust.witness import check_anchors
+from shared.trust.witness import check_anchors, service_writes
 
 SIGNED_ACTIONS = {"model.approve": "approval", "model.reject": "approval"}
 
@@ -53,7 +54,8 @@ def audit_trust(ledger: Ledger, settings: IdentitySettings, data_root: str) -> d
     """Per audit entry id: its signature status (decisions) and anchor status; and the
     anchors' problems."""
     entries = ledger.audit.entries()
-    check = check_anchors(entries, anchor_store(settings, data_root).read(), settings)
+    checkpoints = anchor_store(settings, data_root).read()
+    check = check_anchors(entries, checkpoints, settings, service_writes(ledger))
     sigs = ledger.trust.signatures()
     # decisions are paired with their audit entries in order (audit verify is the authority)
     approvals = iter(ledger.releases.approvals())
@@ -98,3 +100,15 @@ def app_signer(
         return signer_for(ident, settings, data_root, rules_hash, key_name="app")
     ident = Identity(user, os_login(), "dev", IdentityStatus.UNVERIFIED)
     return signer_for(ident, settings, data_root, rules_hash)
+
+
+def app_anchor_key(settings: IdentitySettings, signer: Signer) -> AnchorKey | None:
+    """The key the app anchors ``signer``'s decision with: its service key, when that key
+    signed the decision for a signed-in (OIDC) user and roles.yaml identity.service_keys
+    lists it; None otherwise (dev mode's demo keys: the ledger key anchors)."""
+    if signer.identity.provider != "oidc":
+        return None
+    public = keys.public_text(signer.key.public_key())
+    if settings.service_keys.get(signer.key_name) != public:
+        return None
+    return AnchorKey(signer.key_name, signer.key, service=True)

@@ -3,7 +3,8 @@
 After each write (or every ``identity.anchors.every`` entries) a checkpoint (last id, last
 hash, time) is signed with the ledger's Ed25519 key and appended to an anchor store the
 database cannot rewrite (a member's own CLI writes are anchored with the member's key
-instead, see :func:`member_anchor_key`): a local append-only file by default, or an S3 bucket with Object
+instead, see :func:`member_anchor_key`; the app's decisions with its service key, see
+:func:`anchoring_with`): a local append-only file by default, or an S3 bucket with Object
 Lock in compliance mode (nobody, the account root included, can delete or shorten a
 checkpoint before its retention ends). ``renkei audit verify`` checks the chain against
 every checkpoint.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,19 +36,27 @@ class Checkpoint:
     public_key: str
     signature: str
     signer: str = ""  # a member who anchored their own write with their key ("": the ledger key)
+    service: str = ""  # a service key (identity.service_keys, e.g. app) that anchored its write
+    catch_up: bool = False  # a member's `renkei audit anchor` of a tail a crash left
 
     def statement(self) -> dict[str, Any]:
         out: dict[str, Any] = {"last_id": self.last_id, "last_hash": self.last_hash}
         out["time"] = self.time
         if self.signer:
             out["signer"] = self.signer
+        if self.service:
+            out["service"] = self.service
+        if self.catch_up:
+            out["catch_up"] = True
         return out
 
     def to_json(self) -> str:
-        """The stored form (a ledger-key checkpoint carries no ``signer``, as before)."""
+        """The stored form (a ledger-key checkpoint carries no ``signer``, ``service`` or
+        ``catch_up``, as before)."""
         data = asdict(self)
-        if not self.signer:
-            del data["signer"]
+        for name in ("signer", "service", "catch_up"):
+            if not data[name]:
+                del data[name]
         return json.dumps(data, sort_keys=True)
 
 
@@ -139,19 +150,56 @@ def ledger_key(settings: IdentitySettings, data_root: str) -> Any:
     return load_ledger_key(settings, data_root)
 
 
-def checkpoint(key: Any, last_id: int, last_hash: str, signer: str = "") -> Checkpoint:
-    """A signed checkpoint of entry ``last_id``: with the ledger key, or (``signer``: the
-    member's name) with a member's own key, for a write of theirs."""
-    cp = Checkpoint(last_id, last_hash, datetime.now(UTC).isoformat(), "", "", signer)
+def checkpoint(
+    key: Any,
+    last_id: int,
+    last_hash: str,
+    signer: str = "",
+    service: str = "",
+    catch_up: bool = False,
+) -> Checkpoint:
+    """A signed checkpoint of entry ``last_id``: with the ledger key, with a member's own key
+    (``signer``: the member's name) for a write of theirs or a catch-up (``catch_up``), or
+    with a service key (``service``: its name in identity.service_keys) for the app's."""
+    cp = Checkpoint(
+        last_id, last_hash, datetime.now(UTC).isoformat(), "", "", signer, service, catch_up
+    )
     return replace(
         cp, public_key=keys.public_text(key.public_key()), signature=keys.sign(key, cp.statement())
     )
 
 
-MemberKey = tuple[str, Any]  # (member, their private key)
+@dataclass(frozen=True)
+class AnchorKey:
+    """A key other than the ledger's that anchors its holder's own writes: a member's
+    (``name``: the member) or a service's (``service``: the app, for its signed-in users)."""
+
+    name: str
+    key: Any
+    service: bool = False
+
+    def checkpoint(self, last_id: int, last_hash: str, catch_up: bool = False) -> Checkpoint:
+        if self.service:
+            return checkpoint(self.key, last_id, last_hash, service=self.name)
+        return checkpoint(self.key, last_id, last_hash, signer=self.name, catch_up=catch_up)
 
 
-def member_anchor_key(identity: Any, settings: IdentitySettings) -> MemberKey | None:
+_ACTING: ContextVar[AnchorKey | None] = ContextVar("renkei_anchor_key", default=None)
+
+
+@contextmanager
+def anchoring_with(key: AnchorKey | None) -> Iterator[None]:
+    """Anchor the writes made inside this block (this thread: one app session's script run)
+    with ``key`` rather than the ledger's key: the app anchors a signed-in user's decision
+    with its service key, the one that signed it (None: as without the block)."""
+    token = _ACTING.set(key)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
+def member_anchor_key(identity: Any, settings: IdentitySettings) -> AnchorKey | None:
     """The key a member's CLI anchors its own writes with: the verified member's signing key
     (the key folder), when roles.yaml lists its public half; None otherwise (dev mode, an
     unverified or unlisted member: the ledger key anchors).
@@ -172,20 +220,21 @@ def member_anchor_key(identity: Any, settings: IdentitySettings) -> MemberKey | 
         key = keys.load_key(keys.key_dir(False, ""), identity.member)
     except keys.KeyError_:
         return None
-    return (identity.member, key) if keys.public_text(key.public_key()) == listed else None
+    return AnchorKey(identity.member, key) if keys.public_text(key.public_key()) == listed else None
 
 
 def attach(
     ledger: Any,
     settings: IdentitySettings,
     data_root: str,
-    member: Callable[[], MemberKey | None] | None = None,
+    member: Callable[[], AnchorKey | None] | None = None,
 ) -> None:
     """Anchor the ledger's chain after each write that crosses a multiple of ``every``
     (when no store fits, a remote data root without an anchor path or bucket, each write
     warns on stderr; `renkei audit verify` fails on it). ``member``: who this process acts
     as, asked on its first write (:func:`member_anchor_key`); their writes are anchored
-    with their key, others with the ledger key."""
+    with their key, others with the ledger key; inside :func:`anchoring_with`, with its
+    key."""
     try:
         store = anchor_store(settings, data_root)
     except ValueError as e:
@@ -204,11 +253,14 @@ def attach(
             return
         fault_point("anchor")  # reliability tests: a crash between a commit and its anchor
         try:
+            acting = _ACTING.get()
+            if acting is not None:
+                store.append(acting.checkpoint(last, last_hash))
+                return
             if "member" not in state:
                 state["member"] = member() if member else None
             if state["member"] is not None:
-                name, key = state["member"]
-                store.append(checkpoint(key, last, last_hash, signer=name))
+                store.append(state["member"].checkpoint(last, last_hash))
                 return
             if "key" not in state:
                 state["key"] = ledger_key(settings, data_root)
@@ -227,7 +279,7 @@ def open_anchored(
     url: str,
     settings: IdentitySettings,
     data_root: str,
-    member: Callable[[], MemberKey | None] | None = None,
+    member: Callable[[], AnchorKey | None] | None = None,
     **kw: Any,
 ) -> Any:
     """Open the ledger at ``url`` with its audit chain anchored after each write."""

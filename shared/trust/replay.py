@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from shared.config.identity import IdentitySettings
 from shared.ledger import Ledger
 from shared.ledger.tables import AliasMove, Approval, AuditEntry
-from shared.trust.anchors import Checkpoint, anchor_store, checkpoint, ledger_key
+from shared.trust.anchors import AnchorKey, Checkpoint, anchor_store, checkpoint, ledger_key
 from shared.trust.decisions import signature_problem
 from shared.trust.key_history import KeyHistory, decision_entries, key_history
 from shared.trust.replay_rules import ACTIONS, RULES, Item, coverage_problems, writers
-from shared.trust.witness import AnchorCheck, check_anchors, witness_problems
+from shared.trust.witness import AnchorCheck, check_anchors, service_writes, witness_problems
 
 
 @dataclass
@@ -185,7 +185,7 @@ def verify_trust(
         except Exception as e:  # an unreachable bucket, an unreadable file
             report.problems.append(f"cannot read the anchor store {store.describe()}: {e}")
             store = None
-    report.anchors = check_anchors(entries, checkpoints, settings)
+    report.anchors = check_anchors(entries, checkpoints, settings, service_writes(ledger))
     report.problems += report.anchors.problems
     report.notes += report.anchors.notes
     if store is not None:
@@ -205,16 +205,22 @@ def verify_trust(
 
 
 def catch_up(
-    ledger: Ledger, settings: IdentitySettings, data_root: str
+    ledger: Ledger, settings: IdentitySettings, data_root: str, member: AnchorKey | None = None
 ) -> tuple[TrustReport, Checkpoint | None]:
-    """Anchor the chain's head, signed with the ledger key, when verify passes and entries
-    come after the last anchor (what a crash between a commit and its anchor leaves). An
-    anchor never vouches for a chain that does not verify: then nothing is written."""
+    """Anchor the chain's head when verify passes and entries come after the last anchor
+    (what a crash between a commit and its anchor leaves): signed with ``member``'s own key
+    (a verified member listed in roles.yaml: in production nobody but the job role holds the
+    ledger key), marked as a catch-up, which verify counts for no more than a crash leaves
+    (shared.trust.witness); without one, with the ledger key. An anchor never vouches for a
+    chain that does not verify: then nothing is written."""
     report = verify_trust(ledger, settings, data_root)
     if not report.ok or report.anchors is None or report.anchors.unanchored is None:
         return report, None
     assert report.anchors.head is not None
     last_id, last_hash = report.anchors.head
-    cp = checkpoint(ledger_key(settings, data_root), last_id, last_hash)
+    if member is not None:
+        cp = member.checkpoint(last_id, last_hash, catch_up=True)
+    else:
+        cp = checkpoint(ledger_key(settings, data_root), last_id, last_hash)
     anchor_store(settings, data_root).append(cp)
     return report, cp

@@ -18,10 +18,25 @@ missing or empty below a chain longer than that, or no usable store at all, mean
 checkpoints were lost or never written, and a rewrite of the tail would not show: `renkei
 audit verify` fails on it. `renkei audit anchor` anchors a tail that a crash explains.
 
-Who signs an anchor: the ledger key (flows' tasks, the job role's; the demo's CLI), or, for
-a write a verified member makes from the CLI, that member's own key (the ledger key is
-granted to the job role alone in production): :func:`member_anchor_problem` says when such
-an anchor counts.
+Who signs an anchor: the ledger key (flows' tasks, the job role's; the demo's CLI), or, as
+the ledger key is granted to the job role alone in production:
+
+- for a write a verified member makes from the CLI, that member's own key
+  (:func:`member_anchor_problem` says when such an anchor counts);
+- for a decision a signed-in user makes in the app, the app's service key, the one that
+  signed the decision (identity.service_keys): it counts only for the app's own writes, a
+  decision that key signed or the note the app records beside one
+  (:func:`service_anchor_problem`);
+- for `renkei audit anchor` run by a member (nobody but the job role holds the ledger key
+  in production), that member's key, marked ``catch_up``: it counts only when the entries it
+  closes (after the last anchor counted before it) are no more than one crash leaves
+  (:func:`catch_up_problem`). Why that is sound: verify already accepts such a tail
+  unanchored (a note), so the catch-up never makes a failing chain pass; it only fixes
+  entries that were open to a rewrite until the next anchor. A longer tail stays a failure
+  whoever signs it.
+
+In every case a key that is not in roles.yaml (or a rotation the chain records) vouches for
+nothing: nobody holding only the database can sign an anchor.
 """
 
 from __future__ import annotations
@@ -47,9 +62,13 @@ class AnchorCheck:
 
 
 def check_anchors(
-    entries: list[Any], checkpoints: list[Checkpoint], settings: IdentitySettings
+    entries: list[Any],
+    checkpoints: list[Checkpoint],
+    settings: IdentitySettings,
+    service_writes: dict[int, str] | None = None,
 ) -> AnchorCheck:
-    """The chain (``entries``: id and hash, in order) against every checkpoint."""
+    """The chain (``entries``: id and hash, in order) against every checkpoint.
+    ``service_writes``: the entries a service wrote (:func:`service_writes`)."""
     by_id = {e.id: e.hash for e in entries}
     last_entry = entries[-1].id if entries else 0
     problems: list[str] = []
@@ -61,8 +80,9 @@ def check_anchors(
     trusted = history.trusted_ledger_keys(pinned)
     actors = {e.id: e.actor for e in entries}
     for cp in sorted(checkpoints, key=lambda c: c.last_id):
-        if cp.signer:
-            refused = member_anchor_problem(cp, actors.get(cp.last_id), settings, history)
+        if cp.signer or cp.service:
+            closes = [e for e in entries if newest < e.id <= cp.last_id]
+            refused = own_key_problem(cp, actors, closes, settings, history, service_writes)
             if refused:
                 problems.append(refused)
                 continue
@@ -76,7 +96,7 @@ def check_anchors(
         if not keys.verify(cp.public_key, cp.statement(), cp.signature):
             problems.append(f"anchor of entry {cp.last_id} ({cp.time}): signature fails")
             continue
-        retired = None if cp.signer else history.retired_at(cp.public_key)
+        retired = None if cp.signer or cp.service else history.retired_at(cp.public_key)
         if retired is not None and cp.last_id > retired:
             notes.append(
                 f"anchor of entry {cp.last_id} ({cp.time}) is signed by the ledger key "
@@ -101,6 +121,26 @@ def check_anchors(
     tail = (newest + 1, last_entry) if last_entry > newest else None
     head = (entries[-1].id, entries[-1].hash) if entries else None
     return AnchorCheck(len(checkpoints), newest, problems, tail, head, notes)
+
+
+def own_key_problem(
+    cp: Checkpoint,
+    actors: dict[int, str],
+    closes: list[Any],
+    settings: IdentitySettings,
+    history: KeyHistory,
+    service_writes: dict[int, str] | None,
+) -> str | None:
+    """Why an anchor signed with a key other than the ledger's is not a witness (None: it
+    may be): a service's, a member's own write, or a member's catch-up (``closes``: the
+    entries after the last anchor counted before it)."""
+    if cp.service:
+        return service_anchor_problem(cp, service_writes or {}, settings)
+    actor = None if cp.catch_up else actors.get(cp.last_id)
+    refused = member_anchor_problem(cp, actor, settings, history)
+    if refused is None and cp.catch_up:
+        refused = catch_up_problem(cp, closes, settings.anchors.every)
+    return refused
 
 
 def member_anchor_problem(
@@ -134,6 +174,67 @@ def member_anchor_problem(
             "writes (the ledger key anchors the rest)"
         )
     return None
+
+
+def service_anchor_problem(
+    cp: Checkpoint, writes: dict[int, str], settings: IdentitySettings
+) -> str | None:
+    """Why an anchor a service key signed (``cp.service``, the app's) is not a witness
+    (None: it may be): the key must be the one roles.yaml identity.service_keys lists under
+    that name, and the anchored entry one that service wrote (``writes``)."""
+    where = f"anchor of entry {cp.last_id} ({cp.time}), signed by the {cp.service} service key"
+    if settings.service_keys.get(cp.service) != cp.public_key:
+        return (
+            f"{where}: the key {keys.key_id(cp.public_key)} is not the one roles.yaml "
+            f"identity.service_keys lists for {cp.service}"
+        )
+    if writes.get(cp.last_id) != cp.service:
+        return (
+            f"{where}, but entry {cp.last_id} is not the {cp.service}'s (a decision its key "
+            "signed, or the note it records beside one): a service anchors only its own writes"
+        )
+    return None
+
+
+SEEN = "model.shadow_evidence_seen"  # shared.monitor.shadow.SEEN (a layer above trust)
+
+
+def service_writes(ledger: Any) -> dict[int, str]:
+    """The entries a service (the app) wrote, entry id -> the service key's name: each
+    decision it signed for a signed-in user (provider oidc), and the note that the approver
+    saw the shadow evidence, recorded beside their approval by the same actor."""
+    from shared.trust.key_history import ledger_decision_entries
+
+    sigs = ledger.trust.signatures()
+    _, positions = ledger_decision_entries(ledger)
+    out: dict[int, str] = {}
+    approvals: dict[int, tuple[str, str]] = {}
+    for (kind, ref), sig in sigs.items():
+        if sig.provider != "oidc" or (kind, ref) not in positions:
+            continue
+        out[positions[(kind, ref)]] = sig.key_name
+        if kind == "approval":
+            approvals[ref] = (sig.key_name, sig.signer)
+    for e in ledger.audit.entries():
+        if e.action == SEEN:
+            by = approvals.get(json.loads(e.details).get("approval"))
+            if by is not None and by[1] == e.actor:
+                out[e.id] = by[0]
+    return out
+
+
+def catch_up_problem(cp: Checkpoint, closes: list[Any], every: int) -> str | None:
+    """Why a member's catch-up anchor is not a witness: it closes (``closes``: the entries
+    after the last anchor counted before it) more than one crash between a commit and its
+    anchor can leave (module docstring: verify fails on such a tail, whoever anchors it)."""
+    allow, _ = crash_allowance(closes, every)
+    if len(closes) <= allow:
+        return None
+    return (
+        f"catch-up anchor of entry {cp.last_id} ({cp.time}), signed by {cp.signer}: it vouches "
+        f"for {len(closes)} entries after the last anchor, more than a crash between a commit "
+        f"and its anchor leaves ({allow}): only the ledger key anchors a longer tail"
+    )
 
 
 def write_sizes(entries: list[Any]) -> list[int]:
