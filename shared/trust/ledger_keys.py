@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.config.identity import IdentitySettings
 from shared.trust import keys
 from shared.trust.keys import KeyError_
-
-PENDING = "AWSPENDING"
-CURRENT = "AWSCURRENT"
+from shared.trust.secret_store import CURRENT, PENDING, SecretKey
 
 
 class LedgerKeyStore(Protocol):
@@ -67,26 +65,19 @@ class FileLedgerKey:
         return f"the key file {self.path}"
 
 
-class SecretLedgerKey:
+class SecretLedgerKey(SecretKey):
     """An AWS Secrets Manager secret whose AWSCURRENT value is the key."""
 
-    def __init__(self, secret: str, region: str | None = None, client: Any = None) -> None:
-        import boto3
-
-        self.secret = secret
-        if region is None and secret.startswith("arn:"):
-            region = secret.split(":")[3]
-        self.client = client or boto3.client("secretsmanager", region_name=region)
+    what = "ledger key"
+    setting = "identity.ledger_key.secret"
+    description = "Renkei: the ledger's Ed25519 key (signs audit anchors)"
 
     def _get(self, stage: str) -> Ed25519PrivateKey | None:
-        try:
-            value = self.client.get_secret_value(SecretId=self.secret, VersionStage=stage)
-        except self.client.exceptions.ResourceNotFoundException:
+        text = self.text(stage)
+        if text is None:
             return None
-        except Exception as e:  # denied, unreachable, no credentials
-            raise KeyError_(f"cannot read the ledger key from {self.describe()}: {e}") from None
         try:
-            return keys.parse_private(value["SecretString"])
+            return keys.parse_private(text)
         except (KeyError, ValueError) as e:
             raise KeyError_(
                 f"{self.describe()} does not hold an Ed25519 key ({e}): run `renkei keys "
@@ -106,44 +97,18 @@ class SecretLedgerKey:
         key = self._get(CURRENT)
         if key is not None:
             return key, False
-        if self.secret.startswith("arn:"):
-            raise KeyError_(
-                f"no secret {self.secret}: a secret is created by name; set "
-                "identity.ledger_key.secret to a name, or create the secret first"
-            )
         key = Ed25519PrivateKey.generate()
-        self.client.create_secret(
-            Name=self.secret,
-            Description="Renkei: the ledger's Ed25519 key (signs audit anchors)",
-            SecretString=keys.private_text(key),
-        )
+        self.create_text(keys.private_text(key))
         return key, True
 
     def stage(self, key: Ed25519PrivateKey) -> None:
-        self.client.put_secret_value(
-            SecretId=self.secret, SecretString=keys.private_text(key), VersionStages=[PENDING]
-        )
+        self.stage_text(keys.private_text(key))
 
     def staged(self) -> Ed25519PrivateKey | None:
         return self._get(PENDING)
 
     def promote(self) -> None:
-        stages = self.client.describe_secret(SecretId=self.secret)["VersionIdsToStages"]
-        pending = next(v for v, s in stages.items() if PENDING in s)
-        current = next((v for v, s in stages.items() if CURRENT in s), None)
-        if pending != current:
-            self.client.update_secret_version_stage(
-                SecretId=self.secret,
-                VersionStage=CURRENT,
-                MoveToVersionId=pending,
-                **({"RemoveFromVersionId": current} if current else {}),
-            )
-        self.client.update_secret_version_stage(
-            SecretId=self.secret, VersionStage=PENDING, RemoveFromVersionId=pending
-        )
-
-    def describe(self) -> str:
-        return f"the Secrets Manager secret {self.secret}"
+        self.promote_pending()
 
 
 def ledger_key_store(settings: IdentitySettings, data_root: str) -> LedgerKeyStore:

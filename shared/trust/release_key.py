@@ -29,10 +29,10 @@ from shared.config.identity import IdentitySettings
 from shared.guard.bundle_sign import ReleaseKeys, new_private_key, public_pem, public_text
 from shared.trust import keys
 from shared.trust.keys import KeyError_, canonical
+from shared.trust.secret_store import CURRENT, SecretKey
 
 RELEASE_KEY_FILE = "release.ec.pem"
 PREVIOUS_FILE = "release.previous"  # dev mode: public halves rotated out, one a line
-PENDING, CURRENT = "AWSPENDING", "AWSCURRENT"
 PINNED = "roles.yaml identity.release_key"
 INIT = "run `renkei keys init --release` and list `renkei keys show --release` in " + PINNED
 
@@ -97,25 +97,16 @@ class FileReleaseKey:
         return f"the key file {self.path}"
 
 
-class SecretReleaseKey:
+class SecretReleaseKey(SecretKey):
     """An AWS Secrets Manager secret whose AWSCURRENT value is the key (PEM)."""
 
-    def __init__(self, secret: str, region: str | None = None, client: Any = None) -> None:
-        import boto3
-
-        self.secret = secret
-        if region is None and secret.startswith("arn:"):
-            region = secret.split(":")[3]
-        self.client = client or boto3.client("secretsmanager", region_name=region)
+    what = "release key"
+    setting = "identity.release_key.secret"
+    description = "Renkei: the release key (signs served model bundles, OpenSSF format)"
 
     def _get(self, stage: str) -> bytes | None:
-        try:
-            value = self.client.get_secret_value(SecretId=self.secret, VersionStage=stage)
-        except self.client.exceptions.ResourceNotFoundException:
-            return None
-        except Exception as e:  # denied, unreachable, no credentials
-            raise KeyError_(f"cannot read the release key from {self.describe()}: {e}") from None
-        return _parse(value.get("SecretString", ""), self.describe())
+        text = self.text(stage)
+        return None if text is None else _parse(text, self.describe())
 
     def exists(self) -> bool:
         return self._get(CURRENT) is not None
@@ -130,44 +121,18 @@ class SecretReleaseKey:
         pem = self._get(CURRENT)
         if pem is not None:
             return pem, False
-        if self.secret.startswith("arn:"):
-            raise KeyError_(
-                f"no secret {self.secret}: a secret is created by name; set "
-                "identity.release_key.secret to a name, or create the secret first"
-            )
         pem = new_private_key()
-        self.client.create_secret(
-            Name=self.secret,
-            Description="Renkei: the release key (signs served model bundles, OpenSSF format)",
-            SecretString=pem.decode(),
-        )
+        self.create_text(pem.decode())
         return pem, True
 
     def stage(self, pem: bytes) -> None:
-        self.client.put_secret_value(
-            SecretId=self.secret, SecretString=pem.decode(), VersionStages=[PENDING]
-        )
+        self.stage_text(pem.decode())
 
     def promote(self, old_public: str) -> None:
-        stages = self.client.describe_secret(SecretId=self.secret)["VersionIdsToStages"]
-        pending = next(v for v, s in stages.items() if PENDING in s)
-        current = next((v for v, s in stages.items() if CURRENT in s), None)
-        if pending != current:
-            self.client.update_secret_version_stage(
-                SecretId=self.secret,
-                VersionStage=CURRENT,
-                MoveToVersionId=pending,
-                **({"RemoveFromVersionId": current} if current else {}),
-            )
-        self.client.update_secret_version_stage(
-            SecretId=self.secret, VersionStage=PENDING, RemoveFromVersionId=pending
-        )
+        self.promote_pending()  # the old version keeps AWSPREVIOUS
 
     def previous(self) -> list[str]:
         return []
-
-    def describe(self) -> str:
-        return f"the Secrets Manager secret {self.secret}"
 
 
 ReleaseKeyStore = FileReleaseKey | SecretReleaseKey
