@@ -9,6 +9,7 @@ import pytest
 
 from shared.config import ConfigError, ProjectConfig, load_project
 from shared.training import TrainingError, generated_split, plan_search
+from shared.training.study import storage_location
 from tests.conftest import REPO, write_project
 
 SEARCH = {"xgboost": {"trials": 2, "timeout_minutes": 1}}
@@ -63,3 +64,50 @@ def test_without_search_the_train_tasks_are_the_families(tmp_path: Path) -> None
         "torch_mlp",
     ]
     assert not (tmp_path / "data" / "search").exists()  # no storage touched
+
+
+def test_a_study_lives_in_its_own_postgresql_schema_beside_a_sqlite_ledger(
+    tmp_path: Path, fresh_pg_url: str
+) -> None:
+    """Production's shape: the studies in a PostgreSQL database (schema ``studies``) every
+    task reaches, the ledger elsewhere; the train pipeline records where the study lives."""
+    from datetime import datetime
+
+    import psycopg
+
+    from shared.config import load_project_set
+    from shared.ledger import Ledger
+    from shared.pipeline.ingest import ingest
+    from tests.builders import train_run
+    from tests.conftest import FAST_TRAINING
+
+    search = {**SEARCH, "storage": fresh_pg_url, "postgres_schema": "studies"}
+    project = write_project(
+        tmp_path,
+        **FAST_TRAINING,
+        training__families=["baseline", "xgboost"],
+        training__search=search,
+    )
+    cfg, pset = load_project(project), load_project_set(project)
+    ledger = Ledger.open(cfg.storage.ledger_url)
+    done = ingest(
+        ledger, cfg, "taro", "IngestFlow/t0", rows=2000, seed=3, now=datetime(2026, 11, 1)
+    )
+    train_run(ledger, cfg, pset.rules, done.outcome.dataset_version, "t0", "mina")
+    [tuned] = [m for m in ledger.registry.models() if m.family == "xgboost"]
+    s = tuned.resources["search"]
+    assert s["storage"] == "postgresql" and s["n_trials"] == 2
+    assert s["location"] == fresh_pg_url  # where it lives, as the lineage names it
+    # ... never with a password
+    assert storage_location("postgresql://renkei:s3cret@db:5432/studies") == (
+        "postgresql://renkei:***@db:5432/studies"
+    )
+    base = fresh_pg_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base) as c:
+        where = dict(
+            c.execute(
+                "select table_name, table_schema from information_schema.tables "
+                "where table_name in ('studies', 'trials', 'alembic_version')"
+            ).fetchall()
+        )
+    assert where == {"studies": "studies", "trials": "studies", "alembic_version": "studies"}
