@@ -67,7 +67,7 @@ class TrainFlow(FlowSpec):
     def start(self):
         """Record the run, load the chosen datasets with labels and split them by time."""
         from shared.data.provenance import code_version
-        from shared.training import start_training
+        from shared.training import plan_search, start_training
         from shared.trust.release_key import release_keys
 
         run = begin_run(self.project)
@@ -78,8 +78,10 @@ class TrainFlow(FlowSpec):
             s = start_training(
                 run.ledger, run.cfg, pset.rules, self.datasets, _run_key(), keys=keys
             )
+            # the train tasks: each GPU family, or its search's trial groups (training.search)
+            self.families = plan_search(run.cfg, s.gpu_families, s.split, _run_key())
         self.training_input, self.split, self.envelope = s.training_input, s.split, s.envelope
-        self.champion, self.families = s.champion, s.gpu_families
+        self.champion = s.champion
         self.cpu_candidates, self.start_task = s.cpu_candidates, current.pathspec
         self.dataset_versions = self.training_input.dataset_versions
         print(f"training on {self.dataset_versions}: {self.split.sizes}")
@@ -88,13 +90,14 @@ class TrainFlow(FlowSpec):
     @resources(gpu=1)  # the GPU step: deployed, its cpu/memory come from config/aws.yaml
     @step
     def train(self):
-        """Fit one family, score it on the holdout and store its artifact."""
-        from shared.training import train_and_save
+        """Fit one family (or run a group of its search's trials and refit their best),
+        score it on the holdout and store its artifact."""
+        from shared.training import fit_unit
 
         share_cpus(self.deploy, len(self.families))  # the families fit side by side locally
         with run_context(self.project, self.run_pathspec):
             pset = set_from_flow(self.project)  # project.yaml and the rules it names, frozen
-            self.candidate = train_and_save(
+            self.candidate = fit_unit(
                 self.input, self.split, pset.project, pset.rules, self.envelope, _run_key()
             )
         self.candidate_task = current.pathspec
@@ -107,16 +110,19 @@ class TrainFlow(FlowSpec):
         """Gate every candidate against the baseline and register all of them."""
         from shared.config.settings import injected_fault
         from shared.pipeline.train import register
-        from shared.training import comparison_frame
+        from shared.training import choose, comparison_frame
 
         pset = set_from_flow(self.project)
         cfg, rules = pset.project, pset.rules
         self.merge_artifacts(inputs, include=["run_pathspec", "code", "dataset_versions"])
         first = inputs[0]
-        tasks = {i.candidate.family: i.candidate_task for i in inputs}
-        tasks.update({c.family: first.start_task for c in first.cpu_candidates})
-        fitted = [*first.cpu_candidates, *(i.candidate for i in inputs)]
         with run_context(self.project, self.run_pathspec):
+            # one per family: a searched family's best trial group, its study summarised
+            fitted, tasks = choose(
+                [(c, first.start_task) for c in first.cpu_candidates]
+                + [(i.candidate, i.candidate_task) for i in inputs],
+                cfg,
+            )
             r = register(
                 open_ledger(self.project),
                 cfg,

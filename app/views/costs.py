@@ -66,6 +66,11 @@ table(
                     f"served {served_for(m.months_in_production)}" if m.served else m.production
                 ),
                 "variable": money(m.variable_cost, c, 2),
+                "search compute": (
+                    f"{m.search_seconds:,.0f} task-s, {money(m.search_cost, c, 2)}"
+                    if m.search_seconds
+                    else "-"
+                ),
                 "value per month vs baseline": money(m.monthly_benefit, c),
                 "months counted": f"{m.months:.2f}",
                 "benefit": money(m.benefit, c),
@@ -75,3 +80,9 @@ table(
     ),
     key="per_model",
 )
+if any(m.search_seconds for m in econ.per_model):
+    st.caption(
+        "Search compute: the task-seconds of a tuned version's hyperparameter search (its "
+        "trials, side by side on several machines in production) at the instance price; "
+        "its run's variable cost counts the run's wall time, the search included."
+    )

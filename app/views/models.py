@@ -16,6 +16,7 @@ from shared.release import (
 from shared.reports import models_frame
 from shared.reports.champion import champion_on_holdout
 from shared.reports.classes import class_report
+from shared.reports.study import study_of
 from shared.reports.trust import approval_signatures
 from shared.trust.keys import KeyError_
 from shared.trust.release_key import release_keys
@@ -103,6 +104,11 @@ else:
 if m.slice_metrics:
     st.subheader(f"{km} by slice")
     st.bar_chart(pd.DataFrame({s: v[km] for s, v in m.slice_metrics.items()}, index=[km]).T)
+study = study_of(m)  # tuned (training.search): the study, every trial, the one refitted
+if study is not None:
+    st.subheader("Hyperparameter search")
+    st.caption(study.summary())
+    table(study.trials, formats={"value": "{:.4g}"}, key="study_trials")
 report = class_report(m)  # multiclass: where the classes are confused, and each class
 if report is not None:
     st.subheader("Confusion matrix (holdout)")

@@ -44,17 +44,26 @@ def models(obj: Ctx, as_json: bool, latest_candidate: bool) -> None:
         ],
     )
 
+    from shared.reports.study import study_of
+
     def text(rows: list) -> None:
         click.echo(comparison_table(rows))
         if rows:
             click.echo()
             click.echo(provenance.render(rows))
+        tuned = [(m, study_of(m)) for m in rows if m.resources.get("search")]
+        if tuned:  # training.search: each tuned version's study and the trial it refitted
+            click.echo()
+            for m, study in tuned:
+                click.echo(f"{m.version} {m.family}: {study.summary()}")
 
     data = [
         {
             "version": m.version,
             **jsonable(m),
             "production_on_holdout": jsonable(champion_on_holdout(m)),
+            # training.search: the study (trials, parameters, values, the one chosen)
+            "study": m.resources.get("search"),
         }
         for m in rows
     ]
@@ -135,6 +144,8 @@ def lineage(
                 "datasets": lin.datasets,
                 # trained through the parts (training.memory): the seeded sample's steps
                 **({"training_data": m.resources["data"]} if m.resources.get("data") else {}),
+                # tuned (training.search): the study the refitted trial came from
+                **({"study": m.resources["search"]} if m.resources.get("search") else {}),
             }
         )
         return
@@ -151,6 +162,10 @@ def lineage(
             f"  rows      {d['memory']} memory; seeded sample (seed {smp['seed']}: {rows} rows) "
             f"for {', '.join(smp['used_by'])}"
         )
+    if m.resources.get("search"):  # tuned: the study its settings came from
+        from shared.reports.study import study_of
+
+        click.echo(f"  search    {study_of(m).summary()}")
     km = m.key_metric
     if champ is not None:
         vs = f"{champ.version} {km} {champ.text(4)}" if champ.score is not None else champ.note

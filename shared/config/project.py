@@ -19,6 +19,7 @@ from .running import (
     ServiceSettings,
     StorageSettings,
 )
+from .search import SearchSettings
 
 REGRESSION_METRICS = frozenset({"mae", "rmse", "p90_abs_error"})
 # key metrics by classification task (regression: REGRESSION_METRICS)
@@ -114,6 +115,7 @@ class TrainingSettings(_Strict):
     xgboost: XGBoostSettings = XGBoostSettings()
     torch_mlp: TorchMLPSettings = TorchMLPSettings()
     memory: MemorySettings = MemorySettings()
+    search: SearchSettings = SearchSettings()  # off unless a family has a section
 
 
 class GateSettings(_Strict):
@@ -310,6 +312,8 @@ class ProjectConfig(_Strict):
         for section, name, default in RUNNING_ONLY:
             if data[section][name] == default:
                 del data[section][name]
+        if self.training.search == SearchSettings():  # off: loads where search is unknown
+            del data["training"]["search"]
         return data
 
     def config_hash(self) -> str:
@@ -325,6 +329,7 @@ class ProjectConfig(_Strict):
         data["storage"]["partition_rows"] = self.storage.fixed_partition_rows()
         if self.training.memory == MemorySettings():  # the default: hashes stay
             del data["training"]["memory"]
+        # training.search off (the default) is left out by portable_dump: hashes stay
         # online adaptation moves served intervals, never what training makes (issue 28): its
         # defaults leave the hash as it was
         if self.intervals.adaptive == AdaptiveSettings():

@@ -61,6 +61,10 @@ class ModelEconomics:
     variable_cost: float
     monthly_benefit: float
     months: float  # months whose benefit counts: 0 when it never served
+    # tuned (training.search): the seconds its study's tasks ran, and their cost at the
+    # instance price (within its run's variable cost, which counts the run's wall time)
+    search_seconds: float = 0.0
+    search_cost: float = 0.0
 
     @property
     def served(self) -> bool:
@@ -197,6 +201,13 @@ def _built(ledger: Ledger, served: set[str]) -> list[ModelVersionRecord]:
     return sorted(built.values(), key=lambda m: m.id)
 
 
+def _search_compute(m: ModelVersionRecord, costs: CostsConfig) -> tuple[float, float]:
+    """A tuned version's search: its tasks' seconds and their cost (0, 0 when untuned)."""
+    seconds = float((m.resources.get("search") or {}).get("task_seconds", 0.0))
+    price = costs.prices_per_hour["gpu" if m.resources.get("device") == "cuda" else "cpu"]
+    return seconds, seconds / 3600.0 * price
+
+
 def economics(ledger: Ledger, costs: CostsConfig, now: datetime | None = None) -> ProjectEconomics:
     """Per model version and for the project: fixed, variable, benefit, break-even."""
     per_run = run_costs(ledger, costs)
@@ -229,6 +240,7 @@ def economics(ledger: Ledger, costs: CostsConfig, now: datetime | None = None) -
                 per_run.get(m.flow_run, 0.0),
                 monthly_benefit(m, costs),
                 months,
+                *_search_compute(m, costs),
             )
         )
     chart = _break_even_chart(ledger, per_model, per_run, first_served, fixed_month)

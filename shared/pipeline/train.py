@@ -74,17 +74,20 @@ def train(
     """The train flow's steps in this process (library callers, tests' builders);
     ``datasets``: comma-separated versions (empty: the newest); ``keys``: the release keys
     the champion's bundle is verified with."""
-    from shared.training.fit import train_and_save
+    from shared.training.search import fit_unit, plan_search
     from shared.training.start import start_training
+    from shared.training.study import choose
 
     s = start_training(ledger, cfg, rules, datasets, run_key, keys=keys)
-    fitted = [train_and_save(f, s.split, cfg, rules, s.envelope, run_key) for f in s.gpu_families]
+    units = plan_search(cfg, s.gpu_families, s.split, run_key)
+    fitted = [fit_unit(u, s.split, cfg, rules, s.envelope, run_key) for u in units]
+    chosen, _ = choose([(c, None) for c in [*s.cpu_candidates, *fitted]], cfg)
     datasets_used = s.training_input.dataset_versions
     return register(
         ledger,
         cfg,
         rules,
-        [*s.cpu_candidates, *fitted],
+        chosen,
         s.champion,
         datasets_used,
         run_key,

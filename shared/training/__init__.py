@@ -2,7 +2,8 @@
 
 ``inputs`` (datasets, labels, split by time), ``external`` and ``streamfit`` (the split
 written as parts and the families fitted over them: training.memory), ``fit`` (one family fitted and scored),
-``gates`` (the gates, the champion included), ``artifacts`` (comparison frame, artifact
+``gates`` (the gates, the champion included), ``search`` and ``study`` (training.search:
+Optuna trials in groups; the study's storage and the best group per family), ``artifacts`` (comparison frame, artifact
 files, ledger registration), ``start`` (what the train flow's first step does). The
 families, metrics and the conformal calibration they use are the model layer's
 (shared.model); ``families/base.py`` here only keeps an old class path for pickled artifacts.
@@ -51,6 +52,10 @@ __getattr__ = lazy_exports(
         "generated_split": "inputs",
         "load_training_input": "inputs",
         "split_by_time": "inputs",
+        "TrialGroup": "study",
+        "choose": "study",
+        "fit_unit": "search",
+        "plan_search": "search",
         "TrainingStart": "start",
         "start_training": "start",
         "train_external": "streamfit",
@@ -71,11 +76,14 @@ __all__ = [
     "TrainingInput",
     "TrainingSplit",
     "TrainingStart",
+    "TrialGroup",
     "apply_gates",
     "assemble",
     "champion_metrics",
+    "choose",
     "comparison_frame",
     "families_by_device",
+    "fit_unit",
     "gate_baseline_discriminates",
     "gate_beats_baseline",
     "gate_beats_champion",
@@ -85,6 +93,7 @@ __all__ = [
     "load_artifacts",
     "load_optional",
     "load_training_input",
+    "plan_search",
     "registration",
     "save_artifacts",
     "score_candidate",

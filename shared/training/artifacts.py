@@ -37,9 +37,10 @@ def comparison_frame(candidates: list[Candidate], cfg: ProjectConfig) -> pd.Data
     return ComparisonRow.validate(pd.DataFrame(rows))
 
 
-def save_artifacts(c: Candidate, root: str, run_key: str) -> str:
-    """Write a candidate's files under ``<data_root>/models/<run>/<family>/``; return the dir."""
-    prefix = storage.join(root, "models", run_key.replace("/", "-"), c.family)
+def save_artifacts(c: Candidate, root: str, run_key: str, name: str | None = None) -> str:
+    """Write a candidate's files under ``<data_root>/models/<run>/<name>/`` (``name``: the
+    family unless given: a search's trial group); return the dir."""
+    prefix = storage.join(root, "models", run_key.replace("/", "-"), name or c.family)
     for name, data in c.files.items():
         storage.write_bytes(storage.join(prefix, name), data)
     return prefix
@@ -79,6 +80,8 @@ def registration(
             "guard": c.guard,
             # trained through the parts: how, and the seeded sample (old candidates: none)
             **({"data": c.data} if getattr(c, "data", None) else {}),
+            # tuned (training.search): the study, its trials and the one refitted
+            **({"search": c.search} if getattr(c, "search", None) else {}),
         },
         task_pathspec=task,
     )

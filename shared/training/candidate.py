@@ -42,6 +42,9 @@ class Candidate:
     # how the rows were held (training.memory): empty in memory; external: the split's
     # sizes and the seeded sample's rows, seed and the steps that used it (the lineage)
     data: dict[str, Any] = field(default_factory=dict)
+    # training.search: the group's trial (a train task's) or, once chosen, the study's
+    # summary (the lineage); empty when the family was fitted once, as configured
+    search: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:

@@ -14,7 +14,9 @@ import grimp
 
 REPO = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-SERVICE_MODULE_LIMIT = 35  # importing the service loaded 69 of shared's modules before
+# importing the service loaded 69 of shared's modules before; 36: the project config's
+# training.search section (shared.config.search, a pydantic model) since issue 28
+SERVICE_MODULE_LIMIT = 36
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,9 @@ class TorchMLP:
         self.norm = norm or {}
         self.device = device or _torch_device()
         self.imputer = imputer  # nullable features: gaps filled as training learned
+        # called with (epoch, validation loss) after each epoch (a search trial reports and
+        # prunes through it: an exception raised there ends the fit)
+        self.progress: Callable[[int, float], None] | None = None
 
     def _x(self, rows: pd.DataFrame) -> np.ndarray:
         x = build_features(rows, self.cfg).to_numpy(dtype=np.float32)
@@ -108,6 +112,8 @@ class TorchMLP:
                 loss.backward()
                 opt.step()
             val = self._valid_loss(xv, yv)
+            if self.progress is not None:
+                self.progress(epochs - 1, val)
             if val < best - 1e-6:
                 best, since = val, 0
                 best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}

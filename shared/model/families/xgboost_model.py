@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -69,6 +70,22 @@ class XGBoostModel:
         self.cfg = cfg
         self.booster = booster
         self.device = device or pick_device()
+        # called with (iteration, validation loss) after each boosting round (a search trial
+        # reports and prunes through it: an exception raised there ends the fit)
+        self.progress: Callable[[int, float], None] | None = None
+
+    def _callbacks(self, xgb: ModuleType) -> list[Any] | None:
+        if self.progress is None:
+            return None
+        report = self.progress
+
+        class Progress(xgb.callback.TrainingCallback):  # type: ignore[name-defined,misc]
+            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+                history = next(iter(evals_log["validation"].values()))
+                report(epoch, float(history[-1]))
+                return False
+
+        return [Progress()]
 
     def _params(self, seed: int) -> dict[str, Any]:
         s = self.cfg.training.xgboost
@@ -108,6 +125,7 @@ class XGBoostModel:
             evals=[(dvalid, "validation")],
             early_stopping_rounds=s.early_stopping_rounds,
             verbose_eval=False,
+            callbacks=self._callbacks(xgb),
         )
         return FitReport(
             self.family, self.device, time.perf_counter() - t0, self.booster.best_iteration + 1
