@@ -45,6 +45,12 @@ def test_the_lifecycle_went_through_every_stage(lived: Lived) -> None:
     # the retraining trained through the parts (training.memory: external), the first in memory
     held = {v: lg.registry.model(v).resources.get("data", {}).get("memory") for v in (first, new)}
     assert held == {first: None, new: "external"}, f"not trained as configured: {held}"
+    # the first training searched (its study in the lineage), the retraining did not
+    studies = {v: lg.registry.model(v).resources.get("search") for v in (first, new)}
+    assert studies[new] is None, f"the external retraining searched: {studies[new]}"
+    assert studies[first] and studies[first]["n_trials"] == 2, f"no study: {studies[first]}"
+    said = lived.renkei("lineage", first).stdout
+    assert f"study {studies[first]['study']}" in said, f"lineage names no study: {said}"
     reports = lg.monitoring.reports()
     assert len(reports) == 2 and reports[0].retrain, "the drifted batch asked for no retrain"
     assert reports[0].retrain_run, "the monitor did not record the retraining run it started"
