@@ -1,9 +1,9 @@
 """The MLP fitted through an iterable over the parts of a split (training.memory: external).
 
-The train parts are read once: their features (imputed with statistics learned on the
-seeded train sample, when a feature is nullable) are cached as arrays in a temporary folder
-while the normalisation (mean, std of every feature, and of the label for regression) is
-summed; each epoch then visits the parts in a seeded order, the rows of each in a seeded
+The train parts are read once, in batches of ``batch_rows`` rows: their features (imputed
+with statistics learned on the seeded train sample, when a feature is nullable) are cached
+as arrays in a temporary folder while the normalisation (mean, std of every feature, and of the label for regression) is
+summed; each epoch then visits the batches in a seeded order, the rows of each in a seeded
 order, in mini-batches as :meth:`TorchMLP.fit` does. Early stopping on the validation parts'
 loss. A multiclass MLP (a softmax head trained on arrays) is fitted on the seeded samples.
 """
@@ -20,7 +20,7 @@ import numpy as np
 from shared.data.features import build_features, check_features
 from shared.model.impute import Imputer
 
-from .base import FitReport, PartSource
+from .base import FitReport, PartSource, release_freed_memory
 
 if TYPE_CHECKING:
     from .torch_mlp import TorchMLP
@@ -131,4 +131,5 @@ def fit_mlp_parts(m: TorchMLP, parts: PartSource, seed: int) -> tuple[FitReport,
     if best_state is not None:
         m.net.load_state_dict(best_state)
     m.net.eval()
+    release_freed_memory()
     return FitReport(m.family, m.device, time.perf_counter() - t0, epochs), sampled
