@@ -14,6 +14,9 @@ train flow's tasks do, each task in a child process of its own that reports its 
 Goal: each task's peak at 5M rows <= 1.2x its peak at 1M (external). XGBoost rounds, MLP
 epochs and the MLP's batch are cut (``--rounds``, ``--epochs``, batches of 4,096 rows) so that
 5M rows finish on a laptop; memory does not grow with them. Peak RSS is the task's VmHWM.
+External tasks read, fit on and score at most ``training.memory.batch_rows`` rows at once;
+what still grows is XGBoost's own state per train row while it boosts (gradients,
+predictions, row indices, the L1 objective's leaf quantiles: ~60-70 bytes a row, measured).
 
     python bench/bench_train_memory.py [--rows 1000000 5000000] [--modes external in_memory]
 """

@@ -156,6 +156,21 @@ def _scale(
     return Scale(q, s.a, s.b, s.floor)
 
 
+def _predict(model: Any, rows: pd.DataFrame, cfg: ProjectConfig) -> np.ndarray:
+    """``model``'s predictions for ``rows``, made ``training.memory.batch_rows`` rows at a
+    time (the same values: each row's prediction is its own), so that a model's working
+    memory (an MLP's activations, a DMatrix) does not grow with the calibration rows."""
+    step = cfg.training.memory.batch_rows
+    if len(rows) <= step:
+        return np.asarray(model.predict(rows), dtype=float)
+    return np.concatenate(
+        [
+            np.asarray(model.predict(rows.iloc[i : i + step]), dtype=float)
+            for i in range(0, len(rows), step)
+        ]
+    )
+
+
 def calibrate(
     model: Any, baseline: Any, rows: pd.DataFrame, y: np.ndarray, cfg: ProjectConfig
 ) -> Calibration | None:
@@ -172,7 +187,7 @@ def calibrate(
         fit_rows[order[: n // 2]] = True
     cal_rows = ~fit_rows
     scales = [
-        _scale(np.asarray(m.predict(rows), dtype=float), y, cfg.task, coverage, fit_rows, cal_rows)
+        _scale(_predict(m, rows, cfg), y, cfg.task, coverage, fit_rows, cal_rows)
         for m in (model, baseline)
     ]
     if not all(math.isfinite(s.q) for s in scales):

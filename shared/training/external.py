@@ -52,14 +52,24 @@ class SpilledSplit:
     rows: dict[str, int]
     sample_rows: int
     seed: int
+    batch_rows: int = 65_536
 
     @property
     def sizes(self) -> dict[str, int]:
         return dict(self.rows)
 
     def frames(self, part: str, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-        """The rows of ``part`` (train, validation or holdout), one part file at a time."""
-        yield from iter_frames(self.prefixes[part], columns)
+        """The rows of ``part`` (train, validation or holdout), in order, in batches of at
+        most ``batch_rows`` rows (each part file read batch by batch, never whole): what a
+        task holds at once is the same however large the parts are."""
+        import pyarrow.parquet as pq
+
+        prefix = self.prefixes[part]
+        for entry in read_manifest(prefix).parts:
+            with storage.open_read(storage.join(prefix, entry.name)) as f:
+                pf = pq.ParquetFile(f)
+                for b in pf.iter_batches(batch_size=self.batch_rows, columns=columns):
+                    yield b.to_pandas()
 
     def sample(self, part: str) -> pd.DataFrame:
         """A uniform sample of at most ``sample_rows`` rows of ``part``, the same for the
@@ -202,6 +212,7 @@ def spill_split(
         {p: sum(e.rows for e in entries[p]) for p in PARTS},
         m.sample_rows,
         cfg.training.seed,
+        m.batch_rows,
     )
 
 

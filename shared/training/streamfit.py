@@ -1,12 +1,13 @@
 """One family fitted and scored through the parts of a spilled split (training.memory).
 
-What a training task holds here is bounded by one part plus the seeded samples
-(:meth:`SpilledSplit.sample`): XGBoost reads the train and validation parts through external
-memory, the MLP iterates over them, the baseline rule (it cannot stream) is fitted on the
-train sample; the holdout is scored part by part, keeping only the predictions, labels and
-slice columns; the calibration rows are the validation sample (the conformal logic itself is
-unchanged); the drift reference is the train sample's. The lineage records which steps
-used the sample.
+What a training task holds here is bounded by one batch of ``batch_rows`` rows plus the
+seeded samples (:meth:`SpilledSplit.sample`): XGBoost reads the train and validation parts
+through external memory, the MLP iterates over them, the baseline rule (it cannot stream) is
+fitted on the train sample; the holdout is scored batch by batch, keeping only the
+predictions, labels and slice columns (as categorical codes: per holdout row, a few bytes);
+the calibration rows are the validation sample (the conformal logic itself is unchanged,
+its predictions made in batches); the drift reference is the train sample's. The lineage
+records which steps used the sample.
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ from .external import SpilledSplit
 
 def _y(rows: pd.DataFrame, target: str) -> np.ndarray:
     return rows[target].to_numpy(dtype=float)
+
+
+def _slice_frame(batches: list[dict[str, pd.Series]], columns: list[str]) -> pd.DataFrame:
+    """The holdout's slice columns, gathered from its batches as categoricals (a small code
+    per row instead of a string object), with the values :func:`slice_metrics` reads."""
+    from pandas.api.types import union_categoricals
+
+    out = {}
+    for c in columns:
+        cats = [b[c] for b in batches]
+        out[c] = pd.Series(union_categoricals(cats, ignore_order=True)) if cats else []
+    return pd.DataFrame(out)
 
 
 def train_external(
@@ -64,15 +77,18 @@ def train_external(
         )
     ps, ys, slices = [], [], []
     counts: dict[str, int] = {}
-    for part in split.frames("holdout"):
+    for part in split.frames("holdout"):  # in batches of batch_rows rows
         ps.append(np.asarray(model.predict(part)))
         ys.append(_y(part, target))
-        slices.append(part[t.slices])
+        slices.append({c: part[c].astype("category") for c in t.slices})  # a code per row
         if guarded is not None:
             for d, k in decision_counts(guarded.predict(part)).items():
                 counts[d] = counts.get(d, 0) + k
+        del part
     p, y = np.concatenate(ps), np.concatenate(ys)
-    holdout_slices = pd.concat(slices, ignore_index=True)
+    del ps, ys
+    holdout_slices = _slice_frame(slices, t.slices)
+    del slices
     c = Candidate(
         family,
         evaluate(cfg.task, y, p, t.threshold, cfg.classes),

@@ -12,7 +12,14 @@ import pytest
 from shared.config import MemorySettings, ProjectConfig, load_project
 from shared.data.contracts import build_contracts
 from shared.data.generator import generate_orders
-from shared.data.manifest import Manifest, PartEntry, part_name, write_manifest, write_part
+from shared.data.manifest import (
+    Manifest,
+    PartEntry,
+    iter_frames,
+    part_name,
+    write_manifest,
+    write_part,
+)
 from shared.data.validation import split_valid
 from shared.training import assemble, split_by_time
 from shared.training.external import spill_split, use_external
@@ -88,3 +95,27 @@ def test_memory_mode_picks_the_path_and_the_default_keeps_the_config_hash() -> N
     del data["training"]["memory"]
     assert ProjectConfig.model_validate(data).config_hash() == CFG.config_hash()
     assert _with_memory(mode="external").config_hash() != CFG.config_hash()
+
+
+def test_a_task_reads_the_parts_in_batches_of_at_most_batch_rows(tmp_path: Path) -> None:
+    """What a task holds at once does not grow with the parts (issue 26 item 3): every part
+    is read in batches of at most ``batch_rows`` rows, the same rows in the same order as
+    the whole parts, and the seeded sample does not depend on the batch size."""
+    batch = generate_orders(4000, seed=5)
+    valid = split_valid(batch.orders, build_contracts(CFG)).valid
+    path = str(tmp_path / "labels.parquet")
+    batch.labels.to_parquet(path)
+    ds = _write_parts(valid, tmp_path / "ds", 1500)
+    whole = spill_split([(ds, [path])], _with_memory(sample_rows=1000), str(tmp_path / "a"))
+    small = spill_split(
+        [(ds, [path])], _with_memory(sample_rows=1000, batch_rows=250), str(tmp_path / "b")
+    )
+    assert whole.batch_rows == MemorySettings().batch_rows and small.batch_rows == 250
+    for part in ("train", "validation", "holdout"):
+        batches = list(small.frames(part))
+        assert max(len(b) for b in batches) <= 250
+        assert len(batches) > len(list(iter_frames(small.prefixes[part])))  # parts split
+        got = pd.concat(batches, ignore_index=True)
+        want = pd.concat(list(iter_frames(whole.prefixes[part])), ignore_index=True)
+        pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(small.sample("train"), whole.sample("train"))

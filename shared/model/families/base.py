@@ -32,6 +32,21 @@ def pick_device() -> str:
     return "cuda" if count.value > 0 else "cpu"
 
 
+def release_freed_memory() -> None:
+    """Hand the heap memory freed by a fit back to the system (glibc's ``malloc_trim``).
+
+    XGBoost's and PyTorch's threads free their per-row buffers (gradients, row indices,
+    activations) into malloc arenas that otherwise stay resident: the steps after a fit
+    (calibration, holdout scoring) would add their own peak on top of them. A no-op where
+    the C library has no ``malloc_trim`` (not glibc).
+    """
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 class PartSource(Protocol):
     """Rows held as parts (the training layer's spilled split): ``frames(part)`` yields the
     rows of ``train``, ``validation`` or ``holdout`` one part file at a time; ``sample(part)``

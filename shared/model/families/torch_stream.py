@@ -1,11 +1,12 @@
 """The MLP fitted through an iterable over the parts of a split (training.memory: external).
 
-The train parts are read once: their features (imputed with statistics learned on the
-seeded train sample, when a feature is nullable) are cached as arrays in a temporary folder
-while the normalisation (mean, std of every feature, and of the label for regression) is
-summed; each epoch then visits the parts in a seeded order, the rows of each in a seeded
-order, in mini-batches as :meth:`TorchMLP.fit` does. Early stopping on the validation parts'
-loss. A multiclass MLP (a softmax head trained on arrays) is fitted on the seeded samples.
+The train parts are read once, in batches of ``batch_rows`` rows: their features (imputed
+with statistics learned on the seeded train sample, when a feature is nullable) are cached
+as arrays in a temporary folder while the normalisation (mean, std of every feature, and of
+the label for regression) is summed; each epoch then visits the batches in a seeded order,
+``MIX_ROWS`` rows' worth at a time, their rows shuffled together in a seeded order, in
+mini-batches as :meth:`TorchMLP.fit` does. Early stopping on the validation parts' loss.
+A multiclass MLP (a softmax head trained on arrays) is fitted on the seeded samples.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from shared.data.features import build_features, check_features
 from shared.model.impute import Imputer
 
-from .base import FitReport, PartSource
+from .base import FitReport, PartSource, release_freed_memory
 
 if TYPE_CHECKING:
     from .torch_mlp import TorchMLP
@@ -50,6 +51,19 @@ def _cache_parts(m: TorchMLP, parts: PartSource, part: str, cache: str) -> list[
 def _load(path: str) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path) as d:
         return d["x"], d["y"]
+
+
+def _load_many(paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    loaded = [_load(p) for p in paths]
+    if len(loaded) == 1:
+        return loaded[0]
+    return np.concatenate([x for x, _ in loaded]), np.concatenate([y for _, y in loaded])
+
+
+# The rows shuffled together in an epoch: a few cached batches at once (the train rows are in
+# time order within a part, so mini-batches drawn from one small batch would each see a
+# narrow time window); bounded, so what the fit holds does not grow with the rows.
+MIX_ROWS = 1 << 18
 
 
 def fit_mlp_parts(m: TorchMLP, parts: PartSource, seed: int) -> tuple[FitReport, list[str]]:
@@ -100,11 +114,13 @@ def fit_mlp_parts(m: TorchMLP, parts: PartSource, seed: int) -> tuple[FitReport,
         else:
             loss_fn = torch.nn.BCEWithLogitsLoss()
         best, best_state, since, epochs = float("inf"), None, 0, 0
+        group = max(1, MIX_ROWS // cfg.training.memory.batch_rows)
         for _epoch in range(s.epochs):
             epochs += 1
             m.net.train()
-            for k in rng.permutation(len(train)):
-                x, y = _load(train[k])
+            files = rng.permutation(len(train))
+            for g in range(0, len(files), group):  # a shuffle window of ~MIX_ROWS rows
+                x, y = _load_many([train[k] for k in files[g : g + group]])
                 xt = torch.tensor((x - mu) / sd, device=dev)
                 yt = torch.tensor((y - m.norm["y_mean"][0]) / m.norm["y_std"][0], device=dev)
                 order = torch.tensor(rng.permutation(len(xt)), device=dev)
@@ -131,4 +147,5 @@ def fit_mlp_parts(m: TorchMLP, parts: PartSource, seed: int) -> tuple[FitReport,
     if best_state is not None:
         m.net.load_state_dict(best_state)
     m.net.eval()
+    release_freed_memory()
     return FitReport(m.family, m.device, time.perf_counter() - t0, epochs), sampled
