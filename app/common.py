@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import streamlit as st
@@ -56,16 +57,32 @@ def ledger() -> Ledger:
     return _ledger(ledger_url(cfg), app_project_path())
 
 
-def anchored_by(sg: Any) -> AbstractContextManager[None]:
-    """Anchor the writes of a decision ``sg`` signed (the decision, the note beside it) with
-    the app's service key when that key signed it for a signed-in user: in production only
-    the Batch job role holds the ledger key, and `renkei audit verify` counts a service
-    key's anchor for that service's own writes (shared.trust.witness). Otherwise (dev
-    mode) with the ledger key, as the CLI."""
+@contextmanager
+def anchored_by(sg: Any) -> Iterator[None]:
+    """Seal and anchor the writes made inside this block (a decision ``sg`` signs, the note
+    beside it, feedback) with the app's service key when that key signs for a signed-in
+    user: each audit entry is sealed in its write's own transaction (shared.ledger.seals),
+    then anchored with the same key. In production only the Batch job role holds the ledger
+    key, and `renkei audit verify` counts a service key's anchor for that service's own
+    writes only (shared.trust.witness). Otherwise (dev mode) with the ledger key, as the
+    CLI, nothing sealed."""
+    from shared.ledger.seals import sealing_entries
     from shared.reports.trust import app_anchor_key
     from shared.trust.anchors import anchoring_with
 
-    return anchoring_with(app_anchor_key(project_set().roles.identity, sg))
+    key = app_anchor_key(project_set().roles.identity, sg)
+    with anchoring_with(key), sealing_entries(sg.entry_seal() if key else None):
+        yield
+
+
+def acting_for(user: str) -> AbstractContextManager[None]:
+    """Where the app writes for ``user`` without a decision to sign (feedback): a signed-in
+    user's writes are sealed and anchored with the app's service key (:func:`anchored_by`;
+    a missing key raises shared.trust.keys.KeyError_ before anything is written); in dev
+    mode, as the CLI."""
+    if _oidc() is None:
+        return nullcontext()
+    return anchored_by(signer(user))
 
 
 def current_user() -> str | None:
@@ -92,7 +109,8 @@ def current_user() -> str | None:
 def member(user: str) -> str:
     """The member ``user`` is: a signed-in user's login (e-mail) through roles.yaml
     identity.logins, as their decisions are signed (shared.reports.trust.app_signer); in
-    dev mode the sidebar's choice is the member already."""
+    dev mode the sidebar's choice is the member already. Every page checks roles, and
+    records its writes, by this member (roles.yaml lists members, not e-mails)."""
     _, roles, _ = configs()
     return roles.identity.member_of(user) or user
 
@@ -103,12 +121,16 @@ def signer(user: str) -> object:
     from shared.reports.trust import app_signer
 
     s = project_set()
-    oidc = None
+    return app_signer(
+        s.roles.identity, s.project.storage.data_root, s.rules.rules_hash(), user, _oidc()
+    )
+
+
+def _oidc() -> dict[str, str] | None:
+    """The signed-in user's issuer and subject (None: nobody signed in through OIDC)."""
     try:
         if st.user.is_logged_in:
-            oidc = {"iss": str(st.user.get("iss")), "sub": str(st.user.get("sub"))}
+            return {"iss": str(st.user.get("iss")), "sub": str(st.user.get("sub"))}
     except Exception:  # no identity provider configured
         pass
-    return app_signer(
-        s.roles.identity, s.project.storage.data_root, s.rules.rules_hash(), user, oidc
-    )
+    return None

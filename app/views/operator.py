@@ -1,8 +1,9 @@
 import pandas as pd
 import streamlit as st
-from common import configs, current_user, ledger
+from common import acting_for, configs, current_user, ledger, member
 
 from shared.operate.feedback import apply_feedback, can_give_feedback, scored_rows
+from shared.trust.keys import KeyError_
 from shared.trust.release_key import release_keys
 
 cfg, roles, _ = configs()
@@ -22,7 +23,8 @@ st.dataframe(recent, hide_index=True, width="stretch")
 if user is None:
     st.info("Sign in to give feedback.")
     st.stop()
-if not can_give_feedback(roles, user):
+who = member(user)  # a signed-in user's login mapped to the member (roles.yaml)
+if not can_give_feedback(roles, who):
     st.warning(f"{user} is not an ML Operator or Operator: feedback is open to those roles.")
     st.stop()
 with st.form("feedback"):
@@ -39,17 +41,22 @@ with st.form("feedback"):
     note = st.text_input("Note", key="fb_note")
     send = st.form_submit_button("Flag and record", type="primary")
 if send:
-    out = apply_feedback(
-        lg,
-        cfg,
-        pd.DataFrame({cfg.id_column: [rid], cfg.target: [value]}),
-        "app",
-        user,
-        flagged=True,
-        note=note,
-        scoring_batch=batch,
-        keys=release_keys(roles.identity, cfg.storage.data_root),
-    )
+    try:
+        with acting_for(user):  # signed in: sealed and anchored with the app's service key
+            out = apply_feedback(
+                lg,
+                cfg,
+                pd.DataFrame({cfg.id_column: [rid], cfg.target: [value]}),
+                "app",
+                who,
+                flagged=True,
+                note=note,
+                scoring_batch=batch,
+                keys=release_keys(roles.identity, cfg.storage.data_root),
+            )
+    except KeyError_ as e:
+        st.error(str(e))
+        st.stop()
     notes = {"duplicate": " (this row already had a label: the first one stands)"}
     show = st.success if out.status in ("accepted", "late") else st.warning
     show(f"Recorded for {rid}: {out.status}" + notes.get(out.status, ""))

@@ -17,6 +17,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from shared.ledger.seals import seal_entry
 from shared.ledger.tables import AuditEntry, AuditHead, Base
 from shared.ledger.vocab import LedgerError
 
@@ -43,25 +44,26 @@ class UnitOfWork:
         self._head = head
 
     def audit(self, actor: str, action: str, subject: str, details: Mapping[str, object]) -> None:
-        """Append one event to the audit chain, in this transaction."""
+        """Append one event to the audit chain, in this transaction (sealed there when the
+        write runs inside :func:`shared.ledger.seals.sealing_entries`)."""
         ts = utcnow().isoformat()
         body = json.dumps(dict(details), sort_keys=True, default=str)
         head = self._head
         h = entry_hash(head.last_hash, ts, actor, action, subject, body)
-        self.session.add(
-            AuditEntry(
-                id=head.last_id + 1,
-                ts=ts,
-                actor=actor,
-                action=action,
-                subject=subject,
-                details=body,
-                prev_hash=head.last_hash,
-                hash=h,
-            )
+        entry = AuditEntry(
+            id=head.last_id + 1,
+            ts=ts,
+            actor=actor,
+            action=action,
+            subject=subject,
+            details=body,
+            prev_hash=head.last_hash,
+            hash=h,
         )
+        self.session.add(entry)
         head.last_id += 1
         head.last_hash = h
+        seal_entry(self, entry)  # inside shared.ledger.seals.sealing_entries: its signature
         self.session.flush()
 
 

@@ -10,6 +10,7 @@ from shared.ledger import Ledger
 from shared.trust import keys
 from shared.trust.anchors import AnchorKey, anchor_store
 from shared.trust.decisions import Signer, approval_fields, signature_problem, signer_for
+from shared.trust.entry_seals import entry_seals
 from shared.trust.identity import Identity, IdentityStatus, os_login
 from shared.trust.witness import check_anchors, service_writes
 
@@ -55,8 +56,9 @@ def audit_trust(ledger: Ledger, settings: IdentitySettings, data_root: str) -> d
     anchors' problems."""
     entries = ledger.audit.entries()
     checkpoints = anchor_store(settings, data_root).read()
-    check = check_anchors(entries, checkpoints, settings, service_writes(ledger))
+    check = check_anchors(entries, checkpoints, settings, service_writes(ledger, settings))
     sigs = ledger.trust.signatures()
+    sealed, _ = entry_seals(ledger, settings, entries)  # the app's writes (feedback, ...)
     # decisions are paired with their audit entries in order (audit verify is the authority)
     approvals = iter(ledger.releases.approvals())
     moves = iter(ledger.releases.history())
@@ -75,6 +77,8 @@ def audit_trust(ledger: Ledger, settings: IdentitySettings, data_root: str) -> d
                 sig = sigs.get(("alias_move", m.id))
                 fields = {"action": m.action, "alias": m.alias, "signer": m.actor}
                 signature[e.id] = _status(settings, sig, fields, f"{m.action} {m.id}")
+        if e.id not in signature and e.id in sealed:
+            signature[e.id] = f"sealed by the {sealed[e.id]} service key"
     return {
         "signature": signature,
         "anchor": anchor,
@@ -103,9 +107,9 @@ def app_signer(
 
 
 def app_anchor_key(settings: IdentitySettings, signer: Signer) -> AnchorKey | None:
-    """The key the app anchors ``signer``'s decision with: its service key, when that key
-    signed the decision for a signed-in (OIDC) user and roles.yaml identity.service_keys
-    lists it; None otherwise (dev mode's demo keys: the ledger key anchors)."""
+    """The key the app seals and anchors ``signer``'s writes with: its service key, when
+    that key signs for a signed-in (OIDC) user and roles.yaml identity.service_keys lists
+    it; None otherwise (dev mode's demo keys: the ledger key anchors, nothing is sealed)."""
     if signer.identity.provider != "oidc":
         return None
     public = keys.public_text(signer.key.public_key())

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shared.config.identity import IdentitySettings
 from shared.config.settings import fault_point
 from shared.ledger import AliasMoveRecord, ApprovalRecord, Ledger, LedgerError, ModelVersionRecord
-from shared.ledger.seals import NewSignature, Seal
+from shared.ledger.seals import ENTRY, EntrySeal, NewSignature, Seal, entry_statement
 from shared.ledger.trust import SignatureRecord
 from shared.ledger.unit import utcnow
 from shared.trust import keys
@@ -118,6 +118,16 @@ class Signer:
                     "reason": move.reason,
                 },
             )
+
+        return seal
+
+    def entry_seal(self) -> EntrySeal:
+        """The signature of each audit entry a write appends for this identity (the app's
+        writes for a signed-in user: feedback and its interval updates, a decision's entry,
+        the note beside it), naming the entry: shared.ledger.seals.sealing_entries."""
+
+        def seal(entry: Any) -> NewSignature:
+            return self._signature(ENTRY, entry.id, entry_statement(entry))
 
         return seal
 

@@ -22,6 +22,7 @@ from shared.ledger import Ledger
 from shared.ledger.tables import AliasMove, Approval, AuditEntry
 from shared.trust.anchors import AnchorKey, Checkpoint, anchor_store, checkpoint, ledger_key
 from shared.trust.decisions import signature_problem
+from shared.trust.entry_seals import entry_seals
 from shared.trust.key_history import KeyHistory, decision_entries, key_history
 from shared.trust.replay_rules import ACTIONS, RULES, Item, coverage_problems, writers
 from shared.trust.witness import AnchorCheck, check_anchors, service_writes, witness_problems
@@ -111,6 +112,7 @@ def replay(ledger: Ledger, settings: IdentitySettings) -> tuple[list[str], int, 
     history = key_history(entries)
     positions = decision_entries(state, events)
     sig_problems, unverified = _signatures(ledger, settings, approvals, moves, history, positions)
+    sig_problems += entry_seals(ledger, settings, entries)[1]  # the app's sealed entries
     return problems + history.problems + sig_problems, unverified, notes
 
 
@@ -185,7 +187,7 @@ def verify_trust(
         except Exception as e:  # an unreachable bucket, an unreadable file
             report.problems.append(f"cannot read the anchor store {store.describe()}: {e}")
             store = None
-    report.anchors = check_anchors(entries, checkpoints, settings, service_writes(ledger))
+    report.anchors = check_anchors(entries, checkpoints, settings, service_writes(ledger, settings))
     report.problems += report.anchors.problems
     report.notes += report.anchors.notes
     if store is not None:

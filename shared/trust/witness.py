@@ -23,10 +23,10 @@ the ledger key is granted to the job role alone in production:
 
 - for a write a verified member makes from the CLI, that member's own key
   (:func:`member_anchor_problem` says when such an anchor counts);
-- for a decision a signed-in user makes in the app, the app's service key, the one that
-  signed the decision (identity.service_keys): it counts only for the app's own writes, a
-  decision that key signed or the note the app records beside one
-  (:func:`service_anchor_problem`);
+- for a write a signed-in user makes in the app (a decision, feedback), the app's service
+  key, the one that sealed the write's entries in its own transaction (identity.service_keys;
+  shared.trust.entry_seals): it counts only for the app's own writes, an entry that key
+  sealed or a decision it signed (:func:`service_anchor_problem`);
 - for `renkei audit anchor` run by a member (nobody but the job role holds the ledger key
   in production), that member's key, marked ``catch_up``: it counts only when the entries it
   closes (after the last anchor counted before it) are no more than one crash leaves
@@ -190,8 +190,8 @@ def service_anchor_problem(
         )
     if writes.get(cp.last_id) != cp.service:
         return (
-            f"{where}, but entry {cp.last_id} is not the {cp.service}'s (a decision its key "
-            "signed, or the note it records beside one): a service anchors only its own writes"
+            f"{where}, but entry {cp.last_id} is not the {cp.service}'s (an entry its key "
+            "sealed, or a decision it signed): a service anchors only its own writes"
         )
     return None
 
@@ -199,15 +199,19 @@ def service_anchor_problem(
 SEEN = "model.shadow_evidence_seen"  # shared.monitor.shadow.SEEN (a layer above trust)
 
 
-def service_writes(ledger: Any) -> dict[int, str]:
-    """The entries a service (the app) wrote, entry id -> the service key's name: each
-    decision it signed for a signed-in user (provider oidc), and the note that the approver
-    saw the shadow evidence, recorded beside their approval by the same actor."""
+def service_writes(ledger: Any, settings: IdentitySettings) -> dict[int, str]:
+    """The entries a service (the app) wrote, entry id -> the service key's name: each entry
+    it sealed (shared.trust.entry_seals: every write it makes for a signed-in user, feedback
+    included), each decision it signed for a signed-in user (provider oidc), and the note
+    that the approver saw the shadow evidence, recorded beside their approval by the same
+    actor (ledgers from before entries were sealed)."""
+    from shared.trust.entry_seals import entry_seals
     from shared.trust.key_history import ledger_decision_entries
 
     sigs = ledger.trust.signatures()
     _, positions = ledger_decision_entries(ledger)
-    out: dict[int, str] = {}
+    entries = ledger.audit.entries()
+    out, _ = entry_seals(ledger, settings, entries)
     approvals: dict[int, tuple[str, str]] = {}
     for (kind, ref), sig in sigs.items():
         if sig.provider != "oidc" or (kind, ref) not in positions:
@@ -215,7 +219,7 @@ def service_writes(ledger: Any) -> dict[int, str]:
         out[positions[(kind, ref)]] = sig.key_name
         if kind == "approval":
             approvals[ref] = (sig.key_name, sig.signer)
-    for e in ledger.audit.entries():
+    for e in entries:
         if e.action == SEEN:
             by = approvals.get(json.loads(e.details).get("approval"))
             if by is not None and by[1] == e.actor:

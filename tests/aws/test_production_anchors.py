@@ -163,8 +163,8 @@ def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
     bad = _cli(t, "audit", "verify", env=env["sora"])
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert (
-        f"entry {trained.id} is not the app's (a decision its key signed, or the note it "
-        "records beside one): a service anchors only its own writes"
+        f"entry {trained.id} is not the app's (an entry its key sealed, or a decision it "
+        "signed): a service anchors only its own writes"
     ) in bad.stderr, bad.stderr
 
 
