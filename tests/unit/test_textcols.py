@@ -61,3 +61,22 @@ def test_threaded_uniqueness_gives_the_same_split(monkeypatch: pytest.MonkeyPatc
     pd.testing.assert_frame_equal(alone.reasons, threaded.reasons)
     pd.testing.assert_frame_equal(alone.valid, threaded.valid)
     assert "unique" in set(alone.reasons["check"])
+
+
+fixed_width = st.one_of(
+    st.none(), st.sampled_from(["", "ab", "ba"]), st.text(min_size=2, max_size=2)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(fixed_width, min_size=1, max_size=40), st.integers(1, 20))
+def test_repeats_of_fixed_width_ids_match_pandas(vals: list[str | None], width: int) -> None:
+    # ids of one width, some missing or empty: hashed as whole words, the same answers
+    s = pd.Series([v if v is None else (v * width)[: 2 * width] for v in vals], dtype="str")
+    arr = arrow_text(s)
+    assert arr is not None
+    for consider in (s.notna().to_numpy(), np.ones(len(s), dtype=bool)):
+        want = consider & s.fillna("<none>").duplicated(keep="first").to_numpy()
+        # a missing value repeats only another missing one, among the rows considered
+        got = first_duplicates(arr, consider)
+        np.testing.assert_array_equal(got[s.notna().to_numpy()], want[s.notna().to_numpy()])
