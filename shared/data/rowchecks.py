@@ -16,6 +16,7 @@ from shared.data.textcols import (
     as_text,
     first_duplicates,
     strip,
+    take,
     text_check,
     text_series,
 )
@@ -232,7 +233,7 @@ def check_rows(
         values = np.empty(len(rows), dtype=object)
         start = 0
         for (col, _), r in zip(fail_meta, fail_rows, strict=True):
-            values[start : start + len(r)] = _text(raw[col].iloc[r])
+            values[start : start + len(r)] = _text(take(raw[col], r))
             start += len(r)
         # sorted by row, column, check (stable): one integer key, the (column, check) pairs
         # ranked once

@@ -31,6 +31,15 @@ def arrow_text(s: pd.Series) -> pa.LargeStringArray | None:
     return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
 
 
+def take(s: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``s.take(rows)``; Arrow text taken from its chunks joined (Arrow takes from many
+    chunks slowly)."""
+    arr = arrow_text(s)
+    if arr is None:
+        return s.take(rows)
+    return pd.Series(pd.array(arr.take(pa.array(rows)), dtype=s.dtype), index=s.index[rows])
+
+
 def text_series(arr: pa.Array, na_value: object = pd.NA) -> pd.Series:
     """An Arrow string array as a pandas text Series (``pd.NA``: "string"; NaN: "str")."""
     return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow", na_value=na_value)))
@@ -41,7 +50,11 @@ def as_text(s: pd.Series) -> np.ndarray:
     missing; NumPy numbers and booleans through ``str`` directly (the same text, faster)."""
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
         values = s.to_numpy()
-        out = np.array([str(v) for v in values.tolist()], dtype=object).reshape(len(values))
+        # each distinct value (by its bits: -0.0 is not 0.0) written once
+        bits = values.view(f"u{values.dtype.itemsize}")
+        distinct, at = np.unique(bits, return_inverse=True)
+        text = [str(v) for v in distinct.view(values.dtype).tolist()]
+        out = np.array(text, dtype=object).reshape(len(distinct))[at.reshape(len(values))]
         if s.dtype.kind == "f":
             out[np.isnan(values)] = None
         return out

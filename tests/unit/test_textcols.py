@@ -47,7 +47,7 @@ def test_colliding_hashes_are_decided_on_the_strings(monkeypatch: pytest.MonkeyP
 
 
 def test_numbers_read_as_pandas_writes_them() -> None:
-    x = pd.Series([1e9, 5.0, np.nan, -0.0, np.inf, 1e-7, 123456789.125])
+    x = pd.Series([1e9, 5.0, np.nan, -0.0, np.inf, 1e-7, 123456789.125, 0.0, 5.0, -0.0, 1e16])
     want = x.astype("string").astype(object).where(x.notna(), None).tolist()
     assert as_text(x).tolist() == want
 
@@ -80,3 +80,14 @@ def test_repeats_of_fixed_width_ids_match_pandas(vals: list[str | None], width: 
         # a missing value repeats only another missing one, among the rows considered
         got = first_duplicates(arr, consider)
         np.testing.assert_array_equal(got[s.notna().to_numpy()], want[s.notna().to_numpy()])
+
+
+def test_repeated_numbers_and_flags_read_as_pandas_writes_them() -> None:
+    # each distinct value is written once: 0.0 and -0.0 stay apart, NaN stays missing
+    for x in (
+        pd.Series([0.0, -0.0, 0.0, np.nan, 2.5, 2.5, -0.0]),
+        pd.Series([3, 3, -1, 0], dtype="int64"),
+        pd.Series([True, False, True]),
+    ):
+        want = x.astype("string").astype(object).where(x.notna(), None).tolist()
+        assert as_text(x).tolist() == want
