@@ -11,7 +11,7 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 from pandera.typing import Series
 
-from shared.data.textcols import as_text
+from shared.data.textcols import as_text, take
 
 
 class QuarantineReasons(pa.DataFrameModel):
@@ -67,10 +67,9 @@ class SplitResult:
 def quarantine_frame(raw: pd.DataFrame, reasons: pd.DataFrame, bad: np.ndarray) -> pd.DataFrame:
     """Bad rows as they came (text), their raw row number and a list of reasons each."""
     rows = np.flatnonzero(bad)
-    taken = raw.iloc[rows]
-    q = pd.DataFrame({"_row": rows.astype("int64")})
-    for col in taken.columns:
-        q[col] = pd.Series(as_text(taken[col]), dtype=object, copy=False)
+    q: dict[str, object] = {"_row": rows.astype("int64")}
+    for col in raw.columns:  # column by column: no frame of the taken rows is assembled
+        q[col] = pd.Series(as_text(take(raw[col], rows)), dtype=object, copy=False)
     # reasons are sorted by row: one list<struct{column, check, value}> per quarantined row
     offsets = np.searchsorted(reasons["row"].to_numpy(), rows, side="left")
     offsets = np.append(offsets, len(reasons)).astype("int32")
@@ -85,4 +84,4 @@ def quarantine_frame(raw: pd.DataFrame, reasons: pd.DataFrame, bad: np.ndarray) 
     q["_reasons"] = pd.arrays.ArrowExtensionArray(
         pa_arrow.ListArray.from_arrays(pa_arrow.array(offsets), struct)
     )
-    return q
+    return pd.DataFrame(q)

@@ -16,6 +16,7 @@ from shared.data.textcols import (
     as_text,
     first_duplicates,
     strip,
+    take,
     text_check,
     text_series,
 )
@@ -23,6 +24,8 @@ from shared.data.textcols import (
 _TRUE = {"true", "1", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "no", "n", "f", "0.0"}
 _THREADED_ROWS = 100_000  # from this many rows, ids' uniqueness is decided in a thread
+_BOUNDS = ("greater_than_or_equal_to", "less_than_or_equal_to")
+_FLOAT, _INT = "dtype('float64')", "dtype('int64')"
 _TS_MIN, _TS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-04-11")
 
 
@@ -34,6 +37,8 @@ def _is_blank(s: pd.Series) -> np.ndarray:
 
 def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.ndarray, str]:
     """Typed values (NaN where unusable), null mask, bad-type mask and the type check name."""
+    if spec.type in ("float", "int") and isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":
+        return _coerce_numbers(s, spec)
     null = s.isna().to_numpy()
     if spec.type in ("float", "int"):
         if pd.api.types.is_bool_dtype(s):
@@ -96,6 +101,21 @@ def _coerce(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray, np.n
     return x, null, np.zeros(len(s), bool), "dtype('str')"
 
 
+def _coerce_numbers(
+    s: pd.Series, spec: ColumnSpec
+) -> tuple[pd.Series, np.ndarray, np.ndarray, str]:
+    """:func:`_coerce` of a NumPy number column, on its array (the same masks and values)."""
+    x = s.astype("float64")
+    v = x.to_numpy()
+    null = np.isnan(v) if s.dtype.kind == "f" else np.zeros(len(v), dtype=bool)
+    if spec.type == "float":
+        return x, null, np.zeros(len(v), bool), _FLOAT
+    with np.errstate(invalid="ignore"):  # a fraction (inf == trunc(inf); NaN is null)
+        bad = v != np.trunc(v)
+    bad &= ~null
+    return (x.where(~bad) if bad.any() else x), null, bad, _INT
+
+
 def _run_check(check: pa.Check, x: pd.Series, usable: np.ndarray, column: str) -> np.ndarray:
     """Rows of ``column`` whose usable value fails one contract check (a bool mask).
 
@@ -106,6 +126,11 @@ def _run_check(check: pa.Check, x: pd.Series, usable: np.ndarray, column: str) -
     arrow = arrow_text(x)
     if arrow is not None and (passed := text_check(arrow, check.name, stats)) is not None:
         return usable & ~passed
+    if x.dtype == np.float64 and check.name in _BOUNDS:  # NaN compares False, as in pandas
+        v = x.to_numpy()
+        if check.name == "greater_than_or_equal_to":
+            return usable & ~(v >= stats["min_value"])
+        return usable & ~(v <= stats["max_value"])
     ok: pd.Series | None = None
     if check.name == "greater_than_or_equal_to":
         ok = x >= stats["min_value"]
@@ -140,11 +165,18 @@ class RowChecks:
 
 
 def check_rows(
-    raw: pd.DataFrame, contracts: Contracts, specs: list[ColumnSpec], *, unique: bool = True
+    raw: pd.DataFrame,
+    contracts: Contracts,
+    specs: list[ColumnSpec],
+    *,
+    unique: bool = True,
+    masked: bool = True,
 ) -> RowChecks:
     """Coerce and check ``specs`` columns of ``raw`` (RangeIndex, columns present), vectorised.
 
     Never raises for bad values: every problem becomes a reason (column, check, value).
+    ``masked=False``: a number column's typed values are left as coerced in rows that fail
+    a check (for a caller that drops every row with a reason).
     """
     schema = contracts.raw_schema
     typed: dict[str, pd.Series] = {}
@@ -154,6 +186,8 @@ def check_rows(
     later: list[tuple[str, Future[np.ndarray]]] = []
 
     def record(col: str, check: str, mask_or_rows: np.ndarray) -> None:
+        if mask_or_rows.dtype == bool and not mask_or_rows.any():
+            return
         rows = np.flatnonzero(mask_or_rows) if mask_or_rows.dtype == bool else mask_or_rows
         if len(rows):
             fail_rows.append(rows)
@@ -184,7 +218,7 @@ def check_rows(
         if column.checks and usable.any():
             for check in column.checks:
                 record(spec.name, check.name, _run_check(check, x, usable, spec.name))
-        numeric = spec.type in ("float", "int") and not usable.all()
+        numeric = masked and spec.type in ("float", "int") and not usable.all()
         typed[spec.name] = x.where(usable) if numeric else x
     for name, dup in later:
         record(name, "unique", dup.result())
@@ -199,11 +233,20 @@ def check_rows(
         values = np.empty(len(rows), dtype=object)
         start = 0
         for (col, _), r in zip(fail_meta, fail_rows, strict=True):
-            values[start : start + len(r)] = _text(raw[col].iloc[r])
+            values[start : start + len(r)] = _text(take(raw[col], r))
             start += len(r)
-        reasons = pd.DataFrame({"row": rows, "column": cols, "check": checks, "value": values})
-        reasons = reasons.sort_values(["row", "column", "check"], kind="stable").reset_index(
-            drop=True
+        # sorted by row, column, check (stable): one integer key, the (column, check) pairs
+        # ranked once
+        pairs = sorted(set(fail_meta))
+        rank = np.array([pairs.index(m) for m in fail_meta], dtype=np.int64)
+        order = np.argsort(rows * len(pairs) + np.repeat(rank, sizes), kind="stable")
+        reasons = pd.DataFrame(
+            {
+                "row": rows[order],
+                "column": cols[order],
+                "check": checks[order],
+                "value": values[order],
+            }
         )
     else:
         reasons = pd.DataFrame(

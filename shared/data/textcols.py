@@ -18,6 +18,7 @@ _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np
 _EDGE = np.zeros(256, dtype=bool)
 _EDGE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 _EDGE[128:] = True
+_TABLE_MASK = np.uint64((1 << 20) - 1)  # low hash bits indexing a lookup table (1 MiB)
 
 
 def arrow_text(s: pd.Series) -> pa.LargeStringArray | None:
@@ -30,6 +31,15 @@ def arrow_text(s: pd.Series) -> pa.LargeStringArray | None:
     return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
 
 
+def take(s: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``s.take(rows)``; Arrow text taken from its chunks joined (Arrow takes from many
+    chunks slowly)."""
+    arr = arrow_text(s)
+    if arr is None:
+        return s.take(rows)
+    return pd.Series(pd.array(arr.take(pa.array(rows)), dtype=s.dtype), index=s.index[rows])
+
+
 def text_series(arr: pa.Array, na_value: object = pd.NA) -> pd.Series:
     """An Arrow string array as a pandas text Series (``pd.NA``: "string"; NaN: "str")."""
     return pd.Series(pd.array(arr, dtype=pd.StringDtype("pyarrow", na_value=na_value)))
@@ -40,7 +50,11 @@ def as_text(s: pd.Series) -> np.ndarray:
     missing; NumPy numbers and booleans through ``str`` directly (the same text, faster)."""
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
         values = s.to_numpy()
-        out = np.array([str(v) for v in values.tolist()], dtype=object).reshape(len(values))
+        # each distinct value (by its bits: -0.0 is not 0.0) written once
+        bits = values.view(f"u{values.dtype.itemsize}")
+        distinct, at = np.unique(bits, return_inverse=True)
+        text = [str(v) for v in distinct.view(values.dtype).tolist()]
+        out = np.array(text, dtype=object).reshape(len(distinct))[at.reshape(len(values))]
         if s.dtype.kind == "f":
             out[np.isnan(values)] = None
         return out
@@ -92,23 +106,52 @@ def text_check(arr: pa.LargeStringArray, name: str, stats: dict) -> np.ndarray |
 
 
 def _hashes(arr: pa.LargeStringArray) -> np.ndarray:
-    """A 64-bit hash of each value's bytes, read 8 bytes at a time."""
+    """A 64-bit hash of each value's bytes and length, read 8 bytes at a time (every value
+    takes as many rounds as the longest one: a finished value mixes in zero words)."""
+    if len(arr) and (same := _same_length(*_buffers(arr))) is not None:
+        return same
     start, lens, data = _buffers(arr, pad=True)
     words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
-    last = len(words) - 1
     h = lens.astype(np.uint64) * _K1
-    k = 0
+    if not len(arr):
+        return h
+    longest, shortest = int(lens.max()), int(lens.min())
+    at = start.copy()
     with np.errstate(over="ignore"):
-        while True:
-            rem = lens - k
-            more = rem > 0
-            if k and not more.any():
-                return h
-            w = words[np.minimum(start + k, last)] & _MASKS[np.clip(rem, 0, 8)]
-            x = (h ^ w) * _K2
-            x ^= x >> np.uint64(31)
-            h = x if not k else np.where(more, x, h)
-            k += 8
+        for k in range(0, longest, 8):
+            w = words[at]
+            if k + 8 > shortest:  # some value ends within this word: keep only its bytes
+                w &= _MASKS[np.clip(lens - k, 0, 8)]
+            h ^= w
+            h *= _K2
+            h ^= h >> np.uint64(31)
+            at += 8
+            np.minimum(at, len(words) - 1, out=at)
+    return h
+
+
+def _same_length(start: np.ndarray, lens: np.ndarray, data: np.ndarray) -> np.ndarray | None:
+    """:func:`_hashes` where every value has one length or none (ids of a fixed width, some
+    missing): their bytes lie back to back, read as whole words without a lookup each."""
+    width = int(lens.max())
+    full = lens == width
+    if not width or not (full | (lens == 0)).all():
+        return None
+    m = int(np.count_nonzero(full))
+    block = np.zeros((m, -(-width // 8) * 8), dtype=np.uint8)
+    block[:, :width] = data[start[0] : start[0] + m * width].reshape(m, width)
+    words = block.view("<u8")
+    with np.errstate(over="ignore"):
+        h = np.full(m, np.uint64(width) * _K1, dtype=np.uint64)
+        for j in range(words.shape[1]):
+            h ^= words[:, j]
+            h *= _K2
+            h ^= h >> np.uint64(31)
+    if m == len(lens):
+        return h
+    out = np.zeros(len(lens), dtype=np.uint64)  # an empty value: 0 (the strings decide)
+    out[full] = h
+    return out
 
 
 def first_duplicates(arr: pa.LargeStringArray, consider: np.ndarray) -> np.ndarray:
@@ -124,8 +167,13 @@ def first_duplicates(arr: pa.LargeStringArray, consider: np.ndarray) -> np.ndarr
     repeated = np.unique(s[1:][s[1:] == s[:-1]])
     if not len(repeated):
         return out
-    at = np.minimum(np.searchsorted(repeated, h), len(repeated) - 1)
-    suspect = rows[repeated[at] == h]
+    # which rows hold a repeated hash: a table indexed by the hash's low bits narrows the
+    # rows down (a lookup each, the table in cache), the few it keeps are looked up exactly
+    table = np.zeros(int(_TABLE_MASK) + 1, dtype=bool)
+    table[repeated & _TABLE_MASK] = True
+    near = np.flatnonzero(table[h & _TABLE_MASK])
+    near = near[np.isin(h[near], repeated)]
+    suspect = rows[near]
     values = arr.take(pa.array(suspect)).to_pylist()
     out[suspect] = pd.Series(values, dtype=object).duplicated(keep="first").to_numpy()
     return out

@@ -52,7 +52,7 @@ def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
         raise RawInputError(f"missing required column(s): {', '.join(missing)}")
     raw = raw.reset_index(drop=True)
     n = len(raw)
-    checked = check_rows(raw, contracts, specs)
+    checked = check_rows(raw, contracts, specs, masked=False)
     typed = checked.typed
     reasons = schema_validated(QuarantineReasons, checked.reasons)
 
@@ -91,8 +91,9 @@ def _typed_frame(
         values = x.to_numpy()
         values = values if every else values[keep]
         dtype = {"int": "int64", "float": "float64", "bool": bool}.get(spec.type, "<M8[ns]")
-        out[spec.name] = values.astype(dtype, copy=False)
-    return pd.DataFrame(out)
+        # a copy where the values are still the raw frame's (the frame is built on them)
+        out[spec.name] = values.astype(dtype, copy=every)
+    return pd.DataFrame(out, copy=False)
 
 
 @lru_cache(maxsize=256)

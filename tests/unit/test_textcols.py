@@ -47,7 +47,7 @@ def test_colliding_hashes_are_decided_on_the_strings(monkeypatch: pytest.MonkeyP
 
 
 def test_numbers_read_as_pandas_writes_them() -> None:
-    x = pd.Series([1e9, 5.0, np.nan, -0.0, np.inf, 1e-7, 123456789.125])
+    x = pd.Series([1e9, 5.0, np.nan, -0.0, np.inf, 1e-7, 123456789.125, 0.0, 5.0, -0.0, 1e16])
     want = x.astype("string").astype(object).where(x.notna(), None).tolist()
     assert as_text(x).tolist() == want
 
@@ -61,3 +61,33 @@ def test_threaded_uniqueness_gives_the_same_split(monkeypatch: pytest.MonkeyPatc
     pd.testing.assert_frame_equal(alone.reasons, threaded.reasons)
     pd.testing.assert_frame_equal(alone.valid, threaded.valid)
     assert "unique" in set(alone.reasons["check"])
+
+
+fixed_width = st.one_of(
+    st.none(), st.sampled_from(["", "ab", "ba"]), st.text(min_size=2, max_size=2)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(fixed_width, min_size=1, max_size=40), st.integers(1, 20))
+def test_repeats_of_fixed_width_ids_match_pandas(vals: list[str | None], width: int) -> None:
+    # ids of one width, some missing or empty: hashed as whole words, the same answers
+    s = pd.Series([v if v is None else (v * width)[: 2 * width] for v in vals], dtype="str")
+    arr = arrow_text(s)
+    assert arr is not None
+    for consider in (s.notna().to_numpy(), np.ones(len(s), dtype=bool)):
+        want = consider & s.fillna("<none>").duplicated(keep="first").to_numpy()
+        # a missing value repeats only another missing one, among the rows considered
+        got = first_duplicates(arr, consider)
+        np.testing.assert_array_equal(got[s.notna().to_numpy()], want[s.notna().to_numpy()])
+
+
+def test_repeated_numbers_and_flags_read_as_pandas_writes_them() -> None:
+    # each distinct value is written once: 0.0 and -0.0 stay apart, NaN stays missing
+    for x in (
+        pd.Series([0.0, -0.0, 0.0, np.nan, 2.5, 2.5, -0.0]),
+        pd.Series([3, 3, -1, 0], dtype="int64"),
+        pd.Series([True, False, True]),
+    ):
+        want = x.astype("string").astype(object).where(x.notna(), None).tolist()
+        assert as_text(x).tolist() == want
