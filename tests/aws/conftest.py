@@ -91,3 +91,18 @@ def metadata_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
         yield url, log
     finally:
         stop_process(proc)
+
+
+def iam_user(name: str) -> dict[str, str | None]:
+    """A moto IAM user and the environment of a shell holding its credentials (its own
+    access key; no session token inherited from the test's shell)."""
+    import boto3
+
+    iam = boto3.client("iam")
+    iam.create_user(UserName=name)
+    k = iam.create_access_key(UserName=name)["AccessKey"]
+    return {
+        "AWS_ACCESS_KEY_ID": k["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": k["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": None,
+    }

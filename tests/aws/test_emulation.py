@@ -31,7 +31,7 @@ from shared.config.identity import AnchorSettings
 from shared.ledger import Ledger
 from shared.ledger.unit import entry_hash
 from shared.trust.anchors import S3Anchors
-from tests.aws.conftest import AWS_TEST_ENV
+from tests.aws.conftest import AWS_TEST_ENV, iam_user
 from tests.aws.emulator import Emulator, definition, dockerfile_env, task_env
 from tests.aws.test_deploy import aws_world
 from tests.conftest import FAST_TRAINING, REPO, create_ledger, write_project
@@ -127,17 +127,9 @@ def _production_team(project: Path, tmp: Path) -> tuple[dict[str, dict], str]:
         assert out.exit_code == 0, out.output
         return out.output.strip().splitlines()[-1]
 
-    iam = boto3.client("iam")
     envs, logins = {}, {}
     for name in MEMBERS:
-        iam.create_user(UserName=name)
-        k = iam.create_access_key(UserName=name)["AccessKey"]
-        envs[name] = {
-            "AWS_ACCESS_KEY_ID": k["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": k["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": None,
-            "RENKEI_KEY_DIR": str(tmp / f"keys-{name}"),
-        }
+        envs[name] = {**iam_user(name), "RENKEI_KEY_DIR": str(tmp / f"keys-{name}")}
         logins[name] = [f"arn:aws:iam::123456789012:user/{name}"]
     identity(dev_mode=False, provider="aws", logins=logins)
     identity(public_keys={n: renkei("keys", "init", env=envs[n]) for n in MEMBERS})

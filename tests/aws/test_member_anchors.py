@@ -19,6 +19,7 @@ from click.testing import Result
 from shared.config.identity import AnchorSettings
 from shared.trust import keys
 from shared.trust.anchors import S3Anchors, checkpoint
+from tests.aws.conftest import iam_user
 from tests.builders import Trained, build
 from tests.trust.conftest import renkei, set_identity
 from tests.trust.test_audit_verify import _rewrite_chain
@@ -38,15 +39,10 @@ def production_team(t: Trained, tmp: Path, names: tuple[str, ...]) -> dict[str, 
     out = renkei(t, "keys", "init", "--ledger")  # the administrator's credentials
     assert out.exit_code == 0 and "created ledger key" in out.output, out.output
     ledger_public = out.output.strip().splitlines()[-1]
-    iam = boto3.client("iam")
     envs, logins = {}, {}
     for name in names:
-        iam.create_user(UserName=name)
-        k = iam.create_access_key(UserName=name)["AccessKey"]
         envs[name] = {
-            "AWS_ACCESS_KEY_ID": k["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": k["SecretAccessKey"],
-            "AWS_SESSION_TOKEN": None,
+            **iam_user(name),
             "RENKEI_KEY_DIR": str(tmp / f"keys-{name}"),
             # the ledger-key secret is out of their reach (IAM, in production)
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:9",

@@ -59,6 +59,11 @@ def _store() -> S3Anchors:
 
 def _models_page(member: str) -> AppTest:
     """The Models page, ``member`` signed in through the identity provider (their e-mail)."""
+    return signed_in_page(member, "models")
+
+
+def signed_in_page(member: str, page: str) -> AppTest:
+    """An app page, ``member`` signed in through the identity provider (their e-mail)."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.user = {
         "is_logged_in": True,
@@ -67,7 +72,7 @@ def _models_page(member: str) -> AppTest:
         "sub": f"sub-{member}",
     }
     at.run()
-    at.switch_page("views/models.py")
+    at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

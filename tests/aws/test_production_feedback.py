@@ -25,9 +25,14 @@ from shared.pipeline.score import score
 from shared.trust import keys
 from shared.trust.anchors import checkpoint, open_anchored
 from shared.trust.release_key import release_keys
-from tests.app.conftest import APP
 from tests.aws.test_member_anchors import ACCOUNT, production_team
-from tests.aws.test_production_anchors import CLOSED, ISSUER, _cli, _promote, _store
+from tests.aws.test_production_anchors import (
+    CLOSED,
+    _cli,
+    _promote,
+    _store,
+    signed_in_page,
+)
 from tests.builders import build
 from tests.trust.conftest import set_identity
 
@@ -38,18 +43,7 @@ TEAM = ("kenji", "yui", "sora")
 
 def _operator_page(member: str) -> AppTest:
     """The Operator page, ``member`` signed in through the identity provider (their e-mail)."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.user = {
-        "is_logged_in": True,
-        "email": f"{member}@example.test",
-        "iss": ISSUER,
-        "sub": f"sub-{member}",
-    }
-    at.run()
-    at.switch_page("views/operator.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return signed_in_page(member, "operator")
 
 
 def _flag_in_the_app(member: str, done: set[str]) -> str:

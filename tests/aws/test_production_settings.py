@@ -19,6 +19,7 @@ from shared.cli import cli
 from shared.guard.bundle_sign import public_text as release_public
 from shared.trust import keys
 from shared.trust.release_key import FileReleaseKey
+from tests.aws.conftest import iam_user
 from tests.aws.test_deploy import _production_roles, aws_world
 from tests.builders import Trained, build
 from tests.conftest import write_project
@@ -37,18 +38,6 @@ def _one_line(out: Result) -> str:
     text = out.output.strip()
     assert text.startswith("Error: ") and "\n" not in text, text
     return text
-
-
-def _iam_user(name: str) -> dict[str, str | None]:
-    """A moto IAM user and the environment of a shell holding its credentials."""
-    iam = boto3.client("iam")
-    iam.create_user(UserName=name)
-    k = iam.create_access_key(UserName=name)["AccessKey"]
-    return {
-        "AWS_ACCESS_KEY_ID": k["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": k["SecretAccessKey"],
-        "AWS_SESSION_TOKEN": None,
-    }
 
 
 def _team_roles(t: Trained, key_dir: Path) -> None:
@@ -126,11 +115,11 @@ def test_the_deploy_creates_the_locked_bucket_and_production_acts_as_aws_says(
 
     # a decision in production: the caller is who STS says, matched to identity.logins
     prod = ["--project", str(production), "--ledger", str(t.ledger.engine.url)]
-    mallory = _iam_user("mallory")
+    mallory = iam_user("mallory")
     msg = _one_line(_renkei(*prod, "approve", v1, "--comment", "ok", env=mallory))
     assert f"aws login 'arn:aws:iam::{ACCOUNT}:user/mallory' is nobody in roles.yaml" in msg
     assert t.ledger.releases.approvals(v1) == []
-    kenji = _iam_user("kenji")
+    kenji = iam_user("kenji")
     ok = _renkei(*prod, "approve", v1, "--comment", "zones fine", env=kenji)
     assert ok.exit_code == 0 and f"kenji approved {v1}" in ok.output, ok.output
     [approval] = t.ledger.releases.approvals(v1)
