@@ -10,7 +10,7 @@ Metaflow, no ledger), whose counts must equal the flow's (valid, quarantined and
 version; scored rows and decisions): otherwise the row says so and the ratio means nothing.
 
 Printed per flow and size: wall time, rows per second, the peak resident memory of the
-largest task (each step stores its ``ru_maxrss``), the plain script's wall time (imports
+largest task (each step stores its own peak, VmHWM: ``peak_rss_mib``), the plain script's wall time (imports
 included, as the flow's tasks include theirs) and peak memory, and flow / plain.
 
 Goals: flow <= 3x its plain script (issue 26); wall time grows linearly (5M within 5.5x of

@@ -3,7 +3,8 @@
 Generated orders (shared/data/generator.py, in chunks of ``--part-rows``, each a part of a
 partitioned dataset with its own label batch, as ingest stores them) are trained on as the
 train flow's tasks do, each task in a child process of its own that reports its peak RSS
-(``ru_maxrss``: everything the task held, imports included):
+(Linux's VmHWM, ``shared.flowkit.run.peak_rss_mib``: everything the task held,
+imports included):
 
   start      the time split (``training.memory.mode: external``: written as parts in two
              streaming passes; ``in_memory``: every row in one frame), the envelope, and the
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import resource
 import subprocess
 import sys
 import tempfile
@@ -122,16 +122,10 @@ def child(task: str, work: Path, mode: str, rounds: int, epochs: int) -> dict:
         split, envelope = pickle.loads(state.read_bytes())
         c = train_candidate(task, split, cfg, rules, envelope)
         out = {"mae": c.metrics["mae"], "iterations": c.fit.iterations}
-    return {**out, "peak_mib": round(peak_mib(), 1), "seconds": round(time.perf_counter() - t0, 1)}
+    seconds = round(time.perf_counter() - t0, 1)
+    from shared.flowkit.run import peak_rss_mib  # after the work: its import adds no peak
 
-
-def peak_mib() -> float:
-    """This process's peak RSS (VmHWM: reset at exec, unlike ru_maxrss, which a child
-    started by fork + exec inherits from its parent)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024  # kB -> MiB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {**out, "peak_mib": round(peak_rss_mib(), 1), "seconds": seconds}
 
 
 def run_child(task: str, work: Path, mode: str, rounds: int, epochs: int) -> dict:

@@ -103,8 +103,10 @@ def train_and_save(
     rules: RulesConfig,
     envelope: Envelope,
     run_key: str,
+    folder: str | None = None,
 ) -> Candidate:
-    """Fit, score and store one family's artifact (what a training task does)."""
+    """Fit, score and store one family's artifact (what a training task does; ``folder``:
+    where under the run's models, the family's name unless given)."""
     c = train_candidate(family, split, cfg, rules, envelope)
-    c.artifact_uri = save_artifacts(c, cfg.storage.data_root, run_key)
+    c.artifact_uri = save_artifacts(c, cfg.storage.data_root, run_key, folder)
     return c

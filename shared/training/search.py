@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 from shared.config import ProjectConfig, RulesConfig
 from shared.guard import Envelope
 
-from .artifacts import save_artifacts
 from .candidate import Candidate, TrainingError
 from .external import SpilledSplit
-from .fit import train_and_save, train_candidate
+from .fit import train_and_save
 from .inputs import TrainingSplit
 from .study import TrialGroup, open_storage, study_name
 
@@ -185,9 +184,9 @@ def run_group(
     ]
     best = (max if cfg.higher_is_better else min)(mine, key=lambda t: t.value) if mine else None
     params = dict(best.params) if best is not None else configured(group.family, cfg)
-    c = train_candidate(
-        group.family, split, tuned_config(cfg, group.family, params), rules, envelope
-    )
+    tuned = tuned_config(cfg, group.family, params)
+    folder = f"{group.family}-search-{group.index}"
+    c = train_and_save(group.family, split, tuned, rules, envelope, run_key, folder)
     c.search = {
         "study": group.study,
         "group": group.index,
@@ -196,9 +195,6 @@ def run_group(
         "value": best.value if best is not None else None,
         "seconds": round(time.perf_counter() - t0, 3),
     }
-    c.artifact_uri = save_artifacts(
-        c, cfg.storage.data_root, run_key, f"{c.family}-search-{group.index}"
-    )
     return c
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 import boto3
 import pytest
 import streamlit as st
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from streamlit.testing.v1 import AppTest
 
 from shared.config.identity import AnchorSettings
+from shared.ledger.audit import AuditEntryRecord
 from shared.trust import keys
 from shared.trust.anchors import S3Anchors, checkpoint
 from tests.app.conftest import APP
@@ -162,13 +164,20 @@ def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
 
     # the app's key anchors its own writes only: a checkpoint it signed of a training entry
     # (the job role's) is refused
-    app_key = keys.load_key(app_keys, "app")
     trained = next(e for e in entries if e.action == "model.register")
-    _store().append(checkpoint(app_key, trained.id, trained.hash, service="app"))
-    bad = _cli(t, "audit", "verify", env=env["sora"])
+    app_anchor_is_refused(t, env["sora"], keys.load_key(app_keys, "app"), trained)
+
+
+def app_anchor_is_refused(
+    t: Trained, env: dict, app_key: Ed25519PrivateKey, entry: AuditEntryRecord
+) -> None:
+    """The app's key anchors ``entry``, which it did not write: `audit verify` (run with
+    ``env``) exits 1 and says a service anchors only its own writes."""
+    _store().append(checkpoint(app_key, entry.id, entry.hash, service="app"))
+    bad = _cli(t, "audit", "verify", env=env)
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert (
-        f"entry {trained.id} is not the app's (an entry its key sealed, or a decision it "
+        f"entry {entry.id} is not the app's (an entry its key sealed, or a decision it "
         "signed): a service anchors only its own writes"
     ) in bad.stderr, bad.stderr
 

@@ -23,7 +23,7 @@ from shared.ledger.seals import ENTRY, NewSignature, entry_statement
 from shared.operate.scoring import fresh_batch_start
 from shared.pipeline.score import score
 from shared.trust import keys
-from shared.trust.anchors import checkpoint, open_anchored
+from shared.trust.anchors import open_anchored
 from shared.trust.release_key import release_keys
 from tests.aws.test_member_anchors import ACCOUNT, production_team
 from tests.aws.test_production_anchors import (
@@ -31,6 +31,7 @@ from tests.aws.test_production_anchors import (
     _cli,
     _promote,
     _store,
+    app_anchor_is_refused,
     signed_in_page,
 )
 from tests.builders import build
@@ -139,19 +140,10 @@ def test_a_signed_in_operators_feedback_is_sealed_and_anchored_with_the_apps_key
     # the app's key anchors only what it sealed: its anchor of the job role's scoring entry,
     # and of feedback written straight into the database (no seal), are refused
     app_key = keys.load_key(app_keys, "app")
-    _store().append(checkpoint(app_key, scored.id, scored.hash, service="app"))
-    bad = _cli(t, "audit", "verify", env=env["sora"])
-    assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert (
-        f"entry {scored.id} is not the app's (an entry its key sealed, or a decision it "
-        "signed): a service anchors only its own writes"
-    ) in bad.stderr, bad.stderr
+    app_anchor_is_refused(t, env["sora"], app_key, scored)
     t.ledger.operations.record_feedback("app", [], "ren")
     forged = t.ledger.audit.entries()[-1]
-    _store().append(checkpoint(app_key, forged.id, forged.hash, service="app"))
-    bad = _cli(t, "audit", "verify", env=env["sora"])
-    assert bad.returncode == 1
-    assert f"entry {forged.id} is not the app's" in bad.stderr, bad.stderr
+    app_anchor_is_refused(t, env["sora"], app_key, forged)
     # a seal of that entry made with another key (not the listed service key) is refused
     other = keys.load_key(tmp_path / "keys-sora", "sora")
     stmt = {**entry_statement(forged), "signer": "ren"}
