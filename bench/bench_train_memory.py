@@ -165,16 +165,30 @@ def measure(sizes: tuple[int, ...] = (1_000_000, 5_000_000)) -> dict[str, dict[i
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
-    ap.add_argument("--part-rows", type=int, default=500_000)
-    ap.add_argument("--modes", nargs="+", default=["external"])
-    ap.add_argument("--tasks", nargs="+", default=list(TASKS))
-    ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--child")
-    ap.add_argument("--work")
-    ap.add_argument("--mode", default="external")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[1_000_000, 5_000_000],
+        help="training rows to compare, smallest vs largest (1000000 5000000)",
+    )
+    ap.add_argument(
+        "--part-rows", type=int, default=500_000, help="rows per dataset part (500,000)"
+    )
+    ap.add_argument(
+        "--modes", nargs="+", default=["external"], help="external and/or in_memory (external)"
+    )
+    ap.add_argument(
+        "--tasks", nargs="+", default=list(TASKS), help="which tasks (start xgboost torch_mlp)"
+    )
+    ap.add_argument("--rounds", type=int, default=20, help="XGBoost rounds (20)")
+    ap.add_argument("--epochs", type=int, default=1, help="MLP epochs (1)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one task
+    ap.add_argument("--work", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", default="external", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
         print(json.dumps(child(a.child, Path(a.work), a.mode, a.rounds, a.epochs)))
