@@ -118,12 +118,7 @@ def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
         },
     )
     # the app runs here: its key folder; the ledger-key secret out of its reach
-    monkeypatch.setenv("RENKEI_KEY_DIR", str(app_keys))
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", CLOSED)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("RENKEI_PROJECT", str(t.project_path))  # as `renkei app` does
-    monkeypatch.setenv("RENKEI_LEDGER_URL", "")
-    st.cache_resource.clear()
+    as_the_app(monkeypatch, t, app_keys)
     before = t.ledger.audit.entries()[-1].id
     for who in ("kenji", "yui"):  # two decisions in a row: more than a crash leaves
         at = _approve_in_the_app(who, v1)
@@ -166,6 +161,17 @@ def test_the_apps_decisions_are_anchored_with_its_service_key_in_production(
     # (the job role's) is refused
     trained = next(e for e in entries if e.action == "model.register")
     app_anchor_is_refused(t, env["sora"], keys.load_key(app_keys, "app"), trained)
+
+
+def as_the_app(monkeypatch: pytest.MonkeyPatch, t: Trained, app_keys: Path) -> None:
+    """The app's process environment: its key folder, the project as `renkei app` gives it,
+    and the ledger-key secret out of its reach (as IAM keeps it in production)."""
+    monkeypatch.setenv("RENKEI_KEY_DIR", str(app_keys))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", CLOSED)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("RENKEI_PROJECT", str(t.project_path))
+    monkeypatch.setenv("RENKEI_LEDGER_URL", "")
+    st.cache_resource.clear()
 
 
 def app_anchor_is_refused(

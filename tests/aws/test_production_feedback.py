@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from shared.config import load_project_set
@@ -27,11 +26,11 @@ from shared.trust.anchors import open_anchored
 from shared.trust.release_key import release_keys
 from tests.aws.test_member_anchors import ACCOUNT, production_team
 from tests.aws.test_production_anchors import (
-    CLOSED,
     _cli,
     _promote,
     _store,
     app_anchor_is_refused,
+    as_the_app,
     signed_in_page,
 )
 from tests.builders import build
@@ -99,12 +98,7 @@ def test_a_signed_in_operators_feedback_is_sealed_and_anchored_with_the_apps_key
     assert scored.action == "scoring.batch", scored
 
     # the app runs here: its key folder; the ledger-key secret out of its reach
-    monkeypatch.setenv("RENKEI_KEY_DIR", str(app_keys))
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", CLOSED)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("RENKEI_PROJECT", str(t.project_path))  # as `renkei app` does
-    monkeypatch.setenv("RENKEI_LEDGER_URL", "")
-    st.cache_resource.clear()
+    as_the_app(monkeypatch, t, app_keys)
     before = scored.id
     done: set[str] = set()
     flagged = [_flag_in_the_app("ren", done) for _ in range(2)]  # two writes in a row
