@@ -21,7 +21,9 @@ class SearchSettings(_Strict):
     the ledger's database (both use Alembic's ``alembic_version``): ``auto`` is a SQLite file
     under the data root (``<data_root>/search/studies.db``, a local data root only), or a
     SQLAlchemy URL of a database of its own (PostgreSQL in production, reachable from the
-    Batch tasks); ``postgres_schema``: a PostgreSQL schema for the studies' tables in that database.
+    Batch tasks), or ``secretsmanager:NAME``: that URL read from an AWS Secrets Manager
+    secret (production: no password in project.yaml; `renkei deploy aws` sets it from
+    aws.yaml ``search.secret_name``); ``postgres_schema``: a PostgreSQL schema for the studies' tables in that database.
     ``trials_per_task``: the trials one train task runs (a foreach over trial groups)."""
 
     storage: str = "auto"
@@ -32,9 +34,13 @@ class SearchSettings(_Strict):
 
     @model_validator(mode="after")
     def _storage(self) -> SearchSettings:
-        if self.storage != "auto" and "://" not in self.storage:
+        secret = self.storage.startswith("secretsmanager:")
+        if secret and not self.storage.split(":", 1)[1].strip():
+            raise ValueError("training.search.storage 'secretsmanager:': name the secret")
+        if self.storage != "auto" and "://" not in self.storage and not secret:
             raise ValueError(
-                f"training.search.storage {self.storage!r}: 'auto' or a SQLAlchemy URL"
+                f"training.search.storage {self.storage!r}: 'auto', a SQLAlchemy URL or "
+                "secretsmanager:NAME (an AWS Secrets Manager secret holding that URL)"
             )
         return self
 
