@@ -201,7 +201,10 @@ def test_a_deployed_search_with_its_studies_in_sqlite_is_refused(
 ) -> None:
     monkeypatch.setenv("METAFLOW_S3_ENDPOINT_URL", moto_server)
     monkeypatch.setenv("METAFLOW_USER", "sora")
-    aws_path = aws_world(moto_server, tmp_path, search=None)  # no studies' secret named
+    aws_path = aws_world(moto_server, tmp_path)
+    data = yaml.safe_load(aws_path.read_text())
+    data.pop("search", None)  # no studies' secret named: project.yaml's storage as written
+    aws_path.write_text(yaml.safe_dump(data, sort_keys=False))
     search = {**SEARCH["training__search"], "storage": storage}
     project = write_project(tmp_path, **{**SEARCH, "training__search": search})
     # refused even for a test account: no trial task could reach the others' study
