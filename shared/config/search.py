@@ -24,11 +24,15 @@ class SearchSettings(_Strict):
     Batch tasks), or ``secretsmanager:NAME``: that URL read from an AWS Secrets Manager
     secret (production: no password in project.yaml; `renkei deploy aws` sets it from
     aws.yaml ``search.secret_name``); ``postgres_schema``: a PostgreSQL schema for the studies' tables in that database.
-    ``trials_per_task``: the trials one train task runs (a foreach over trial groups)."""
+    ``trials_per_task``: the trials one train task runs (a foreach over trial groups).
+    ``sample_rows``: rows held as parts (training.memory external): the trials fit on a
+    seeded sample of at most this many train and validation rows (None: training.memory
+    ``sample_rows``), the chosen settings refitted through external memory on every part."""
 
     storage: str = "auto"
     postgres_schema: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_]*$")
     trials_per_task: int = Field(4, gt=0)
+    sample_rows: int | None = Field(None, gt=0)
     xgboost: FamilySearch | None = None
     torch_mlp: FamilySearch | None = None
 

@@ -173,6 +173,8 @@ def summarize(cfg: ProjectConfig, chosen: Candidate, groups: list[Candidate]) ->
         "best_trial": chosen.search["trial"],
         "best_params": chosen.search["params"],
         "best_value": chosen.search["value"],
+        # rows held as parts: the trials' seeded sample (the refit used every part)
+        **({"sample": chosen.search["sample"]} if chosen.search.get("sample") else {}),
         "trials": [
             {"number": t.number, "state": s, "value": t.value, "params": dict(t.params)}
             for t, s in zip(trials, states, strict=True)
