@@ -232,3 +232,18 @@ def test_a_deployed_search_with_its_studies_in_sqlite_is_refused(
     )
     assert out.exit_code == 0, out.output
     assert want.replace("Error:", "warning (a real deployment is refused):") in out.output
+
+
+def test_a_study_secret_that_is_the_ledgers_is_refused(
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METAFLOW_USER", "sora")
+    aws_path = aws_world(moto_server, tmp_path, search={"secret_name": "renkei/ledger-url"})
+    project = write_project(tmp_path, **SEARCH)
+    out = _deploy(project, aws_path, tmp_path, "--test-account")
+    assert out.exit_code == 1, out.output
+    assert (
+        f"Error: {aws_path}: search.secret_name 'renkei/ledger-url' is the ledger's secret: the "
+        "studies need a database of their own (Optuna and the ledger both keep Alembic's "
+        "alembic_version)"
+    ) in out.output.splitlines(), out.output
