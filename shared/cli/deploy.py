@@ -127,11 +127,11 @@ def deploy_aws(
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     refusals = plan.refusals
-    if refusals and not (dry_run or allow_dev_mode):
-        for why in refusals:
+    if (refusals and not (dry_run or allow_dev_mode)) or (plan.unworkable and not dry_run):
+        for why in plan.unworkable + ([] if allow_dev_mode else refusals):
             click.echo(f"Error: {why}", err=True)
         sys.exit(1)
-    for why in refusals:
+    for why in plan.unworkable + refusals:
         kind = "a real deployment is refused" if dry_run else "allowed for a test account"
         click.echo(f"warning ({kind}): {why}", err=True)
     for what in plan.writes:

@@ -115,6 +115,16 @@ class AnchorBucketSettings(_Strict):
     retain_days: int = Field(2555, ge=1)  # 7 years: each checkpoint's compliance retention
 
 
+class StudySettings(_Strict):
+    """Where deployed searches keep their studies (project.yaml training.search): a Secrets
+    Manager secret holding the SQLAlchemy URL of their own PostgreSQL database (never the
+    ledger's), which every Batch task reaches. The deploy writes ``training.search.storage:
+    secretsmanager:<secret_name>`` into production's project.yaml and lets the Batch job
+    role read that secret."""
+
+    secret_name: str | None = Field(None, min_length=1)
+
+
 class RetrySettings(_Strict):
     times: int = Field(2, ge=0, le=4)
     minutes_between: int = Field(2, ge=0)
@@ -132,6 +142,9 @@ class AwsConfig(_Strict):
     # production's anchor bucket (None: roles.yaml identity.anchors decides, and a local
     # store with an S3 data root is refused by the deploy)
     anchors: AnchorBucketSettings | None = None
+    # the search's studies in production (None: project.yaml's training.search.storage as
+    # written, refused by the deploy when it is SQLite and a family is searched)
+    search: StudySettings | None = None
     schedules: dict[str, str] = {}
     retry: RetrySettings = RetrySettings()
     timeout_minutes: int = Field(120, gt=0)

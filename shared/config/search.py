@@ -21,20 +21,30 @@ class SearchSettings(_Strict):
     the ledger's database (both use Alembic's ``alembic_version``): ``auto`` is a SQLite file
     under the data root (``<data_root>/search/studies.db``, a local data root only), or a
     SQLAlchemy URL of a database of its own (PostgreSQL in production, reachable from the
-    Batch tasks); ``postgres_schema``: a PostgreSQL schema for the studies' tables in that database.
-    ``trials_per_task``: the trials one train task runs (a foreach over trial groups)."""
+    Batch tasks), or ``secretsmanager:NAME``: that URL read from an AWS Secrets Manager
+    secret (production: no password in project.yaml; `renkei deploy aws` sets it from
+    aws.yaml ``search.secret_name``); ``postgres_schema``: a PostgreSQL schema for the studies' tables in that database.
+    ``trials_per_task``: the trials one train task runs (a foreach over trial groups).
+    ``sample_rows``: rows held as parts (training.memory external): the trials fit on a
+    seeded sample of at most this many train and validation rows (None: training.memory
+    ``sample_rows``), the chosen settings refitted through external memory on every part."""
 
     storage: str = "auto"
     postgres_schema: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_]*$")
     trials_per_task: int = Field(4, gt=0)
+    sample_rows: int | None = Field(None, gt=0)
     xgboost: FamilySearch | None = None
     torch_mlp: FamilySearch | None = None
 
     @model_validator(mode="after")
     def _storage(self) -> SearchSettings:
-        if self.storage != "auto" and "://" not in self.storage:
+        secret = self.storage.startswith("secretsmanager:")
+        if secret and not self.storage.split(":", 1)[1].strip():
+            raise ValueError("training.search.storage 'secretsmanager:': name the secret")
+        if self.storage != "auto" and "://" not in self.storage and not secret:
             raise ValueError(
-                f"training.search.storage {self.storage!r}: 'auto' or a SQLAlchemy URL"
+                f"training.search.storage {self.storage!r}: 'auto', a SQLAlchemy URL or "
+                "secretsmanager:NAME (an AWS Secrets Manager secret holding that URL)"
             )
         return self
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.config import ProjectConfig
+from shared.config.errors import RenkeiError
 
 LEDGER_URL_ENV = "RENKEI_LEDGER_URL"
 
@@ -23,12 +24,45 @@ def ledger_url(cfg: ProjectConfig, environ: Mapping[str, str] | None = None) -> 
     """
     env = os.environ if environ is None else environ
     url = env.get(LEDGER_URL_ENV) or cfg.storage.ledger_url
-    if url.startswith("secretsmanager:"):
+    if url.startswith(SECRET_PREFIX):
         import boto3
 
         name = url.split(":", 1)[1]
         return boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
     return url
+
+
+SECRET_PREFIX = "secretsmanager:"
+
+
+class SecretError(RenkeiError, RuntimeError):
+    """A setting's secret is missing or cannot be read; the message is one line."""
+
+
+def study_storage(cfg: ProjectConfig) -> str:
+    """``training.search.storage`` as the studies' URL: ``auto`` and URLs as written;
+    ``secretsmanager:NAME`` reads the URL from that AWS Secrets Manager secret (production:
+    the studies' own PostgreSQL database, its password out of project.yaml)."""
+    value = cfg.training.search.storage
+    if not value.startswith(SECRET_PREFIX):
+        return value
+    name = value.split(":", 1)[1]
+    try:
+        import boto3
+
+        url = boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+    except Exception as e:  # noqa: BLE001  (missing, denied, unreachable: one line)
+        why = " ".join(str(e).split()) or type(e).__name__
+        raise SecretError(
+            f"training.search.storage {value}: cannot read that secret ({why}): create it "
+            "holding the studies' database URL, or grant this role secretsmanager:GetSecretValue"
+        ) from None
+    if "://" not in (url or ""):
+        raise SecretError(
+            f"training.search.storage {value}: that secret does not hold a SQLAlchemy URL "
+            "(e.g. postgresql+psycopg://user:password@host:5432/studies)"
+        )
+    return url.strip()
 
 
 def machine_cores() -> int:

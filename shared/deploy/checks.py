@@ -17,6 +17,7 @@ from .anchor_bucket import (
     create_anchor_bucket,
     production_anchors,
 )
+from .study import study_plan_line, study_storage_refusal
 
 
 def production_refusals(pset: ProjectSet, aws: AwsConfig) -> list[str]:
@@ -68,6 +69,8 @@ class ProductionPlan:
 
     refusals: list[str]
     writes: list[str] = field(default_factory=list)
+    # settings production could not run with at all: refused for a test account too
+    unworkable: list[str] = field(default_factory=list)
     anchors: AnchorSettings | None = None
     bucket: BucketCheck | None = None
 
@@ -76,8 +79,9 @@ def production_plan(
     pset: ProjectSet, aws: AwsConfig, aws_path: str | Path, test_account: bool, s3: Any = None
 ) -> ProductionPlan:
     """The refusals of the settings (:func:`production_refusals`) and of the anchor bucket
-    (looked at, read-only, with ``s3`` or a client for aws.region), and the lines saying
-    what the deploy writes: roles.yaml's production identity and the bucket."""
+    (looked at, read-only, with ``s3`` or a client for aws.region), what production could
+    not run at all (a search's studies out of its tasks' reach), and the lines saying what
+    the deploy writes: roles.yaml's production identity, the bucket, the studies' storage."""
     from .settings import production_identity
 
     refusals = production_refusals(pset, aws)
@@ -104,7 +108,10 @@ def production_plan(
             refusals.append(bucket.refusal)
         else:
             writes.append(bucket.plan())
-    return ProductionPlan(refusals, writes, anchors, bucket)
+    study = study_storage_refusal(pset, aws, str(aws_path))
+    if (line := study_plan_line(pset.project, aws)) and not study:
+        writes.append(line)
+    return ProductionPlan(refusals, writes, [study] if study else [], anchors, bucket)
 
 
 def apply_plan(plan: ProductionPlan, aws: AwsConfig, s3: Any = None) -> None:

@@ -9,6 +9,7 @@ from shared.config.identity import IdentitySettings
 from shared.paths import FLOW_FILES
 
 from .step_functions import state_machine_arn
+from .study import study_secret_statements
 
 
 def _bucket_and_prefix(uri: str) -> tuple[str, str]:
@@ -130,7 +131,8 @@ def iam_policies(
 ) -> dict[str, dict[str, Any]]:
     """The least-privilege policy each role needs, from the settings: the Batch job role
     (tasks: both S3 roots, the ledger secret, the ledger key's secret (``identity``: roles.yaml
-    identity) and no other role, foreach bookkeeping, starting retraining),
+    identity) and no other role, the search studies' secret when a family is searched,
+    foreach bookkeeping, starting retraining),
     the Step Functions role (submit and watch Batch jobs), the EventBridge role (start the
     scheduled state machines) and an operator (promote, approve, the app: the data root and
     the ledger secret, not the ledger key). Both the job role and an operator append to the
@@ -154,6 +156,7 @@ def iam_policies(
     batch_job = _s3_statements("Data", [aws.s3.datastore_root, aws.s3.data_root], write=True)
     anchors = anchor_statements(identity, aws)
     batch_job += secret + ledger_key_statements(identity, region, account) + anchors
+    batch_job += study_secret_statements(cfg, aws, region, account)
     batch_job += [
         {
             "Sid": "ForeachBookkeeping",

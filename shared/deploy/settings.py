@@ -106,7 +106,8 @@ def no_roles_file(pset: ProjectSet) -> str:
 def production_project(cfg: ProjectConfig, aws: AwsConfig) -> dict:
     """The project config as deployed: data on S3, the production ledger, a fixed partition
     size (``auto`` sizes to the machine that plans a batch, which on AWS Batch is not the
-    machine that runs its tasks: it becomes FIXED_PARTITION_ROWS; a number stays), and the
+    machine that runs its tasks: it becomes FIXED_PARTITION_ROWS; a number stays), a
+    search's studies in their own database (aws.yaml ``search.secret_name``), and the
     files of the production settings folder (rules, roles, costs and aws beside it)."""
     data = cfg.model_dump(mode="json")
     ledger = aws.ledger.url or f"secretsmanager:{aws.ledger.secret_name}"
@@ -116,5 +117,8 @@ def production_project(cfg: ProjectConfig, aws: AwsConfig) -> dict:
         "ledger_url": ledger,
         "partition_rows": cfg.storage.fixed_partition_rows(),
     }
+    from .study import production_storage
+
+    data["training"]["search"]["storage"] = production_storage(cfg, aws)
     data["files"] = {name: f"{name}.yaml" for name in SETTINGS_FILES}
     return data

@@ -7,6 +7,7 @@ and puts it through the same gates as an untuned family.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import TYPE_CHECKING, Any
@@ -94,11 +95,6 @@ def plan_search(
     s = cfg.training.search
     if not any(s.family(f) for f in families):
         return list(families)
-    if isinstance(split, SpilledSplit):
-        raise TrainingError(
-            "training.search fits every trial in memory: set training.memory.mode in_memory "
-            "(this training's rows are held as parts)"
-        )
     import optuna
 
     storage = open_storage(cfg, create=True)
@@ -124,6 +120,23 @@ def plan_search(
 
 
 # -- trials (one train task) ---------------------------------------------------------------
+def trial_rows(
+    split: TrainingSplit | SpilledSplit, cfg: ProjectConfig
+) -> tuple[TrainingSplit, dict[str, Any] | None]:
+    """The rows the trials fit and are valued on: the split itself in memory; rows held as
+    parts: a seeded sample of at most ``training.search.sample_rows`` (else
+    ``training.memory.sample_rows``) train and validation rows, and what lineage records of
+    it (rows, seed)."""
+    if isinstance(split, TrainingSplit):
+        return split, None
+    k = cfg.training.search.sample_rows or split.sample_rows
+    sampled = dataclasses.replace(split, sample_rows=k)
+    train, validation = sampled.sample("train"), sampled.sample("validation")
+    rows = TrainingSplit(train, validation, validation.iloc[:0], split.target)
+    sizes = {"train": len(train), "validation": len(validation)}
+    return rows, {"max_rows": k, "seed": split.seed, "rows": sizes, "of": dict(split.rows)}
+
+
 def _objective(group: TrialGroup, split: TrainingSplit, cfg: ProjectConfig) -> Any:
     import optuna
 
@@ -153,14 +166,16 @@ def _objective(group: TrialGroup, split: TrainingSplit, cfg: ProjectConfig) -> A
 
 def run_group(
     group: TrialGroup,
-    split: TrainingSplit,
+    split: TrainingSplit | SpilledSplit,
     cfg: ProjectConfig,
     rules: RulesConfig,
     envelope: Envelope,
     run_key: str,
 ) -> Candidate:
-    """Run the group's trials (on the validation split, pruned by the median), refit its best
-    (configured settings where none completed), score it on the holdout and save it."""
+    """Run the group's trials (on the validation split, pruned by the median; rows held as
+    parts: on a seeded sample of them, :func:`trial_rows`), refit its best (configured
+    settings where none completed) on the whole split (parts: through external memory),
+    score it on the holdout and save it."""
     import optuna
 
     fs = cfg.training.search.family(group.family)
@@ -174,9 +189,11 @@ def run_group(
         study_name=group.study, storage=open_storage(cfg), sampler=sampler, pruner=pruner
     )
     before = {t.number for t in study.get_trials(deepcopy=False)}
+    rows, sample = trial_rows(split, cfg)
     study.optimize(
-        _objective(group, split, cfg), n_trials=group.trials, timeout=fs.timeout_minutes * 60
+        _objective(group, rows, cfg), n_trials=group.trials, timeout=fs.timeout_minutes * 60
     )
+    del rows
     mine = [
         t
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -194,6 +211,7 @@ def run_group(
         "params": params,
         "value": best.value if best is not None else None,
         "seconds": round(time.perf_counter() - t0, 3),
+        **({"sample": sample} if sample else {}),
     }
     return c
 
@@ -208,6 +226,5 @@ def fit_unit(
 ) -> Candidate:
     """What one train task does: a family fitted once, or a group of its search's trials."""
     if isinstance(unit, TrialGroup):
-        assert isinstance(split, TrainingSplit)
         return run_group(unit, split, cfg, rules, envelope, run_key)
     return train_and_save(unit, split, cfg, rules, envelope, run_key)

@@ -3,7 +3,8 @@ of it runs (a trial group), and the choice of the best group per family with the
 summarised for the lineage.
 
 The study lives in ``training.search.storage``: ``auto`` is a SQLite file under a local data
-root, else a database of its own (PostgreSQL in production, reached by every Batch task);
+root, else a database of its own (PostgreSQL in production, reached by every Batch task, its
+URL from a Secrets Manager secret with ``secretsmanager:NAME``);
 never the ledger's database, since Optuna and the ledger both keep Alembic's
 ``alembic_version``. optuna is imported only when a search is configured.
 """
@@ -38,10 +39,13 @@ class TrialGroup:
 # -- the storage ---------------------------------------------------------------------------
 def storage_url(cfg: ProjectConfig) -> str:
     """The studies' SQLAlchemy URL (never the ledger's)."""
-    from shared.config.settings import ledger_url
+    from shared.config.settings import SecretError, ledger_url, study_storage
 
-    s = cfg.training.search
-    if s.storage == "auto":
+    try:
+        url = study_storage(cfg)  # secretsmanager:NAME read here, through the settings
+    except SecretError as e:
+        raise TrainingError(str(e)) from None
+    if url == "auto":
         root = cfg.storage.data_root
         if "://" in root:
             raise TrainingError(
@@ -52,18 +56,21 @@ def storage_url(cfg: ProjectConfig) -> str:
         path = Path(root).resolve() / "search" / "studies.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{path}"
-    else:
-        url = s.storage
     try:
         ledger = ledger_url(cfg)
     except Exception:  # noqa: BLE001  (a secret out of reach here: not the same URL string)
         ledger = cfg.storage.ledger_url
     if _same_database(url, ledger):
         raise TrainingError(
-            "training.search.storage names the ledger's database: the studies need one of "
-            "their own (both keep Alembic's alembic_version)"
+            f"training.search.storage {_shown(cfg.training.search.storage)} names the ledger's "
+            "database: the studies need one of their own (both keep Alembic's alembic_version)"
         )
     return url
+
+
+def _shown(setting: str) -> str:
+    """The setting as an error names it: a URL without its password."""
+    return storage_location(setting) if "://" in setting else setting
 
 
 def _same_database(a: str, b: str) -> bool:
@@ -166,6 +173,8 @@ def summarize(cfg: ProjectConfig, chosen: Candidate, groups: list[Candidate]) ->
         "best_trial": chosen.search["trial"],
         "best_params": chosen.search["params"],
         "best_value": chosen.search["value"],
+        # rows held as parts: the trials' seeded sample (the refit used every part)
+        **({"sample": chosen.search["sample"]} if chosen.search.get("sample") else {}),
         "trials": [
             {"number": t.number, "state": s, "value": t.value, "params": dict(t.params)}
             for t, s in zip(trials, states, strict=True)

@@ -156,3 +156,39 @@ def test_the_gates_refuse_a_tuned_model_that_does_not_beat_the_champion(tmp_path
     assert tuned.status == "rejected" and not gate["passed"], gate
     assert f"vs production {champion}" in gate["detail"]
     assert "nothing registered as candidate" in stdout
+
+
+def test_a_search_over_rows_held_as_parts_tries_a_seeded_sample_and_refits_on_every_part(
+    tmp_path: Path,
+) -> None:
+    # the rows held as parts (training.memory external, parts of 1,000 rows): the trials fit
+    # on a seeded sample of at most training.search.sample_rows rows, the chosen settings
+    # are refitted through external memory on every part
+    search = {**SEARCH["training__search"], "sample_rows": 400}
+    project = write_project(
+        tmp_path,
+        storage__partition_rows=1000,
+        **{**SEARCH, "training__search": search},
+        training__memory={"mode": "external", "sample_rows": 2000, "batch_rows": 500},
+    )
+    _, status, _, _ = run_flow(INGEST, project, rows=3000)
+    assert status == "successful"
+    run, status, stdout, stderr = run_flow(TRAIN, project)
+    assert status == "successful", stdout + stderr[-3000:]
+    cfg = load_project(project)
+    [tuned] = [m for m in ledger_of(project).registry.models() if m.family == "xgboost"]
+    s = tuned.resources["search"]
+    assert s["n_trials"] == 3 and s["tasks"] == 2
+    sample = s["sample"]  # lineage: the trials' rows and seed
+    assert sample["max_rows"] == 400 and sample["seed"] == cfg.training.seed
+    assert sample["rows"] == {"train": 400, "validation": 400}
+    assert sample["of"]["train"] > 400 and sample["of"]["validation"] > 400
+    # the refit streamed the parts: external memory, the family itself not on a sample
+    data = tuned.resources["data"]
+    assert data["memory"] == "external" and data["rows"] == sample["of"]
+    assert "fit" not in data["sample"]["used_by"]
+    assert tuned.metrics["mae"] > 0 and tuned.task_pathspec in [
+        t.pathspec for t in run["train"].tasks()
+    ]
+    lin = json.loads(_cli(project, "lineage", tuned.version, "--json"))
+    assert lin["study"]["sample"] == sample
