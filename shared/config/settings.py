@@ -25,14 +25,18 @@ def ledger_url(cfg: ProjectConfig, environ: Mapping[str, str] | None = None) -> 
     env = os.environ if environ is None else environ
     url = env.get(LEDGER_URL_ENV) or cfg.storage.ledger_url
     if url.startswith(SECRET_PREFIX):
-        import boto3
-
-        name = url.split(":", 1)[1]
-        return boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+        return secret_string(url.split(":", 1)[1])
     return url
 
 
 SECRET_PREFIX = "secretsmanager:"
+
+
+def secret_string(name: str) -> str:
+    """The string an AWS Secrets Manager secret holds (boto3's errors as they come)."""
+    import boto3
+
+    return boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
 
 
 class SecretError(RenkeiError, RuntimeError):
@@ -48,9 +52,7 @@ def study_storage(cfg: ProjectConfig) -> str:
         return value
     name = value.split(":", 1)[1]
     try:
-        import boto3
-
-        url = boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+        url = secret_string(name)
     except Exception as e:  # noqa: BLE001  (missing, denied, unreachable: one line)
         why = " ".join(str(e).split()) or type(e).__name__
         raise SecretError(
