@@ -4,7 +4,7 @@ from common import anchored_by, configs, current_user, ledger, member, signer
 from display import table
 
 from shared.ledger.releases import shadow_alias
-from shared.monitor.shadow import record_seen, shadow_evidence
+from shared.monitor.shadow_evidence import record_seen, shadow_evidence
 from shared.release import (
     ReleaseRefused,
     approval_status,

@@ -2,7 +2,7 @@ import streamlit as st
 from common import configs, ledger
 from display import table
 
-from shared.monitor.shadow import shadow_evidence
+from shared.monitor.shadow_evidence import shadow_evidence
 from shared.reports import interval_updates, monitoring_views, scored_with_intervals
 
 cfg, _, _ = configs()

@@ -25,7 +25,7 @@ def _refusal(fn: Any, *args: Any, **kwargs: Any) -> Any:
 def _review(
     obj: Ctx, version: str, user: str | None, comment: str, role: str | None, decision: str
 ) -> None:
-    from shared.monitor.shadow import record_seen, shadow_evidence
+    from shared.monitor.shadow_evidence import record_seen, shadow_evidence
     from shared.release import approval_status, review
 
     signer = obj.signer(user)

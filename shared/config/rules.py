@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
 from .base import DEFAULT_RULES_PATH, ConfigError, _load, _Strict
 from .project import ProjectConfig
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class InputRule(_Strict):
@@ -103,22 +106,33 @@ _EXPR_FUNCTIONS = frozenset(
 )
 
 
-def _sample_rows(cfg: ProjectConfig) -> Any:
-    """Two typed rows spanning each feature's domain (as the guard types them)."""
-    import pandas as pd
+def _sample_columns(cfg: ProjectConfig) -> dict[str, np.ndarray]:
+    """Two typed rows spanning each feature's domain, as the guard's arrays."""
+    import numpy as np
 
-    cols: dict[str, Any] = {}
+    cols: dict[str, np.ndarray] = {}
     for name, spec in cfg.features.items():
         if spec.type in ("float", "int"):
             lo = spec.min if spec.min is not None else 0.0
             hi = spec.max if spec.max is not None else lo + 1.0
-            cols[name] = pd.Series([lo, hi], dtype=float)
+            cols[name] = np.array([lo, hi], dtype=float)
         elif spec.type == "bool":
-            cols[name] = pd.Series([False, True], dtype=bool)
+            cols[name] = np.array([False, True])
         else:
-            values = (spec.values or ["a", "b"]) * 2
-            cols[name] = pd.Series(values[:2], dtype="string")
-    return pd.DataFrame(cols)
+            cols[name] = np.array(((spec.values or ["a", "b"]) * 2)[:2], dtype=object)
+    return cols
+
+
+def _sample_rows(cfg: ProjectConfig) -> Any:
+    """The same two rows as a pandas frame (as the guard types them where pandas evaluates)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            name: pd.Series(col, dtype="string" if col.dtype == object else col.dtype)
+            for name, col in _sample_columns(cfg).items()
+        }
+    )
 
 
 def _expression_problems(expr: str, cfg: ProjectConfig, want: str) -> list[str]:
@@ -129,6 +143,8 @@ def _expression_problems(expr: str, cfg: ProjectConfig, want: str) -> list[str]:
     import ast
 
     import numpy as np
+
+    from .expressions import compile_expression
 
     try:
         tree = ast.parse(expr.strip(), mode="eval")
@@ -168,10 +184,27 @@ def _expression_problems(expr: str, cfg: ProjectConfig, want: str) -> list[str]:
                 )
     if problems:
         return problems
+    # the guard's own NumPy evaluation first (no pandas in a command that only loads the
+    # rules); pandas' eval where NumPy cannot take the expression or finds a problem, so
+    # what is refused, and the message saying why, are pandas' as before
+    compiled = compile_expression(expr, set(cfg.features))
+    if compiled is not None:
+        try:
+            if not _output_problems(expr, np.asarray(compiled(_sample_columns(cfg))), want):
+                return []
+        except Exception:  # noqa: BLE001 - pandas below says what is wrong
+            pass
     try:
         out = np.asarray(_sample_rows(cfg).eval(expr))
     except Exception as e:  # noqa: BLE001 - any evaluation error is the rule's problem
         return [f"expression {expr!r} cannot be evaluated: {type(e).__name__}: {e}"]
+    return _output_problems(expr, out, want)
+
+
+def _output_problems(expr: str, out: np.ndarray, want: str) -> list[str]:
+    """Why ``out`` is not what the rule needs: true or false, or a number, per row."""
+    import numpy as np
+
     if want == "bool" and out.dtype != bool:
         return [f"expression {expr!r} must be true or false per row, not {out.dtype}"]
     if want == "number" and not np.issubdtype(out.dtype, np.number):

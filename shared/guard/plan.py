@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from shared.config import InputRule, OutputRule, ProjectConfig, RulesConfig
+from shared.config.expressions import compile_expression
 from shared.data.contracts import Contracts
 from shared.data.fastcheck import column_array, fast_check
 from shared.data.features import feature_matrix, missing
 from shared.data.rowchecks import check_rows
-from shared.guard.compile import compile_expression
 from shared.guard.envelope import Envelope
 from shared.guard.intervals import interval_rules, intervals
 from shared.guard.rows import Rows, stand_in

@@ -18,16 +18,28 @@ Layer: lifecycle, above trust. May import shared.trust, shared.training and the 
 below: guard, model, ledger, data, config.
 """
 
-from .approvals import ApprovalStatus, ReleaseRefused, approval_status, eligible_roles, review
-from .promotion import (
-    ALIASES,
-    RELEASE_STAGES,
-    bundle_for,
-    can_release,
-    load_alias,
-    promote,
-    rollback,
+# each name from its own module when first asked for: an approval (``renkei approve``) does
+# not load the bundle and guard code (pandas, Pandera) that promotion needs (PEP 562)
+from shared.config.exports import lazy_exports
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ApprovalStatus": "approvals",
+        "ReleaseRefused": "approvals",
+        "approval_status": "approvals",
+        "eligible_roles": "approvals",
+        "review": "approvals",
+        "ALIASES": "promotion",
+        "RELEASE_STAGES": "promotion",
+        "bundle_for": "promotion",
+        "can_release": "promotion",
+        "load_alias": "promotion",
+        "promote": "promotion",
+        "rollback": "promotion",
+    },
 )
+
 
 __all__ = [
     "ALIASES",

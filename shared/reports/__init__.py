@@ -9,27 +9,42 @@ shared.release, shared.trust, shared.training, shared.deploy) and every layer be
 shared.pipeline, shared.cli or shared.flowkit.
 """
 
-from .activity import (
-    CheckRow,
-    MonitoringViews,
-    guard_activity,
-    interval_coverage,
-    monitoring_views,
-    scored_with_intervals,
+# each name from its own module, imported when first asked for: a command that reads one
+# report (``renkei models``, ``renkei audit log``) loads neither pandas nor Pandera for the
+# others (PEP 562)
+from shared.config.exports import lazy_exports
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "CheckRow": "activity",
+        "MonitoringViews": "activity",
+        "guard_activity": "activity",
+        "interval_coverage": "activity",
+        "monitoring_views": "activity",
+        "scored_with_intervals": "activity",
+        "AuditRow": "audit",
+        "audit_frame": "audit",
+        "filter_audit": "audit",
+        "PHASE_ROLES": "governance",
+        "RoleGaps": "governance",
+        "draft_message": "governance",
+        "maturity": "governance",
+        "maturity_level": "governance",
+        "raci_matrix": "governance",
+        "role_gaps": "governance",
+        "who_did_what": "governance",
+        "IntervalUpdateRow": "intervals",
+        "interval_updates": "intervals",
+        "EdgeRow": "lineage",
+        "Graph": "lineage",
+        "ModelRow": "lineage",
+        "NodeRow": "lineage",
+        "lineage_graph": "lineage",
+        "models_frame": "lineage",
+    },
 )
-from .audit import AuditRow, audit_frame, filter_audit
-from .governance import (
-    PHASE_ROLES,
-    RoleGaps,
-    draft_message,
-    maturity,
-    maturity_level,
-    raci_matrix,
-    role_gaps,
-    who_did_what,
-)
-from .intervals import IntervalUpdateRow, interval_updates
-from .lineage import EdgeRow, Graph, ModelRow, NodeRow, lineage_graph, models_frame
+
 
 __all__ = [
     "AuditRow",

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shared.ledger import ModelVersionRecord
+
+if TYPE_CHECKING:  # pandas only where a model has a study (renkei models lists every model)
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ def study_of(model: ModelVersionRecord) -> StudyView | None:
     s = (model.resources or {}).get("search")
     if not s:
         return None
+    import pandas as pd
+
     rows = [
         {
             "trial": t["number"],

@@ -196,7 +196,7 @@ def service_anchor_problem(
     return None
 
 
-SEEN = "model.shadow_evidence_seen"  # shared.monitor.shadow.SEEN (a layer above trust)
+SEEN = "model.shadow_evidence_seen"  # shared.monitor.shadow_evidence.SEEN (a layer above trust)
 
 
 def service_writes(ledger: Any, settings: IdentitySettings) -> dict[int, str]:

@@ -82,3 +82,29 @@ def test_an_xgboost_model_loads_without_scikit_learn() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0 and done.stdout.strip() == "sklearn", done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit", "verify"],
+        ["audit", "log"],
+        ["keys", "show"],
+        ["models"],
+        ["approve", "v-none", "--as", "kenji", "--comment", "fine"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_a_command_that_reads_or_decides_loads_no_frame_library(
+    args: list[str], tmp_path: Path
+) -> None:
+    """`renkei` is a process per command: loading the project's rules (their expressions
+    checked with the guard's NumPy evaluation), a report or an approval loads neither pandas
+    nor Pandera (about half a second of each command's start)."""
+    from tests.conftest import write_project
+
+    project = write_project(tmp_path)
+    argv = ["renkei", "--project", str(project.parent), *args]
+    code = f"import sys\nfrom shared.cli import main\nsys.argv = {argv!r}\ntry:\n    main()\nexcept SystemExit:\n    pass"
+    loaded = _loaded_after(code)
+    assert "pandas" not in loaded and "pandera" not in loaded, f"renkei {' '.join(args)}: {loaded}"
