@@ -26,11 +26,15 @@ sys.path.insert(0, str(REPO))
 
 from bench.common import write_table  # noqa: E402
 from shared.config import ProjectConfig, load_project, load_rules  # noqa: E402
+from shared.config.identity import IdentitySettings  # noqa: E402
 from shared.data.generator import generate_orders  # noqa: E402
 from shared.guard import Envelope  # noqa: E402
 from shared.guard.bundle import build_bundle, describe, digest  # noqa: E402
 from shared.model.families import Baseline  # noqa: E402
 from shared.training import generated_split, train_candidate  # noqa: E402
+
+# dev mode: the release key made under the bench's own data root, and trusted there
+DEV = IdentitySettings(dev_mode=True)
 
 
 def body(n: int) -> list[dict]:
@@ -49,11 +53,18 @@ def ms(samples: list[float]) -> tuple[float, float]:
 
 
 def deploy(tmp: str, cfg: ProjectConfig, bundle: bytes, cand, rules) -> tuple[str, str]:
-    """A ledger whose production alias points at ``bundle`` (as a promotion leaves it)."""
+    """A ledger whose production alias points at ``bundle`` (as a promotion leaves it: stored
+    under its sha256 with the release key's signature beside it; the service verifies both)."""
+    from shared.data import storage
+    from shared.guard.bundle import bundle_uri
+    from shared.guard.bundle_sign import sign_bundle, signature_uri
     from shared.ledger import Ledger, ModelRegistration, NewDeployment
+    from shared.release.promotion import signer_of
 
-    path = Path(tmp) / "bundle.zip"
-    path.write_bytes(bundle)
+    signer = signer_of(DEV, cfg.storage.data_root)  # dev mode: made on first use
+    path = bundle_uri(cfg.storage.data_root, describe(bundle)["model_version"], digest(bundle))
+    storage.write_once(path, bundle)
+    storage.write_once(signature_uri(path), sign_bundle(bundle, signer.private_pem))
     url = f"sqlite:///{tmp}/l.db"
     ledger = Ledger.open(url, create=True)
     reg = ModelRegistration(
@@ -89,13 +100,14 @@ def measure(family: str, cfg: ProjectConfig, split, base, env, rules, requests: 
         local = ProjectConfig.model_validate(data)
         url, token = deploy(tmp, local, bundle, cand, rules)
         headers = {"Authorization": f"Bearer {token}"}
-        with TestClient(create_app(url, cfg=local), headers=headers) as c:
+        with TestClient(create_app(url, cfg=local, identity=DEV), headers=headers) as c:
             for n in (1, 100):
                 payload = body(n)
                 paths = ("/predict", "/predict?explain=true")
                 for p in paths:  # warm up
                     for _ in range(10):
-                        assert c.post(p, json=payload).status_code == 200
+                        r = c.post(p, json=payload)
+                        assert r.status_code == 200, f"{p}: {r.status_code} {r.text[:300]}"
                 samples: dict[str, list[float]] = {p: [] for p in paths}
                 for i in range(requests):
                     for p in paths if i % 2 == 0 else paths[::-1]:
