@@ -11,10 +11,12 @@ import pandas as pd
 import pandera.pandas as pa
 
 from shared.data.contracts import ColumnSpec, Contracts
+from shared.data.textcheck import category_checks
 from shared.data.textcols import (
     arrow_text,
     as_text,
     first_duplicates,
+    one_chunk,
     strip,
     take,
     text_check,
@@ -179,6 +181,7 @@ def check_rows(
     a check (for a caller that drops every row with a reason).
     """
     schema = contracts.raw_schema
+    raw = one_chunk(raw)
     typed: dict[str, pd.Series] = {}
     fail_rows: list[np.ndarray] = []
     fail_meta: list[tuple[str, str]] = []
@@ -195,6 +198,18 @@ def check_rows(
 
     for spec in specs:
         s = raw[spec.name]
+        column = schema.columns[spec.name]
+        arrow = arrow_text(s) if spec.type in ("str", "category") else None
+        fast = None
+        if arrow is not None and not (spec.unique and unique):
+            fast = category_checks(arrow, column.checks, masked)
+        if fast is not None:  # declared values: only rows not exactly one get a closer look
+            if spec.required and not spec.nullable:
+                record(spec.name, "not_nullable", fast.null)
+            for check_name, rows in fast.fails:
+                record(spec.name, check_name, rows)
+            typed[spec.name] = fast.typed
+            continue
         x, null, bad, type_check = _coerce(s, spec)
         if spec.required and not spec.nullable:
             record(spec.name, "not_nullable", null)
@@ -214,7 +229,6 @@ def check_rows(
                 record(spec.name, "unique", first_duplicates(arrow, usable))
             else:
                 record(spec.name, "unique", usable & x.duplicated(keep="first").to_numpy())
-        column = schema.columns[spec.name]
         if column.checks and usable.any():
             for check in column.checks:
                 record(spec.name, check.name, _run_check(check, x, usable, spec.name))

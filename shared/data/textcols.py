@@ -31,6 +31,26 @@ def arrow_text(s: pd.Series) -> pa.LargeStringArray | None:
     return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
 
 
+def one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each Arrow text column held as one chunk (same dtype and values): its
+    chunks joined once here, not again by each later look at the column."""
+    if not frame.columns.is_unique:
+        return frame
+    joined = {}
+    for col in frame.columns:
+        s = frame[col]
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+            chunks = pa.array(s.array)
+            if isinstance(chunks, pa.ChunkedArray) and chunks.num_chunks > 1:
+                joined[col] = pd.Series(pd.array(arrow_text(s), dtype=s.dtype), index=s.index)
+    if not joined:
+        return frame
+    out = frame.copy(deep=False)
+    for col, s in joined.items():
+        out[col] = s
+    return out
+
+
 def take(s: pd.Series, rows: np.ndarray) -> pd.Series:
     """``s.take(rows)``; Arrow text taken from its chunks joined (Arrow takes from many
     chunks slowly)."""

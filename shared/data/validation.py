@@ -20,7 +20,7 @@ from shared.data.contracts import ColumnSpec, Contracts
 from shared.data.fastcheck import FastCheck, column_array, fast_check
 from shared.data.quarantine import CheckCount, QuarantineReasons, SplitResult, quarantine_frame
 from shared.data.rowchecks import RowChecks, check_rows
-from shared.data.textcols import arrow_text, text_series
+from shared.data.textcols import arrow_text, one_chunk, text_series
 
 __all__ = [
     "CheckCount",
@@ -50,7 +50,7 @@ def split_valid(raw: pd.DataFrame, contracts: Contracts) -> SplitResult:
     missing = [s.name for s in specs if s.name not in raw.columns]
     if missing:
         raise RawInputError(f"missing required column(s): {', '.join(missing)}")
-    raw = raw.reset_index(drop=True)
+    raw = one_chunk(raw.reset_index(drop=True))
     n = len(raw)
     checked = check_rows(raw, contracts, specs, masked=False)
     typed = checked.typed
