@@ -11,7 +11,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from shared.data.contracts import ColumnSpec, Contracts
-from shared.data.textcheck import category_checks
+from shared.data.quickcheck import Verdict, number_verdict, text_verdict
 from shared.data.textcols import (
     arrow_text,
     as_text,
@@ -152,6 +152,13 @@ def _run_check(check: pa.Check, x: pd.Series, usable: np.ndarray, column: str) -
     return fails
 
 
+def _quick(s: pd.Series, spec: ColumnSpec, checks: list[pa.Check], masked: bool) -> Verdict | None:
+    if spec.type in ("str", "category"):
+        arrow = arrow_text(s)
+        return text_verdict(arrow, spec, checks, masked) if arrow is not None else None
+    return number_verdict(s, spec, checks, masked)
+
+
 def _text(values: pd.Series) -> np.ndarray:
     text = as_text(values)
     text[pd.isna(text)] = "<null>"
@@ -199,16 +206,11 @@ def check_rows(
     for spec in specs:
         s = raw[spec.name]
         column = schema.columns[spec.name]
-        arrow = arrow_text(s) if spec.type in ("str", "category") else None
-        fast = None
-        if arrow is not None and not (spec.unique and unique):
-            fast = category_checks(arrow, column.checks, masked)
-        if fast is not None:  # declared values: only rows not exactly one get a closer look
-            if spec.required and not spec.nullable:
-                record(spec.name, "not_nullable", fast.null)
-            for check_name, rows in fast.fails:
+        quick = _quick(s, spec, column.checks, masked) if not (spec.unique and unique) else None
+        if quick is not None:  # only rows failing a quick test of the column get a closer look
+            for check_name, rows in quick.fails:
                 record(spec.name, check_name, rows)
-            typed[spec.name] = fast.typed
+            typed[spec.name] = quick.typed
             continue
         x, null, bad, type_check = _coerce(s, spec)
         if spec.required and not spec.nullable:
