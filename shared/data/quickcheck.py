@@ -97,13 +97,15 @@ def number_verdict(
     x = s.astype("float64")
     v = x.to_numpy()
     whole = spec.type == "int"
+    low = [float(c.statistics["min_value"]) for c in checks if c.name == _BOUNDS[0]]
+    high = [float(c.statistics["max_value"]) for c in checks if c.name == _BOUNDS[1]]
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(v)
-        for check in checks:
-            if check.name == "greater_than_or_equal_to":
-                ok &= v >= check.statistics["min_value"]
-            else:
-                ok &= v <= check.statistics["max_value"]
+        # a finite lower and upper bound each fail NaN and one infinity: no finite test then
+        ok = v >= max(low) if low else np.isfinite(v)
+        if high:
+            ok &= v <= min(high)
+        if not (low and high and np.isfinite([max(low), min(high)]).all()):
+            ok &= np.isfinite(v)
         if whole:
             ok &= v == np.trunc(v)
     rest = np.flatnonzero(~ok)
