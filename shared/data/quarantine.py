@@ -11,7 +11,7 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 from pandera.typing import Series
 
-from shared.data.textcols import as_text, take
+from shared.data.textcols import arrow_text, as_text, take
 
 
 class QuarantineReasons(pa.DataFrameModel):
@@ -64,6 +64,15 @@ class SplitResult:
         return [CheckCount(c, k, int(n)) for (c, k), n in counts.items()]
 
 
+def _strings(s: pd.Series) -> pa_arrow.StringArray:
+    """A text column as an Arrow string array (Arrow text as it is, without a round trip
+    through Python strings)."""
+    arr = arrow_text(s)
+    if arr is not None:
+        return arr.cast(pa_arrow.string())
+    return pa_arrow.array(s.to_numpy(dtype=object), pa_arrow.string())
+
+
 def quarantine_frame(raw: pd.DataFrame, reasons: pd.DataFrame, bad: np.ndarray) -> pd.DataFrame:
     """Bad rows as they came (text), their raw row number and a list of reasons each."""
     rows = np.flatnonzero(bad)
@@ -74,11 +83,7 @@ def quarantine_frame(raw: pd.DataFrame, reasons: pd.DataFrame, bad: np.ndarray) 
     offsets = np.searchsorted(reasons["row"].to_numpy(), rows, side="left")
     offsets = np.append(offsets, len(reasons)).astype("int32")
     struct = pa_arrow.StructArray.from_arrays(
-        [
-            pa_arrow.array(reasons["column"].to_numpy(dtype=object), pa_arrow.string()),
-            pa_arrow.array(reasons["check"].to_numpy(dtype=object), pa_arrow.string()),
-            pa_arrow.array(reasons["value"].to_numpy(dtype=object), pa_arrow.string()),
-        ],
+        [_strings(reasons[k]) for k in ("column", "check", "value")],
         names=["column", "check", "value"],
     )
     q["_reasons"] = pd.arrays.ArrowExtensionArray(

@@ -3,7 +3,7 @@ failed check of a row (column, check, value as it came); never raises for bad va
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,10 +11,12 @@ import pandas as pd
 import pandera.pandas as pa
 
 from shared.data.contracts import ColumnSpec, Contracts
+from shared.data.quickcheck import Verdict, number_verdict, text_verdict
 from shared.data.textcols import (
     arrow_text,
     as_text,
     first_duplicates,
+    one_chunk,
     strip,
     take,
     text_check,
@@ -23,7 +25,7 @@ from shared.data.textcols import (
 
 _TRUE = {"true", "1", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "no", "n", "f", "0.0"}
-_THREADED_ROWS = 100_000  # from this many rows, ids' uniqueness is decided in a thread
+_THREADED_ROWS = 100_000  # from this many rows, columns are checked in two threads
 _BOUNDS = ("greater_than_or_equal_to", "less_than_or_equal_to")
 _FLOAT, _INT = "dtype('float64')", "dtype('int64')"
 _TS_MIN, _TS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-04-11")
@@ -150,6 +152,13 @@ def _run_check(check: pa.Check, x: pd.Series, usable: np.ndarray, column: str) -
     return fails
 
 
+def _quick(s: pd.Series, spec: ColumnSpec, checks: list[pa.Check], masked: bool) -> Verdict | None:
+    if spec.type in ("str", "category"):
+        arrow = arrow_text(s)
+        return text_verdict(arrow, spec, checks, masked) if arrow is not None else None
+    return number_verdict(s, spec, checks, masked)
+
+
 def _text(values: pd.Series) -> np.ndarray:
     text = as_text(values)
     text[pd.isna(text)] = "<null>"
@@ -162,6 +171,36 @@ class RowChecks:
 
     typed: dict[str, pd.Series]
     reasons: pd.DataFrame  # QuarantineReasons, sorted by row
+
+
+def _check_column(
+    s: pd.Series, spec: ColumnSpec, column: pa.Column, unique: bool, masked: bool
+) -> tuple[pd.Series, list[tuple[str, np.ndarray]]]:
+    """One column's typed values and its failed checks: (check, bool mask or row numbers)."""
+    quick = _quick(s, spec, column.checks, masked) if not (spec.unique and unique) else None
+    if quick is not None:  # only rows failing a quick test of the column get a closer look
+        return quick.typed, quick.fails
+    fails: list[tuple[str, np.ndarray]] = []
+    x, null, bad, type_check = _coerce(s, spec)
+    if spec.required and not spec.nullable:
+        fails.append(("not_nullable", null))
+    fails.append((type_check, bad))
+    usable = ~null & ~bad
+    if spec.type in ("float", "int"):
+        inf = usable & np.isinf(x.to_numpy(dtype="float64", na_value=np.nan))
+        fails.append(("finite", inf))
+        usable = usable & ~inf
+    if spec.unique and unique:
+        arrow = arrow_text(x)
+        if arrow is not None:
+            fails.append(("unique", first_duplicates(arrow, usable)))
+        else:
+            fails.append(("unique", usable & x.duplicated(keep="first").to_numpy()))
+    if column.checks and usable.any():
+        for check in column.checks:
+            fails.append((check.name, _run_check(check, x, usable, spec.name)))
+    numeric = masked and spec.type in ("float", "int") and not usable.all()
+    return (x.where(usable) if numeric else x), fails
 
 
 def check_rows(
@@ -179,11 +218,10 @@ def check_rows(
     a check (for a caller that drops every row with a reason).
     """
     schema = contracts.raw_schema
+    raw = one_chunk(raw)
     typed: dict[str, pd.Series] = {}
     fail_rows: list[np.ndarray] = []
     fail_meta: list[tuple[str, str]] = []
-    pool: ThreadPoolExecutor | None = None
-    later: list[tuple[str, Future[np.ndarray]]] = []
 
     def record(col: str, check: str, mask_or_rows: np.ndarray) -> None:
         if mask_or_rows.dtype == bool and not mask_or_rows.any():
@@ -193,37 +231,19 @@ def check_rows(
             fail_rows.append(rows)
             fail_meta.append((col, check))
 
-    for spec in specs:
-        s = raw[spec.name]
-        x, null, bad, type_check = _coerce(s, spec)
-        if spec.required and not spec.nullable:
-            record(spec.name, "not_nullable", null)
-        record(spec.name, type_check, bad)
-        usable = ~null & ~bad
-        if spec.type in ("float", "int"):
-            inf = usable & np.isinf(x.to_numpy(dtype="float64", na_value=np.nan))
-            record(spec.name, "finite", inf)
-            usable = usable & ~inf
-        if spec.unique and unique:
-            arrow = arrow_text(x)
-            if arrow is not None and len(arrow) >= _THREADED_ROWS:
-                # hashing releases the GIL: the other columns are checked meanwhile
-                pool = pool or ThreadPoolExecutor(max_workers=1)
-                later.append((spec.name, pool.submit(first_duplicates, arrow, usable)))
-            elif arrow is not None:
-                record(spec.name, "unique", first_duplicates(arrow, usable))
-            else:
-                record(spec.name, "unique", usable & x.duplicated(keep="first").to_numpy())
-        column = schema.columns[spec.name]
-        if column.checks and usable.any():
-            for check in column.checks:
-                record(spec.name, check.name, _run_check(check, x, usable, spec.name))
-        numeric = masked and spec.type in ("float", "int") and not usable.all()
-        typed[spec.name] = x.where(usable) if numeric else x
-    for name, dup in later:
-        record(name, "unique", dup.result())
-    if pool is not None:
-        pool.shutdown()
+    def column(spec: ColumnSpec) -> tuple[pd.Series, list[tuple[str, np.ndarray]]]:
+        return _check_column(raw[spec.name], spec, schema.columns[spec.name], unique, masked)
+
+    if len(raw) >= _THREADED_ROWS and len(specs) > 1:
+        # columns are checked two at a time: NumPy and Arrow release the GIL
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = list(pool.map(column, specs))
+    else:
+        done = [column(spec) for spec in specs]
+    for spec, (x, fails) in zip(specs, done, strict=True):
+        typed[spec.name] = x
+        for check_name, mask_or_rows in fails:
+            record(spec.name, check_name, mask_or_rows)
 
     if fail_rows:
         sizes = [len(r) for r in fail_rows]

@@ -13,12 +13,14 @@ _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xBF58476D1CE4E5B9)
 # _MASKS[k]: the low k bytes of a little-endian 8-byte word
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
-# bytes that may start or end a value pandas' str.strip() would change: ASCII whitespace and
-# the first or last byte of any multi-byte character (Unicode whitespace is one of those)
-_EDGE = np.zeros(256, dtype=bool)
-_EDGE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
-_EDGE[128:] = True
-_TABLE_MASK = np.uint64((1 << 20) - 1)  # low hash bits indexing a lookup table (1 MiB)
+_LOW_BITS = np.uint32((1 << 20) - 1)  # low hash bits indexing a lookup table (1 MiB)
+
+
+def _edgy(first_or_last: np.ndarray) -> bool:
+    """Whether some byte may start or end a value pandas' str.strip() would change: one of
+    ASCII whitespace, control characters (0-32: a superset, tested in one pass) or the first
+    or last byte of any multi-byte character (Unicode whitespace is one of those)."""
+    return bool((np.subtract(first_or_last, 33, dtype=np.uint8) >= 95).any())
 
 
 def arrow_text(s: pd.Series) -> pa.LargeStringArray | None:
@@ -29,6 +31,26 @@ def arrow_text(s: pd.Series) -> pa.LargeStringArray | None:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+
+
+def one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each Arrow text column held as one chunk (same dtype and values): its
+    chunks joined once here, not again by each later look at the column."""
+    if not frame.columns.is_unique:
+        return frame
+    joined = {}
+    for col in frame.columns:
+        s = frame[col]
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+            chunks = pa.array(s.array)
+            if isinstance(chunks, pa.ChunkedArray) and chunks.num_chunks > 1:
+                joined[col] = pd.Series(pd.array(arrow_text(s), dtype=s.dtype), index=s.index)
+    if not joined:
+        return frame
+    out = frame.copy(deep=False)
+    for col, s in joined.items():
+        out[col] = s
+    return out
 
 
 def take(s: pd.Series, rows: np.ndarray) -> pd.Series:
@@ -58,6 +80,9 @@ def as_text(s: pd.Series) -> np.ndarray:
         if s.dtype.kind == "f":
             out[np.isnan(values)] = None
         return out
+    arr = arrow_text(s)
+    if arr is not None:  # Arrow text is its own text: None where missing
+        return arr.to_numpy(zero_copy_only=False, writable=True)
     t = s.astype("string")
     return t.astype(object).where(t.notna(), None).to_numpy(copy=True)
 
@@ -85,10 +110,25 @@ def strip(arr: pa.LargeStringArray) -> pa.LargeStringArray:
     if not len(arr) or off[-1] == off[0]:
         return arr
     data = np.frombuffer(data_buf, dtype=np.uint8, count=int(off[-1]))
+    block = _fixed_width(off, data)
+    if block is not None:  # values of one width (or empty): first and last bytes in place
+        if _edgy(block[:, 0]) or _edgy(block[:, -1]):
+            return pc.utf8_trim_whitespace(arr)
+        return arr
     # an empty value reads a neighbour's byte: at worst a needless strip, never a missed one
-    if _EDGE[data.take(off[:-1], mode="clip")].any() or _EDGE[data.take(off[1:] - 1)].any():
+    if _edgy(data.take(off[:-1], mode="clip")) or _edgy(data.take(off[1:] - 1)):
         return pc.utf8_trim_whitespace(arr)
     return arr
+
+
+def _fixed_width(off: np.ndarray, data: np.ndarray) -> np.ndarray | None:
+    """The bytes of the non-empty values as rows of a 2-D view, where all have one width."""
+    lens = np.diff(off)
+    width = int(lens.max())
+    if not width or not ((lens == width) | (lens == 0)).all():
+        return None
+    m = int(off[-1] - off[0]) // width
+    return data[int(off[0]) : int(off[-1])].reshape(m, width)
 
 
 def text_check(arr: pa.LargeStringArray, name: str, stats: dict) -> np.ndarray | None:
@@ -138,13 +178,20 @@ def _same_length(start: np.ndarray, lens: np.ndarray, data: np.ndarray) -> np.nd
     if not width or not (full | (lens == 0)).all():
         return None
     m = int(np.count_nonzero(full))
-    block = np.zeros((m, -(-width // 8) * 8), dtype=np.uint8)
-    block[:, :width] = data[start[0] : start[0] + m * width].reshape(m, width)
-    words = block.view("<u8")
+    values = data[start[0] : start[0] + m * width]
+    if width >= 8:  # words read in place, the last one overlapping its neighbour if need be
+        at = [*range(0, width - 7, 8), *([width - 8] if width % 8 else [])]
+        words = [
+            np.ndarray((m,), dtype="<u8", buffer=values, offset=k, strides=(width,)) for k in at
+        ]
+    else:
+        block = np.zeros((m, 8), dtype=np.uint8)
+        block[:, :width] = values.reshape(m, width)
+        words = [block.view("<u8")[:, 0]]
     with np.errstate(over="ignore"):
         h = np.full(m, np.uint64(width) * _K1, dtype=np.uint64)
-        for j in range(words.shape[1]):
-            h ^= words[:, j]
+        for w in words:
+            h ^= w
             h *= _K2
             h ^= h >> np.uint64(31)
     if m == len(lens):
@@ -160,18 +207,20 @@ def first_duplicates(arr: pa.LargeStringArray, consider: np.ndarray) -> np.ndarr
     rows = np.flatnonzero(consider)
     if len(rows) < 2:
         return out
-    h = _hashes(arr)[rows]
-    # rows sharing a hash with another row (found by sorting the hashes: NumPy radix-sorts
-    # them, faster than a hash table); hashes may collide: the strings decide
+    # the hash's high 32 bits (sorted twice as fast as 64; about n**2 / 2**33 chance pairs
+    # more, which the strings decide)
+    h = (_hashes(arr)[rows] >> np.uint64(32)).astype(np.uint32)
+    # rows sharing a hash with another row (found by sorting the hashes, faster than a hash
+    # table); hashes may collide: the strings decide
     s = np.sort(h)
     repeated = np.unique(s[1:][s[1:] == s[:-1]])
     if not len(repeated):
         return out
     # which rows hold a repeated hash: a table indexed by the hash's low bits narrows the
     # rows down (a lookup each, the table in cache), the few it keeps are looked up exactly
-    table = np.zeros(int(_TABLE_MASK) + 1, dtype=bool)
-    table[repeated & _TABLE_MASK] = True
-    near = np.flatnonzero(table[h & _TABLE_MASK])
+    table = np.zeros(int(_LOW_BITS) + 1, dtype=bool)
+    table[repeated & _LOW_BITS] = True
+    near = np.flatnonzero(table[h & _LOW_BITS])
     near = near[np.isin(h[near], repeated)]
     suspect = rows[near]
     values = arr.take(pa.array(suspect)).to_pylist()

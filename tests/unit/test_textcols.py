@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.config import load_project
-from shared.data import rowchecks, textcols
+from shared.data import rowchecks, textcols, validation
 from shared.data.contracts import build_contracts
 from shared.data.generator import TYPED_KINDS, generate_orders
 from shared.data.textcols import arrow_text, as_text, first_duplicates, strip
@@ -57,9 +57,11 @@ def test_threaded_uniqueness_gives_the_same_split(monkeypatch: pytest.MonkeyPatc
     df = g.orders.assign(created_at=pd.to_datetime(g.orders["created_at"]))
     alone = split_valid(df, CONTRACTS)
     monkeypatch.setattr(rowchecks, "_THREADED_ROWS", 100)
+    monkeypatch.setattr(validation, "_BESIDE", 100)  # valid frame and quarantine in threads
     threaded = split_valid(df, CONTRACTS)
     pd.testing.assert_frame_equal(alone.reasons, threaded.reasons)
     pd.testing.assert_frame_equal(alone.valid, threaded.valid)
+    pd.testing.assert_frame_equal(alone.quarantined, threaded.quarantined)
     assert "unique" in set(alone.reasons["check"])
 
 
