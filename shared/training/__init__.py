@@ -3,8 +3,8 @@
 ``inputs`` (datasets, labels, split by time), ``external`` and ``streamfit`` (the split
 written as parts and the families fitted over them: training.memory), ``fit`` (one family fitted and scored),
 ``gates`` (the gates, the champion included), ``search`` and ``study`` (training.search:
-Optuna trials in groups; the study's storage and the best group per family), ``artifacts`` (comparison frame, artifact
-files, ledger registration), ``start`` (what the train flow's first step does). The
+Optuna trials in groups; the study's storage and the best group per family), ``comparison``
+(the comparison frame), ``artifacts`` (artifact files, ledger registration), ``start`` (what the train flow's first step does). The
 families, metrics and the conformal calibration they use are the model layer's
 (shared.model); ``families/base.py`` here only keeps an old class path for pickled artifacts.
 
@@ -19,8 +19,8 @@ from shared.config.exports import lazy_exports
 __getattr__ = lazy_exports(
     __name__,
     {
-        "ComparisonRow": "artifacts",
-        "comparison_frame": "artifacts",
+        "ComparisonRow": "comparison",
+        "comparison_frame": "comparison",
         "load_artifacts": "artifacts",
         "load_optional": "artifacts",
         "registration": "artifacts",

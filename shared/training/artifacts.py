@@ -1,40 +1,17 @@
-"""A candidate's outputs: the comparison frame (the card's chart), artifact files and its ledger registration."""
+"""A candidate's outputs: its artifact files and its ledger registration (no frame library: an
+approval hashes a version's files through :func:`load_artifacts`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
-
 from shared.config import ProjectConfig
 from shared.data import storage
-
-from .candidate import Candidate
 
 if TYPE_CHECKING:
     from shared.ledger import ModelRegistration
 
-
-class ComparisonRow(pa.DataFrameModel):
-    """One candidate's holdout metric overall or on one slice (the card's chart data)."""
-
-    family: Series[str]
-    slice: Series[str]
-    metric: Series[str]
-    value: Series[float] = pa.Field(nullable=True)
-
-
-def comparison_frame(candidates: list[Candidate], cfg: ProjectConfig) -> pd.DataFrame:
-    """Long table of the key metric per family, overall and per slice (the card's chart)."""
-    m = cfg.training.key_metric
-    rows = []
-    for c in candidates:
-        rows.append({"family": c.family, "slice": "all", "metric": m, "value": c.metrics[m]})
-        for name, values in c.slices.items():
-            rows.append({"family": c.family, "slice": name, "metric": m, "value": values[m]})
-    return ComparisonRow.validate(pd.DataFrame(rows))
+    from .candidate import Candidate
 
 
 def save_artifacts(c: Candidate, root: str, run_key: str, name: str | None = None) -> str:

@@ -9,11 +9,27 @@ the baseline and XGBoost, a PyTorch state dict (loaded with ``weights_only=True`
 metadata for the MLP. No pickles of arbitrary objects.
 """
 
-from .base import META, FitReport, Model, pick_device
-from .baseline import Baseline, learn_stump
-from .registry import ARTIFACT_FILES, FAMILIES, load_model, new_model
-from .torch_mlp import TorchMLP
-from .xgboost_model import XGBoostModel
+from shared.config.exports import lazy_exports
+
+# each name from its own module when first asked for: hashing a model's files (an approval's
+# signature) needs ARTIFACT_FILES, not pandas, XGBoost or the families behind them
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ARTIFACT_FILES": "files",
+        "META": "files",
+        "FitReport": "base",
+        "Model": "base",
+        "pick_device": "base",
+        "Baseline": "baseline",
+        "learn_stump": "baseline",
+        "FAMILIES": "registry",
+        "load_model": "registry",
+        "new_model": "registry",
+        "TorchMLP": "torch_mlp",
+        "XGBoostModel": "xgboost_model",
+    },
+)
 
 __all__ = [
     "ARTIFACT_FILES",

@@ -12,8 +12,7 @@ import pandas as pd
 
 from shared.config import ProjectConfig
 from shared.data.features import feature_space
-
-META = "meta.json"
+from shared.model.families.files import META  # noqa: F401  (re-exported)
 
 
 def pick_device() -> str:

@@ -7,17 +7,13 @@ from typing import Any
 
 from shared.config import ProjectConfig
 
-from .base import META, Model
+from .base import Model
 from .baseline import Baseline
+from .files import ARTIFACT_FILES, META
 from .torch_mlp import TorchMLP
 from .xgboost_model import XGBoostModel
 
-# the files each family writes (besides envelope.json, which training adds)
-ARTIFACT_FILES: dict[str, list[str]] = {
-    "baseline": [META],
-    "xgboost": ["model.json", META],
-    "torch_mlp": ["state_dict.pt", META],
-}
+__all__ = ["ARTIFACT_FILES", "FAMILIES", "load_model", "new_model"]
 
 FAMILIES: dict[str, Any] = {"baseline": Baseline, "xgboost": XGBoostModel, "torch_mlp": TorchMLP}
 
