@@ -113,6 +113,7 @@ def _project(tmp: Path, url: str) -> Path:
     return path
 
 
+SEARCH_SAMPLE_ROWS = 1500  # the retraining's trials: a sample of its parts (issue 28)
 GAP_FEATURE = "courier_load"  # nullable in the lifecycle's project; every online batch's first
 # request lacks it
 
@@ -261,7 +262,8 @@ def live(tmp: Path, backend: str, url: str) -> Lived:
         # (training.memory: external, issue 26), XGBoost through external memory
         data = yaml.safe_load(path.read_text())
         data["training"]["memory"] = {"mode": "external"}
-        data["training"].pop("search")  # a search needs the rows in memory (it says so)
+        # its search tries a seeded sample of the parts, then refits on every part
+        data["training"]["search"]["sample_rows"] = SEARCH_SAMPLE_ROWS
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         _, out = life.flow(MONITOR, window=1)  # drift: it starts the train flow itself
         assert "RETRAIN" in out, out[-3000:]

@@ -22,7 +22,7 @@ from shared.operate.captured import read_capture
 from shared.release import load_alias
 from shared.trust.release_key import release_keys
 from tests.app.conftest import APP, PAGES
-from tests.lifecycle.conftest import GAP_FEATURE, Lived
+from tests.lifecycle.conftest import GAP_FEATURE, SEARCH_SAMPLE_ROWS, Lived
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +45,20 @@ def test_the_lifecycle_went_through_every_stage(lived: Lived) -> None:
     # the retraining trained through the parts (training.memory: external), the first in memory
     held = {v: lg.registry.model(v).resources.get("data", {}).get("memory") for v in (first, new)}
     assert held == {first: None, new: "external"}, f"not trained as configured: {held}"
-    # the first training searched (its study in the lineage), the retraining did not
+    # both trainings searched, each study in the lineage; the retraining's trials tried a
+    # seeded sample of its parts and its chosen settings were refitted on every part
     studies = {v: lg.registry.model(v).resources.get("search") for v in (first, new)}
-    assert studies[new] is None, f"the external retraining searched: {studies[new]}"
-    assert studies[first] and studies[first]["n_trials"] == 2, f"no study: {studies[first]}"
-    said = lived.renkei("lineage", first).stdout
-    assert f"study {studies[first]['study']}" in said, f"lineage names no study: {said}"
+    for v in (first, new):
+        assert studies[v] and studies[v]["n_trials"] == 2, f"{v}: no study: {studies[v]}"
+        said = lived.renkei("lineage", v).stdout
+        assert f"study {studies[v]['study']}" in said, f"{v}: lineage names no study: {said}"
+    assert "sample" not in studies[first], f"the in-memory search sampled: {studies[first]}"
+    sample = studies[new].get("sample") or {}
+    assert sample.get("max_rows") == SEARCH_SAMPLE_ROWS and sample.get("seed") is not None, (
+        f"the retraining's study records no seeded sample: {studies[new]}"
+    )
+    tried, held = sample["rows"]["train"], sample["of"]["train"]
+    assert 0 < tried <= SEARCH_SAMPLE_ROWS < held, f"trials on {tried} of {held} train rows"
     reports = lg.monitoring.reports()
     assert len(reports) == 2 and reports[0].retrain, "the drifted batch asked for no retrain"
     assert reports[0].retrain_run, "the monitor did not record the retraining run it started"
