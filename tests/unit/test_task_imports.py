@@ -18,16 +18,22 @@ HEAVY = ("pandas", "pyarrow", "pandera", "numpy", "xgboost", "torch", "sklearn",
 LOADED = f"import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
 
 
-def _loaded_after(code: str) -> str:
+def _printed(code: str) -> list[str]:
+    """The lines a fresh process running ``code`` and then LOADED printed (it exited 0)."""
     done = subprocess.run(
         [sys.executable, "-c", f"{code}\n{LOADED}"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "RENKEI_LEDGER_URL": ""},
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
+    return done.stdout.strip().splitlines()
+
+
+def _loaded_after(code: str) -> str:
+    return _printed(code)[-1]
 
 
 @pytest.mark.parametrize("flow", ["ingest", "train", "score", "monitor"])
@@ -90,19 +96,12 @@ def _command_loads(project: Path, args: list[str]) -> list[str]:
     argv = ["renkei", "--project", str(project), *args]
     code = (
         f"import sys\nfrom shared.cli import main\nsys.argv = {argv!r}\n"
+        "sys.stderr = sys.stdout\n"  # a failing command's one-line error in the message
         "try:\n    main()\nexcept SystemExit as e:\n    print('exit', e.code or 0)\n"
         "else:\n    print('exit', 0)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", f"{code}\n{LOADED}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "RENKEI_LEDGER_URL": ""},
-    )
-    *_, status, loaded = done.stdout.strip().splitlines()
-    assert status == "exit 0", f"renkei {' '.join(args)}: {done.stdout[-2000:]}{done.stderr}"
+    *said, status, loaded = _printed(code)
+    assert status == "exit 0", f"renkei {' '.join(args)}: {said[-20:]}"
     return eval(loaded)  # noqa: S307 - the list LOADED printed
 
 
